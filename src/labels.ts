@@ -1,0 +1,14 @@
+/** Labels put on everything dolly creates in Docker, so it is found again by label, per root. */
+export const LABEL_ROOT = 'dolly.root';
+export const LABEL_KIND = 'dolly.kind';
+export const LABEL_NAME = 'dolly.name';
+export const LABEL_VOLUME = 'dolly.volume';
+
+/** What a container or image is to dolly. */
+export type ObjectKind = 'replica' | 'clone' | 'prepare' | 'snapshot' | 'source' | 'copy';
+
+export function labelsFor(root: string, kind: ObjectKind, name: string, volume?: string): Record<string, string> {
+  const labels: Record<string, string> = { [LABEL_ROOT]: root, [LABEL_KIND]: kind, [LABEL_NAME]: name };
+  if (volume !== undefined) labels[LABEL_VOLUME] = volume;
+  return labels;
+}

@@ -1,0 +1,64 @@
+/**
+ * Where a server's data directory comes from when its container is created.
+ * - `path`: a host directory, bind-mounted at the server's datadir (btrfs, copy).
+ * - `image`: the data lives inside an image; the container's writable layer is the volume (commit).
+ */
+export type DataMount = { kind: 'path'; path: string } | { kind: 'image'; image: string };
+
+export interface PoolSpace {
+  totalBytes: number;
+  freeBytes: number;
+}
+
+export type DriverName = 'btrfs' | 'copy' | 'commit';
+
+/**
+ * A storage driver keeps the volumes of one pool (after containerd's snapshotter).
+ *
+ * Ids are opaque strings chosen by the caller (`[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 100 chars).
+ * Lifecycle of a volume:
+ *   createVolume(id)          an empty writable volume (the replica's datadir)
+ *   snapshot(source, id)      a new writable volume with the point-in-time content of `source`.
+ *                             Atomic drivers (`atomic: true`) take it while `source`'s server runs
+ *                             (the caller has quiesced it); for the others the caller stops it first.
+ *   seal(id)                  the volume's content becomes read-only: a committed snapshot
+ *   clone(snapshot, id)       a writable child of a sealed snapshot; costs only what it changes
+ *   remove(id)                deletes one volume; children made by clone() are not affected
+ * Every method that creates something removes what it made when it fails half-way, and maps
+ * "no space left" to ResourceExhaustedError, unknown ids to NotFoundError and taken ids to
+ * AlreadyExistsError.
+ */
+export interface StorageDriver {
+  readonly name: DriverName;
+  /** True when snapshot() is point-in-time while the source is written to. */
+  readonly atomic: boolean;
+
+  /** Makes the pool usable (mounts it if needed). Idempotent. */
+  open(): Promise<void>;
+  /** Unmounts / detaches the pool; volumes are kept. Idempotent. */
+  close(): Promise<void>;
+  /** Deletes every volume and the pool itself. The pool must not be in use. */
+  destroy(): Promise<void>;
+
+  createVolume(id: string): Promise<DataMount>;
+  snapshot(sourceId: string, id: string): Promise<DataMount>;
+  seal(id: string): Promise<void>;
+  clone(snapshotId: string, id: string): Promise<DataMount>;
+  remove(id: string): Promise<void>;
+
+  /** How a container reaches the volume's data. */
+  mount(id: string): Promise<DataMount>;
+  exists(id: string): Promise<boolean>;
+  /** Every volume id in the pool. */
+  list(): Promise<string[]>;
+  /** Bytes that belong to this volume alone (freed if it were removed). */
+  exclusiveBytes(id: string): Promise<number>;
+  space(): Promise<PoolSpace>;
+}
+
+const VOLUME_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+/** True for a volume id that cannot escape a path or break a command. */
+export function isValidVolumeId(id: string): boolean {
+  return VOLUME_ID.test(id) && !id.includes('..');
+}

@@ -1,0 +1,48 @@
+import { execFileSync } from 'node:child_process';
+import type { TestContext } from 'node:test';
+
+/**
+ * Integration tests need root, tools and a Docker engine. Where one is missing the test skips and
+ * says why; with CI=true a missing capability fails the test instead (nothing may skip in CI).
+ */
+export type Capability = 'root' | 'docker' | 'btrfs' | 'mariadb-client' | 'image';
+
+export const MARIADB_IMAGE = process.env.DOLLY_TEST_IMAGE ?? 'dolly/mariadb:10.11';
+
+function has(capability: Capability): string | null {
+  const tryRun = (cmd: string, args: string[]): boolean => {
+    try {
+      execFileSync(cmd, args, { stdio: 'ignore', timeout: 15_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  switch (capability) {
+    case 'root':
+      return process.getuid?.() === 0 ? null : 'needs root (mount, loop devices, btrfs)';
+    case 'docker':
+      return tryRun('docker', ['info']) ? null : 'needs a running Docker engine (make deps starts one)';
+    case 'btrfs':
+      return tryRun('mkfs.btrfs', ['--version']) ? null : 'needs btrfs-progs (make deps installs it)';
+    case 'mariadb-client':
+      return tryRun('mariadb', ['--version']) ? null : 'needs the mariadb client (make deps installs it)';
+    case 'image':
+      return tryRun('docker', ['image', 'inspect', MARIADB_IMAGE])
+        ? null
+        : `needs the image ${MARIADB_IMAGE} (make deps builds it: bin/dolly images build)`;
+  }
+}
+
+/** Returns true when every capability is here; otherwise skips `t` (or fails it under CI). */
+export function requires(t: TestContext, ...capabilities: Capability[]): boolean {
+  for (const capability of capabilities) {
+    const missing = has(capability);
+    if (missing !== null) {
+      if (process.env.CI === 'true') throw new Error(`cannot skip in CI: ${missing}`);
+      t.skip(missing);
+      return false;
+    }
+  }
+  return true;
+}
