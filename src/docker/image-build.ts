@@ -1,0 +1,122 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isDockerNotFound, type DockerClient } from './client.js';
+import { CommandFailedError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Shell } from '../shell.js';
+
+/** The image dolly builds locally when no registry is reachable. */
+export const DEFAULT_IMAGE = 'dolly/mariadb:10.11';
+
+export interface ImageBuildDeps {
+  docker: DockerClient;
+  shell: Shell;
+  logger: Logger;
+}
+
+export interface ImageBuildOptions {
+  tag?: string;
+  /** Debian mirror; read from the host's apt sources when absent. */
+  mirror?: string;
+  /** Where the temporary root file system is made (default /var/tmp). */
+  workDir?: string;
+  /** Rebuild even when the image exists. */
+  force?: boolean;
+}
+
+/** Paths removed from the root file system before import: caches, docs, the package's own datadir. */
+const PRUNE = ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'var/lib/mysql'];
+
+export async function imageExists(docker: DockerClient, tag: string): Promise<boolean> {
+  try {
+    await docker.getImage(tag).inspect();
+    return true;
+  } catch (error) {
+    if (isDockerNotFound(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Builds the MariaDB server image from Debian's packages: debootstrap (minbase + mariadb-server +
+ * mariadb-client), prune, `docker import`. Skipped when the image exists (unless `force`).
+ */
+export async function buildImage(options: ImageBuildOptions, deps: ImageBuildDeps): Promise<{ tag: string; built: boolean; seconds: number }> {
+  const tag = options.tag ?? DEFAULT_IMAGE;
+  const started = Date.now();
+  if (!options.force && (await imageExists(deps.docker, tag))) {
+    deps.logger.info('image already present, nothing to build', { image: tag });
+    return { tag, built: false, seconds: 0 };
+  }
+  if (process.getuid?.() !== 0) {
+    throw new PermissionDeniedError('building the image needs root (debootstrap)', { hint: 'run `sudo dolly images build`' });
+  }
+  const mirror = options.mirror ?? (await hostMirror());
+  const work = await mkdtemp(join(options.workDir ?? '/var/tmp', 'dolly-image-'));
+  const rootfs = join(work, 'rootfs');
+  try {
+    deps.logger.info('debootstrap: Debian bookworm with mariadb-server (about 2 minutes)', { mirror });
+    await deps.shell.run('debootstrap', ['--variant=minbase', '--include=mariadb-server,mariadb-client', 'bookworm', rootfs, mirror]);
+    for (const path of PRUNE) await rm(join(rootfs, path), { recursive: true, force: true });
+    await mkdir(join(rootfs, 'var/lib/mysql'), { recursive: true });
+    await mkdir(join(rootfs, 'run/dolly'), { recursive: true });
+    await mkdir(join(rootfs, 'run/mysqld'), { recursive: true });
+    deps.logger.info('importing the root file system', { image: tag });
+    await importRootfs(deps.docker, rootfs, tag);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const seconds = (Date.now() - started) / 1000;
+  deps.logger.info('image built', { image: tag, seconds });
+  return { tag, built: true, seconds };
+}
+
+/** Makes sure `image` is present: pulls images from a registry, refuses to guess for dolly's own. */
+export async function ensureImage(docker: DockerClient, image: string, logger: Logger): Promise<void> {
+  if (await imageExists(docker, image)) return;
+  if (image.startsWith('dolly/')) {
+    throw new NotFoundError(`image ${image} not found`, { hint: 'build it with `dolly images build` (about 2 minutes, once)' });
+  }
+  logger.info('pulling image', { image });
+  try {
+    const stream = await docker.pull(image);
+    await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
+  } catch (error) {
+    throw new NotFoundError(`image ${image} could not be pulled`, { hint: 'check the name, or that a registry is reachable', cause: error });
+  }
+}
+
+async function importRootfs(docker: DockerClient, rootfs: string, tag: string): Promise<void> {
+  const [repo, version] = splitTag(tag);
+  const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let tarErr = '';
+  tar.stderr.on('data', (chunk: Buffer) => (tarErr += chunk.toString()));
+  const tarDone = new Promise<number | null>((resolve) => tar.on('close', resolve));
+  const stream = await docker.importImage(tar.stdout, {
+    repo,
+    tag: version,
+    changes: ['CMD ["mariadbd"]', 'LABEL dolly.image=mariadb', 'LABEL dolly.flavor=mariadb'],
+  });
+  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
+  const code = await tarDone;
+  if (code !== 0) throw new CommandFailedError('tar', code, tarErr);
+}
+
+function splitTag(tag: string): [string, string] {
+  const at = tag.lastIndexOf(':');
+  if (at <= tag.lastIndexOf('/')) return [tag, 'latest'];
+  return [tag.slice(0, at), tag.slice(at + 1)];
+}
+
+/** The Debian mirror the host's apt uses (deb822 or one-line format). */
+async function hostMirror(): Promise<string> {
+  for (const file of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    const deb822 = /^URIs:\s*(\S+)/m.exec(text);
+    if (deb822?.[1] && !deb822[1].includes('security')) return deb822[1];
+    const line = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m.exec(text);
+    if (line?.[1]) return line[1];
+  }
+  return 'http://deb.debian.org/debian';
+}
