@@ -1,0 +1,41 @@
+# dolly: `make demo` and `make test` install, build and run everything on a fresh Debian 12 (as root).
+SHELL := /bin/bash
+NODE_MODULES := node_modules/.package-lock.json
+
+.PHONY: deps build image demo test test-unit test-it typecheck bench clean
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NODE_MODULES)
+	bash scripts/deps.sh
+
+build: $(NODE_MODULES)
+	rm -rf dist
+	npx tsc -p tsconfig.json
+	chmod +x bin/dolly
+
+image: deps build
+	bin/dolly images build
+
+demo: image
+	bin/dolly --root /var/lib/dolly-demo demo
+
+typecheck: $(NODE_MODULES)
+	npx tsc -p tsconfig.test.json
+
+test-unit: build typecheck
+	node --import tsx --test --test-concurrency=1 'src/**/*.test.ts' 'test/unit/**/*.test.ts'
+
+test-it: image
+	node --import tsx --test --test-concurrency=1 --test-timeout=1200000 'test/it/**/*.it.test.ts'
+
+test: image typecheck
+	node --import tsx --test --test-concurrency=1 --test-timeout=1200000 'src/**/*.test.ts' 'test/unit/**/*.test.ts' 'test/it/**/*.it.test.ts'
+
+bench: image
+	node --import tsx bench/bench.ts
+
+clean:
+	rm -rf dist

@@ -1,0 +1,138 @@
+import type { Command } from '@commander-js/extra-typings';
+import { createClone, type CloneView } from '../engine/clone-create.js';
+import { destroyClone, listClones, resetClone } from '../engine/clone-manage.js';
+import { initReplica } from '../engine/replica-init.js';
+import { getReplicaStatus } from '../engine/replica-status.js';
+import { createSnapshot } from '../engine/snapshot-create.js';
+import { destroySnapshot, listSnapshots } from '../engine/snapshot-manage.js';
+import { parseSourceUrl } from '../engine/source-url.js';
+import { cliContext, type GlobalOptions } from './context.js';
+import { formatBytes, table } from './output.js';
+import { byteProgress } from './progress.js';
+
+type Root = Command<[], GlobalOptions>;
+
+/** How to connect to a clone, for people. */
+export function describeClone(clone: CloneView): string {
+  const ready = clone.ready_ms === undefined ? '' : ` ready in ${(clone.ready_ms / 1000).toFixed(2)} s`;
+  return [
+    `clone ${clone.name}${ready} (snapshot ${clone.snapshot})`,
+    `  mariadb --host=${clone.host} --port=${clone.port} --user=${clone.user} --password='${clone.password}'`,
+    `  ${clone.dsn}`,
+  ].join('\n');
+}
+
+/** `replica …`, `snapshot …`, `clone …`. */
+export function registerDataCommands(program: Root): void {
+  const replica = program.command('replica').description('the replica of production');
+  replica
+    .command('init')
+    .description('copy the source consistently and start GTID replication from it')
+    .requiredOption('--source <url>', 'mysql://USER:PASS@HOST:PORT (password may come from DOLLY_SOURCE_PASSWORD)')
+    .option('--databases <list>', 'comma-separated databases (default: every user database)')
+    .action(async (opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const source = parseSourceUrl(opts.source);
+      const databases = opts.databases?.split(',').map((d) => d.trim()).filter((d) => d !== '');
+      const deps = await ctx.deps();
+      const progress = byteProgress(ctx.logger, 'copying');
+      try {
+        const result = await initReplica({ source, ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t) }, deps);
+        progress.stop();
+        ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} copied (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s), replicating from GTID ${result.gtid}`);
+      } finally {
+        progress.stop();
+      }
+    });
+  replica
+    .command('status')
+    .description('IO/SQL thread state, lag, GTID position, last error')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const s = await getReplicaStatus(await ctx.deps());
+      ctx.out.result(s, () =>
+        [
+          `source   ${s.source} (${s.databases.join(', ')})`,
+          `server   ${s.server}`,
+          `io       ${s.io_running ? 'running' : 'stopped'}${s.io_state ? ` (${s.io_state})` : ''}`,
+          `sql      ${s.sql_running ? 'running' : 'stopped'}`,
+          `lag      ${s.lag_seconds === null ? 'unknown' : `${s.lag_seconds} s`}`,
+          `gtid     ${s.gtid}`,
+          `error    ${s.last_error ?? 'none'}`,
+        ].join('\n'),
+      );
+    });
+
+  const snapshot = program.command('snapshot').description('consistent, prepared snapshots of the replica');
+  snapshot
+    .command('create')
+    .description('pause the applier, snapshot, resume, prepare')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const s = await createSnapshot(await ctx.deps());
+      ctx.out.result(s, () => `snapshot ${s.id}: gtid ${s.gtid}, data as of ${s.data_state_at}, applier paused ${s.pause_ms} ms, prepared in ${(s.prepare_ms / 1000).toFixed(1)} s`);
+    });
+  snapshot
+    .command('list')
+    .description('snapshots with their clones and disk use')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const { snapshots, pool } = await listSnapshots(await ctx.deps());
+      ctx.out.result(snapshots, () =>
+        `${table(
+          ['id', 'gtid', 'data_state_at', 'clones', 'exclusive'],
+          snapshots.map((s) => [s.id, s.gtid, s.data_state_at, s.clones.join(', ') || '-', formatBytes(s.exclusive_bytes)]),
+        )}\npool: ${formatBytes(pool.freeBytes)} free of ${formatBytes(pool.totalBytes)}`,
+      );
+    });
+  snapshot
+    .command('destroy')
+    .description('delete a snapshot (refused while a clone needs it)')
+    .argument('<id>')
+    .action(async (id, _opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      await destroySnapshot(id, await ctx.deps());
+      ctx.out.result({ destroyed: id }, () => `snapshot ${id} destroyed`);
+    });
+
+  const clone = program.command('clone').description('thin writable clones');
+  clone
+    .command('create')
+    .description('a writable child of a snapshot with its own server, port and credentials')
+    .option('--snapshot <id>', 'snapshot (default: the newest)')
+    .option('--name <name>', 'clone name (default: generated)')
+    .action(async (opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const c = await createClone({ ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}) }, await ctx.deps());
+      ctx.out.result(c, () => describeClone(c));
+    });
+  clone
+    .command('list')
+    .description('clones, their ports, state and disk use')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const clones = await listClones(await ctx.deps());
+      ctx.out.result(clones, () =>
+        table(['name', 'port', 'state', 'snapshot', 'exclusive', 'dsn'], clones.map((c) => [c.name, c.port, c.state, c.snapshot, formatBytes(c.exclusive_bytes), c.dsn])),
+      );
+    });
+  clone
+    .command('reset')
+    .description('back to its snapshot (or another); same name, port and credentials')
+    .argument('<name>')
+    .option('--snapshot <id>', 'reset onto this snapshot instead')
+    .action(async (name, opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const c = await resetClone(name, opts.snapshot ? { snapshot: opts.snapshot } : {}, await ctx.deps());
+      ctx.out.result(c, () => describeClone(c));
+    });
+  clone
+    .command('destroy')
+    .description('remove a clone, its server and its volume')
+    .argument('<name>')
+    .action(async (name, _opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      await destroyClone(name, await ctx.deps());
+      ctx.out.result({ destroyed: name }, () => `clone ${name} destroyed`);
+    });
+}

@@ -1,0 +1,105 @@
+import type { Command } from '@commander-js/extra-typings';
+import { buildImage } from '../docker/image-build.js';
+import { initPool } from '../engine/pool-init.js';
+import { teardown, up } from '../engine/lifecycle.js';
+import type { DriverName } from '../storage/driver.js';
+import { cliContext, type GlobalOptions } from './context.js';
+import { formatBytes } from './output.js';
+
+type Root = Command<[], GlobalOptions>;
+
+/** `init`, `up`, `teardown`, `images build`, `status`. */
+export function registerPoolCommands(program: Root): void {
+  program
+    .command('init')
+    .description('create the storage pool and state of a root')
+    .option('--driver <driver>', 'btrfs (default), copy or commit', 'btrfs')
+    .option('--size <size>', 'btrfs: size of the pool image file', '20G')
+    .option('--device <path>', 'btrfs: a block device to use instead of an image file')
+    .option('--directory <path>', 'btrfs: an already-mounted btrfs directory; copy: where volumes go')
+    .option('--image <image>', 'server image (dolly/mariadb:10.11, mariadb:10.11, mysql:8.4, ...)')
+    .option('--ports <range>', 'port range for clones', '6000-6099')
+    .option('--bind <address>', 'address clones listen on', '127.0.0.1')
+    .option('--buffer-pool <size>', 'InnoDB buffer pool of each clone', '64M')
+    .action(async (opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const deps = await ctx.deps();
+      const result = await initPool(
+        {
+          driver: opts.driver as DriverName,
+          size: opts.size,
+          ports: opts.ports,
+          bindAddress: opts.bind,
+          bufferPool: opts.bufferPool,
+          ...(opts.device ? { device: opts.device } : {}),
+          ...(opts.directory ? { directory: opts.directory } : {}),
+          ...(opts.image ? { image: opts.image } : {}),
+        },
+        deps,
+      );
+      ctx.out.result(result, () => `pool ready: ${result.driver} at ${result.root}`);
+    });
+
+  program
+    .command('up')
+    .description('mount the pool and start the replica and every clone again (after a reboot or crash)')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const result = await up(await ctx.deps());
+      ctx.out.result(result, () => `started: ${result.started.join(', ') || 'nothing'}; already running: ${result.already_running.join(', ') || 'nothing'}`);
+    });
+
+  program
+    .command('teardown')
+    .description('remove every container of this root and unmount the pool (--purge: delete pool and state too)')
+    .option('--purge', 'also delete every volume, snapshot, the pool and the state')
+    .action(async (opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const result = await teardown({ purge: opts.purge === true }, await ctx.deps());
+      ctx.out.result(result, () => `removed ${result.removed.length} container(s)${result.purged ? '; pool and state deleted' : '; pool unmounted (dolly up brings it back)'}`);
+    });
+
+  const images = program.command('images').description('server images');
+  images
+    .command('build')
+    .description('build dolly/mariadb:10.11 locally from Debian packages (skipped when present)')
+    .option('--tag <tag>', 'image tag', 'dolly/mariadb:10.11')
+    .option('--mirror <url>', 'Debian mirror (default: the host apt source)')
+    .option('--force', 'rebuild even when present')
+    .action(async (opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const deps = await ctx.deps();
+      const result = await buildImage(
+        { tag: opts.tag, force: opts.force === true, ...(opts.mirror ? { mirror: opts.mirror } : {}) },
+        { docker: deps.docker, shell: deps.shell, logger: ctx.logger },
+      );
+      ctx.out.result(result, () => (result.built ? `built ${result.tag} in ${result.seconds.toFixed(0)} s` : `${result.tag} is present`));
+    });
+
+  program
+    .command('status')
+    .description('pool space, replica, snapshots and clones at a glance')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const deps = await ctx.deps();
+      const state = await deps.store.require();
+      const space = await deps.driver(state).space();
+      const result = {
+        root: deps.root,
+        driver: state.pool.driver,
+        pool: { total_bytes: space.totalBytes, free_bytes: space.freeBytes },
+        replica: state.replica ? `${state.replica.source.host}:${state.replica.source.port}` : null,
+        snapshots: state.snapshots.length,
+        clones: state.clones.length,
+      };
+      ctx.out.result(result, () =>
+        [
+          `root      ${result.root} (${result.driver})`,
+          `pool      ${formatBytes(space.freeBytes)} free of ${formatBytes(space.totalBytes)}`,
+          `replica   ${result.replica ?? 'none'}`,
+          `snapshots ${result.snapshots}`,
+          `clones    ${result.clones}`,
+        ].join('\n'),
+      );
+    });
+}

@@ -1,0 +1,15 @@
+import type { ErrorCategory } from '../errors.js';
+
+/** The one place where error categories become process exit codes. */
+export const EXIT_CODES: Record<ErrorCategory, number> = {
+  internal: 1,
+  invalid_argument: 2,
+  not_found: 3,
+  already_exists: 4,
+  failed_precondition: 5,
+  resource_exhausted: 6,
+  permission_denied: 7,
+  unavailable: 8,
+  source: 9,
+  command_failed: 10,
+};

@@ -1,0 +1,47 @@
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { DollyError } from '../errors.js';
+import { registerDataCommands } from './commands-data.js';
+import { registerDemoCommand } from './commands-demo.js';
+import { registerPoolCommands } from './commands-pool.js';
+import { EXIT_CODES } from './exit-codes.js';
+
+/** The dolly program: global options and every command. */
+export function buildProgram(): Command<[], { root?: string; json?: boolean; logLevel?: string }> {
+  const program = new Command()
+    .name('dolly')
+    .description('fresh, writable thin clones of a production MySQL/MariaDB database, in about a second')
+    .version('0.1.0')
+    .option('--root <dir>', 'state and pool root (env DOLLY_ROOT, default /var/lib/dolly)')
+    .option('--json', 'print the result as JSON on stdout (logs stay on stderr)')
+    .option('--log-level <level>', 'debug, info, warn, error or silent')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerPoolCommands(program);
+  registerDataCommands(program);
+  registerDemoCommand(program);
+  return program;
+}
+
+/** Runs the CLI; the only place that sets the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return EXIT_CODES.invalid_argument;
+    }
+    if (error instanceof DollyError) {
+      const line = `dolly: ${error.message}${error.hint ? ` (hint: ${error.hint})` : ''}`;
+      process.stderr.write(`${line}\n`);
+      if (json) process.stdout.write(`${JSON.stringify({ error: { category: error.category, message: error.message, hint: error.hint ?? null } })}\n`);
+      return EXIT_CODES[error.category];
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`dolly: unexpected error: ${message.split('\n')[0]} (hint: rerun with --log-level debug and report it)\n`);
+    if (process.env.DOLLY_DEBUG) process.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
+    return EXIT_CODES.internal;
+  }
+}

@@ -1,0 +1,71 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { assertDockerReachable, createDockerClient, type DockerClient } from '../docker/client.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { DockerRuntime } from '../runtime/docker-runtime.js';
+import type { ServerRuntime } from '../runtime/runtime.js';
+import { createShell, type Shell } from '../shell.js';
+import { StateStore } from '../state/store.js';
+import type { State } from '../state/state.js';
+import { createDriver } from '../storage/create-driver.js';
+import type { StorageDriver } from '../storage/driver.js';
+
+export const DEFAULT_ROOT = '/var/lib/dolly';
+
+/** Everything an engine operation needs, injected (tests build their own). */
+export interface EngineDeps {
+  root: string;
+  store: StateStore;
+  docker: DockerClient;
+  runtime: ServerRuntime;
+  shell: Shell;
+  logger: Logger;
+  now: () => Date;
+  /** The storage driver of the pool described in the state. */
+  driver(state: State): StorageDriver;
+}
+
+/** An absolute, normalised root: it is also the label that keeps roots apart on one engine. */
+export function resolveRoot(root: string | undefined): string {
+  const chosen = root ?? process.env.DOLLY_ROOT ?? DEFAULT_ROOT;
+  if (chosen.trim() === '' || /[\s'"`$\\]/.test(chosen)) {
+    throw new InvalidArgumentError(`invalid root ${JSON.stringify(chosen)}`, { hint: 'use a plain absolute directory path such as /var/lib/dolly' });
+  }
+  return isAbsolute(chosen) ? resolve(chosen) : resolve(process.cwd(), chosen);
+}
+
+/** Real dependencies for a root: the local Docker engine, zx shell, JSON state. */
+export async function createEngineDeps(rootOption: string | undefined, logger: Logger): Promise<EngineDeps> {
+  const root = resolveRoot(rootOption);
+  const docker = createDockerClient();
+  await assertDockerReachable(docker);
+  const shell = createShell();
+  return {
+    root,
+    store: new StateStore(root),
+    docker,
+    runtime: new DockerRuntime(docker, root),
+    shell,
+    logger,
+    now: () => new Date(),
+    driver: (state) => createDriver(state.pool as Parameters<typeof createDriver>[0], { shell, logger, docker, root }),
+  };
+}
+
+/** The host directory mounted at /run/dolly in a server's container. */
+export function runDir(root: string, server: string): string {
+  return join(root, 'run', server);
+}
+
+/** Creates a server's run directory (0700) and writes its init file (0600: it holds a password). */
+export async function prepareRunDir(root: string, server: string, initSql?: string): Promise<string> {
+  const dir = runDir(root, server);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (initSql !== undefined) await writeFile(join(dir, 'init.sql'), initSql, { mode: 0o600 });
+  return dir;
+}
+
+export async function removeRunDir(root: string, server: string): Promise<void> {
+  await rm(runDir(root, server), { recursive: true, force: true });
+}

@@ -1,0 +1,99 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AlreadyExistsError, InvalidArgumentError, PermissionDeniedError } from '../errors.js';
+import { DEFAULT_IMAGE } from '../docker/image-build.js';
+import type { State } from '../state/state.js';
+import { createBtrfsPool } from '../storage/btrfs-pool.js';
+import type { DriverName } from '../storage/driver.js';
+import type { EngineDeps } from './context.js';
+
+export interface InitOptions {
+  driver?: DriverName;
+  /** btrfs: size of the sparse image file (default 20G). */
+  size?: string;
+  /** btrfs: a block device to use instead of an image file. */
+  device?: string;
+  /** btrfs: an already-mounted btrfs directory to use in place. */
+  directory?: string;
+  image?: string;
+  /** Clone port range, `6000-6099`. */
+  ports?: string;
+  bindAddress?: string;
+  bufferPool?: string;
+}
+
+export interface InitResult {
+  root: string;
+  driver: DriverName;
+  pool: Record<string, unknown>;
+}
+
+const DRIVERS: readonly DriverName[] = ['btrfs', 'copy', 'commit'];
+
+/** `dolly init`: creates the pool of a root and its state. Refused when the root has one. */
+export async function initPool(options: InitOptions, deps: EngineDeps): Promise<InitResult> {
+  const driverName = options.driver ?? 'btrfs';
+  if (!DRIVERS.includes(driverName)) {
+    throw new InvalidArgumentError(`unknown driver ${JSON.stringify(driverName)}`, { hint: `choose one of ${DRIVERS.join(', ')}` });
+  }
+  const [portMin, portMax] = parsePorts(options.ports ?? '6000-6099');
+  const bufferPool = options.bufferPool ?? '64M';
+  if (!/^\d+[KMG]?$/i.test(bufferPool)) throw new InvalidArgumentError(`invalid buffer pool size ${JSON.stringify(bufferPool)}`, { hint: 'e.g. 64M or 1G' });
+  const bindAddress = options.bindAddress ?? '127.0.0.1';
+  if (!/^[0-9a-fA-F.:]+$/.test(bindAddress)) throw new InvalidArgumentError(`invalid bind address ${JSON.stringify(bindAddress)}`, { hint: 'an IP address such as 127.0.0.1' });
+  if (driverName === 'btrfs' && process.getuid?.() !== 0) {
+    throw new PermissionDeniedError('the btrfs driver needs root (loop devices, mount, subvolumes)', { hint: 'run as root, or choose `--driver copy`' });
+  }
+  return deps.store.transaction(async () => {
+    if ((await deps.store.read()) !== null) {
+      throw new AlreadyExistsError(`${deps.root} already has a dolly pool`, { hint: 'use it, or remove it with `dolly teardown --purge`' });
+    }
+    await mkdir(deps.root, { recursive: true, mode: 0o700 });
+    const pool = await createPoolConfig(driverName, options, deps);
+    const state: State = {
+      version: 1,
+      root: deps.root,
+      pool,
+      settings: { image: options.image ?? DEFAULT_IMAGE, port_min: portMin, port_max: portMax, bind_address: bindAddress, buffer_pool: bufferPool },
+      snapshots: [],
+      clones: [],
+    };
+    const driver = deps.driver(state);
+    try {
+      await driver.open();
+      await deps.store.write(state);
+    } catch (error) {
+      await driver.destroy().catch(() => undefined);
+      throw error;
+    }
+    if (driver.name === 'copy') deps.logger.warn('the copy driver makes full copies: snapshots and clones take time and disk in proportion to the data');
+    return { root: deps.root, driver: driverName, pool };
+  });
+}
+
+async function createPoolConfig(driver: DriverName, options: InitOptions, deps: EngineDeps): Promise<State['pool']> {
+  switch (driver) {
+    case 'btrfs':
+      return createBtrfsPool(
+        { root: deps.root, ...(options.size ? { size: options.size } : {}), ...(options.device ? { device: options.device } : {}), ...(options.directory ? { directory: options.directory } : {}) },
+        { shell: deps.shell, logger: deps.logger },
+      );
+    case 'copy': {
+      const directory = options.directory ?? join(deps.root, 'pool');
+      await mkdir(directory, { recursive: true, mode: 0o700 });
+      return { driver: 'copy', directory };
+    }
+    case 'commit':
+      return { driver: 'commit', baseImage: options.image ?? DEFAULT_IMAGE };
+  }
+}
+
+function parsePorts(text: string): [number, number] {
+  const match = /^(\d{1,5})-(\d{1,5})$/.exec(text);
+  const min = Number(match?.[1]);
+  const max = Number(match?.[2]);
+  if (!match || min < 1024 || max > 65535 || min > max) {
+    throw new InvalidArgumentError(`invalid port range ${JSON.stringify(text)}`, { hint: 'use MIN-MAX within 1024-65535, e.g. 6000-6099' });
+  }
+  return [min, max];
+}

@@ -1,0 +1,130 @@
+import { AlreadyExistsError, SourceError } from '../errors.js';
+import { ensureImage } from '../docker/image-build.js';
+import { copyDatabases } from '../mysql/dump.js';
+import { replicaStatus, startReplication } from '../mysql/replication.js';
+import { checkSource } from '../mysql/source-check.js';
+import { connectSql } from '../mysql/sql-client.js';
+import type { Replica } from '../state/state.js';
+import { removeRunDir, type EngineDeps } from './context.js';
+import { generatePassword, generateServerId } from './names.js';
+import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaSpec, startAndWait } from './servers.js';
+import type { SourceSpec } from './source-url.js';
+
+export interface ReplicaInitOptions {
+  source: SourceSpec;
+  /** Databases to copy; all user databases when absent. */
+  databases?: string[];
+  /** Called as the dump streams: bytes so far, and the source's data size as an estimate. */
+  onProgress?: (bytes: number, estimatedTotal: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface ReplicaInitResult {
+  flavor: string;
+  version: string;
+  databases: string[];
+  gtid: string;
+  copied_bytes: number;
+  seconds: number;
+  warnings: string[];
+}
+
+/**
+ * `dolly replica init`: checks the source, starts the replica's server on a pool volume, streams a
+ * consistent copy into it and starts GTID replication from exactly the copy's position. On any
+ * failure the container, volume and run dir it made are removed.
+ */
+export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps): Promise<ReplicaInitResult> {
+  const started = Date.now();
+  return deps.store.transaction(async () => {
+    const state = await deps.store.require();
+    if (state.replica) {
+      throw new AlreadyExistsError(`${deps.root} already has a replica of ${state.replica.source.host}:${state.replica.source.port}`, {
+        hint: 'use it, or start over with `dolly teardown --purge` (or another --root)',
+      });
+    }
+    const { source } = options;
+    const sourceClient = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000 });
+    const info = await (async () => {
+      try {
+        return await checkSource(sourceClient, options.databases ? { databases: options.databases } : {});
+      } finally {
+        await sourceClient.close();
+      }
+    })();
+    const warnings: string[] = [];
+    if (info.nonInnodbTables.length > 0) {
+      const names = info.nonInnodbTables.slice(0, 5).map((t) => `${t.schema}.${t.table} (${t.engine})`);
+      const warning = `${info.nonInnodbTables.length} non-InnoDB table(s), e.g. ${names.join(', ')}: they are copied, but a snapshot can only make them consistent by blocking commits, and a crash of the replica may leave them damaged`;
+      warnings.push(warning);
+      deps.logger.warn(warning);
+    }
+    await ensureImage(deps.docker, state.settings.image, deps.logger);
+    const driver = deps.driver(state);
+    await driver.open();
+    const replica: Replica = {
+      volume: REPLICA_VOLUME,
+      port: 0,
+      server_id: generateServerId(),
+      admin_user: ADMIN_USER,
+      admin_password: generatePassword(),
+      source: { host: source.host, port: source.port, user: source.user, flavor: info.flavor, version: info.version },
+      databases: info.databases,
+      created_at: deps.now().toISOString(),
+    };
+    const data = await driver.createVolume(REPLICA_VOLUME);
+    try {
+      const spec = await replicaSpec(deps, state, replica, data, info.flavor);
+      const connect = replicaConnectOptions(deps.root, replica);
+      await startAndWait(deps, spec, connect, options.signal);
+      deps.logger.info('copying databases from the source', { databases: info.databases, estimated_bytes: info.sizeBytes });
+      const copy = await copyDatabases({
+        source: { host: source.host, port: source.port, user: source.user, password: source.password },
+        databases: info.databases,
+        flavor: info.flavor,
+        target: { socketPath: connect.socketPath ?? '', user: replica.admin_user, password: replica.admin_password },
+        onProgress: (bytes) => options.onProgress?.(bytes, info.sizeBytes),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      const admin = await connectSql(connect);
+      try {
+        await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password }, copy.gtid);
+        await assertReplicationStarted(deps, admin, info.flavor);
+      } finally {
+        await admin.close();
+      }
+      state.replica = replica;
+      await deps.store.write(state);
+      return {
+        flavor: info.flavor,
+        version: info.version,
+        databases: info.databases,
+        gtid: copy.gtid,
+        copied_bytes: copy.bytes,
+        seconds: (Date.now() - started) / 1000,
+        warnings,
+      };
+    } catch (error) {
+      await deps.runtime.remove(REPLICA).catch(() => undefined);
+      await driver.remove(REPLICA_VOLUME).catch(() => undefined);
+      await removeRunDir(deps.root, REPLICA).catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+/** Waits a few seconds for the IO thread to connect; a wrong host or grant shows up here. */
+async function assertReplicationStarted(deps: EngineDeps, admin: Awaited<ReturnType<typeof connectSql>>, flavor: 'mariadb' | 'mysql'): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const status = await replicaStatus(admin, flavor);
+    if (status.io_running && status.sql_running) return;
+    if (status.last_error && Date.now() > deadline - 10_000) {
+      throw new SourceError(`replication did not start: ${status.last_error}`, { hint: 'check that the replica can reach the source and that the user has REPLICATION SLAVE' });
+    }
+    if (Date.now() > deadline) {
+      throw new SourceError(`replication did not start (IO thread: ${status.io_state || 'not running'})`, { hint: 'check that the replica can reach the source from the Docker host' });
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -1,0 +1,29 @@
+import { FailedPreconditionError } from '../errors.js';
+import { replicaStatus, type ReplicaStatus } from '../mysql/replication.js';
+import { connectSql } from '../mysql/sql-client.js';
+import type { EngineDeps } from './context.js';
+import { REPLICA, replicaConnectOptions } from './servers.js';
+
+export interface ReplicaStatusView extends ReplicaStatus {
+  server: 'running' | 'stopped' | 'missing';
+  source: string;
+  databases: string[];
+}
+
+/** `dolly replica status`: IO/SQL threads, lag, GTID position and the last error. */
+export async function getReplicaStatus(deps: EngineDeps): Promise<ReplicaStatusView> {
+  const state = await deps.store.require();
+  const replica = state.replica;
+  if (!replica) throw new FailedPreconditionError('there is no replica', { hint: 'run `dolly replica init --source mysql://...`' });
+  const server = (await deps.runtime.inspect(REPLICA).catch(() => null))?.state ?? 'missing';
+  const base = { server, source: `${replica.source.host}:${replica.source.port}`, databases: replica.databases };
+  if (server !== 'running') {
+    return { ...base, io_running: false, sql_running: false, lag_seconds: null, gtid: '', last_error: `the replica's server is ${server}`, io_state: '' };
+  }
+  const client = await connectSql(replicaConnectOptions(deps.root, replica));
+  try {
+    return { ...base, ...(await replicaStatus(client, replica.source.flavor)) };
+  } finally {
+    await client.close();
+  }
+}

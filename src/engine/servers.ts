@@ -1,0 +1,95 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { waitForServer } from '../mysql/wait-ready.js';
+import type { ConnectOptions } from '../mysql/sql-client.js';
+import { serverFlavor } from '../mysql/flavor.js';
+import type { ServerSpec } from '../runtime/runtime.js';
+import type { Clone, Replica, State } from '../state/state.js';
+import type { DataMount } from '../storage/driver.js';
+import { prepareRunDir, runDir, type EngineDeps } from './context.js';
+import { accountInitSql, cloneCommand, replicaCommand } from './server-config.js';
+
+export const REPLICA = 'replica';
+export const REPLICA_VOLUME = 'replica';
+export const ADMIN_USER = 'dolly_admin';
+export const CLONE_USER = 'dolly';
+
+/** How long a server may take to answer after its container started (recovery, first init). */
+const READY_TIMEOUT_MS = 300_000;
+
+export function cloneServerName(name: string): string {
+  return `clone-${name}`;
+}
+
+/** Admin connection to the replica over its unix socket (it listens on no TCP port). */
+export function replicaConnectOptions(root: string, replica: Pick<Replica, 'admin_user' | 'admin_password'>): ConnectOptions {
+  return { socketPath: join(runDir(root, REPLICA), 'mysqld.sock'), user: replica.admin_user, password: replica.admin_password };
+}
+
+/** The host address a client uses to reach a clone (a wildcard bind is reached on loopback). */
+export function clientHost(bindAddress: string): string {
+  return bindAddress === '0.0.0.0' || bindAddress === '::' ? '127.0.0.1' : bindAddress;
+}
+
+export function cloneConnectOptions(state: State, clone: Clone): ConnectOptions {
+  return { host: clientHost(state.settings.bind_address), port: clone.port, user: clone.user, password: clone.password };
+}
+
+/** Writes the replica's run dir and returns its server spec. */
+export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'server_id'>, data: DataMount, flavorName: 'mariadb' | 'mysql'): Promise<ServerSpec> {
+  const dir = await prepareRunDir(deps.root, REPLICA, accountInitSql(replica.admin_user, ['localhost', '127.0.0.1'], replica.admin_password));
+  return {
+    name: REPLICA,
+    kind: 'replica',
+    image: state.settings.image,
+    volume: REPLICA_VOLUME,
+    data,
+    runDir: dir,
+    command: replicaCommand(serverFlavor(flavorName), replica.server_id, '256M'),
+    network: 'host',
+  };
+}
+
+/** Writes a clone's run dir and returns its server spec. */
+export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, data: DataMount, flavorName: 'mariadb' | 'mysql'): Promise<ServerSpec> {
+  const server = cloneServerName(clone.name);
+  const dir = await prepareRunDir(deps.root, server, accountInitSql(clone.user, ['%'], clone.password));
+  return {
+    name: server,
+    kind: 'clone',
+    image: state.settings.image,
+    volume: clone.volume,
+    data,
+    runDir: dir,
+    command: cloneCommand(serverFlavor(flavorName), clone.server_id, clone.port, state.settings.bind_address, state.settings.buffer_pool),
+    network: 'host',
+    port: clone.port,
+  };
+}
+
+/** Starts a spec and waits until a real query answers; removes the container if it never does. */
+export async function startAndWait(deps: EngineDeps, spec: ServerSpec, connect: ConnectOptions, signal?: AbortSignal): Promise<number> {
+  await deps.runtime.start(spec);
+  try {
+    return await waitUntilAnswering(deps, spec.name, connect, signal);
+  } catch (error) {
+    await deps.runtime.remove(spec.name).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Waits for a running server to answer, failing fast (with its last log lines) if it exits. */
+export async function waitUntilAnswering(deps: EngineDeps, server: string, connect: ConnectOptions, signal?: AbortSignal): Promise<number> {
+  try {
+    return await waitForServer(connect, {
+      timeoutMs: READY_TIMEOUT_MS,
+      ...(signal ? { signal } : {}),
+      alive: async () => (await deps.runtime.inspect(server).catch(() => null))?.state === 'running',
+    });
+  } catch (error) {
+    const errorLog = await readFile(join(runDir(deps.root, server), 'error.log'), 'utf8').catch(() => '');
+    const logs = `${await deps.runtime.logs(server, 20)}\n${errorLog}`.trim();
+    if (logs !== '') deps.logger.error('server did not become ready', { server, log: logs.split('\n').slice(-6) });
+    throw error;
+  }
+}
