@@ -70,6 +70,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       admin_password: generatePassword(),
       source: { host: source.host, port: source.port, user: source.user, flavor: info.flavor, version: info.version },
       databases: info.databases,
+      ...(options.databases ? { replicate_only: info.databases } : {}),
       created_at: deps.now().toISOString(),
     };
     const data = await driver.createVolume(REPLICA_VOLUME);
@@ -88,7 +89,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       });
       const admin = await connectSql(connect);
       try {
-        await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password }, copy.gtid);
+        await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password }, copy.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
         await assertReplicationStarted(deps, admin, info.flavor);
       } finally {
         await admin.close();

@@ -42,7 +42,7 @@ function baseArgs(flavor: ServerFlavor, serverId: number, listen: Listen): strin
  * recovered after a crash, datadir initialised on first start. `init.sql` (re)creates dolly's
  * admin account at every start.
  */
-export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPool: string): string[] {
+export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPool: string, filters: readonly string[]): string[] {
   const server = [
     flavor.serverBinary,
     ...baseArgs(flavor, serverId, 'socket-only'),
@@ -53,6 +53,7 @@ export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPoo
     '--innodb-flush-log-at-trx-commit=1',
     `--innodb-buffer-pool-size=${bufferPool}`,
     `--init-file=${INIT_FILE}`,
+    ...filters,
   ];
   const init = flavor.initDatadir(CONTAINER_DATADIR).join(' ');
   const script = `[ -d ${CONTAINER_DATADIR}/mysql ] || ${init} > ${CONTAINER_RUNDIR}/init-datadir.log 2>&1 || exit 1; exec "$@"`;

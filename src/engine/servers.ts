@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { waitForServer } from '../mysql/wait-ready.js';
 import type { ConnectOptions } from '../mysql/sql-client.js';
 import { serverFlavor } from '../mysql/flavor.js';
+import { replicationFilterArgs } from '../mysql/replication.js';
 import type { ServerSpec } from '../runtime/runtime.js';
 import type { Clone, Replica, State } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
@@ -36,7 +37,7 @@ export function cloneConnectOptions(state: State, clone: Clone): ConnectOptions 
 }
 
 /** Writes the replica's run dir and returns its server spec. */
-export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'server_id'>, data: DataMount, flavorName: 'mariadb' | 'mysql'): Promise<ServerSpec> {
+export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'server_id' | 'replicate_only'>, data: DataMount, flavorName: 'mariadb' | 'mysql'): Promise<ServerSpec> {
   const dir = await prepareRunDir(deps.root, REPLICA, accountInitSql(replica.admin_user, ['localhost', '127.0.0.1'], replica.admin_password));
   return {
     name: REPLICA,
@@ -45,7 +46,7 @@ export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<
     volume: REPLICA_VOLUME,
     data,
     runDir: dir,
-    command: replicaCommand(serverFlavor(flavorName), replica.server_id, '256M'),
+    command: replicaCommand(serverFlavor(flavorName), replica.server_id, '256M', replicationFilterArgs(replica.replicate_only)),
     network: 'host',
   };
 }

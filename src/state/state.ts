@@ -45,6 +45,8 @@ export const replicaSchema = z.object({
     version: z.string(),
   }),
   databases: z.array(z.string()),
+  /** Set when the user chose databases: replication is filtered to them. */
+  replicate_only: z.array(z.string()).optional(),
   created_at: z.string(),
 });
 export type Replica = z.infer<typeof replicaSchema>;

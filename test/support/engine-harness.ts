@@ -1,0 +1,53 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createEngineDeps, type EngineDeps } from '../../src/engine/context.js';
+import { teardown } from '../../src/engine/lifecycle.js';
+import { silentLogger } from '../../src/log.js';
+
+const run = promisify(execFile);
+
+/** A dolly root of a test's own: a temp dir, real deps; `dispose` purges whatever it holds. */
+export interface TestRoot extends AsyncDisposable {
+  root: string;
+  deps: EngineDeps;
+  dispose(): Promise<void>;
+}
+
+export async function createTestRoot(prefix = 'dolly-it-'): Promise<TestRoot> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const deps = await createEngineDeps(root, silentLogger);
+  const dispose = async (): Promise<void> => {
+    await teardown({ purge: true }, deps).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  };
+  return { root, deps, dispose, [Symbol.asyncDispose]: dispose };
+}
+
+/** Runs the built CLI (`bin/dolly`) and returns its exit code and output, never throwing. */
+export async function dolly(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(join(process.cwd(), 'bin/dolly'), args, { env: { ...process.env, ...env }, timeout: 600_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** Runs the real `mariadb` client against a server and returns its tab-separated output. */
+export async function mariadbQuery(conn: { host: string; port: number; user: string; password: string }, sql: string): Promise<string> {
+  const { stdout } = await run('mariadb', ['--host', conn.host, '--port', String(conn.port), '--user', conn.user, '--batch', '--skip-column-names', '-e', sql], {
+    env: { ...process.env, MYSQL_PWD: conn.password },
+  });
+  return stdout.trim();
+}
+
+/** Loop devices and mounts that mention a path (to prove nothing leaked). */
+export async function leftovers(root: string): Promise<string[]> {
+  const { stdout: loops } = await run('losetup', ['-a']);
+  const { stdout: mounts } = await run('cat', ['/proc/mounts']);
+  return [...loops.split('\n'), ...mounts.split('\n')].filter((line) => line.includes(root));
+}
