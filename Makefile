@@ -25,14 +25,18 @@ demo: image
 typecheck: $(NODE_MODULES)
 	npx tsc -p tsconfig.test.json
 
+UNIT_TESTS = $(shell find src test -name '*.test.ts' ! -name '*.it.test.ts' | sort)
+IT_TESTS = $(shell find test -name '*.it.test.ts' | sort)
+NODE_TEST = node --import tsx --test --test-concurrency=1 --test-timeout=1200000
+
 test-unit: build typecheck
-	node --import tsx --test --test-concurrency=1 'src/**/*.test.ts' 'test/unit/**/*.test.ts'
+	$(NODE_TEST) $(UNIT_TESTS)
 
 test-it: image
-	node --import tsx --test --test-concurrency=1 --test-timeout=1200000 'test/it/**/*.it.test.ts'
+	$(NODE_TEST) $(IT_TESTS)
 
 test: image typecheck
-	node --import tsx --test --test-concurrency=1 --test-timeout=1200000 'src/**/*.test.ts' 'test/unit/**/*.test.ts' 'test/it/**/*.it.test.ts'
+	$(NODE_TEST) $(UNIT_TESTS) $(IT_TESTS)
 
 bench: image
 	node --import tsx bench/bench.ts

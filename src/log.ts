@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import pretty from 'pino-pretty';
 
 /** The logger every part receives (a subset of pino's). Logs go to stderr; stdout is for output. */
 export interface Logger {
@@ -10,18 +11,18 @@ export interface Logger {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
-/** A pino logger writing plain JSON lines to stderr, with secrets redacted by key. */
-export function createLogger(level: LogLevel = 'info'): Logger {
-  const base = pino(
-    {
-      level,
-      base: null,
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: ['password', '*.password', 'sourcePassword', 'adminPassword'], censor: '[secret]' },
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    pino.destination({ dest: 2, sync: true }),
-  );
+/** Keys whose values are never logged. */
+const REDACT = ['password', '*.password', 'sourcePassword', 'adminPassword', 'admin_password'];
+
+/**
+ * A pino logger on stderr with secrets redacted by key: short readable lines for people
+ * (pino-pretty), JSON lines when `json` is set (machines reading stderr).
+ */
+export function createLogger(level: LogLevel = 'info', json = false): Logger {
+  const destination = json
+    ? pino.destination({ dest: 2, sync: true })
+    : pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' });
+  const base = pino({ level, base: null, redact: { paths: REDACT, censor: '[secret]' } }, destination);
   const wrap =
     (fn: 'debug' | 'info' | 'warn' | 'error') =>
     (msg: string, fields?: Record<string, unknown>): void => {

@@ -1,10 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import { createClone, type CloneView } from '../engine/clone-create.js';
-import { destroyClone, listClones, resetClone } from '../engine/clone-manage.js';
-import { initReplica } from '../engine/replica-init.js';
-import { getReplicaStatus } from '../engine/replica-status.js';
-import { createSnapshot } from '../engine/snapshot-create.js';
-import { destroySnapshot, listSnapshots } from '../engine/snapshot-manage.js';
+import type { CloneView } from '../engine/clone-create.js';
 import { parseSourceUrl } from '../engine/source-url.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { formatBytes, table } from './output.js';
@@ -37,7 +32,7 @@ export function registerDataCommands(program: Root): void {
       const deps = await ctx.deps();
       const progress = byteProgress(ctx.logger, 'copying');
       try {
-        const result = await initReplica({ source, ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t) }, deps);
+        const result = await (await import('../engine/replica-init.js')).initReplica({ source, ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t) }, deps);
         progress.stop();
         ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} copied (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s), replicating from GTID ${result.gtid}`);
       } finally {
@@ -49,7 +44,7 @@ export function registerDataCommands(program: Root): void {
     .description('IO/SQL thread state, lag, GTID position, last error')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const s = await getReplicaStatus(await ctx.deps());
+      const s = await (await import('../engine/replica-status.js')).getReplicaStatus(await ctx.deps());
       ctx.out.result(s, () =>
         [
           `source   ${s.source} (${s.databases.join(', ')})`,
@@ -69,7 +64,7 @@ export function registerDataCommands(program: Root): void {
     .description('pause the applier, snapshot, resume, prepare')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const s = await createSnapshot(await ctx.deps());
+      const s = await (await import('../engine/snapshot-create.js')).createSnapshot(await ctx.deps());
       ctx.out.result(s, () => `snapshot ${s.id}: gtid ${s.gtid}, data as of ${s.data_state_at}, applier paused ${s.pause_ms} ms, prepared in ${(s.prepare_ms / 1000).toFixed(1)} s`);
     });
   snapshot
@@ -77,7 +72,7 @@ export function registerDataCommands(program: Root): void {
     .description('snapshots with their clones and disk use')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const { snapshots, pool } = await listSnapshots(await ctx.deps());
+      const { snapshots, pool } = await (await import('../engine/snapshot-manage.js')).listSnapshots(await ctx.deps());
       ctx.out.result(snapshots, () =>
         `${table(
           ['id', 'gtid', 'data_state_at', 'clones', 'exclusive'],
@@ -91,7 +86,7 @@ export function registerDataCommands(program: Root): void {
     .argument('<id>')
     .action(async (id, _opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      await destroySnapshot(id, await ctx.deps());
+      await (await import('../engine/snapshot-manage.js')).destroySnapshot(id, await ctx.deps());
       ctx.out.result({ destroyed: id }, () => `snapshot ${id} destroyed`);
     });
 
@@ -103,7 +98,7 @@ export function registerDataCommands(program: Root): void {
     .option('--name <name>', 'clone name (default: generated)')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const c = await createClone({ ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}) }, await ctx.deps());
+      const c = await (await import('../engine/clone-create.js')).createClone({ ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}) }, await ctx.deps());
       ctx.out.result(c, () => describeClone(c));
     });
   clone
@@ -111,7 +106,7 @@ export function registerDataCommands(program: Root): void {
     .description('clones, their ports, state and disk use')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const clones = await listClones(await ctx.deps());
+      const clones = await (await import('../engine/clone-manage.js')).listClones(await ctx.deps());
       ctx.out.result(clones, () =>
         table(['name', 'port', 'state', 'snapshot', 'exclusive', 'dsn'], clones.map((c) => [c.name, c.port, c.state, c.snapshot, formatBytes(c.exclusive_bytes), c.dsn])),
       );
@@ -123,7 +118,7 @@ export function registerDataCommands(program: Root): void {
     .option('--snapshot <id>', 'reset onto this snapshot instead')
     .action(async (name, opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const c = await resetClone(name, opts.snapshot ? { snapshot: opts.snapshot } : {}, await ctx.deps());
+      const c = await (await import('../engine/clone-manage.js')).resetClone(name, opts.snapshot ? { snapshot: opts.snapshot } : {}, await ctx.deps());
       ctx.out.result(c, () => describeClone(c));
     });
   clone
@@ -132,7 +127,7 @@ export function registerDataCommands(program: Root): void {
     .argument('<name>')
     .action(async (name, _opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      await destroyClone(name, await ctx.deps());
+      await (await import('../engine/clone-manage.js')).destroyClone(name, await ctx.deps());
       ctx.out.result({ destroyed: name }, () => `clone ${name} destroyed`);
     });
 }

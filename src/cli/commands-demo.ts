@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import { runDemo, type DemoSummary } from '../demo/demo.js';
+import type { DemoSummary } from '../demo/demo.js';
 import { parseSize } from '../demo/size.js';
 import { InvalidArgumentError } from '../errors.js';
 import { describeClone } from './commands-data.js';
@@ -37,7 +37,7 @@ export function registerDemoCommand(program: Command<[], GlobalOptions>): void {
       process.on('SIGTERM', onSignal);
       const bars = new Map<string, ReturnType<typeof byteProgress>>();
       try {
-        const summary = await runDemo(
+        const summary = await (await import('../demo/demo.js')).runDemo(
           {
             sizeBytes,
             driver: opts.driver,

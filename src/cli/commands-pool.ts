@@ -1,7 +1,4 @@
 import type { Command } from '@commander-js/extra-typings';
-import { buildImage } from '../docker/image-build.js';
-import { initPool } from '../engine/pool-init.js';
-import { teardown, up } from '../engine/lifecycle.js';
 import type { DriverName } from '../storage/driver.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { formatBytes } from './output.js';
@@ -24,7 +21,7 @@ export function registerPoolCommands(program: Root): void {
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const deps = await ctx.deps();
-      const result = await initPool(
+      const result = await (await import('../engine/pool-init.js')).initPool(
         {
           driver: opts.driver as DriverName,
           size: opts.size,
@@ -45,7 +42,7 @@ export function registerPoolCommands(program: Root): void {
     .description('mount the pool and start the replica and every clone again (after a reboot or crash)')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const result = await up(await ctx.deps());
+      const result = await (await import('../engine/lifecycle.js')).up(await ctx.deps());
       ctx.out.result(result, () => `started: ${result.started.join(', ') || 'nothing'}; already running: ${result.already_running.join(', ') || 'nothing'}`);
     });
 
@@ -55,7 +52,7 @@ export function registerPoolCommands(program: Root): void {
     .option('--purge', 'also delete every volume, snapshot, the pool and the state')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const result = await teardown({ purge: opts.purge === true }, await ctx.deps());
+      const result = await (await import('../engine/lifecycle.js')).teardown({ purge: opts.purge === true }, await ctx.deps());
       ctx.out.result(result, () => `removed ${result.removed.length} container(s)${result.purged ? '; pool and state deleted' : '; pool unmounted (dolly up brings it back)'}`);
     });
 
@@ -69,7 +66,7 @@ export function registerPoolCommands(program: Root): void {
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const deps = await ctx.deps();
-      const result = await buildImage(
+      const result = await (await import('../docker/image-build.js')).buildImage(
         { tag: opts.tag, force: opts.force === true, ...(opts.mirror ? { mirror: opts.mirror } : {}) },
         { docker: deps.docker, shell: deps.shell, logger: ctx.logger },
       );

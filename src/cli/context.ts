@@ -1,5 +1,5 @@
 import { createLogger, type LogLevel, type Logger } from '../log.js';
-import { createEngineDeps, type EngineDeps } from '../engine/context.js';
+import type { EngineDeps } from '../engine/context.js';
 import { createOutput, type Output } from './output.js';
 
 /** Global options every command sees. */
@@ -19,11 +19,11 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
 
 export function cliContext(options: GlobalOptions): CliContext {
   const level = LEVELS.find((l) => l === options.logLevel) ?? (options.json ? 'warn' : 'info');
-  const logger = createLogger(level);
+  const logger = createLogger(level, options.json === true);
   let deps: Promise<EngineDeps> | undefined;
   return {
     logger,
     out: createOutput(options.json === true),
-    deps: () => (deps ??= createEngineDeps(options.root, logger)),
+    deps: () => (deps ??= import('../engine/context.js').then((m) => m.createEngineDeps(options.root, logger))),
   };
 }

@@ -44,7 +44,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       });
     }
     const { source } = options;
-    const sourceClient = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000 });
+    const sourceClient = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
     const info = await (async () => {
       try {
         return await checkSource(sourceClient, options.databases ? { databases: options.databases } : {});

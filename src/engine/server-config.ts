@@ -1,3 +1,4 @@
+import { quoteAccount, quoteString } from '../mysql/identifiers.js';
 import { CONTAINER_DATADIR, CONTAINER_RUNDIR } from '../runtime/runtime.js';
 
 /** What a server's command line needs from its flavor (see src/mysql/flavor.ts). */
@@ -47,6 +48,7 @@ export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPoo
     flavor.serverBinary,
     ...baseArgs(flavor, serverId, 'socket-only'),
     '--read-only=ON',
+    '--event-scheduler=OFF',
     '--skip-log-bin',
     '--relay-log=relay-bin',
     '--relay-log-recovery=ON',
@@ -95,11 +97,12 @@ export function cloneCommand(flavor: ServerFlavor, serverId: number, port: numbe
 /** SQL run at every start of a server (via --init-file): creates or re-keys one account. */
 export function accountInitSql(user: string, hosts: readonly string[], password: string): string {
   const lines: string[] = [];
+  const secret = quoteString(password);
   for (const host of hosts) {
-    const account = `'${user}'@'${host}'`;
+    const account = quoteAccount(user, host);
     lines.push(
-      `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY '${password}';`,
-      `ALTER USER ${account} IDENTIFIED BY '${password}' ACCOUNT UNLOCK;`,
+      `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${secret};`,
+      `ALTER USER ${account} IDENTIFIED BY ${secret} ACCOUNT UNLOCK;`,
       `GRANT ALL PRIVILEGES ON *.* TO ${account} WITH GRANT OPTION;`,
     );
   }

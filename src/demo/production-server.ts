@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { isDockerConflict, isDockerNotFound, type DockerClient } from '../docker/client.js';
+import { AlreadyExistsError, DollyError, UnavailableError, messageOf } from '../errors.js';
+import { labelsFor } from '../labels.js';
+import { flavorOps } from '../mysql/flavor.js';
+import { quoteAccount, quoteString, sqlInteger } from '../mysql/identifiers.js';
+import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
+import { waitForServer } from '../mysql/wait-ready.js';
+import { freePort } from './free-port.js';
+
+export { fillSampleData, type SampleDataOptions } from './sample-data.js';
+export { startLoadEmulator, type LoadEmulator, type LoadEmulatorOptions } from './load-emulator.js';
+
+export interface ProductionServerOptions {
+  docker: DockerClient;
+  /** dolly's root: the container is labelled with it (kind `source`), so teardown finds it. */
+  root: string;
+  image: string;
+  /** TCP port on 127.0.0.1; a free one when absent. */
+  port?: number;
+  /** Default 1. */
+  serverId?: number;
+  rootPassword: string;
+  name: string;
+}
+
+/** A running "production" MariaDB: binlog, GTID, row format, root reachable over TCP on 127.0.0.1. */
+export interface ProductionServer extends AsyncDisposable {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  readonly containerId: string;
+  /** How to connect as root (role `source`). */
+  readonly connectOptions: ConnectOptions;
+  /** A new root connection over TCP; the caller closes it. */
+  sql(): Promise<SqlClient>;
+  /** Removes the container and its data (the datadir lives in the container). Idempotent. */
+  stop(): Promise<void>;
+}
+
+const DATADIR = '/var/lib/mysql';
+const INIT_DIR = '/dolly-init';
+const READY_TIMEOUT_MS = 120_000;
+
+/** Same scheme as the runtime's containers: a short hash keeps two roots apart on one engine. */
+function containerName(root: string, name: string): string {
+  return `dolly-${createHash('sha256').update(root).digest('hex').slice(0, 8)}-${name}`;
+}
+
+/** Run at every start: root over TCP with the password, kept out of the binlog (and so out of GTIDs). */
+function initSql(password: string): string {
+  const lines = ['SET sql_log_bin = 0;'];
+  for (const host of ['127.0.0.1', '%']) {
+    const account = quoteAccount('root', host);
+    lines.push(
+      `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${quoteString(password)};`,
+      `ALTER USER ${account} IDENTIFIED BY ${quoteString(password)};`,
+      `GRANT ALL PRIVILEGES ON *.* TO ${account} WITH GRANT OPTION;`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function serverArgs(port: number, serverId: number): string[] {
+  return [
+    flavorOps('mariadb').serverBinary,
+    '--no-defaults',
+    '--user=root',
+    `--datadir=${DATADIR}`,
+    `--port=${sqlInteger(port, 'port')}`,
+    '--bind-address=127.0.0.1',
+    '--socket=/run/dolly/mysqld.sock',
+    '--skip-name-resolve',
+    `--server-id=${sqlInteger(serverId, 'server id')}`,
+    '--log-bin=source-bin',
+    '--binlog-format=ROW',
+    '--gtid-strict-mode=ON',
+    `--init-file=${INIT_DIR}/init.sql`,
+    '--max-allowed-packet=256M',
+    // A demo source: fast bulk loading matters more than surviving a power cut.
+    '--innodb-flush-log-at-trx-commit=2',
+    '--sync-binlog=0',
+  ];
+}
+
+/**
+ * Starts a MariaDB "production" server in Docker (host networking, bound to 127.0.0.1 only). The
+ * datadir is initialised inside the container on its first start; the root password reaches the
+ * server through an init file in a private temporary directory, mounted read-only. Waits until it
+ * answers; on failure removes what it made.
+ */
+export async function startProductionServer(opts: ProductionServerOptions): Promise<ProductionServer> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOn(opts, opts.port ?? (await freePort()));
+    } catch (error) {
+      // A port picked here may be taken by someone else before the server binds it: pick another.
+      const taken = error instanceof DollyError && /already in use|another server running on port/i.test(error.hint ?? '');
+      if (!taken || opts.port !== undefined || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startOn(opts: ProductionServerOptions, port: number): Promise<ProductionServer> {
+  const initDir = await mkdtemp(join(tmpdir(), 'dolly-source-'));
+  const name = containerName(opts.root, opts.name);
+  const connectOptions: ConnectOptions = { host: '127.0.0.1', port, user: 'root', password: opts.rootPassword, role: 'source' };
+  let container: Docker.Container | undefined;
+  try {
+    await writeFile(join(initDir, 'init.sql'), initSql(opts.rootPassword), { mode: 0o600 });
+    const init = flavorOps('mariadb').initDatadir(DATADIR).join(' ');
+    const script = `[ -d ${DATADIR}/mysql ] || ${init} > /tmp/install-db.log 2>&1 || { cat /tmp/install-db.log >&2; exit 1; }; exec "$@"`;
+    container = await create(opts, name, {
+      name,
+      Image: opts.image,
+      Cmd: ['sh', '-c', script, 'sh', ...serverArgs(port, opts.serverId ?? 1)],
+      Labels: { ...labelsFor(opts.root, 'source', opts.name), 'dolly.port': String(port) },
+      HostConfig: { NetworkMode: 'host', Binds: [`${initDir}:${INIT_DIR}:ro`], RestartPolicy: { Name: 'no' } },
+    });
+    await container.start();
+    const started = container;
+    await waitForServer(connectOptions, { timeoutMs: READY_TIMEOUT_MS, alive: async () => (await started.inspect()).State.Running });
+  } catch (error) {
+    const logs = container ? await logTail(container) : '';
+    await container?.remove({ force: true, v: true }).catch(() => undefined);
+    await rm(initDir, { recursive: true, force: true });
+    if (error instanceof DollyError && logs === '') throw error;
+    throw new UnavailableError(`the production server ${opts.name} did not start: ${messageOf(error)}`, {
+      hint: logs === '' ? 'see `docker logs` of the container' : `its log says: ${logs}`,
+      cause: error,
+    });
+  }
+  const containerId = container.id;
+  const docker = opts.docker;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      await docker.getContainer(containerId).remove({ force: true, v: true });
+    } catch (error) {
+      if (!isDockerNotFound(error) && !isDockerConflict(error)) throw error;
+    } finally {
+      await rm(initDir, { recursive: true, force: true });
+    }
+  };
+  return {
+    host: '127.0.0.1',
+    port,
+    containerId,
+    connectOptions,
+    sql: () => connectSql(connectOptions),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+async function create(opts: ProductionServerOptions, name: string, spec: Docker.ContainerCreateOptions): Promise<Docker.Container> {
+  try {
+    return await opts.docker.createContainer(spec);
+  } catch (error) {
+    if (isDockerConflict(error)) {
+      throw new AlreadyExistsError(`a container named ${name} already exists`, { hint: `remove it (docker rm -f ${name}) or choose another name`, cause: error });
+    }
+    throw error;
+  }
+}
+
+async function logTail(container: Docker.Container): Promise<string> {
+  try {
+    const raw = await container.logs({ stdout: true, stderr: true, tail: 30, follow: false });
+    const lines = demux(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw))).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    // The telling line is the last [ERROR] before the closing "Aborting".
+    return lines.filter((l) => l.includes('[ERROR]') && !l.endsWith('Aborting')).at(-1) ?? lines.at(-1) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Docker's log stream without a TTY: frames of an 8-byte header (stream, size) and a payload. */
+function demux(buffer: Buffer): string {
+  let text = '';
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(offset + 4);
+    const stream = buffer[offset] ?? 255;
+    if (stream > 2 || offset + 8 + size > buffer.length) return buffer.toString('utf8');
+    text += buffer.subarray(offset + 8, offset + 8 + size).toString('utf8');
+    offset += 8 + size;
+  }
+  return text;
+}

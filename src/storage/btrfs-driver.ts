@@ -1,0 +1,166 @@
+import { readdir, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AlreadyExistsError, FailedPreconditionError, InternalError, NotFoundError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Shell } from '../shell.js';
+import { BTRFS_SUPER_MAGIC, mountBtrfsPool, removeBtrfsPool, unmountBtrfsPool, type BtrfsPoolConfig } from './btrfs-pool.js';
+import { assertVolumeId, mapNoSpace } from './driver-errors.js';
+import type { DataMount, PoolSpace, StorageDriver } from './driver.js';
+
+export interface BtrfsDriverDeps {
+  shell: Shell;
+  logger: Logger;
+  /** The effective user id (injected by tests; defaults to process.getuid). */
+  getuid?: () => number;
+}
+
+/** A subvolume's root directory always has this inode number. */
+const SUBVOLUME_INODE = 256;
+const NO_SPACE_HINT = 'grow the pool (`btrfs filesystem resize`) or destroy clones and snapshots you no longer need';
+
+/**
+ * StorageDriver on a btrfs pool: each volume is a subvolume at `<mountpoint>/volumes/<id>`.
+ * snapshot() and clone() are writable subvolume snapshots (atomic, O(1)); seal() sets the
+ * subvolume's `ro` property. exclusiveBytes() reads `btrfs filesystem du` (no quotas needed).
+ */
+export class BtrfsDriver implements StorageDriver {
+  readonly name = 'btrfs';
+  readonly atomic = true;
+
+  constructor(
+    private readonly config: BtrfsPoolConfig,
+    private readonly deps: BtrfsDriverDeps,
+  ) {}
+
+  async open(): Promise<void> {
+    await mountBtrfsPool(this.config, this.deps);
+  }
+
+  async close(): Promise<void> {
+    await unmountBtrfsPool(this.config, this.deps);
+  }
+
+  async destroy(): Promise<void> {
+    await this.open();
+    for (const id of await this.list()) await this.remove(id);
+    await removeBtrfsPool(this.config, this.deps);
+  }
+
+  async createVolume(id: string): Promise<DataMount> {
+    const path = await this.freePath(id);
+    await this.btrfs(['subvolume', 'create', path], `creating volume ${id}`, path);
+    return { kind: 'path', path };
+  }
+
+  async snapshot(sourceId: string, id: string): Promise<DataMount> {
+    const source = await this.existingPath(sourceId);
+    const path = await this.freePath(id);
+    await this.btrfs(['subvolume', 'snapshot', source, path], `snapshotting ${sourceId}`, path);
+    return { kind: 'path', path };
+  }
+
+  async seal(id: string): Promise<void> {
+    const path = await this.existingPath(id);
+    await this.btrfs(['property', 'set', '-ts', path, 'ro', 'true'], `sealing ${id}`);
+  }
+
+  async clone(snapshotId: string, id: string): Promise<DataMount> {
+    const source = await this.existingPath(snapshotId);
+    if (!(await this.isSealed(source))) {
+      throw new FailedPreconditionError(`snapshot ${snapshotId} is not sealed`, { hint: 'seal (prepare) the snapshot before cloning it' });
+    }
+    const path = await this.freePath(id);
+    await this.btrfs(['subvolume', 'snapshot', source, path], `cloning ${snapshotId}`, path);
+    return { kind: 'path', path };
+  }
+
+  async remove(id: string): Promise<void> {
+    const path = await this.existingPath(id);
+    // A read-only subvolume can be deleted as it is; its clones are independent subvolumes.
+    await this.btrfs(['subvolume', 'delete', path], `removing ${id}`);
+  }
+
+  async mount(id: string): Promise<DataMount> {
+    return { kind: 'path', path: await this.existingPath(id) };
+  }
+
+  async exists(id: string): Promise<boolean> {
+    assertVolumeId(id);
+    return isSubvolume(join(await this.volumesDir(), id));
+  }
+
+  async list(): Promise<string[]> {
+    const dir = await this.volumesDir();
+    const ids: string[] = [];
+    for (const entry of await readdir(dir)) {
+      if (await isSubvolume(join(dir, entry))) ids.push(entry);
+    }
+    return ids.sort();
+  }
+
+  async exclusiveBytes(id: string): Promise<number> {
+    const path = await this.existingPath(id);
+    const { stdout } = await this.deps.shell.run('btrfs', ['filesystem', 'du', '-s', '--raw', path]);
+    // "     Total   Exclusive  Set shared  Filename" then one line of numbers.
+    const exclusive = Number(stdout.trim().split('\n').at(-1)?.trim().split(/\s+/)[1]);
+    if (!Number.isSafeInteger(exclusive)) throw new InternalError(`unexpected output of btrfs filesystem du: ${stdout.trim()}`);
+    return exclusive;
+  }
+
+  async space(): Promise<PoolSpace> {
+    await this.volumesDir();
+    const fs = await statfs(this.config.mountpoint);
+    return { totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bavail * fs.bsize };
+  }
+
+  /** `<mountpoint>/volumes`, after checking that the pool is mounted. */
+  private async volumesDir(): Promise<string> {
+    const fs = await statfs(this.config.mountpoint).catch(() => null);
+    const dir = join(this.config.mountpoint, 'volumes');
+    if (fs?.type !== BTRFS_SUPER_MAGIC || !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
+      throw new FailedPreconditionError(`the btrfs pool at ${this.config.mountpoint} is not mounted`, {
+        hint: 'open the pool first (`dolly up` mounts it again after a reboot)',
+      });
+    }
+    return dir;
+  }
+
+  private async existingPath(id: string): Promise<string> {
+    assertVolumeId(id);
+    const path = join(await this.volumesDir(), id);
+    if (!(await isSubvolume(path))) throw new NotFoundError(`volume ${id} not found`);
+    return path;
+  }
+
+  private async freePath(id: string): Promise<string> {
+    assertVolumeId(id);
+    const path = join(await this.volumesDir(), id);
+    if (await stat(path).then(() => true, () => false)) throw new AlreadyExistsError(`volume ${id} already exists`);
+    return path;
+  }
+
+  private async isSealed(path: string): Promise<boolean> {
+    const { stdout } = await this.deps.shell.run('btrfs', ['property', 'get', '-ts', path, 'ro']);
+    return stdout.trim() === 'ro=true';
+  }
+
+  /**
+   * Runs one btrfs command; maps "no space left" to ResourceExhaustedError. `made` is the
+   * subvolume the command creates: deleted again if it exists after a failure.
+   */
+  private async btrfs(args: string[], what: string, made?: string): Promise<void> {
+    try {
+      await this.deps.shell.run('btrfs', args);
+    } catch (error) {
+      if (made !== undefined && (await isSubvolume(made))) {
+        await this.deps.shell.run('btrfs', ['subvolume', 'delete', made], { nothrow: true });
+      }
+      throw mapNoSpace(error, what, NO_SPACE_HINT);
+    }
+  }
+}
+
+async function isSubvolume(path: string): Promise<boolean> {
+  const info = await stat(path).catch(() => null);
+  return info !== null && info.isDirectory() && info.ino === SUBVOLUME_INODE;
+}

@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it, type TestContext } from 'node:test';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../../src/errors.js';
+import type { DataMount, StorageDriver } from '../../src/storage/driver.js';
+import { requires, type Capability } from '../support/capabilities.js';
+
+/** A volume as the suite holds it: its id and how a server reaches it. */
+export interface TestVolume {
+  id: string;
+  mount: DataMount;
+}
+
+/** Where drivers may differ; each flag selects the assertions that hold for that driver. */
+export interface DriverCapabilities {
+  /** remove() of a snapshot with clones succeeds and the clones keep working (else FailedPreconditionError until they are gone). */
+  removeSnapshotWithClones: boolean;
+  /** Clones share the snapshot's data (a fresh clone's exclusive bytes are small); else full copies. */
+  thinClones: boolean;
+  /** seal() makes the volume's content read-only. */
+  readOnlySeal: boolean;
+}
+
+/** What a driver's test file hands the suite. */
+export interface ConformanceHarness {
+  driver: StorageDriver;
+  capabilities: DriverCapabilities;
+  /** Starts using a volume as a server would (commit: creates its container). Idempotent. */
+  use(volume: TestVolume): Promise<void>;
+  /** Stops using it, as before remove() (commit: removes that container). */
+  release(volume: TestVolume): Promise<void>;
+  writeFile(volume: TestVolume, rel: string, content: string): Promise<void>;
+  /** The file's content, or null when it does not exist. */
+  readFile(volume: TestVolume, rel: string): Promise<string | null>;
+  /** Leaves no room for another snapshot or clone; resolves to the function that frees it again. */
+  fill?: (volume: TestVolume) => Promise<() => Promise<void>>;
+  /** Why `fill` is missing (the test is skipped with this reason). */
+  fillSkipReason?: string;
+  /** Things the driver left outside its volumes (partial copies); must stay empty. */
+  strays?: () => Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+const BAD_IDS = ['', '../x', 'a b', "a'b", 'x/y', '.hidden', '-flag', 'a..b', 'x'.repeat(101)];
+
+/** Random ASCII text of `bytes` bytes (incompressible enough for size checks). */
+export function randomText(bytes: number): string {
+  return randomBytes(Math.ceil(bytes / 2)).toString('hex').slice(0, bytes);
+}
+
+/**
+ * The StorageDriver contract, run against one driver. `setup` runs once, lazily, in the first
+ * test whose `needs` are met (otherwise each test skips, or fails under CI); `cleanup` runs in
+ * `after` even when tests fail. Every test uses its own volume ids.
+ */
+export function driverConformance(name: string, needs: Capability[], setup: () => Promise<ConformanceHarness>): void {
+  let pending: Promise<ConformanceHarness> | undefined;
+  const test = (title: string, body: (h: ConformanceHarness, t: TestContext) => Promise<void>): void => {
+    it(title, async (t) => {
+      if (!requires(t, ...needs)) return;
+      pending ??= setup();
+      await body(await pending, t);
+    });
+  };
+
+  describe(`${name} driver conformance`, () => {
+    after(async () => {
+      const h = await pending?.catch(() => undefined);
+      await h?.cleanup();
+    });
+
+    test('createVolume makes an empty writable volume', async (h) => {
+      const v = await volume(h, 'create-a');
+      assert.equal(await h.driver.exists('create-a'), true);
+      assert.ok((await h.driver.list()).includes('create-a'));
+      assert.deepEqual(await h.driver.mount('create-a'), v.mount);
+      assert.equal(await h.readFile(v, 'dir/f.txt'), null);
+      await h.writeFile(v, 'dir/f.txt', 'hello');
+      assert.equal(await h.readFile(v, 'dir/f.txt'), 'hello');
+    });
+
+    test('snapshot holds the content at snapshot time', async (h) => {
+      const src = await volume(h, 'snap-src');
+      await h.writeFile(src, 'f', 'v1');
+      const snap = await snapshotOf(h, src, 'snap-snap');
+      await h.writeFile(src, 'f', 'v2');
+      await h.writeFile(src, 'later', 'x');
+      assert.equal(await h.readFile(snap, 'f'), 'v1');
+      assert.equal(await h.readFile(snap, 'later'), null);
+      assert.equal(await h.readFile(src, 'f'), 'v2');
+      await h.writeFile(snap, 'prepared', 'yes');
+      assert.equal(await h.readFile(src, 'prepared'), null);
+    });
+
+    test('clones of a sealed snapshot see its content and are isolated', async (h) => {
+      const src = await volume(h, 'iso-src');
+      await h.writeFile(src, 'f', 'base');
+      const snap = await snapshotOf(h, src, 'iso-snap');
+      await h.writeFile(snap, 'prepared', 'yes');
+      await h.driver.seal('iso-snap');
+      await h.driver.seal('iso-snap');
+      const a = await cloneOf(h, 'iso-snap', 'iso-a');
+      const b = await cloneOf(h, 'iso-snap', 'iso-b');
+      for (const c of [a, b]) {
+        assert.equal(await h.readFile(c, 'f'), 'base');
+        assert.equal(await h.readFile(c, 'prepared'), 'yes');
+      }
+      await h.writeFile(a, 'f', 'changed in a');
+      await h.writeFile(a, 'only-a', 'a');
+      await h.writeFile(b, 'only-b', 'b');
+      assert.equal(await h.readFile(b, 'f'), 'base');
+      assert.equal(await h.readFile(b, 'only-a'), null);
+      assert.equal(await h.readFile(a, 'only-b'), null);
+      assert.equal(await h.readFile(snap, 'f'), 'base');
+      assert.equal(await h.readFile(snap, 'only-a'), null);
+      assert.equal(await h.readFile(src, 'only-a'), null);
+      assert.equal(await h.readFile(src, 'prepared'), null);
+    });
+
+    test('clone refuses a snapshot that is not sealed', async (h) => {
+      const src = await volume(h, 'unsealed-src');
+      await snapshotOf(h, src, 'unsealed-snap');
+      await assert.rejects(h.driver.clone('unsealed-snap', 'unsealed-clone'), FailedPreconditionError);
+      assert.equal(await h.driver.exists('unsealed-clone'), false);
+    });
+
+    test('a sealed snapshot refuses writes', async (h, t) => {
+      if (!h.capabilities.readOnlySeal) return void t.skip(`the ${name} driver does not make sealed volumes read-only`);
+      const src = await volume(h, 'ro-src');
+      await h.writeFile(src, 'f', 'kept');
+      const snap = await snapshotOf(h, src, 'ro-snap');
+      await h.driver.seal('ro-snap');
+      await assert.rejects(h.writeFile(snap, 'f', 'overwritten'));
+      assert.equal(await h.readFile(snap, 'f'), 'kept');
+    });
+
+    test('removing a snapshot leaves its clones alone (or is refused while they exist)', async (h) => {
+      const src = await volume(h, 'rm-src');
+      await h.writeFile(src, 'f', 'snapshot data');
+      const snap = await snapshotOf(h, src, 'rm-snap');
+      await h.driver.seal('rm-snap');
+      const c = await cloneOf(h, 'rm-snap', 'rm-clone');
+      await h.writeFile(c, 'g', 'clone data');
+      await h.release(snap);
+      if (h.capabilities.removeSnapshotWithClones) {
+        await h.driver.remove('rm-snap');
+        assert.equal(await h.driver.exists('rm-snap'), false);
+      } else {
+        await assert.rejects(h.driver.remove('rm-snap'), FailedPreconditionError);
+        assert.equal(await h.driver.exists('rm-snap'), true);
+      }
+      assert.equal(await h.readFile(c, 'f'), 'snapshot data');
+      assert.equal(await h.readFile(c, 'g'), 'clone data');
+      await h.release(c);
+      await h.driver.remove('rm-clone');
+      if (!h.capabilities.removeSnapshotWithClones) await h.driver.remove('rm-snap');
+      assert.deepEqual((await h.driver.list()).filter((id) => id.startsWith('rm-')), ['rm-src']);
+    });
+
+    test('remove deletes one volume and nothing else', async (h) => {
+      const a = await volume(h, 'del-a');
+      const b = await volume(h, 'del-b');
+      await h.writeFile(a, 'f', 'a');
+      await h.writeFile(b, 'f', 'b');
+      await h.release(a);
+      await h.driver.remove('del-a');
+      assert.equal(await h.driver.exists('del-a'), false);
+      assert.ok(!(await h.driver.list()).includes('del-a'));
+      await assert.rejects(h.driver.mount('del-a'), NotFoundError);
+      await assert.rejects(h.driver.remove('del-a'), NotFoundError);
+      assert.equal(await h.readFile(b, 'f'), 'b');
+    });
+
+    test('taken ids are refused with AlreadyExistsError', async (h) => {
+      const a = await volume(h, 'dup-a');
+      await h.writeFile(a, 'f', 'original');
+      await snapshotOf(h, a, 'dup-s');
+      await h.driver.seal('dup-s');
+      await assert.rejects(h.driver.createVolume('dup-a'), AlreadyExistsError);
+      await assert.rejects(h.driver.snapshot('dup-a', 'dup-s'), AlreadyExistsError);
+      await assert.rejects(h.driver.snapshot('dup-a', 'dup-a'), AlreadyExistsError);
+      await assert.rejects(h.driver.clone('dup-s', 'dup-a'), AlreadyExistsError);
+      await assert.rejects(h.driver.clone('dup-s', 'dup-s'), AlreadyExistsError);
+      await h.driver.createVolume('dup-unused');
+      await assert.rejects(h.driver.createVolume('dup-unused'), AlreadyExistsError);
+      assert.equal(await h.readFile(a, 'f'), 'original');
+    });
+
+    test('unknown ids give NotFoundError', async (h) => {
+      const before = await h.driver.list();
+      await assert.rejects(h.driver.snapshot('nope-src', 'nf-a'), NotFoundError);
+      await assert.rejects(h.driver.clone('nope-snap', 'nf-b'), NotFoundError);
+      const calls = [() => h.driver.seal('nope'), () => h.driver.remove('nope'), () => h.driver.mount('nope'), () => h.driver.exclusiveBytes('nope')];
+      for (const call of calls) await assert.rejects(call, NotFoundError);
+      assert.equal(await h.driver.exists('nope'), false);
+      assert.deepEqual(await h.driver.list(), before);
+    });
+
+    test('invalid ids are refused with InvalidArgumentError and nothing is made', async (h) => {
+      const src = await volume(h, 'inv-src');
+      await snapshotOf(h, src, 'inv-snap');
+      await h.driver.seal('inv-snap');
+      const before = await h.driver.list();
+      for (const bad of BAD_IDS) {
+        const calls = [
+          () => h.driver.createVolume(bad),
+          () => h.driver.snapshot('inv-src', bad),
+          () => h.driver.snapshot(bad, 'inv-ok'),
+          () => h.driver.clone('inv-snap', bad),
+          () => h.driver.clone(bad, 'inv-ok'),
+          () => h.driver.seal(bad),
+          () => h.driver.remove(bad),
+          () => h.driver.mount(bad),
+          () => h.driver.exists(bad),
+          () => h.driver.exclusiveBytes(bad),
+        ];
+        for (const call of calls) await assert.rejects(call, InvalidArgumentError, `id ${JSON.stringify(bad)}`);
+      }
+      assert.deepEqual(await h.driver.list(), before);
+    });
+
+    test('exclusiveBytes: what a clone costs, and what it writes', async (h) => {
+      const src = await volume(h, 'ex-src');
+      await h.writeFile(src, 'data.bin', randomText(20 * MiB));
+      await snapshotOf(h, src, 'ex-snap');
+      await h.driver.seal('ex-snap');
+      const c = await cloneOf(h, 'ex-snap', 'ex-clone');
+      const fresh = await h.driver.exclusiveBytes('ex-clone');
+      if (h.capabilities.thinClones) assert.ok(fresh < MiB, `a fresh clone has ${fresh} bytes of its own`);
+      else assert.ok(fresh >= 20 * MiB, `a full copy has only ${fresh} bytes`);
+      await h.writeFile(c, 'more.bin', randomText(4 * MiB));
+      const grown = await h.driver.exclusiveBytes('ex-clone');
+      assert.ok(grown - fresh >= 3.5 * MiB, `writing 4 MiB grew the clone by ${grown - fresh} bytes`);
+    });
+
+    test('space() reports sane numbers', async (h) => {
+      const { totalBytes, freeBytes } = await h.driver.space();
+      assert.ok(Number.isSafeInteger(totalBytes) && totalBytes > 0);
+      assert.ok(Number.isSafeInteger(freeBytes) && freeBytes >= 0 && freeBytes <= totalBytes);
+    });
+
+    test('open() is idempotent and keeps the volumes', async (h) => {
+      const before = await h.driver.list();
+      await h.driver.open();
+      await h.driver.open();
+      assert.deepEqual(await h.driver.list(), before);
+    });
+
+    // Last: the pool is full while it runs.
+    test('running out of space is ResourceExhaustedError and leaves nothing behind', async (h, t) => {
+      if (!h.fill) return void t.skip(h.fillSkipReason ?? 'this pool cannot be filled in a test');
+      const src = await volume(h, 'full-src');
+      await h.writeFile(src, 'f', randomText(MiB));
+      await snapshotOf(h, src, 'full-snap');
+      await h.driver.seal('full-snap');
+      const free = await h.fill(src);
+      try {
+        const before = await h.driver.list();
+        await assert.rejects(h.driver.snapshot('full-src', 'full-new'), ResourceExhaustedError);
+        await assert.rejects(h.driver.clone('full-snap', 'full-clone'), ResourceExhaustedError);
+        assert.deepEqual(await h.driver.list(), before);
+        assert.deepEqual((await h.strays?.()) ?? [], []);
+      } finally {
+        await free();
+      }
+    });
+  });
+}
+
+async function volume(h: ConformanceHarness, id: string): Promise<TestVolume> {
+  const v = { id, mount: await h.driver.createVolume(id) };
+  await h.use(v);
+  return v;
+}
+
+async function snapshotOf(h: ConformanceHarness, source: TestVolume, id: string): Promise<TestVolume> {
+  const v = { id, mount: await h.driver.snapshot(source.id, id) };
+  await h.use(v);
+  return v;
+}
+
+async function cloneOf(h: ConformanceHarness, snapshotId: string, id: string): Promise<TestVolume> {
+  const v = { id, mount: await h.driver.clone(snapshotId, id) };
+  await h.use(v);
+  return v;
+}
