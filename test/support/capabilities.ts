@@ -46,3 +46,18 @@ export function requires(t: TestContext, ...capabilities: Capability[]): boolean
   }
   return true;
 }
+
+/**
+ * The reason a suite cannot run here, or false. Under CI a missing capability throws instead, so
+ * the suite fails rather than skips. Use as `describe(name, { skip: skipUnless(...) }, ...)`.
+ */
+export function skipUnless(...capabilities: Capability[]): string | false {
+  for (const capability of capabilities) {
+    const missing = has(capability);
+    if (missing !== null) {
+      if (process.env.CI === 'true') throw new Error(`cannot skip in CI: ${missing}`);
+      return missing;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,3 @@
+import { pipelineScenario } from './pipeline-scenario.js';
+
+pipelineScenario('copy', []);
