@@ -20,8 +20,10 @@ export function registerPoolCommands(program: Root): void {
     .option('--buffer-pool <size>', 'InnoDB buffer pool of each clone', '64M')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
+      const { assertPrivileges, initPool } = await import('../engine/pool-init.js');
+      assertPrivileges(opts.driver as DriverName);
       const deps = await ctx.deps();
-      const result = await (await import('../engine/pool-init.js')).initPool(
+      const result = await initPool(
         {
           driver: opts.driver as DriverName,
           size: opts.size,

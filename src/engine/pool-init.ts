@@ -41,9 +41,7 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
   if (!/^\d+[KMG]?$/i.test(bufferPool)) throw new InvalidArgumentError(`invalid buffer pool size ${JSON.stringify(bufferPool)}`, { hint: 'e.g. 64M or 1G' });
   const bindAddress = options.bindAddress ?? '127.0.0.1';
   if (!/^[0-9a-fA-F.:]+$/.test(bindAddress)) throw new InvalidArgumentError(`invalid bind address ${JSON.stringify(bindAddress)}`, { hint: 'an IP address such as 127.0.0.1' });
-  if (driverName === 'btrfs' && process.getuid?.() !== 0) {
-    throw new PermissionDeniedError('the btrfs driver needs root (loop devices, mount, subvolumes)', { hint: 'run as root, or choose `--driver copy`' });
-  }
+  assertPrivileges(driverName);
   return deps.store.transaction(async () => {
     if ((await deps.store.read()) !== null) {
       throw new AlreadyExistsError(`${deps.root} already has a dolly pool`, { hint: 'use it, or remove it with `dolly teardown --purge`' });
@@ -69,6 +67,13 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
     if (driver.name === 'copy') deps.logger.warn('the copy driver makes full copies: snapshots and clones take time and disk in proportion to the data');
     return { root: deps.root, driver: driverName, pool };
   });
+}
+
+/** The btrfs driver mounts and makes subvolumes: root only. Checked before anything else. */
+export function assertPrivileges(driver: DriverName, uid: number | undefined = process.getuid?.()): void {
+  if (driver === 'btrfs' && uid !== 0) {
+    throw new PermissionDeniedError('the btrfs driver needs root (loop devices, mount, subvolumes)', { hint: 'run as root, or choose `--driver copy`' });
+  }
 }
 
 async function createPoolConfig(driver: DriverName, options: InitOptions, deps: EngineDeps): Promise<State['pool']> {

@@ -32,8 +32,8 @@ export interface ConformanceHarness {
   writeFile(volume: TestVolume, rel: string, content: string): Promise<void>;
   /** The file's content, or null when it does not exist. */
   readFile(volume: TestVolume, rel: string): Promise<string | null>;
-  /** Leaves no room for another snapshot or clone; resolves to the function that frees it again. */
-  fill?: (volume: TestVolume) => Promise<() => Promise<void>>;
+  /** Leaves no room for another snapshot or clone (outside the volumes); resolves to the function that frees it again. */
+  fill?: () => Promise<() => Promise<void>>;
   /** Why `fill` is missing (the test is skipped with this reason). */
   fillSkipReason?: string;
   /** Things the driver left outside its volumes (partial copies); must stay empty. */
@@ -254,7 +254,7 @@ export function driverConformance(name: string, needs: Capability[], setup: () =
       await h.writeFile(src, 'f', randomText(MiB));
       await snapshotOf(h, src, 'full-snap');
       await h.driver.seal('full-snap');
-      const free = await h.fill(src);
+      const free = await h.fill();
       try {
         const before = await h.driver.list();
         await assert.rejects(h.driver.snapshot('full-src', 'full-new'), ResourceExhaustedError);
