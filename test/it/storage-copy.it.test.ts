@@ -22,9 +22,9 @@ async function setup(): Promise<ConformanceHarness> {
       writeFile: writePathFile,
       readFile: readPathFile,
       fill: async () => {
-        // Leave 512 KiB: a copy of the 1 MiB test file then fails half-way, leaving a partial copy to undo.
+        // Leave 2 MiB: a copy of the 4 MiB test file then fails half-way, leaving a partial copy to undo.
         const filler = join(fs, 'filler');
-        await truncate(filler, (await fillWithZeros(filler)) - 512 * 1024);
+        await truncate(filler, (await fillWithZeros(filler)) - 2 * 1024 * 1024);
         return () => rm(filler, { force: true });
       },
       strays: () => readdir(join(directory, 'partial')),

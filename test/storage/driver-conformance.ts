@@ -251,7 +251,7 @@ export function driverConformance(name: string, needs: Capability[], setup: () =
     test('running out of space is ResourceExhaustedError and leaves nothing behind', async (h, t) => {
       if (!h.fill) return void t.skip(h.fillSkipReason ?? 'this pool cannot be filled in a test');
       const src = await volume(h, 'full-src');
-      await h.writeFile(src, 'f', randomText(MiB));
+      await h.writeFile(src, 'f', randomText(4 * MiB));
       await snapshotOf(h, src, 'full-snap');
       await h.driver.seal('full-snap');
       const free = await h.fill();

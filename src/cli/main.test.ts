@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EXIT_CODES } from './exit-codes.js';
+import { buildProgram } from './main.js';
+
+describe('cli', () => {
+  it('has every command of the contract', () => {
+    const names = (cmd: ReturnType<typeof buildProgram>, prefix = ''): string[] =>
+      cmd.commands.flatMap((c) => [`${prefix}${c.name()}`, ...names(c as unknown as ReturnType<typeof buildProgram>, `${prefix}${c.name()} `)]);
+    const all = names(buildProgram());
+    for (const command of ['init', 'up', 'images build', 'replica init', 'replica status', 'snapshot create', 'snapshot list', 'snapshot destroy', 'clone create', 'clone list', 'clone reset', 'clone destroy', 'teardown', 'demo']) {
+      assert.ok(all.includes(command), command);
+    }
+  });
+  it('maps every error category to a distinct non-zero exit code', () => {
+    const codes = Object.values(EXIT_CODES);
+    assert.ok(codes.every((c) => c > 0));
+    assert.equal(new Set(codes).size, codes.length);
+  });
+});
