@@ -1,0 +1,132 @@
+import Table from 'cli-table3';
+import type { CloneRun, IdleCost } from './dolly.js';
+import type { DumpRestore } from './dump-restore.js';
+import { bytes, millis, MiB, round, seconds, spread, type Spread } from './util.js';
+
+export type DriverName = 'btrfs' | 'commit' | 'copy';
+
+export interface SnapshotFigure {
+  id: string;
+  pause_ms: number;
+  prepare_ms: number;
+  command_ms: number;
+  /** Rows the load emulator wrote on the source while the command ran. */
+  load_rows: number;
+}
+
+/** Everything measured for one column of the table. */
+export interface Column {
+  label: string;
+  driver: DriverName;
+  /** Source data (InnoDB data + indexes of the bench database) when the snapshot was taken. */
+  data_bytes: number;
+  clone_runs: CloneRun[];
+  snapshot: SnapshotFigure | null;
+  idle: IdleCost | null;
+  replica_init: { command_ms: number; copied_bytes: number } | null;
+}
+
+export interface Results {
+  mode: 'full' | 'quick';
+  command: string;
+  started_at: string;
+  finished_at: string;
+  total_ms: number;
+  machine: Record<string, string>;
+  targets: typeof TARGETS;
+  columns: { btrfs: Column; btrfs_big: Column; commit: Column; copy: Column };
+  /** btrfs clones of the small snapshot, interleaved run by run with those of the big one. */
+  btrfs_small_beside_big: CloneRun[];
+  dump_restore: DumpRestore | null;
+  phases: { name: string; ms: number }[];
+  /** Other containers (not this bench's) running on the engine, and the load average. */
+  concurrent: { before: string[]; after: string[]; loadavg_before: number[]; loadavg_after: number[] };
+}
+
+export const TARGETS = { clone_ready_ms: 1500, pause_ms: 200, idle_disk_bytes: 20 * MiB, idle_memory_bytes: 150 * MiB, big_vs_small: 1.2 };
+
+const ok = (pass: boolean): string => (pass ? ' ✓' : ' ✗');
+
+export function ratioText(r: number): string {
+  if (!Number.isFinite(r)) return '—';
+  if (r >= 0.995 && r <= 1.005) return '1.00×';
+  return r > 1 ? `${r.toFixed(r >= 10 ? 0 : 1)}× slower` : `${(1 / r).toFixed(1)}× faster`;
+}
+
+const totals = (c: Column): Spread => spread(c.clone_runs.map((r) => r.total_ms));
+const medianOf = (runs: CloneRun[], pick: (r: CloneRun) => number | null): number => spread(runs.map(pick).filter((v): v is number => v !== null)).median;
+
+/** The one table: every alternative side by side, with targets and ratios against btrfs. */
+export function renderTable(results: Results): string {
+  const { btrfs, btrfs_big: big, commit, copy } = results.columns;
+  const cols = [btrfs, big, commit, copy];
+  const dr = results.dump_restore;
+  const base = totals(btrfs).median;
+  const beside = spread(results.btrfs_small_beside_big.map((r) => r.total_ms)).median;
+  const bigRatio = totals(big).median / base;
+  const bigRatioBeside = totals(big).median / beside;
+  const table = new Table({
+    head: ['', ...cols.map((c) => `${c.label}\n(${bytes(c.data_bytes)})`), `dump + restore\n(${bytes(btrfs.data_bytes)})`, 'target'],
+    style: { head: [], border: [] },
+  });
+  const row = (name: string, cells: string[], dump: string, target: string): void => {
+    table.push([name, ...cells, dump, target]);
+  };
+  row(
+    'clone ready, median\n(command start → SELECT 1)',
+    cols.map((c) => `${seconds(totals(c).median)}${c.driver === 'btrfs' ? ok(totals(c).median <= TARGETS.clone_ready_ms) : ''}`),
+    dr ? `${seconds(dr.total_ms)}\n(1 run)` : '—',
+    `btrfs ≤ ${seconds(TARGETS.clone_ready_ms)}`,
+  );
+  row('  min – max (runs)', cols.map((c) => `${seconds(totals(c).min)} – ${seconds(totals(c).max)} (${c.clone_runs.length})`), '', '');
+  row('  command exited, median', cols.map((c) => seconds(medianOf(c.clone_runs, (r) => r.command_ms))), dr ? `restore ${seconds(dr.dump_restore_ms)}` : '', '');
+  row('  ready_ms (in-process), median', cols.map((c) => seconds(medianOf(c.clone_runs, (r) => r.ready_ms))), dr ? `empty server ${seconds(dr.server_start_ms)}` : '', '');
+  row('  own SELECT 1 after exit, median', cols.map((c) => millis(medianOf(c.clone_runs, (r) => r.select_ms))), dr ? `query ${millis(dr.verify_ms)}` : '', '');
+  row(
+    'vs btrfs 1 GB (median)',
+    [
+      '1.00×',
+      `${bigRatio.toFixed(2)}×; beside a\n1 GB re-run: ${bigRatioBeside.toFixed(2)}×${ok(bigRatioBeside <= TARGETS.big_vs_small)}`,
+      ratioText(totals(commit).median / base),
+      ratioText(totals(copy).median / base),
+    ],
+    dr ? ratioText(dr.total_ms / base) : '—',
+    `4 GB ≤ ${TARGETS.big_vs_small.toFixed(2)}× 1 GB`,
+  );
+  row(
+    'snapshot: applier pause\n(load emulator writing)',
+    cols.map((c) => (c.snapshot ? `${millis(c.snapshot.pause_ms)}${ok(c.snapshot.pause_ms <= TARGETS.pause_ms)}` : '—')),
+    '—',
+    `≤ ${TARGETS.pause_ms} ms`,
+  );
+  row('  vs btrfs 1 GB', cols.map((c) => (c.snapshot && btrfs.snapshot ? (c === btrfs ? '1.00×' : ratioText(c.snapshot.pause_ms / Math.max(1, btrfs.snapshot.pause_ms)).replace('slower', 'longer')) : '—')), '—', '');
+  row('snapshot: prepare', cols.map((c) => (c.snapshot ? seconds(c.snapshot.prepare_ms) : '—')), '—', '');
+  row('snapshot: whole command', cols.map((c) => (c.snapshot ? seconds(c.snapshot.command_ms) : '—')), '—', '');
+  row(
+    'idle clone: exclusive disk',
+    cols.map((c) => (c.idle ? `${bytes(c.idle.exclusive_bytes)}${ok((c.idle.exclusive_bytes ?? Infinity) <= TARGETS.idle_disk_bytes)}` : '—')),
+    dr ? `${bytes(btrfs.data_bytes)}+ (full copy)` : '—',
+    `≤ ${bytes(TARGETS.idle_disk_bytes)}`,
+  );
+  row(
+    'idle clone: memory\n(docker stats)',
+    cols.map((c) => (c.idle ? `${bytes(c.idle.memory_bytes)}${ok((c.idle.memory_bytes ?? Infinity) <= TARGETS.idle_memory_bytes)}` : '—')),
+    '—',
+    `≤ ${bytes(TARGETS.idle_memory_bytes)}`,
+  );
+  row('replica init (copy of the source)', cols.map((c) => (c.replica_init ? seconds(c.replica_init.command_ms) : '—')), '—', '');
+  return table.toString();
+}
+
+/** Lines printed under the table: how long each phase took, and what else ran on the machine. */
+export function renderNotes(results: Results): string {
+  const lines = [
+    `mode ${results.mode}; total ${seconds(results.total_ms)}; started ${results.started_at}`,
+    `machine: ${Object.entries(results.machine).map(([k, v]) => `${k} ${v}`).join('; ')}`,
+    `phases: ${results.phases.map((p) => `${p.name} ${seconds(p.ms)}`).join('; ')}`,
+    `btrfs 1 GB re-run beside 4 GB: median ${seconds(spread(results.btrfs_small_beside_big.map((r) => r.total_ms)).median)} (${results.btrfs_small_beside_big.map((r) => round(r.total_ms)).join(', ')} ms)`,
+    `other containers on the engine: before ${results.concurrent.before.length} [${results.concurrent.before.join(', ')}], after ${results.concurrent.after.length}; ` +
+      `load average before ${results.concurrent.loadavg_before.map((l) => l.toFixed(2)).join(' ')}, after ${results.concurrent.loadavg_after.map((l) => l.toFixed(2)).join(' ')}`,
+  ];
+  return lines.join('\n');
+}
