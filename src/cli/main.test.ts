@@ -18,3 +18,11 @@ describe('cli', () => {
     assert.equal(new Set(codes).size, codes.length);
   });
 });
+
+describe('redactArgv', () => {
+  it('hides URL passwords and nothing else', async () => {
+    const { redactArgv } = await import('./main.js');
+    assert.deepEqual(redactArgv(['replica', 'init', '--source', 'mysql://repl:s3cr%40t@db:3306']), ['replica', 'init', '--source', 'mysql://repl:***@db:3306']);
+    assert.deepEqual(redactArgv(['--source', 'mysql://repl@db']), ['--source', 'mysql://repl@db']);
+  });
+});

@@ -22,8 +22,17 @@ export function buildProgram(): Command<[], { root?: string; json?: boolean; log
   return program;
 }
 
+/** argv with the password of any URL replaced (`mysql://u:secret@h` → `mysql://u:***@h`). */
+export function redactArgv(argv: readonly string[]): string[] {
+  return argv.map((arg) => arg.replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1***@'));
+}
+
 /** Runs the CLI; the only place that sets the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // A password given in --source must not stay readable in the process list (/proc/PID/cmdline):
+  // setting the title rewrites the memory the kernel shows there.
+  const redacted = redactArgv(argv.slice(1));
+  if (redacted.join(' ') !== argv.slice(1).join(' ')) process.title = `dolly ${redacted.slice(1).join(' ')}`;
   const json = argv.includes('--json');
   try {
     await buildProgram().parseAsync(argv);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -103,6 +104,25 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
     const parsed = JSON.parse(result.stdout) as { warnings: string[] };
     assert.match(parsed.warnings.join(' '), /shop\.legacy \(MyISAM\)/);
     assert.ok(!result.stdout.includes(PASSWORD) && !result.stderr.includes(PASSWORD));
+  });
+
+  it('a password given in --source is not readable in the process list', async () => {
+    const other = await createTestRoot('dolly-it-title-');
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      assert.equal((await dolly(['--root', other.root, 'init', '--driver', 'copy'])).code, 0);
+      const child = spawn(process.execPath, [join(process.cwd(), 'bin/dolly'), '--root', other.root, 'replica', 'init', '--source', `mysql://root:${PASSWORD}@127.0.0.1:${port}`], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 1500));
+      const cmdline = await readFile(`/proc/${child.pid}/cmdline`, 'utf8');
+      child.kill();
+      assert.match(cmdline, /replica init --source mysql:\/\/root:\*\*\*@127\.0\.0\.1/);
+      assert.ok(!cmdline.includes(PASSWORD));
+    } finally {
+      silent.close();
+      await other.dispose();
+    }
   });
 
   it('a second replica init on the same root is refused', async () => {
