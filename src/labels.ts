@@ -3,6 +3,7 @@ export const LABEL_ROOT = 'dolly.root';
 export const LABEL_KIND = 'dolly.kind';
 export const LABEL_NAME = 'dolly.name';
 export const LABEL_VOLUME = 'dolly.volume';
+export const LABEL_PORT = 'dolly.port';
 
 /** What a container or image is to dolly. */
 export type ObjectKind = 'replica' | 'clone' | 'prepare' | 'snapshot' | 'source' | 'copy';

@@ -21,7 +21,7 @@ export function registerPoolCommands(program: Root): void {
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const { assertPrivileges, initPool } = await import('../engine/pool-init.js');
-      assertPrivileges(opts.driver as DriverName);
+      assertPrivileges(opts.driver as DriverName, opts.directory);
       const deps = await ctx.deps();
       const result = await initPool(
         {

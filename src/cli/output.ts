@@ -1,4 +1,5 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
 
 /** Where commands print: results on stdout (JSON alone with --json), everything else on stderr. */
 export interface Output {
@@ -18,6 +19,7 @@ export function createOutput(json: boolean): Output {
 
 /** A plain table for human output. */
 export function table(head: string[], rows: (string | number)[][]): string {
+  const Table = createRequire(import.meta.url)('cli-table3') as typeof TableType;
   const t = new Table({ head, style: { head: [], border: [] } });
   for (const row of rows) t.push(row.map(String));
   return t.toString();

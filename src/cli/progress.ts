@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
 import { formatBytes } from './output.js';
 import type { Logger } from '../log.js';
 
@@ -16,6 +17,7 @@ export function byteProgress(logger: Logger, label: string): { update(bytes: num
       stop() {},
     };
   }
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     { format: `${label} [{bar}] {done} of ~{all}  {rate}/s`, stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,

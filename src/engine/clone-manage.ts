@@ -41,6 +41,7 @@ export async function resetClone(name: string, options: { snapshot?: string }, d
     try {
       await startAndWait(deps, await cloneSpec(deps, state, next, data, snapshot.flavor), cloneConnectOptions(state, next));
     } catch (error) {
+      await deps.runtime.remove(cloneServerName(name)).catch(() => undefined);
       await driver.remove(next.volume).catch(() => undefined);
       const oldSnapshot = state.snapshots.find((s) => s.id === clone.snapshot) ?? snapshot;
       await startAndWait(deps, await cloneSpec(deps, state, clone, await driver.mount(oldVolume), oldSnapshot.flavor), cloneConnectOptions(state, clone)).catch(() => undefined);

@@ -49,7 +49,7 @@ export async function createEngineDeps(rootOption: string | undefined, logger: L
     shell,
     logger,
     now: () => new Date(),
-    driver: (state) => createDriver(state.pool as Parameters<typeof createDriver>[0], { shell, logger, docker, root }),
+    driver: (state) => createDriver(state.pool, { shell, logger, docker, root }),
   };
 }
 

@@ -41,7 +41,7 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
   if (!/^\d+[KMG]?$/i.test(bufferPool)) throw new InvalidArgumentError(`invalid buffer pool size ${JSON.stringify(bufferPool)}`, { hint: 'e.g. 64M or 1G' });
   const bindAddress = options.bindAddress ?? '127.0.0.1';
   if (!/^[0-9a-fA-F.:]+$/.test(bindAddress)) throw new InvalidArgumentError(`invalid bind address ${JSON.stringify(bindAddress)}`, { hint: 'an IP address such as 127.0.0.1' });
-  assertPrivileges(driverName);
+  assertPrivileges(driverName, options.directory);
   return deps.store.transaction(async () => {
     if ((await deps.store.read()) !== null) {
       throw new AlreadyExistsError(`${deps.root} already has a dolly pool`, { hint: 'use it, or remove it with `dolly teardown --purge`' });
@@ -69,9 +69,9 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
   });
 }
 
-/** The btrfs driver mounts and makes subvolumes: root only. Checked before anything else. */
-export function assertPrivileges(driver: DriverName, uid: number | undefined = process.getuid?.()): void {
-  if (driver === 'btrfs' && uid !== 0) {
+/** The btrfs driver mounts (unless given a mounted directory): root only. Checked before anything else. */
+export function assertPrivileges(driver: DriverName, directory?: string, uid: number | undefined = process.getuid?.()): void {
+  if (driver === 'btrfs' && directory === undefined && uid !== 0) {
     throw new PermissionDeniedError('the btrfs driver needs root (loop devices, mount, subvolumes)', { hint: 'run as root, or choose `--driver copy`' });
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 import { isDockerConflict, isDockerNotFound, type DockerClient } from '../docker/client.js';
 import { AlreadyExistsError, CommandFailedError, NotFoundError } from '../errors.js';
-import { LABEL_KIND, LABEL_NAME, LABEL_ROOT, LABEL_VOLUME, labelsFor, type ObjectKind } from '../labels.js';
+import { LABEL_KIND, LABEL_NAME, LABEL_PORT, LABEL_ROOT, LABEL_VOLUME, labelsFor, type ObjectKind } from '../labels.js';
 import { CONTAINER_DATADIR, CONTAINER_RUNDIR, type ServerInfo, type ServerRuntime, type ServerSpec } from './runtime.js';
 
 /** Container name for a server of a root: short root hash keeps two roots apart on one engine. */
@@ -24,7 +24,8 @@ export class DockerRuntime implements ServerRuntime {
     if (spec.data.kind === 'path') binds.push(`${spec.data.path}:${CONTAINER_DATADIR}`);
     const image = spec.data.kind === 'image' ? spec.data.image : spec.image;
     const labels = labelsFor(this.root, spec.kind, spec.name, spec.volume);
-    if (spec.port !== undefined) labels['dolly.port'] = String(spec.port);
+    // Always set: a container made from a committed image would otherwise inherit the image's.
+    labels[LABEL_PORT] = spec.port === undefined ? '' : String(spec.port);
     const [entrypoint, ...cmd] = spec.command;
     let container: Docker.Container;
     try {

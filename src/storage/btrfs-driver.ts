@@ -40,9 +40,15 @@ export class BtrfsDriver implements StorageDriver {
     await unmountBtrfsPool(this.config, this.deps);
   }
 
+  /** Deletes every volume, then the pool; an image or device pool whose source is gone is removed all the same. */
   async destroy(): Promise<void> {
-    await this.open();
-    for (const id of await this.list()) await this.remove(id);
+    try {
+      await this.open();
+      for (const id of await this.list()) await this.remove(id);
+    } catch (error) {
+      if (!(error instanceof FailedPreconditionError) || this.config.directory !== undefined) throw error;
+      this.deps.logger.warn('the btrfs pool cannot be opened; removing it without deleting its volumes one by one', { reason: error.message });
+    }
     await removeBtrfsPool(this.config, this.deps);
   }
 

@@ -111,7 +111,7 @@ export class CommitDriver implements StorageDriver {
       }
     }
     // The unsealed image is normally the sealed one's parent layer and stays; drop it if not.
-    await this.deps.docker.getImage(image.Id).remove().catch(() => undefined);
+    await this.removeImage(image.Id, true);
   }
 
   async clone(snapshotId: string, id: string): Promise<DataMount> {
@@ -193,12 +193,15 @@ export class CommitDriver implements StorageDriver {
     }
   }
 
-  /** Removes an image (by tag or id) that no container uses; untagged parents go with it. */
-  private async removeImage(ref: string): Promise<void> {
+  /**
+   * Removes an image (by tag or id) that no container uses; untagged parents go with it. An image
+   * in use (or with children) is a FailedPreconditionError, or left alone when `ifUnused`.
+   */
+  private async removeImage(ref: string, ifUnused = false): Promise<void> {
     try {
       await this.deps.docker.getImage(ref).remove({ force: false, noprune: false });
     } catch (error) {
-      if (isDockerNotFound(error)) return;
+      if (isDockerNotFound(error) || (ifUnused && isDockerConflict(error))) return;
       if (isDockerConflict(error)) {
         throw new FailedPreconditionError(`image ${ref} is still used by a container`, { hint: 'destroy the clones and servers that use it first', cause: error });
       }

@@ -23,7 +23,9 @@ export type DriverName = 'btrfs' | 'copy' | 'commit';
  *                             (the caller has quiesced it); for the others the caller stops it first.
  *   seal(id)                  the volume's content becomes read-only: a committed snapshot
  *   clone(snapshot, id)       a writable child of a sealed snapshot; costs only what it changes
- *   remove(id)                deletes one volume; children made by clone() are not affected
+ *                             (cloning an unsealed volume is a FailedPreconditionError)
+ *   remove(id)                deletes one volume; children made by clone() are not affected.
+ *                             Remove the volume's server first (the commit driver refuses otherwise).
  * Every method that creates something removes what it made when it fails half-way, and maps
  * "no space left" to ResourceExhaustedError, unknown ids to NotFoundError and taken ids to
  * AlreadyExistsError.

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { loopDevicesOf } from '../../src/storage/btrfs-pool.js';
 import type { DataMount } from '../../src/storage/driver.js';
 import { createShell } from '../../src/shell.js';
-import type { TestVolume } from './driver-conformance.js';
+import type { TestVolume } from './conformance-harness.js';
 
 /** Test helpers for host file systems: loop images, mounts, and file I/O on path volumes. */
 export const shell = createShell();
