@@ -69,6 +69,7 @@ const column = (label: string, driver: DriverName): Column => ({ label, driver, 
 const startedAt = new Date();
 const results: Results = {
   mode: opts.quick ? 'quick' : 'full',
+  sizes: { small, big: bigLabel },
   command: `node --import tsx bench/bench.ts ${process.argv.slice(2).join(' ')}`.trim(),
   started_at: startedAt.toISOString(),
   finished_at: '',

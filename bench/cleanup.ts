@@ -65,11 +65,14 @@ export class Resources {
 
   /** Removes everything still registered; safe to call more than once (later calls wait for the first). */
   cleanupAll(): Promise<void> {
+    const safe = async (what: string, fn: () => Promise<void>): Promise<void> => {
+      await fn().catch((error: unknown) => log(`cleanup: ${what}: ${error instanceof Error ? error.message : String(error)}`));
+    };
     this.done ??= (async () => {
-      await this.stopEmulator();
-      for (const root of [...this.roots].reverse()) await this.purgeRoot(root);
-      for (const server of [...this.servers]) await this.stopServer(server).catch((error: unknown) => log(`cleanup: ${String(error)}`));
-      for (const labelRoot of this.labelRoots) await sweep(labelRoot);
+      await safe('load emulator', () => this.stopEmulator());
+      for (const root of [...this.roots].reverse()) await safe(root, () => this.purgeRoot(root));
+      for (const server of [...this.servers]) await safe('source server', () => this.stopServer(server));
+      for (const labelRoot of this.labelRoots) await safe(labelRoot, () => sweep(labelRoot));
     })();
     return this.done;
   }

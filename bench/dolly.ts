@@ -20,7 +20,7 @@ export async function dollyJson<T>(root: string, args: readonly string[], schema
 
 /** `bin/dolly --root R teardown --purge`, never throwing (cleanup). */
 export async function dollyPurge(root: string): Promise<RunResult> {
-  return run(DOLLY_BIN, ['--root', root, '--json', 'teardown', '--purge']).catch((error: unknown) => ({ code: -1, stdout: '', stderr: String(error), ms: 0 }));
+  return run(DOLLY_BIN, ['--root', root, '--json', 'teardown', '--purge'], { evenIfAborted: true }).catch((error: unknown) => ({ code: -1, stdout: '', stderr: String(error), ms: 0 }));
 }
 
 export const CloneViewSchema = z.object({

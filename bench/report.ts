@@ -28,6 +28,8 @@ export interface Column {
 
 export interface Results {
   mode: 'full' | 'quick';
+  /** How the data sizes are called in the table (`1 GB` and `4 GB`; `100 MB` and `400 MB` with --quick). */
+  sizes: { small: string; big: string };
   command: string;
   started_at: string;
   finished_at: string;
@@ -65,6 +67,7 @@ export function renderTable(results: Results): string {
   const beside = spread(results.btrfs_small_beside_big.map((r) => r.total_ms)).median;
   const bigRatio = totals(big).median / base;
   const bigRatioBeside = totals(big).median / beside;
+  const { small, big: bigSize } = results.sizes;
   const table = new Table({
     head: ['', ...cols.map((c) => `${c.label}\n(${bytes(c.data_bytes)})`), `dump + restore\n(${bytes(btrfs.data_bytes)})`, 'target'],
     style: { head: [], border: [] },
@@ -83,15 +86,15 @@ export function renderTable(results: Results): string {
   row('  ready_ms (in-process), median', cols.map((c) => seconds(medianOf(c.clone_runs, (r) => r.ready_ms))), dr ? `empty server ${seconds(dr.server_start_ms)}` : '', '');
   row('  own SELECT 1 after exit, median', cols.map((c) => millis(medianOf(c.clone_runs, (r) => r.select_ms))), dr ? `query ${millis(dr.verify_ms)}` : '', '');
   row(
-    'vs btrfs 1 GB (median)',
+    `vs btrfs ${small} (median)`,
     [
       '1.00×',
-      `${bigRatio.toFixed(2)}×; beside a\n1 GB re-run: ${bigRatioBeside.toFixed(2)}×${ok(bigRatioBeside <= TARGETS.big_vs_small)}`,
+      `${bigRatio.toFixed(2)}×; beside a\n${small} re-run: ${bigRatioBeside.toFixed(2)}×${ok(bigRatioBeside <= TARGETS.big_vs_small)}`,
       ratioText(totals(commit).median / base),
       ratioText(totals(copy).median / base),
     ],
     dr ? ratioText(dr.total_ms / base) : '—',
-    `4 GB ≤ ${TARGETS.big_vs_small.toFixed(2)}× 1 GB`,
+    `${bigSize} ≤ ${TARGETS.big_vs_small.toFixed(2)}× ${small}`,
   );
   row(
     'snapshot: applier pause\n(load emulator writing)',
@@ -99,7 +102,7 @@ export function renderTable(results: Results): string {
     '—',
     `≤ ${TARGETS.pause_ms} ms`,
   );
-  row('  vs btrfs 1 GB', cols.map((c) => (c.snapshot && btrfs.snapshot ? (c === btrfs ? '1.00×' : ratioText(c.snapshot.pause_ms / Math.max(1, btrfs.snapshot.pause_ms)).replace('slower', 'longer')) : '—')), '—', '');
+  row(`  vs btrfs ${small}`, cols.map((c) => (c.snapshot && btrfs.snapshot ? (c === btrfs ? '1.00×' : ratioText(c.snapshot.pause_ms / Math.max(1, btrfs.snapshot.pause_ms)).replace('slower', 'longer')) : '—')), '—', '');
   row('snapshot: prepare', cols.map((c) => (c.snapshot ? seconds(c.snapshot.prepare_ms) : '—')), '—', '');
   row('snapshot: whole command', cols.map((c) => (c.snapshot ? seconds(c.snapshot.command_ms) : '—')), '—', '');
   row(
@@ -124,7 +127,7 @@ export function renderNotes(results: Results): string {
     `mode ${results.mode}; total ${seconds(results.total_ms)}; started ${results.started_at}`,
     `machine: ${Object.entries(results.machine).map(([k, v]) => `${k} ${v}`).join('; ')}`,
     `phases: ${results.phases.map((p) => `${p.name} ${seconds(p.ms)}`).join('; ')}`,
-    `btrfs 1 GB re-run beside 4 GB: median ${seconds(spread(results.btrfs_small_beside_big.map((r) => r.total_ms)).median)} (${results.btrfs_small_beside_big.map((r) => round(r.total_ms)).join(', ')} ms)`,
+    `btrfs ${results.sizes.small} re-run beside ${results.sizes.big}: median ${seconds(spread(results.btrfs_small_beside_big.map((r) => r.total_ms)).median)} (${results.btrfs_small_beside_big.map((r) => round(r.total_ms)).join(', ')} ms)`,
     `other containers on the engine: before ${results.concurrent.before.length} [${results.concurrent.before.join(', ')}], after ${results.concurrent.after.length}; ` +
       `load average before ${results.concurrent.loadavg_before.map((l) => l.toFixed(2)).join(' ')}, after ${results.concurrent.loadavg_after.map((l) => l.toFixed(2)).join(' ')}`,
   ];

@@ -74,10 +74,11 @@ export function liveChildren(): ChildProcess[] {
 
 /**
  * Runs a program (no shell) and collects its output; never rejects for a non-zero exit. `ms` is the
- * wall time from just before spawn() to the exit. Refuses to start once interrupted.
+ * wall time from just before spawn() to the exit. Refuses to start once interrupted (unless
+ * `evenIfAborted`: cleanup).
  */
-export function run(command: string, args: readonly string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
-  checkAborted();
+export function run(command: string, args: readonly string[], options: { env?: Record<string, string>; input?: string; evenIfAborted?: boolean } = {}): Promise<RunResult> {
+  if (options.evenIfAborted !== true) checkAborted();
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(command, [...args], { env: { ...process.env, ...(options.env ?? {}) }, stdio: ['pipe', 'pipe', 'pipe'] });

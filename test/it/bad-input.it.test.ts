@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDockerClient } from '../../src/docker/client.js';
@@ -169,9 +170,10 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
 
   it('init is refused on a root that has a pool, and without root for btrfs', async () => {
     assertCleanError(await cli(['init']), 4, /already has a dolly pool/);
-    const asNobody = await runAsNobody(['--root', '/tmp/dolly-it-nonroot', 'init']);
+    const nonrootDir = join(tmpdir(), `dolly-it-nonroot-${process.pid}`);
+    const asNobody = await runAsNobody(['--root', nonrootDir, 'init']);
     assertCleanError(asNobody, 7, /needs root/);
-    assert.equal(existsSync('/tmp/dolly-it-nonroot'), false);
+    assert.equal(existsSync(nonrootDir), false);
   });
 
   it('a pool that fills up during the copy fails with ResourceExhausted and leaves nothing', async () => {

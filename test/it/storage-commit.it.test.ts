@@ -72,9 +72,9 @@ async function setup(): Promise<ConformanceHarness> {
       if (result.stderr.includes('No such file')) return null;
       throw new Error(`reading ${rel} in ${volume.id}: ${result.stderr}`);
     },
-    fillSkipReason: "the commit driver's pool is Docker's data root, the host's own disk: it is not filled in a test",
     cleanup,
   };
 }
 
-driverConformance('commit', ['docker', 'image'], setup);
+// The commit driver's pool is Docker's data root, the host's own disk: it is not filled in a test.
+driverConformance('commit', ['docker', 'image'], setup, { outOfSpace: false });

@@ -30,8 +30,6 @@ export interface ConformanceHarness {
   readFile(volume: TestVolume, rel: string): Promise<string | null>;
   /** Leaves no room for another snapshot or clone (outside the volumes); resolves to the function that frees it again. */
   fill?: () => Promise<() => Promise<void>>;
-  /** Why `fill` is missing (the test is skipped with this reason). */
-  fillSkipReason?: string;
   /** Things the driver left outside its volumes (partial copies); must stay empty. */
   strays?: () => Promise<string[]>;
   cleanup(): Promise<void>;
