@@ -29,7 +29,7 @@ export function createLogger(level: LogLevel = 'info', json = false): Logger {
     const pretty = require('pino-pretty') as typeof import('pino-pretty');
     const destination = json
       ? pino.destination({ dest: 2, sync: true })
-      : pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' });
+      : pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', singleLine: true });
     base = pino({ level, base: null, redact: { paths: REDACT, censor: '[secret]' } }, destination);
     return base;
   };

@@ -1,0 +1,99 @@
+import { flavorOps } from '../mysql/flavor.js';
+
+/** Where the source keeps its data inside its container (a named volume on the source's node). */
+export const SOURCE_DATADIR = '/var/lib/mysql';
+/** Its socket, pid file and generated init file (not a volume: rebuilt at every start). */
+export const SOURCE_RUNDIR = '/run/dolly';
+/** The port the source listens on inside the overlay network (the seed's 3306). */
+export const SOURCE_PORT = 3306;
+/** The account the source's password is for; the load emulator and the replication bootstrap use it. */
+export const SOURCE_USER = 'root';
+
+export interface SourceServerOptions {
+  serverId: number;
+  /** The root password's file in the container (`/run/secrets/<name>`). */
+  passwordFile: string;
+}
+
+/**
+ * The "production" server of the seed as a Swarm service's argv: on its first start the datadir
+ * is initialised; at every start the root password is read from the Docker secret's file and turned
+ * into an init file (0600, kept out of the binlog) that makes `root@'%'` with that password; then
+ * mariadbd runs with binlog (ROW), strict GTID, its own server id, durable commits, and listens
+ * on the overlay network. The password is never on a command line or in the environment: it only
+ * passes through shell variables. A trailing newline of the secret is not part of the password
+ * (`$(cat ...)` drops it), the same rule as the load emulator's (loadgen-env.ts).
+ */
+export function sourceServerCommand(opts: SourceServerOptions): string[] {
+  const mariadb = flavorOps('mariadb');
+  const init = mariadb.initDatadir(SOURCE_DATADIR).join(' ');
+  const initFile = `${SOURCE_RUNDIR}/init.sql`;
+  const script = [
+    'set -eu',
+    'umask 077',
+    `mkdir -p ${SOURCE_RUNDIR}`,
+    `if [ ! -d ${SOURCE_DATADIR}/mysql ]; then ${init} > /tmp/install-db.log 2>&1 || { cat /tmp/install-db.log >&2; exit 1; }; fi`,
+    ...initFileScript(opts.passwordFile, initFile),
+    'exec "$@"',
+  ].join('\n');
+  return ['sh', '-c', script, 'sh', ...sourceServerArgs(opts.serverId, initFile)];
+}
+
+/**
+ * Shell lines that write the init file from the password's file: the password passes only through
+ * shell variables, escaped for a MariaDB string literal (default sql_mode: backslashes first, then
+ * quotes). Exported so a test can run them under `sh`.
+ */
+export function initFileScript(passwordFile: string, initFile: string): string[] {
+  return [
+    `pw=$(cat ${shellQuote(passwordFile)})`,
+    `esc=$(printf '%s' "$pw" | sed -e 's/\\\\/\\\\\\\\/g' -e "s/'/\\\\\\\\'/g")`,
+    `printf '%s\\n' ${initSql().map((line) => `"${line}"`).join(' ')} > ${shellQuote(initFile)}`,
+    'unset pw esc',
+  ];
+}
+
+/** The init file's lines, in shell double quotes: `$esc` is the escaped password. */
+function initSql(): string[] {
+  const account = `'${SOURCE_USER}'@'%'`;
+  return [
+    'SET sql_log_bin = 0;',
+    `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY '$esc';`,
+    `ALTER USER ${account} IDENTIFIED BY '$esc';`,
+    `GRANT ALL PRIVILEGES ON *.* TO ${account} WITH GRANT OPTION;`,
+  ];
+}
+
+function sourceServerArgs(serverId: number, initFile: string): string[] {
+  return [
+    flavorOps('mariadb').serverBinary,
+    '--no-defaults',
+    '--user=root',
+    `--datadir=${SOURCE_DATADIR}`,
+    `--socket=${SOURCE_RUNDIR}/mysqld.sock`,
+    `--pid-file=${SOURCE_RUNDIR}/mysqld.pid`,
+    `--port=${SOURCE_PORT}`,
+    '--bind-address=0.0.0.0',
+    '--skip-name-resolve',
+    `--server-id=${serverId}`,
+    '--log-bin=source-bin',
+    '--binlog-format=ROW',
+    '--gtid-strict-mode=ON',
+    '--binlog-expire-logs-seconds=604800',
+    // "Production": a restart must lose no committed transaction (the fault tests compare GTIDs).
+    '--sync-binlog=1',
+    '--innodb-flush-log-at-trx-commit=1',
+    '--max-allowed-packet=256M',
+    `--init-file=${initFile}`,
+  ];
+}
+
+/** The source's health check: `mariadb-admin ping` over its socket (answers even before auth). */
+export function sourceHealthcheckCommand(): string[] {
+  return ['CMD', 'mariadb-admin', `--socket=${SOURCE_RUNDIR}/mysqld.sock`, 'ping'];
+}
+
+/** Single-quotes a word for sh. */
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
