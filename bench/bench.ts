@@ -3,12 +3,14 @@
  * snapshot pause under load, and what an idle clone costs — one run, one data set, one table.
  *
  *   node --import tsx bench/bench.ts [--quick] [--json [FILE]] [--runs N]
+ *   node --import tsx bench/bench.ts --render FILE    (the table of an earlier --json run)
  *
  * Needs: root, dockerd, the image dolly/mariadb:10.11, mariadb-client, btrfs-progs, and a built
  * CLI (`npx tsc -p tsconfig.json`). Everything it makes lives under /var/tmp/dolly-bench-<tag>-*
  * and is removed at the end, on failure and on Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createDockerClient } from '../src/docker/client.js';
 import { DEFAULT_IMAGE } from '../src/docker/image-build.js';
@@ -42,8 +44,13 @@ function parseArgs(argv: string[]): Options {
     } else if (arg === '--runs' && next !== undefined && /^\d+$/.test(next)) {
       opts.runs = Number(next);
       i += 1;
+    } else if (arg === '--render' && next !== undefined) {
+      // Re-prints the table of an earlier run from its raw figures (no measuring).
+      const results = JSON.parse(readFileSync(next, 'utf8')) as Results;
+      process.stdout.write(`${renderTable(results)}\n${renderNotes(results)}\n`);
+      process.exit(0);
     } else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: node --import tsx bench/bench.ts [--quick] [--json [FILE]] [--runs N]\n');
+      process.stdout.write('usage: node --import tsx bench/bench.ts [--quick] [--json [FILE]] [--runs N] | --render FILE\n');
       process.exit(0);
     } else if (arg !== '--quick') {
       process.stderr.write(`unknown argument ${String(arg)}\n`);

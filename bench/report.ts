@@ -121,13 +121,20 @@ export function renderTable(results: Results): string {
   return table.toString();
 }
 
+/** Median of big[i] / small[i] over the interleaved pairs: the least noise-prone size ratio. */
+export function pairedRatio(results: Results): number {
+  const big = results.columns.btrfs_big.clone_runs;
+  return spread(results.btrfs_small_beside_big.flatMap((small, i) => (big[i] ? [big[i].total_ms / small.total_ms] : []))).median;
+}
+
 /** Lines printed under the table: how long each phase took, and what else ran on the machine. */
 export function renderNotes(results: Results): string {
   const lines = [
     `mode ${results.mode}; total ${seconds(results.total_ms)}; started ${results.started_at}`,
     `machine: ${Object.entries(results.machine).map(([k, v]) => `${k} ${v}`).join('; ')}`,
     `phases: ${results.phases.map((p) => `${p.name} ${seconds(p.ms)}`).join('; ')}`,
-    `btrfs ${results.sizes.small} re-run beside ${results.sizes.big}: median ${seconds(spread(results.btrfs_small_beside_big.map((r) => r.total_ms)).median)} (${results.btrfs_small_beside_big.map((r) => round(r.total_ms)).join(', ')} ms)`,
+    `btrfs ${results.sizes.small} re-run beside ${results.sizes.big}: median ${seconds(spread(results.btrfs_small_beside_big.map((r) => r.total_ms)).median)} (${results.btrfs_small_beside_big.map((r) => round(r.total_ms)).join(', ')} ms); ` +
+      `${results.sizes.big} runs ${results.columns.btrfs_big.clone_runs.map((r) => round(r.total_ms)).join(', ')} ms; median of the pairwise ratios ${pairedRatio(results).toFixed(2)}×`,
     `other containers on the engine: before ${results.concurrent.before.length} [${results.concurrent.before.join(', ')}], after ${results.concurrent.after.length}; ` +
       `load average before ${results.concurrent.loadavg_before.map((l) => l.toFixed(2)).join(' ')}, after ${results.concurrent.loadavg_after.map((l) => l.toFixed(2)).join(' ')}`,
   ];

@@ -13,6 +13,7 @@ export type ErrorCategory =
   | 'unavailable'
   | 'source'
   | 'command_failed'
+  | 'interrupted'
   | 'internal';
 
 export interface DollyErrorOptions {
@@ -98,6 +99,13 @@ export class CommandFailedError extends DollyError {
     super('command_failed', `${command} failed (exit ${exitCode ?? 'signal'})${tail ? `: ${tail}` : ''}`, options);
     this.exitCode = exitCode;
     this.stderr = stderr;
+  }
+}
+
+/** The user pressed Ctrl-C (or the process got SIGTERM); what the command made was undone. */
+export class InterruptedError extends DollyError {
+  constructor(message = 'interrupted', options: DollyErrorOptions = {}) {
+    super('interrupted', message, options);
   }
 }
 

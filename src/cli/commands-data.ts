@@ -32,7 +32,7 @@ export function registerDataCommands(program: Root): void {
       const deps = await ctx.deps();
       const progress = byteProgress(ctx.logger, 'copying');
       try {
-        const result = await (await import('../engine/replica-init.js')).initReplica({ source, ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t) }, deps);
+        const result = await (await import('../engine/replica-init.js')).initReplica({ source, ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t), signal: ctx.signal }, deps);
         progress.stop();
         ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} copied (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s), replicating from GTID ${result.gtid}`);
       } finally {
@@ -64,6 +64,7 @@ export function registerDataCommands(program: Root): void {
     .description('pause the applier, snapshot, resume, prepare')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
+      void ctx.signal; // Ctrl-C waits for the snapshot's own undo (the applier is always resumed)
       const s = await (await import('../engine/snapshot-create.js')).createSnapshot(await ctx.deps());
       ctx.out.result(s, () => `snapshot ${s.id}: gtid ${s.gtid}, data as of ${s.data_state_at}, applier paused ${s.pause_ms} ms, prepared in ${(s.prepare_ms / 1000).toFixed(1)} s`);
     });
@@ -98,7 +99,10 @@ export function registerDataCommands(program: Root): void {
     .option('--name <name>', 'clone name (default: generated)')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const c = await (await import('../engine/clone-create.js')).createClone({ ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}) }, await ctx.deps());
+      const c = await (await import('../engine/clone-create.js')).createClone(
+        { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), signal: ctx.signal },
+        await ctx.deps(),
+      );
       ctx.out.result(c, () => describeClone(c));
     });
   clone
@@ -118,7 +122,7 @@ export function registerDataCommands(program: Root): void {
     .option('--snapshot <id>', 'reset onto this snapshot instead')
     .action(async (name, opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const c = await (await import('../engine/clone-manage.js')).resetClone(name, opts.snapshot ? { snapshot: opts.snapshot } : {}, await ctx.deps());
+      const c = await (await import('../engine/clone-manage.js')).resetClone(name, { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), signal: ctx.signal }, await ctx.deps());
       ctx.out.result(c, () => describeClone(c));
     });
   clone

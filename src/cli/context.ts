@@ -1,5 +1,7 @@
 import { createLogger, type LogLevel, type Logger } from '../log.js';
 import type { EngineDeps } from '../engine/context.js';
+import { InterruptedError } from '../errors.js';
+import { EXIT_CODES } from './exit-codes.js';
 import { createOutput, type Output } from './output.js';
 
 /** Global options every command sees. */
@@ -13,6 +15,11 @@ export interface CliContext {
   logger: Logger;
   out: Output;
   deps(): Promise<EngineDeps>;
+  /**
+   * Aborted at the first Ctrl-C / SIGTERM, so the command stops and undoes what it made; a second
+   * one exits at once. Asking for it is what installs the handlers (commands that make things do).
+   */
+  readonly signal: AbortSignal;
 }
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -21,9 +28,26 @@ export function cliContext(options: GlobalOptions): CliContext {
   const level = LEVELS.find((l) => l === options.logLevel) ?? (options.json ? 'warn' : 'info');
   const logger = createLogger(level, options.json === true);
   let deps: Promise<EngineDeps> | undefined;
+  let abort: AbortController | undefined;
   return {
     logger,
     out: createOutput(options.json === true),
     deps: () => (deps ??= import('../engine/context.js').then((m) => m.createEngineDeps(options.root, logger))),
+    get signal() {
+      abort ??= interruptible(logger);
+      return abort.signal;
+    },
   };
+}
+
+function interruptible(logger: Logger): AbortController {
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    if (abort.signal.aborted) process.exit(EXIT_CODES.interrupted);
+    logger.warn('interrupted: stopping and removing what this command made (press Ctrl-C again to quit at once)');
+    abort.abort(new InterruptedError('interrupted', { hint: 'nothing half-made is left; run the command again' }));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return abort;
 }

@@ -12,4 +12,5 @@ export const EXIT_CODES: Record<ErrorCategory, number> = {
   unavailable: 8,
   source: 9,
   command_failed: 10,
+  interrupted: 130,
 };

@@ -42,6 +42,10 @@ export async function main(argv: string[]): Promise<number> {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
       return EXIT_CODES.invalid_argument;
     }
+    if (error instanceof Error && error.name === 'AbortError') {
+      process.stderr.write('dolly: interrupted (hint: what the command had made is removed; run it again)\n');
+      return EXIT_CODES.interrupted;
+    }
     if (error instanceof DollyError) {
       const line = `dolly: ${error.message}${error.hint ? ` (hint: ${error.hint})` : ''}`;
       process.stderr.write(`${line}\n`);

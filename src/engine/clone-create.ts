@@ -8,6 +8,8 @@ import { CLONE_USER, cloneConnectOptions, cloneServerName, cloneSpec, startAndWa
 export interface CloneCreateOptions {
   snapshot?: string;
   name?: string;
+  /** Aborting stops the wait and removes what was made. */
+  signal?: AbortSignal;
 }
 
 /** What users get for a clone: where it is and how to log in. */
@@ -84,7 +86,7 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
     const data = await driver.clone(snapshot.volume, clone.volume);
     try {
       const spec = await cloneSpec(deps, state, clone, data, snapshot.flavor);
-      await startAndWait(deps, spec, cloneConnectOptions(state, clone));
+      await startAndWait(deps, spec, cloneConnectOptions(state, clone), options.signal);
       state.clones.push(clone);
       await deps.store.write(state);
     } catch (error) {

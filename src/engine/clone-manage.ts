@@ -26,7 +26,7 @@ export async function listClones(deps: EngineDeps): Promise<CloneListItem[]> {
  * `dolly clone reset`: back to its snapshot (or another), same name, port and credentials. The new
  * volume is made first; if the new server fails, the old one is started again on the old volume.
  */
-export async function resetClone(name: string, options: { snapshot?: string }, deps: EngineDeps): Promise<CloneView> {
+export async function resetClone(name: string, options: { snapshot?: string; signal?: AbortSignal }, deps: EngineDeps): Promise<CloneView> {
   validateName(name);
   const started = Date.now();
   return deps.store.transaction(async () => {
@@ -39,7 +39,7 @@ export async function resetClone(name: string, options: { snapshot?: string }, d
     const data = await driver.clone(snapshot.volume, next.volume);
     await deps.runtime.remove(cloneServerName(name));
     try {
-      await startAndWait(deps, await cloneSpec(deps, state, next, data, snapshot.flavor), cloneConnectOptions(state, next));
+      await startAndWait(deps, await cloneSpec(deps, state, next, data, snapshot.flavor), cloneConnectOptions(state, next), options.signal);
     } catch (error) {
       await deps.runtime.remove(cloneServerName(name)).catch(() => undefined);
       await driver.remove(next.volume).catch(() => undefined);

@@ -126,6 +126,30 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
     }
   });
 
+  it('Ctrl-C during replica init stops it and removes what it made', async () => {
+    const other = await createTestRoot('dolly-it-sigint-');
+    try {
+      assert.equal((await dolly(['--root', other.root, 'init', '--size', '1G'])).code, 0);
+      const child = spawn(process.execPath, [join(process.cwd(), 'bin/dolly'), '--root', other.root, 'replica', 'init', '--source', url()], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const deadline = Date.now() + 60_000;
+      while ((await containersOf(other.root)).length === 0) {
+        if (Date.now() > deadline) throw new Error(`the replica never started: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      assert.match(stderr, /interrupted/);
+      assert.deepEqual(await containersOf(other.root), []);
+      assert.deepEqual(await volumesOf(other.root), []);
+      assert.equal((await other.deps.store.require()).replica, undefined);
+    } finally {
+      await other.dispose();
+    }
+  });
+
   it('a second replica init on the same root is refused', async () => {
     assertCleanError(await cli(['replica', 'init', '--source', url()]), 4, /already has a replica/);
   });
