@@ -123,6 +123,8 @@ export interface ServiceModel {
   /** Swarm placement constraints (`node.hostname==x`, `node.labels.dolly.pool!=true`, ...). */
   readonly constraints: readonly string[];
   readonly ports: readonly PortModel[];
+  /** `dnsrr`: the service name resolves to its tasks; `vip`: to a virtual IP (needs IPVS). */
+  readonly endpointMode: 'dnsrr' | 'vip';
   readonly mounts: readonly MountModel[];
   readonly replicas: number;
   /** Labels of the service object. */

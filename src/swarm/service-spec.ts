@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import { FailedPreconditionError } from '../errors.js';
 import { LABEL_SWARM_SPEC_HASH } from './labels.js';
 import type { NetworkModel, SecretModel, ServiceModel } from './model.js';
-import { serviceSpecHash } from './spec-hash.js';
+import { networkSpecHash, secretSpecHash, serviceSpecHash } from './spec-hash.js';
 
 /**
  * The model rendered into Docker Engine API bodies, for `dolly swarm deploy`
@@ -68,21 +68,31 @@ export function toServiceSpec(service: ServiceModel, ids: DeployedIds): Docker.S
     Mode: { Replicated: { Replicas: service.replicas } },
     UpdateConfig: { Parallelism: service.update.parallelism, Order: service.update.order, FailureAction: service.update.failureAction },
     EndpointSpec: {
-      Mode: 'vip',
+      Mode: service.endpointMode,
       Ports: service.ports.map((port) => ({ Protocol: port.protocol, TargetPort: port.target, PublishedPort: port.published, PublishMode: port.mode })),
     },
   };
 }
 
-/** The network's create options: an attachable overlay, labelled. */
+/** The network's create options: an attachable overlay, labelled with its stack, part and hash. */
 export function toNetworkSpec(network: NetworkModel): Docker.NetworkCreateOptions {
-  return { Name: network.name, Driver: network.driver, Attachable: network.attachable, CheckDuplicate: true, Labels: { ...network.labels } };
+  return {
+    Name: network.name,
+    Driver: network.driver,
+    Attachable: network.attachable,
+    CheckDuplicate: true,
+    Labels: { ...network.labels, [LABEL_SWARM_SPEC_HASH]: networkSpecHash(network) },
+  };
 }
 
 /**
- * The secret's spec with its value, base64 as the API wants it. The value is the caller's
+ * The secret's spec with its value, base64 as the API wants it, labelled with its hash. The value is the caller's
  * (resolved from `secret.from` at deploy time); it is never part of the model.
  */
 export function toSecretSpec(secret: SecretModel, value: string): Docker.SecretSpec {
-  return { Name: secret.name, Labels: { ...secret.labels }, Data: Buffer.from(value, 'utf8').toString('base64') };
+  return {
+    Name: secret.name,
+    Labels: { ...secret.labels, [LABEL_SWARM_SPEC_HASH]: secretSpecHash(secret) },
+    Data: Buffer.from(value, 'utf8').toString('base64'),
+  };
 }

@@ -63,10 +63,17 @@ describe('buildTopology refuses a bad config before anything is deployed', () =>
   it('a port out of range', () => refuses({ ...seedConfig(), source: { node: 'node-1', publishedPort: 70000 } }, /^invalid topology: source\.publishedPort must be between 1 and 65535 \(got 70000\)$/));
   it('port 0', () => refuses({ ...seedConfig(), pool: { node: 'node-2', clonePorts: { first: 0, last: 10 } } }, /^invalid topology: pool\.clonePorts\.first must be between 1 and 65535 \(got 0\)$/));
   it('an ingress port inside the clone port range (two users of one published port)', () =>
-    refuses({ ...seedConfig(), source: { node: 'node-1', publishedPort: 6050 } }, /^source \(port 6050\) and the clones \(ports 6000-6099\) publish the same port$/));
-  it('a host-mode port on the pool node inside the clone range cannot happen, elsewhere it is fine', () => {
-    const topology = buildTopology({ ...seedConfig(), source: { node: 'node-1', publishedPort: 6050, publishMode: 'host' } });
-    assert.equal(topology.services.source.ports[0]?.published, 6050);
+    refuses({ ...seedConfig(), network: { endpointMode: 'vip' }, source: { node: 'node-1', publishedPort: 6050, publishMode: 'ingress' } }, /^source \(port 6050\) and the clones \(ports 6000-6099\) publish the same port$/));
+  it('a host-mode port in the clone range is fine off the pool node', () => {
+    const topology = buildTopology({ ...seedConfig(), source: { node: 'node-1', publishedPort: 6050 } });
+    assert.deepEqual(topology.services.source.ports, [{ target: 3306, published: 6050, protocol: 'tcp', mode: 'host' }]);
+  });
+  it('an ingress port without a virtual IP (endpoint mode dnsrr: no routing mesh)', () =>
+    refuses({ ...seedConfig(), source: { node: 'node-1', publishMode: 'ingress' } }, /^source publishes port 3306 in ingress mode, which needs endpoint mode vip$/));
+  it('an ingress port with endpoint mode vip is accepted', () => {
+    const topology = buildTopology({ ...seedConfig(), network: { endpointMode: 'vip' }, source: { node: 'node-1', publishMode: 'ingress' } });
+    assert.equal(topology.services.source.endpointMode, 'vip');
+    assert.equal(topology.services.source.ports[0]?.mode, 'ingress');
   });
   it('an empty clone port range', () => refuses({ ...seedConfig(), pool: { node: 'node-2', clonePorts: { first: 6100, last: 6000 } } }, /clone port range 6100-6000 is empty/));
   it('the replica data and run directories on one path', () => refuses({ ...seedConfig(), pool: { node: 'node-2', dataDir: '/srv/x', runDir: '/srv/x' } }, /both \/srv\/x/));

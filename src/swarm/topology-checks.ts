@@ -17,6 +17,7 @@ export function checkTopology(topology: Topology): void {
   checkPlacement(topology);
   checkServerIds(topology);
   checkPool(topology);
+  checkEndpoints(topology);
   checkPorts(topology);
 }
 
@@ -85,6 +86,20 @@ function checkPool(topology: Topology): void {
   const { clonePorts, dataDir, runDir } = topology.pool;
   if (clonePorts.first > clonePorts.last) fail(`the clone port range ${clonePorts.first}-${clonePorts.last} is empty`, 'give the first port, then the last (e.g. 6000-6099)');
   if (dataDir === runDir) fail(`the replica's data and run directories are both ${dataDir}`, 'give them distinct paths on the pool node');
+}
+
+/** The routing mesh (ingress ports) balances through a service's virtual IP: no VIP, no ingress. */
+function checkEndpoints(topology: Topology): void {
+  for (const part of SERVICE_PARTS) {
+    const service = topology.services[part];
+    const ingress = service.ports.find((port) => port.mode === 'ingress');
+    if (ingress !== undefined && service.endpointMode !== 'vip') {
+      fail(
+        `${service.name} publishes port ${ingress.published} in ingress mode, which needs endpoint mode vip`,
+        "publish it in host mode (the port opens on the service's node), or use network.endpointMode vip where the kernel has IPVS",
+      );
+    }
+  }
 }
 
 /** A published port (or range) that a service or the clones take, and where. */

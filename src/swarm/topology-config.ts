@@ -35,13 +35,21 @@ const secretSourceSchema = z.discriminatedUnion('kind', [
 export const topologyConfigSchema = z.strictObject({
   stack: name.default('dolly'),
   nodes: z.array(nodeSchema).min(1, 'must list at least one node'),
-  network: z.strictObject({ name: name.default('vb-net') }).prefault({}),
+  network: z
+    .strictObject({
+      name: name.default('vb-net'),
+      // dnsrr: service names resolve to the tasks' addresses. vip needs IPVS in the kernel, which
+      // these machines lack (a VIP there refuses every connection); dnsrr works everywhere.
+      endpointMode: z.enum(['dnsrr', 'vip']).default('dnsrr'),
+    })
+    .prefault({}),
   source: z.strictObject({
     node: hostname,
     image: image.default(DEFAULT_IMAGE),
     serverId: serverId.default(42),
     publishedPort: port.nullable().default(3306),
-    publishMode: z.enum(['ingress', 'host']).default('ingress'),
+    // host: the port opens on the source's node, as the seed's `-p 3306:3306` did; ingress needs vip.
+    publishMode: z.enum(['host', 'ingress']).default('host'),
     volume: name.default('dolly-source-data'),
   }),
   replica: z
@@ -106,8 +114,10 @@ function issueMessage(issue: z.core.$ZodIssue, config: unknown): string {
   if (issue.code === 'invalid_type' && valueAt(config, issue.path) === undefined) return 'is required';
   const value = valueAt(config, issue.path);
   const got = typeof value === 'number' ? ` (got ${value})` : '';
-  const text = issue.message.replace(/^Invalid input: expected (\w+), received \w+$/, 'must be of type $1').replace(/^Invalid input$/, 'is invalid')
-    .replace(/^Invalid discriminator value\. Expected (.*)$/, 'must be one of $1');
+  const text = issue.message
+    .replace(/^Invalid input: expected (\w+), received \w+$/, 'must be of type $1')
+    .replace(/^Invalid discriminator value\. Expected (.*)$/, 'must be one of $1')
+    .replace(/^Invalid input$/, 'is invalid');
   return `${text}${got}`;
 }
 

@@ -40,9 +40,10 @@ describe('buildTopology: the seed on three nodes', () => {
     });
   });
 
-  it('every service is on vb-net, labelled with its stack and part (service and containers)', () => {
+  it('every service is on vb-net, reached by DNS round robin, labelled with its stack and part (service and containers)', () => {
     for (const service of [source, replica, loadgen]) {
       assert.deepEqual(service.networks, [{ network: 'vb-net', aliases: [] }]);
+      assert.equal(service.endpointMode, 'dnsrr');
       assert.deepEqual(service.labels, { 'dolly.swarm.stack': 'dolly', 'dolly.swarm.part': service.part });
       assert.deepEqual(service.containerLabels, service.labels);
     }
@@ -82,7 +83,7 @@ describe('buildTopology: the seed on three nodes', () => {
     ]);
   });
 
-  it('the source: binlog, GTID, its server id, its data on a node-local volume, port 3306 published', () => {
+  it('the source: binlog, GTID, its server id, its data on a node-local volume, port 3306 published on its node', () => {
     const [sh, flag, script] = source.command ?? [];
     assert.deepEqual([sh, flag], ['sh', '-c']);
     assert.match(script ?? '', /cat '\/run\/secrets\/dolly-source-root-password'/);
@@ -91,7 +92,7 @@ describe('buildTopology: the seed on three nodes', () => {
     }
     assert.deepEqual(source.env, {});
     assert.deepEqual(source.mounts, [{ type: 'volume', source: 'dolly-source-data', target: '/var/lib/mysql', readOnly: false }]);
-    assert.deepEqual(source.ports, [{ target: 3306, published: 3306, protocol: 'tcp', mode: 'ingress' }]);
+    assert.deepEqual(source.ports, [{ target: 3306, published: 3306, protocol: 'tcp', mode: 'host' }]);
     assert.deepEqual(source.healthcheck?.test, ['CMD', 'mariadb-admin', '--socket=/run/dolly/mysqld.sock', 'ping']);
   });
 

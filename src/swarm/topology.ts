@@ -23,6 +23,8 @@ import { parseTopologyConfig, type ResolvedTopologyConfig, type TopologyConfig }
  *   volume of that node's pool; the label alone could match a second labelled node);
  * - loadgen: `node.labels.dolly.pool!=true`, free to move among the other nodes when one fails.
  * The pool node gets `dolly.pool=true` (topology.nodeLabels); the source node must not carry it.
+ * Services find each other by name with DNS round robin (`network.endpointMode`, default `dnsrr`:
+ * a virtual IP needs IPVS, which these machines' kernel lacks), so ports are published in host mode.
  */
 export function buildTopology(config: TopologyConfig): Topology {
   const resolved = parseTopologyConfig(config);
@@ -36,6 +38,7 @@ export function buildTopology(config: TopologyConfig): Topology {
     from: resolved.rootPassword.from,
     labels: swarmLabels(resolved.stack, 'secret'),
   };
+  const source = sourceService(resolved, network, secret, pool);
   const topology: Topology = {
     stack: resolved.stack,
     nodes,
@@ -43,9 +46,9 @@ export function buildTopology(config: TopologyConfig): Topology {
     network,
     secrets: [secret],
     services: {
-      source: sourceService(resolved, network, secret, pool),
+      source,
       replica: replicaService(resolved, network, pool),
-      loadgen: loadgenService(resolved, network, secret, pool),
+      loadgen: loadgenService(resolved, network, secret, pool, source),
     },
     pool,
   };
@@ -88,6 +91,7 @@ function base(config: ResolvedTopologyConfig, part: ServicePart, network: Networ
     part,
     name: part,
     networks: [{ network: network.name, aliases: [] }],
+    endpointMode: config.network.endpointMode,
     replicas: 1,
     labels: swarmLabels(config.stack, part),
     containerLabels: swarmLabels(config.stack, part),
@@ -133,7 +137,8 @@ function replicaService(config: ResolvedTopologyConfig, network: NetworkModel, p
   };
 }
 
-function loadgenService(config: ResolvedTopologyConfig, network: NetworkModel, secret: SecretModel, pool: PoolModel): ServiceModel {
+/** The load emulator writes to the source by its service name, over the network they share. */
+function loadgenService(config: ResolvedTopologyConfig, network: NetworkModel, secret: SecretModel, pool: PoolModel, source: ServiceModel): ServiceModel {
   return {
     ...base(config, 'loadgen', network),
     image: config.loadgen.image,
@@ -141,7 +146,7 @@ function loadgenService(config: ResolvedTopologyConfig, network: NetworkModel, s
     command: undefined,
     args: [],
     env: loadgenEnv({
-      host: 'source' satisfies ServicePart,
+      host: source.name,
       port: SOURCE_PORT,
       user: SOURCE_USER,
       passwordFile: secretFile(secret),
