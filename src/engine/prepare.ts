@@ -1,17 +1,20 @@
-import type { Flavor } from '../mysql/flavor.js';
-import { flavorOps } from '../mysql/flavor.js';
+import { join } from 'node:path';
+import { flavorOps, serverFlavor, type Flavor } from '../mysql/flavor.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
 import type { Replica } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { prepareRunDir, removeRunDir, type EngineDeps } from './context.js';
 import { generateServerId } from './names.js';
 import { prepareCommand } from './server-config.js';
-import { serverFlavor } from '../mysql/flavor.js';
 import { replicaConnectOptions, waitUntilAnswering } from './servers.js';
-import { join } from 'node:path';
 
 /** Accounts that are dolly's or the server's own; every other account is locked in a snapshot. */
 const KEEP_UNLOCKED = new Set(['root@localhost', 'mariadb.sys@localhost', 'mysql.sys@localhost', 'mysql.session@localhost', 'mysql.infoschema@localhost', 'PUBLIC@']);
+
+/** The temporary server that prepares a snapshot volume. */
+export function prepareServerName(volume: string): string {
+  return `prepare-${volume}`;
+}
 
 /**
  * Prepares a raw (crash-consistent) snapshot volume once, so clones start clean: a temporary
@@ -22,7 +25,7 @@ const KEEP_UNLOCKED = new Set(['root@localhost', 'mariadb.sys@localhost', 'mysql
 export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Replica, image: string): Promise<number> {
   const started = Date.now();
   const flavor: Flavor = replica.source.flavor;
-  const server = `prepare-${volume}`;
+  const server = prepareServerName(volume);
   const dir = await prepareRunDir(deps.root, server);
   try {
     await deps.runtime.start({

@@ -5,7 +5,7 @@ import type { Snapshot, State } from '../state/state.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { EngineDeps } from './context.js';
 import { snapshotId } from './names.js';
-import { prepareSnapshot } from './prepare.js';
+import { prepareServerName, prepareSnapshot } from './prepare.js';
 import { REPLICA, REPLICA_VOLUME, replicaConnectOptions, waitUntilAnswering } from './servers.js';
 
 /**
@@ -24,12 +24,12 @@ export async function createSnapshot(deps: EngineDeps): Promise<Snapshot> {
     const now = deps.now();
     const id = snapshotId(now);
     const volume = `snap-${id}`;
-    const taken = driver.atomic ? await atomicSnapshot(deps, state, driver, volume) : await stoppedSnapshot(deps, state, driver, volume);
     try {
+      const taken = driver.atomic ? await atomicSnapshot(deps, state, driver, volume) : await stoppedSnapshot(deps, state, driver, volume);
       const data = await driver.mount(volume);
       const prepareMs = await prepareSnapshot(deps, volume, data, replica, state.settings.image);
       await driver.seal(volume);
-      await deps.runtime.remove(`prepare-${volume}`);
+      await deps.runtime.remove(prepareServerName(volume));
       const snapshot: Snapshot = {
         id,
         volume,
@@ -46,7 +46,7 @@ export async function createSnapshot(deps: EngineDeps): Promise<Snapshot> {
       deps.logger.info('snapshot created', { id, gtid: snapshot.gtid, pause_ms: snapshot.pause_ms, prepare_ms: prepareMs });
       return snapshot;
     } catch (error) {
-      await deps.runtime.remove(`prepare-${volume}`).catch(() => undefined);
+      await deps.runtime.remove(prepareServerName(volume)).catch(() => undefined);
       await driver.remove(volume).catch(() => undefined);
       throw error;
     }
