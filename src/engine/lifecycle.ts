@@ -14,7 +14,7 @@ export interface UpResult {
 
 /**
  * `dolly up`: after a reboot or crash, mounts the pool, removes half-made leftovers (prepare
- * servers) and starts the replica and every clone again: a stopped container is started, a
+ * servers, volumes no snapshot or clone refers to) and starts the replica and every clone again: a stopped container is started, a
  * missing one is made anew on its volume. Waits until each answers.
  */
 export async function up(deps: EngineDeps): Promise<UpResult> {
@@ -29,6 +29,13 @@ export async function up(deps: EngineDeps): Promise<UpResult> {
         await deps.runtime.remove(server.name);
         result.removed_leftovers.push(server.name);
       }
+    }
+    // Volumes no state entry refers to were left by a command that crashed half-way.
+    const referenced = new Set([...(state.replica ? [REPLICA_VOLUME] : []), ...state.snapshots.map((s) => s.volume), ...state.clones.map((c) => c.volume)]);
+    for (const volume of await driver.list()) {
+      if (referenced.has(volume)) continue;
+      await driver.remove(volume);
+      result.removed_leftovers.push(volume);
     }
     const wanted: { name: string; spec: () => Promise<ServerSpec>; connect: ConnectOptions }[] = [];
     if (state.replica) {

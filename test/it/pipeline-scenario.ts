@@ -127,8 +127,13 @@ export function pipelineScenario(driver: DriverName, capabilities: Capability[])
       for (const server of ['replica', 'clone-alice', `clone-${b.name}`]) {
         await docker.getContainer(containerName(root.root, server)).kill().catch(() => undefined);
       }
+      // a volume left by a command that crashed half-way
+      const driver = root.deps.driver(await root.deps.store.require());
+      await driver.createVolume('snap-orphan');
       const result = await up(root.deps);
       assert.equal(result.started.length, 3);
+      assert.ok(result.removed_leftovers.includes('snap-orphan'));
+      assert.equal(await driver.exists('snap-orphan'), false);
       assert.equal(await mariadbQuery(a, 'SELECT COUNT(*) FROM app.notes'), '3');
       await onSource("INSERT INTO app.notes VALUES (5, 'after up')");
       const target = await onSource('SELECT @@gtid_binlog_pos');
