@@ -3,6 +3,7 @@ import { DollyError } from '../errors.js';
 import { registerDataCommands } from './commands-data.js';
 import { registerDemoCommand } from './commands-demo.js';
 import { registerPoolCommands } from './commands-pool.js';
+import { registerSwarmCommands } from './commands-swarm.js';
 import { EXIT_CODES } from './exit-codes.js';
 
 /** The dolly program: global options and every command. */
@@ -19,6 +20,7 @@ export function buildProgram(): Command<[], { root?: string; json?: boolean; log
   registerPoolCommands(program);
   registerDataCommands(program);
   registerDemoCommand(program);
+  registerSwarmCommands(program);
   return program;
 }
 

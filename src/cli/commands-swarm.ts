@@ -1,0 +1,48 @@
+import type { Command } from '@commander-js/extra-typings';
+import { cliContext, type GlobalOptions } from './context.js';
+import { table } from './output.js';
+
+type Root = Command<[], GlobalOptions>;
+
+/** What every `dolly swarm` command needs: the topology and the Swarm to apply it to. */
+async function swarmSetup(opts: { config: string; dockerHost?: string }, globals: GlobalOptions) {
+  const ctx = cliContext(globals);
+  const { resolveRoot } = await import('../engine/context.js');
+  const { readTopologyFile, swarmTarget } = await import('../swarm/deploy/swarm-target.js');
+  const topology = await readTopologyFile(opts.config);
+  const target = await swarmTarget(resolveRoot(globals.root), opts.dockerHost);
+  ctx.logger.debug('swarm target', { target: target.description });
+  return { ctx, topology, deps: { docker: target.docker, engines: target.engines, logger: ctx.logger } };
+}
+
+/** `swarm plan|deploy|status|destroy`: the seed's Swarm from the one topology model. */
+export function registerSwarmCommands(program: Root): void {
+  const swarm = program.command('swarm').description("the seed's Swarm as code: source, load emulator and replica on separate nodes");
+  const withTarget = <T extends Command<[], Record<string, unknown>>>(cmd: T): T =>
+    cmd
+      .option('--config <file>', 'topology: a Pulumi stack file or the topology alone', 'Pulumi.dev.yaml')
+      .option('--docker-host <url>', 'a Swarm manager (tcp://HOST:PORT); default: the sandbox while it runs, else the local engine') as T;
+
+  withTarget(swarm.command('plan').description('what a deploy would change (checks nodes, ports and images first)')).action(async (opts, cmd) => {
+    const { ctx, topology, deps } = await swarmSetup(opts as { config: string; dockerHost?: string }, cmd.optsWithGlobals());
+    const changes = await (await import('../swarm/deploy/swarm-deploy.js')).swarmPlan(topology, deps);
+    ctx.out.result(changes, () => table(['action', 'kind', 'name'], changes.map((c) => [c.action, c.kind, c.name])));
+  });
+  withTarget(swarm.command('deploy').description('create or update network, secrets and services; running it twice changes nothing')).action(async (opts, cmd) => {
+    const { ctx, topology, deps } = await swarmSetup(opts as { config: string; dockerHost?: string }, cmd.optsWithGlobals());
+    const { swarmDeploy, waitForServices } = await import('../swarm/deploy/swarm-deploy.js');
+    const changes = await swarmDeploy(topology, deps);
+    const services = await waitForServices(topology, deps, 300_000);
+    ctx.out.result({ changes, services }, () => `${changes.filter((c) => c.action !== 'keep').length} change(s); ${services.map((s) => `${s.name} on ${s.node}`).join(', ')}`);
+  });
+  withTarget(swarm.command('status').description('services, their nodes and states')).action(async (opts, cmd) => {
+    const { ctx, topology, deps } = await swarmSetup(opts as { config: string; dockerHost?: string }, cmd.optsWithGlobals());
+    const services = await (await import('../swarm/deploy/swarm-deploy.js')).swarmStatus(topology, deps);
+    ctx.out.result({ services }, () => table(['service', 'node', 'state', 'replicas'], services.map((s) => [s.name, s.node ?? '-', s.state, s.replicas])));
+  });
+  withTarget(swarm.command('destroy').description("remove the stack's services, secrets, network and node labels")).action(async (opts, cmd) => {
+    const { ctx, topology, deps } = await swarmSetup(opts as { config: string; dockerHost?: string }, cmd.optsWithGlobals());
+    const removed = await (await import('../swarm/deploy/swarm-deploy.js')).swarmDestroy(topology, deps);
+    ctx.out.result({ removed }, () => `removed ${removed.length} object(s)`);
+  });
+}
