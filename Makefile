@@ -17,7 +17,7 @@ build: $(NODE_MODULES)
 	chmod +x bin/dolly
 
 image: deps build
-	bin/dolly images build
+	bin/dolly images build --loadgen
 
 demo: image
 	bin/dolly --root /var/lib/dolly-demo demo

@@ -65,14 +65,14 @@ export function registerPoolCommands(program: Root): void {
     .option('--tag <tag>', 'image tag', 'dolly/mariadb:10.11')
     .option('--mirror <url>', 'Debian mirror (default: the host apt source)')
     .option('--force', 'rebuild even when present')
+    .option('--loadgen', "also build the Swarm load emulator's image (dolly/loadgen)")
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const deps = await ctx.deps();
-      const result = await (await import('../docker/image-build.js')).buildImage(
-        { tag: opts.tag, force: opts.force === true, ...(opts.mirror ? { mirror: opts.mirror } : {}) },
-        { docker: deps.docker, shell: deps.shell, logger: ctx.logger },
-      );
-      ctx.out.result(result, () => (result.built ? `built ${result.tag} in ${result.seconds.toFixed(0)} s` : `${result.tag} is present`));
+      const build = { docker: deps.docker, shell: deps.shell, logger: ctx.logger };
+      const results = [await (await import('../docker/image-build.js')).buildImage({ tag: opts.tag, force: opts.force === true, ...(opts.mirror ? { mirror: opts.mirror } : {}) }, build)];
+      if (opts.loadgen) results.push(await (await import('../swarm/loadgen-image.js')).buildLoadgenImage({ force: opts.force === true }, build));
+      ctx.out.result(results, () => results.map((r) => (r.built ? `built ${r.tag} in ${r.seconds.toFixed(0)} s` : `${r.tag} is present`)).join('\n'));
     });
 
   program

@@ -63,7 +63,7 @@ export async function buildImage(options: ImageBuildOptions, deps: ImageBuildDep
     await mkdir(join(rootfs, 'run/dolly'), { recursive: true });
     await mkdir(join(rootfs, 'run/mysqld'), { recursive: true });
     deps.logger.info('importing the root file system', { image: tag });
-    await importRootfs(deps.docker, rootfs, tag);
+    await importRootfs(deps.docker, rootfs, tag, ['CMD ["mariadbd"]', 'LABEL dolly.image=mariadb', 'LABEL dolly.flavor=mariadb']);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -87,7 +87,8 @@ export async function ensureImage(docker: DockerClient, image: string, logger: L
   }
 }
 
-async function importRootfs(docker: DockerClient, rootfs: string, tag: string): Promise<void> {
+/** `tar -C rootfs . | docker import` with Dockerfile-style `changes` (CMD, ENTRYPOINT, LABEL ...). */
+export async function importRootfs(docker: DockerClient, rootfs: string, tag: string, changes: readonly string[]): Promise<void> {
   const [repo, version] = splitTag(tag);
   const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let tarErr = '';
@@ -96,7 +97,7 @@ async function importRootfs(docker: DockerClient, rootfs: string, tag: string): 
   const stream = await docker.importImage(tar.stdout, {
     repo,
     tag: version,
-    changes: ['CMD ["mariadbd"]', 'LABEL dolly.image=mariadb', 'LABEL dolly.flavor=mariadb'],
+    changes: [...changes],
   });
   await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
   const code = await tarDone;
@@ -110,7 +111,7 @@ function splitTag(tag: string): [string, string] {
 }
 
 /** The Debian mirror the host's apt uses (deb822 or one-line format). */
-async function hostMirror(): Promise<string> {
+export async function hostMirror(): Promise<string> {
   for (const file of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
     const text = await readFile(file, 'utf8').catch(() => '');
     const deb822 = /^URIs:\s*(\S+)/m.exec(text);
