@@ -23,6 +23,41 @@ export function registerSwarmCommands(program: Root): void {
       .option('--config <file>', 'topology: a Pulumi stack file or the topology alone', 'Pulumi.dev.yaml')
       .option('--docker-host <url>', 'a Swarm manager (tcp://HOST:PORT); default: the sandbox while it runs, else the local engine') as T;
 
+  const sandbox = swarm.command('sandbox').description('a local multi-node Swarm of Docker-in-Docker nodes, to try and test the topology');
+  sandbox
+    .command('up')
+    .description('start the nodes, form the Swarm, label the pool node, load the images')
+    .option('--nodes <n>', 'how many nodes', '3')
+    .option('--pool-path <dir>', "host directory shared with the pool node at the same path (default: the root)")
+    .action(async (opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const deps = await ctx.deps();
+      const { mkdir } = await import('node:fs/promises');
+      const poolPath = opts.poolPath ?? deps.root;
+      await mkdir(poolPath, { recursive: true, mode: 0o700 });
+      const { sandboxUp } = await import('../swarm/sandbox/sandbox.js');
+      const { sandbox: s, timings } = await sandboxUp({ root: deps.root, nodes: Number(opts.nodes), poolPath, signal: ctx.signal }, { docker: deps.docker, shell: deps.shell, logger: ctx.logger });
+      ctx.out.result({ sandbox: s, timings }, () => s.nodes.map((n) => `${n.hostname} ${n.role}${n.pool ? ' (pool)' : ''} engine tcp://127.0.0.1:${n.endpoint.port}`).join('\n'));
+    });
+  sandbox
+    .command('down')
+    .description('remove the nodes, their volumes and the network')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const deps = await ctx.deps();
+      const result = await (await import('../swarm/sandbox/sandbox.js')).sandboxDown({ root: deps.root }, { docker: deps.docker, logger: ctx.logger });
+      ctx.out.result(result, () => `removed ${result.containers} container(s), ${result.volumes} volume(s), ${result.networks} network(s)`);
+    });
+  sandbox
+    .command('status')
+    .description('the nodes, their roles, states and engines')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const deps = await ctx.deps();
+      const status = await (await import('../swarm/sandbox/sandbox-status.js')).sandboxStatus({ root: deps.root }, { docker: deps.docker });
+      ctx.out.result(status, () => (status.exists ? table(['node', 'role', 'pool', 'state'], status.nodes.map((n) => [n.hostname, n.role, n.pool ? 'yes' : '', n.state])) : 'no sandbox'));
+    });
+
   withTarget(swarm.command('plan').description('what a deploy would change (checks nodes, ports and images first)')).action(async (opts, cmd) => {
     const { ctx, topology, deps } = await swarmSetup(opts as { config: string; dockerHost?: string }, cmd.optsWithGlobals());
     const changes = await (await import('../swarm/deploy/swarm-deploy.js')).swarmPlan(topology, deps);

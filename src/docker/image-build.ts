@@ -94,12 +94,13 @@ export async function importRootfs(docker: DockerClient, rootfs: string, tag: st
   let tarErr = '';
   tar.stderr.on('data', (chunk: Buffer) => (tarErr += chunk.toString()));
   const tarDone = new Promise<number | null>((resolve) => tar.on('close', resolve));
-  const stream = await docker.importImage(tar.stdout, {
-    repo,
-    tag: version,
-    changes: [...changes],
-  });
-  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
+  try {
+    const stream = await docker.importImage(tar.stdout, { repo, tag: version, changes: [...changes] });
+    await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
+  } catch (error) {
+    tar.kill();
+    throw error;
+  }
   const code = await tarDone;
   if (code !== 0) throw new CommandFailedError('tar', code, tarErr);
 }

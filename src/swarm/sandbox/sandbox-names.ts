@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import { LABEL_KIND, LABEL_NAME, LABEL_ROOT } from '../../labels.js';
+
+/** What a sandbox object is: the network (`sandbox`) or a node container or its volume (`sandbox-node`). */
+export type SandboxKind = 'sandbox' | 'sandbox-node';
+
+/** Label on a node container: `manager` or `worker` (the role it was given at `sandbox up`). */
+export const LABEL_SANDBOX_ROLE = 'dolly.sandbox.role';
+/** Label on a node container: `true` on the pool node (its Swarm node also gets `dolly.pool=true`). */
+export const LABEL_SANDBOX_POOL = 'dolly.sandbox.pool';
+
+/** The short hash of a root that keeps two roots' sandboxes apart on one engine (as containerName does). */
+export function rootTag(root: string): string {
+  return createHash('sha256').update(root).digest('hex').slice(0, 8);
+}
+
+/** The sandbox's bridge network on the host engine: `dolly-sandbox-<hash of root>`. */
+export function sandboxNetworkName(root: string): string {
+  return `dolly-sandbox-${rootTag(root)}`;
+}
+
+/** A node's hostname inside the Swarm: `node-1` .. `node-N` (node-1 is the manager). */
+export function nodeHostname(index: number): string {
+  return `node-${index}`;
+}
+
+/** A node's container name on the host engine: `dolly-<hash>-node-<i>`. */
+export function nodeContainerName(root: string, index: number): string {
+  return `dolly-${rootTag(root)}-${nodeHostname(index)}`;
+}
+
+/** The volume that holds a node's /var/lib/docker: `dolly-<hash>-node-<i>-docker`. */
+export function nodeVolumeName(root: string, index: number): string {
+  return `${nodeContainerName(root, index)}-docker`;
+}
+
+/** The labels of every sandbox object of `root`; `name` is the node's hostname or the network's name. */
+export function sandboxLabels(root: string, kind: SandboxKind, name: string): Record<string, string> {
+  return { [LABEL_ROOT]: root, [LABEL_KIND]: kind, [LABEL_NAME]: name };
+}
+
+/** A Docker list filter that finds the objects of one kind of one root's sandbox. */
+export function sandboxFilter(root: string, kind: SandboxKind): { label: string[] } {
+  return { label: [`${LABEL_ROOT}=${root}`, `${LABEL_KIND}=${kind}`] };
+}
