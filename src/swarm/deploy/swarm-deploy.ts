@@ -78,6 +78,8 @@ export interface SwarmServiceStatus {
   node: string | null;
   state: string;
   replicas: string;
+  /** The newest task's error while none runs (e.g. a bind path missing on its node). */
+  error?: string;
 }
 
 /** `dolly swarm status`: each service of the stack, where its task runs and in what state. */
@@ -93,10 +95,17 @@ export async function swarmStatus(topology: Topology, deps: SwarmDeps): Promise<
       result.push({ name, node: null, state: 'missing', replicas: `0/${topology.services[part].replicas}` });
       continue;
     }
-    const tasks = (await deps.docker.listTasks({ filters: { service: [object.id], 'desired-state': ['running'] } })) as { NodeID?: string; Status?: { State?: string } }[];
+    const tasks = (await deps.docker.listTasks({ filters: { service: [object.id] } })) as { NodeID?: string; CreatedAt?: string; Status?: { State?: string; Err?: string } }[];
+    tasks.sort((a, b) => (b.CreatedAt ?? '').localeCompare(a.CreatedAt ?? ''));
     const running = tasks.filter((t) => t.Status?.State === 'running');
     const task = running[0] ?? tasks[0];
-    result.push({ name, node: task?.NodeID ? (nodes.get(task.NodeID) ?? task.NodeID) : null, state: task?.Status?.State ?? 'pending', replicas: `${running.length}/${topology.services[part].replicas}` });
+    result.push({
+      name,
+      node: task?.NodeID ? (nodes.get(task.NodeID) ?? task.NodeID) : null,
+      state: task?.Status?.State ?? 'pending',
+      replicas: `${running.length}/${topology.services[part].replicas}`,
+      ...(running.length === 0 && task?.Status?.Err ? { error: task.Status.Err } : {}),
+    });
   }
   return result;
 }
@@ -108,7 +117,7 @@ export async function waitForServices(topology: Topology, deps: SwarmDeps, timeo
     const status = await swarmStatus(topology, deps);
     if (status.every((s) => s.state === 'running')) return status;
     if (Date.now() > deadline) {
-      const waiting = status.filter((s) => s.state !== 'running').map((s) => `${s.name} (${s.state})`);
+      const waiting = status.filter((s) => s.state !== 'running').map((s) => `${s.name} (${s.state}${s.error ? `: ${s.error}` : ''})`);
       throw new UnavailableError(`services not running after ${timeoutMs / 1000} s: ${waiting.join(', ')}`, { hint: 'see `docker service ps NAME` on the manager' });
     }
     await new Promise((r) => setTimeout(r, 1000));
@@ -126,6 +135,13 @@ export async function swarmDestroy(topology: Topology, deps: SwarmDeps): Promise
       await removeObject(deps.docker, deployed, { action: 'remove', kind, name: object.name });
       removed.push(`${kind}/${object.name}`);
     }
+  }
+  // Swarm removes a network only once the tasks on it are gone: wait, asking again, until nothing is left.
+  const deadline = Date.now() + 120_000;
+  for (let left = await stackObjects(deps.docker, topology.stack); left.length > 0; left = await stackObjects(deps.docker, topology.stack)) {
+    if (Date.now() > deadline) throw new UnavailableError(`still present after destroy: ${left.map((o) => `${o.kind}/${o.name}`).join(', ')}`, { hint: 'run `dolly swarm destroy` again' });
+    for (const object of left) await removeObject(deps.docker, left, { action: 'remove', kind: object.kind, name: object.name }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 1000));
   }
   await labelNodes(topology, deps.docker, true);
   return removed;
@@ -155,16 +171,23 @@ async function removeNetworkWhenFree(docker: DockerClient, id: string): Promise<
 
 /** Adds (or, with `remove`, takes off) the topology's node labels, e.g. dolly.pool=true on the pool node. */
 async function labelNodes(topology: Topology, docker: DockerClient, remove = false): Promise<void> {
-  const nodes = await liveNodes(docker);
   for (const wanted of topology.nodeLabels) {
-    const node = nodes.find((n) => n.hostname === wanted.node);
-    if (!node) continue;
-    const labels = { ...(node.spec.Labels ?? {}) };
-    for (const [key, value] of Object.entries(wanted.labels)) {
-      if (remove) delete labels[key];
-      else labels[key] = value;
+    // A node's version moves with its heartbeats: read it right before the update, retry if it moved.
+    for (let attempt = 1; ; attempt += 1) {
+      const node = (await liveNodes(docker)).find((n) => n.hostname === wanted.node);
+      if (!node) break;
+      const labels = { ...(node.spec.Labels ?? {}) };
+      for (const [key, value] of Object.entries(wanted.labels)) {
+        if (remove) delete labels[key];
+        else labels[key] = value;
+      }
+      if (JSON.stringify(labels) === JSON.stringify(node.spec.Labels ?? {})) break;
+      try {
+        await docker.getNode(node.id).update({ version: node.version, ...node.spec, Labels: labels });
+        break;
+      } catch (error) {
+        if (attempt >= 5 || !String(error).includes('out of sequence')) throw error;
+      }
     }
-    if (JSON.stringify(labels) === JSON.stringify(node.spec.Labels ?? {})) continue;
-    await docker.getNode(node.id).update({ version: node.version, ...node.spec, Labels: labels });
   }
 }

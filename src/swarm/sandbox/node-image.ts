@@ -5,7 +5,7 @@ import { PermissionDeniedError } from '../../errors.js';
 import { hostMirror, importRootfs } from '../../docker/image-build.js';
 
 /** The image every sandbox node runs: Debian bookworm with Debian's docker.io (dockerd 20.10). */
-export const NODE_IMAGE = 'dolly/swarm-node:bookworm';
+export const NODE_IMAGE = 'dolly/swarm-node:bookworm-2';
 
 /** What dockerd needs besides docker.io's own dependencies (containerd, runc, tini, iptables). */
 const PACKAGES = ['docker.io', 'iptables', 'iproute2', 'procps', 'kmod'];
@@ -27,7 +27,7 @@ set -e
 for dir in /sys /proc/sys /sys/fs/cgroup /sys/fs/cgroup/*; do
   if mountpoint -q "$dir"; then mount -o remount,bind,rw "$dir" 2>/dev/null || echo "dolly-swarm-node: $dir stays read-only" >&2; fi
 done
-mountpoint -q /tmp || mount -t tmpfs -o mode=1777 tmpfs /tmp
+# No tmpfs over /tmp: it would hide a pool path bind-mounted below it (e.g. a root under /tmp).
 rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
 exec dockerd "$@"
 `;
