@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDockerNotFound, type DockerClient } from './client.js';
 import { CommandFailedError, NotFoundError, PermissionDeniedError } from '../errors.js';
@@ -25,8 +25,8 @@ export interface ImageBuildOptions {
   force?: boolean;
 }
 
-/** Paths removed from the root file system before import: caches, docs, the package's own datadir. */
-const PRUNE = ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'var/lib/mysql'];
+/** Paths removed from every root file system before import: apt caches and docs. */
+const PRUNE = ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info'];
 
 export async function imageExists(docker: DockerClient, tag: string): Promise<boolean> {
   try {
@@ -38,38 +38,73 @@ export async function imageExists(docker: DockerClient, tag: string): Promise<bo
   }
 }
 
+/** An image made from Debian's packages: what to install, what to do to the root file system, how to import it. */
+export interface DebianImageRecipe {
+  tag: string;
+  /** For logs: what the image is ("mariadb-server", "docker.io for the sandbox nodes", ...). */
+  what: string;
+  packages: readonly string[];
+  /** Work on the root file system after debootstrap and pruning, before import. */
+  customize(rootfs: string): Promise<void>;
+  /** Dockerfile-style changes for `docker import` (CMD, ENTRYPOINT, LABEL ...). */
+  changes: readonly string[];
+  /** What to tell a user who is not root. */
+  rootHint: string;
+}
+
+export interface BuiltImage {
+  tag: string;
+  built: boolean;
+  seconds: number;
+}
+
 /**
- * Builds the MariaDB server image from Debian's packages: debootstrap (minbase + mariadb-server +
- * mariadb-client), prune, `docker import`. Skipped when the image exists (unless `force`).
+ * Builds an image from Debian's packages: debootstrap bookworm (minbase + the recipe's packages)
+ * from the host's mirror, prune caches and docs, the recipe's own step, `docker import`. Skipped
+ * when the image exists (unless `force`). Needs root (debootstrap); the work directory is always removed.
  */
-export async function buildImage(options: ImageBuildOptions, deps: ImageBuildDeps): Promise<{ tag: string; built: boolean; seconds: number }> {
-  const tag = options.tag ?? DEFAULT_IMAGE;
+export async function buildDebianImage(recipe: DebianImageRecipe, options: Omit<ImageBuildOptions, 'tag'>, deps: ImageBuildDeps): Promise<BuiltImage> {
   const started = Date.now();
-  if (!options.force && (await imageExists(deps.docker, tag))) {
-    deps.logger.info('image already present, nothing to build', { image: tag });
-    return { tag, built: false, seconds: 0 };
+  if (!options.force && (await imageExists(deps.docker, recipe.tag))) {
+    deps.logger.debug('image already present, nothing to build', { image: recipe.tag });
+    return { tag: recipe.tag, built: false, seconds: 0 };
   }
-  if (process.getuid?.() !== 0) {
-    throw new PermissionDeniedError('building the image needs root (debootstrap)', { hint: 'run `sudo dolly images build`' });
-  }
+  if (process.getuid?.() !== 0) throw new PermissionDeniedError(`building the image ${recipe.tag} needs root (debootstrap)`, { hint: recipe.rootHint });
   const mirror = options.mirror ?? (await hostMirror());
   const work = await mkdtemp(join(options.workDir ?? '/var/tmp', 'dolly-image-'));
   const rootfs = join(work, 'rootfs');
   try {
-    deps.logger.info('debootstrap: Debian bookworm with mariadb-server (about 2 minutes)', { mirror });
-    await deps.shell.run('debootstrap', ['--variant=minbase', '--include=mariadb-server,mariadb-client', 'bookworm', rootfs, mirror]);
+    deps.logger.info(`debootstrap: Debian bookworm with ${recipe.what} (about 2 minutes, once)`, { image: recipe.tag, mirror });
+    await deps.shell.run('debootstrap', ['--variant=minbase', `--include=${recipe.packages.join(',')}`, 'bookworm', rootfs, mirror]);
     for (const path of PRUNE) await rm(join(rootfs, path), { recursive: true, force: true });
-    await mkdir(join(rootfs, 'var/lib/mysql'), { recursive: true });
-    await mkdir(join(rootfs, 'run/dolly'), { recursive: true });
-    await mkdir(join(rootfs, 'run/mysqld'), { recursive: true });
-    deps.logger.info('importing the root file system', { image: tag });
-    await importRootfs(deps.docker, rootfs, tag, ['CMD ["mariadbd"]', 'LABEL dolly.image=mariadb', 'LABEL dolly.flavor=mariadb']);
+    await recipe.customize(rootfs);
+    await importRootfs(deps.docker, rootfs, recipe.tag, recipe.changes);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
   const seconds = (Date.now() - started) / 1000;
-  deps.logger.info('image built', { image: tag, seconds });
-  return { tag, built: true, seconds };
+  deps.logger.info('image built', { image: recipe.tag, seconds });
+  return { tag: recipe.tag, built: true, seconds };
+}
+
+/** The MariaDB server image: mariadb-server and mariadb-client, an empty datadir, /run/dolly. */
+export async function buildImage(options: ImageBuildOptions, deps: ImageBuildDeps): Promise<BuiltImage> {
+  return buildDebianImage(
+    {
+      tag: options.tag ?? DEFAULT_IMAGE,
+      what: 'mariadb-server',
+      packages: ['mariadb-server', 'mariadb-client'],
+      customize: async (rootfs) => {
+        // The package's own datadir goes: dolly initialises each replica's datadir itself.
+        await rm(join(rootfs, 'var/lib/mysql'), { recursive: true, force: true });
+        for (const dir of ['var/lib/mysql', 'run/dolly', 'run/mysqld']) await mkdir(join(rootfs, dir), { recursive: true });
+      },
+      changes: ['CMD ["mariadbd"]', 'LABEL dolly.image=mariadb', 'LABEL dolly.flavor=mariadb'],
+      rootHint: 'run `sudo dolly images build`',
+    },
+    options,
+    deps,
+  );
 }
 
 /** Makes sure `image` is present: pulls images from a registry, refuses to guess for dolly's own. */
