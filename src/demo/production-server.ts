@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { flavorOps } from '../mysql/flavor.js';
 import { quoteAccount, quoteString, sqlInteger } from '../mysql/identifiers.js';
 import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
 import { waitForServer } from '../mysql/wait-ready.js';
+import { containerName } from '../runtime/docker-runtime.js';
 import { freePort } from './free-port.js';
 
 export { fillSampleData, type SampleDataOptions } from './sample-data.js';
@@ -44,11 +44,6 @@ export interface ProductionServer extends AsyncDisposable {
 const DATADIR = '/var/lib/mysql';
 const INIT_DIR = '/dolly-init';
 const READY_TIMEOUT_MS = 120_000;
-
-/** Same scheme as the runtime's containers: a short hash keeps two roots apart on one engine. */
-function containerName(root: string, name: string): string {
-  return `dolly-${createHash('sha256').update(root).digest('hex').slice(0, 8)}-${name}`;
-}
 
 /** Run at every start: root over TCP with the password, kept out of the binlog (and so out of GTIDs). */
 function initSql(password: string): string {

@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 import { isDockerConflict, isDockerNotFound, type DockerClient } from '../docker/client.js';
 import { AlreadyExistsError, CommandFailedError, NotFoundError } from '../errors.js';
-import { LABEL_KIND, LABEL_NAME, LABEL_PORT, LABEL_ROOT, LABEL_VOLUME, labelsFor, type ObjectKind } from '../labels.js';
+import { LABEL_KIND, LABEL_NAME, LABEL_PORT, LABEL_ROOT, LABEL_VOLUME, labelsFor, rootTag, type ObjectKind } from '../labels.js';
 import { CONTAINER_DATADIR, CONTAINER_RUNDIR, type ServerInfo, type ServerRuntime, type ServerSpec } from './runtime.js';
 
 /** Container name for a server of a root: short root hash keeps two roots apart on one engine. */
 export function containerName(root: string, name: string): string {
-  const tag = createHash('sha256').update(root).digest('hex').slice(0, 8);
-  return `dolly-${tag}-${name}`;
+  return `dolly-${rootTag(root)}-${name}`;
 }
 
 /** ServerRuntime on the Docker engine: one container per server, found again by its labels. */

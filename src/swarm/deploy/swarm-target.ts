@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { assertDockerReachable, createDockerClient, type DockerClient } from '../../docker/client.js';
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
 import type { Topology } from '../model.js';
+import { connectEngine } from '../sandbox/node-engine.js';
 import { readSandboxState } from '../sandbox/sandbox-state.js';
 import { buildTopology } from '../topology.js';
 import type { NodeEngines } from './swarm-facts.js';
@@ -53,7 +54,7 @@ export async function swarmTarget(root: string, dockerHost: string | undefined):
   }
   const sandbox = await readSandboxState(root);
   if (sandbox) {
-    const clients = new Map(sandbox.nodes.map((n) => [n.hostname, new Docker({ protocol: 'http', host: n.endpoint.host, port: n.endpoint.port })]));
+    const clients = new Map(sandbox.nodes.map((n) => [n.hostname, connectEngine(n.endpoint)]));
     const manager = sandbox.nodes.find((n) => n.role === 'manager') ?? sandbox.nodes[0];
     const docker = manager ? clients.get(manager.hostname) : undefined;
     if (!docker || !manager) throw new NotFoundError('the sandbox has no manager', { hint: 'run `dolly swarm sandbox down` and `up` again' });

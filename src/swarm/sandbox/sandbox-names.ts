@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { LABEL_KIND, LABEL_NAME, LABEL_ROOT } from '../../labels.js';
+import { LABEL_KIND, LABEL_NAME, LABEL_ROOT, rootTag } from '../../labels.js';
 
 /** What a sandbox object is: the network (`sandbox`) or a node container or its volume (`sandbox-node`). */
 export type SandboxKind = 'sandbox' | 'sandbox-node';
@@ -8,11 +7,6 @@ export type SandboxKind = 'sandbox' | 'sandbox-node';
 export const LABEL_SANDBOX_ROLE = 'dolly.sandbox.role';
 /** Label on a node container: `true` on the pool node (its Swarm node also gets `dolly.pool=true`). */
 export const LABEL_SANDBOX_POOL = 'dolly.sandbox.pool';
-
-/** The short hash of a root that keeps two roots' sandboxes apart on one engine (as containerName does). */
-export function rootTag(root: string): string {
-  return createHash('sha256').update(root).digest('hex').slice(0, 8);
-}
 
 /** The sandbox's bridge network on the host engine: `dolly-sandbox-<hash of root>`. */
 export function sandboxNetworkName(root: string): string {
