@@ -15,7 +15,7 @@ async function swarmSetup(opts: { config: string; dockerHost?: string }, globals
   return { ctx, topology, deps: { docker: target.docker, engines: target.engines, logger: ctx.logger } };
 }
 
-/** `swarm plan|deploy|status|destroy`: the seed's Swarm from the one topology model. */
+/** `swarm plan|deploy|bootstrap|status|destroy`: the seed's Swarm from the one topology model. */
 export function registerSwarmCommands(program: Root): void {
   const swarm = program.command('swarm').description("the seed's Swarm as code: source, load emulator and replica on separate nodes");
   const withTarget = <T extends Command<[], Record<string, unknown>>>(cmd: T): T =>
@@ -63,21 +63,46 @@ export function registerSwarmCommands(program: Root): void {
     const changes = await (await import('../swarm/deploy/swarm-deploy.js')).swarmPlan(topology, deps);
     ctx.out.result(changes, () => table(['action', 'kind', 'name'], changes.map((c) => [c.action, c.kind, c.name])));
   });
-  withTarget(swarm.command('deploy').description('create or update network, secrets and services; running it twice changes nothing')).action(async (opts, cmd) => {
+  withTarget(swarm.command('deploy').description('create or update network, secrets and services, then bootstrap replication; running it twice changes nothing'))
+    .option('--no-bootstrap', 'do not copy the source into the replica and start replication')
+    .action(async (options, cmd) => {
+      const opts = options as unknown as { config: string; dockerHost?: string; bootstrap: boolean };
+      const { ctx, topology, deps } = await swarmSetup(opts, cmd.optsWithGlobals());
+      const { swarmDeploy, waitForServices } = await import('../swarm/deploy/swarm-deploy.js');
+      const changes = await swarmDeploy(topology, deps);
+      const services = await waitForServices(topology, deps, 300_000);
+      const bootstrap = opts.bootstrap ? await (await import('../swarm/deploy/bootstrap.js')).swarmBootstrap(topology, deps) : null;
+      ctx.out.result({ changes, services, bootstrap }, () =>
+        [
+          `${changes.filter((c) => c.action !== 'keep').length} change(s); ${services.map((s) => `${s.name} on ${s.node}`).join(', ')}`,
+          ...(bootstrap ? [bootstrapLine(bootstrap)] : []),
+        ].join('\n'),
+      );
+    });
+  withTarget(swarm.command('bootstrap').description('copy the source into the replica across nodes and start GTID replication (once)')).action(async (opts, cmd) => {
     const { ctx, topology, deps } = await swarmSetup(opts as { config: string; dockerHost?: string }, cmd.optsWithGlobals());
-    const { swarmDeploy, waitForServices } = await import('../swarm/deploy/swarm-deploy.js');
-    const changes = await swarmDeploy(topology, deps);
-    const services = await waitForServices(topology, deps, 300_000);
-    ctx.out.result({ changes, services }, () => `${changes.filter((c) => c.action !== 'keep').length} change(s); ${services.map((s) => `${s.name} on ${s.node}`).join(', ')}`);
+    const result = await (await import('../swarm/deploy/bootstrap.js')).swarmBootstrap(topology, deps);
+    ctx.out.result(result, () => bootstrapLine(result));
   });
-  withTarget(swarm.command('status').description('services, their nodes and states')).action(async (opts, cmd) => {
+  withTarget(swarm.command('status').description('services, their nodes and states, and the replica\'s replication')).action(async (opts, cmd) => {
     const { ctx, topology, deps } = await swarmSetup(opts as { config: string; dockerHost?: string }, cmd.optsWithGlobals());
     const services = await (await import('../swarm/deploy/swarm-deploy.js')).swarmStatus(topology, deps);
-    ctx.out.result({ services }, () => table(['service', 'node', 'state', 'replicas'], services.map((s) => [s.name, s.node ?? '-', s.state, s.replicas])));
+    const status = await (await import('../swarm/deploy/bootstrap.js')).swarmReplicaStatus(topology);
+    const replica = status ? { io_running: status.io_running, sql_running: status.sql_running, lag_seconds: status.lag_seconds, gtid: status.gtid, last_error: status.last_error } : null;
+    ctx.out.result({ services, replica }, () =>
+      [
+        table(['service', 'node', 'state', 'replicas'], services.map((s) => [s.name, s.node ?? '-', s.state, s.replicas])),
+        replica ? `replica: io ${replica.io_running ? 'running' : 'stopped'}, sql ${replica.sql_running ? 'running' : 'stopped'}, lag ${replica.lag_seconds ?? '-'} s, gtid ${replica.gtid}${replica.last_error ? `, error: ${replica.last_error}` : ''}` : 'replica: not reachable from here',
+      ].join('\n'),
+    );
   });
   withTarget(swarm.command('destroy').description("remove the stack's services, secrets, network and node labels")).action(async (opts, cmd) => {
     const { ctx, topology, deps } = await swarmSetup(opts as { config: string; dockerHost?: string }, cmd.optsWithGlobals());
     const removed = await (await import('../swarm/deploy/swarm-deploy.js')).swarmDestroy(topology, deps);
     ctx.out.result({ removed }, () => `removed ${removed.length} object(s)`);
   });
+}
+
+function bootstrapLine(result: { already: boolean; databases: string[]; gtid: string; seconds: number }): string {
+  return result.already ? `replication already configured (gtid ${result.gtid})` : `copied ${result.databases.join(', ') || 'no database'} and started replication at ${result.gtid || '(empty)'} in ${result.seconds} s`;
 }

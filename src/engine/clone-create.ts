@@ -71,7 +71,7 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
     if (state.clones.some((c) => c.name === name)) {
       throw new AlreadyExistsError(`a clone named ${JSON.stringify(name)} exists`, { hint: 'choose another --name, or `dolly clone reset` it' });
     }
-    const port = await pickPort(state.settings.port_min, state.settings.port_max, new Set(state.clones.map((c) => c.port)), state.settings.bind_address);
+    const port = await pickPort(state.settings.port_min, state.settings.port_max, new Set(state.clones.map((c) => c.port)), state.settings.bind_address, deps.portFree);
     const clone: Clone = {
       name,
       snapshot: snapshot.id,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { assertDockerReachable, createDockerClient, type DockerClient } from '../docker/client.js';
@@ -24,6 +25,8 @@ export interface EngineDeps {
   now: () => Date;
   /** The storage driver of the pool described in the state. */
   driver(state: State): StorageDriver;
+  /** Whether a clone port is free where clones run (default: bind it on this host). */
+  portFree?: (port: number, host: string) => Promise<boolean>;
 }
 
 /** An absolute, normalised root: it is also the label that keeps roots apart on one engine. */
@@ -35,22 +38,41 @@ export function resolveRoot(root: string | undefined): string {
   return isAbsolute(chosen) ? resolve(chosen) : resolve(process.cwd(), chosen);
 }
 
-/** Real dependencies for a root: the local Docker engine, zx shell, JSON state. */
+/**
+ * Real dependencies for a root: the local Docker engine, a shell, JSON state. When the root's
+ * replica is a Swarm service and the root's sandbox runs, servers (prepare, clones) run on the
+ * sandbox's pool node instead, and clone ports are checked there.
+ */
 export async function createEngineDeps(rootOption: string | undefined, logger: Logger): Promise<EngineDeps> {
   const root = resolveRoot(rootOption);
-  const docker = createDockerClient();
-  await assertDockerReachable(docker);
+  const store = new StateStore(root);
+  const local = createDockerClient();
+  await assertDockerReachable(local);
+  const pool = existsSync(join(root, 'sandbox.json')) && (await store.read())?.swarm ? await sandboxPoolNode(root, local) : undefined;
+  const docker = pool?.docker ?? local;
+  if (pool) await assertDockerReachable(docker);
   const shell = createShell();
   return {
     root,
-    store: new StateStore(root),
+    store,
     docker,
     runtime: new DockerRuntime(docker, root),
     shell,
     logger,
     now: () => new Date(),
     driver: (state) => createDriver(state.pool, { shell, logger, docker, root }),
+    ...(pool ? { portFree: pool.portFree } : {}),
   };
+}
+
+/** The sandbox's pool node: its engine, and a port check in its network namespace. */
+async function sandboxPoolNode(root: string, host: DockerClient): Promise<{ docker: DockerClient; portFree: (port: number) => Promise<boolean> } | undefined> {
+  const { readSandboxState } = await import('../swarm/sandbox/sandbox-state.js');
+  const node = (await readSandboxState(root))?.nodes.find((n) => n.pool);
+  if (!node) return undefined;
+  const { connectEngine } = await import('../swarm/sandbox/node-engine.js');
+  const { nodePortFree } = await import('../swarm/sandbox/node-ports.js');
+  return { docker: connectEngine(node.endpoint), portFree: nodePortFree(host, node.container) };
 }
 
 /** The host directory mounted at /run/dolly in a server's container. */

@@ -31,14 +31,15 @@ export async function up(deps: EngineDeps): Promise<UpResult> {
       }
     }
     // Volumes no state entry refers to were left by a command that crashed half-way.
-    const referenced = new Set([...(state.replica ? [REPLICA_VOLUME] : []), ...state.snapshots.map((s) => s.volume), ...state.clones.map((c) => c.volume)]);
+    const referenced = new Set([...(state.replica || state.swarm ? [REPLICA_VOLUME] : []), ...state.snapshots.map((s) => s.volume), ...state.clones.map((c) => c.volume)]);
     for (const volume of await driver.list()) {
       if (referenced.has(volume)) continue;
       await driver.remove(volume);
       result.removed_leftovers.push(volume);
     }
     const wanted: { name: string; spec: () => Promise<ServerSpec>; connect: ConnectOptions }[] = [];
-    if (state.replica) {
+    // A Swarm replica is the stack's `replica` service: Swarm starts it, not dolly.
+    if (state.replica && !state.swarm) {
       const replica = state.replica;
       wanted.push({
         name: REPLICA,

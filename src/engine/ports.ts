@@ -11,10 +11,10 @@ export function isPortFree(port: number, host: string): Promise<boolean> {
 }
 
 /** The lowest port of [min, max] that no clone of this root holds and nothing listens on. */
-export async function pickPort(min: number, max: number, taken: ReadonlySet<number>, host: string): Promise<number> {
+export async function pickPort(min: number, max: number, taken: ReadonlySet<number>, host: string, isFree: (port: number, host: string) => Promise<boolean> = isPortFree): Promise<number> {
   for (let port = min; port <= max; port += 1) {
     if (taken.has(port)) continue;
-    if (await isPortFree(port, host)) return port;
+    if (await isFree(port, host)) return port;
   }
   throw new ResourceExhaustedError(`no free port in ${min}-${max}`, {
     hint: 'destroy clones you no longer need, or widen the range with `dolly init --ports`',

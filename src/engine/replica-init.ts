@@ -90,7 +90,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       const admin = await connectSql(connect);
       try {
         await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password }, copy.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
-        await assertReplicationStarted(deps, admin, info.flavor);
+        await assertReplicationStarted(admin, info.flavor);
       } finally {
         await admin.close();
       }
@@ -115,7 +115,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
 }
 
 /** Waits a few seconds for the IO thread to connect; a wrong host or grant shows up here. */
-async function assertReplicationStarted(deps: EngineDeps, admin: Awaited<ReturnType<typeof connectSql>>, flavor: 'mariadb' | 'mysql'): Promise<void> {
+export async function assertReplicationStarted(admin: Awaited<ReturnType<typeof connectSql>>, flavor: 'mariadb' | 'mysql'): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const status = await replicaStatus(admin, flavor);

@@ -68,6 +68,11 @@ export const stateSchema = z.object({
   pool: z.looseObject({ driver: z.enum(['btrfs', 'copy', 'commit']) }),
   settings: settingsSchema,
   replica: replicaSchema.optional(),
+  /**
+   * Set when the replica is the `replica` service of a Swarm stack (`dolly swarm bootstrap`), not
+   * a container dolly runs: snapshots and clones then run on the pool node's engine.
+   */
+  swarm: z.object({ stack: z.string(), pool_node: z.string(), service: z.string() }).optional(),
   snapshots: z.array(snapshotSchema),
   clones: z.array(cloneSchema),
 });

@@ -27,7 +27,7 @@ export async function swarmPlan(topology: Topology, deps: SwarmDeps): Promise<To
 }
 
 /** Where `dolly swarm` reads a secret: a Pulumi stack secret is read from DOLLY_SOURCE_PASSWORD instead. */
-function deploySource(from: SecretSource): SecretSource {
+export function deploySecretSource(from: SecretSource): SecretSource {
   return from.kind === 'pulumi-config' ? { kind: 'env', name: 'DOLLY_SOURCE_PASSWORD' } : from;
 }
 
@@ -40,7 +40,7 @@ export async function swarmDeploy(topology: Topology, deps: SwarmDeps): Promise<
   const secretValues = new Map<string, string>();
   for (const secret of topology.secrets) {
     if (changes.some((c) => c.kind === 'secret' && c.name === secret.name && c.action === 'create')) {
-      secretValues.set(secret.name, await readSecretValue(deploySource(secret.from), { env: deps.env ?? process.env, readFile: (path) => readFile(path, 'utf8') }));
+      secretValues.set(secret.name, await readSecretValue(deploySecretSource(secret.from), { env: deps.env ?? process.env, readFile: (path) => readFile(path, 'utf8') }));
     }
   }
   if (changes.some((c) => c.kind === 'network' && c.action === 'replace')) {
@@ -53,7 +53,7 @@ export async function swarmDeploy(topology: Topology, deps: SwarmDeps): Promise<
     const value = secretValues.get(secret.name);
     if (value !== undefined) await deps.docker.createSecret(toSecretSpec(secret, value));
   }
-  await prepareReplicaPaths(topology.pool, deps.logger);
+  await prepareReplicaPaths(topology, deps.logger);
   const deployed = await objects();
   const ids = {
     networks: Object.fromEntries(deployed.filter((o) => o.kind === 'network').map((o) => [o.name, o.id])),

@@ -1,0 +1,204 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execIn } from '../../docker/exec.js';
+import { assertReplicationStarted } from '../../engine/replica-init.js';
+import { REPLICA_VOLUME } from '../../engine/servers.js';
+import { CommandFailedError, FailedPreconditionError, SourceError, UnavailableError, messageOf } from '../../errors.js';
+import { quoteIdentifier } from '../../mysql/identifiers.js';
+import { detectFlavor, flavorOps } from '../../mysql/flavor.js';
+import { normalizeGtid, replicaStatus, startReplication, type ReplicaStatus } from '../../mysql/replication.js';
+import { SYSTEM_DATABASES } from '../../mysql/source-check.js';
+import { connectSql, type ConnectOptions, type SqlClient } from '../../mysql/sql-client.js';
+import { waitForServer } from '../../mysql/wait-ready.js';
+import { CONTAINER_RUNDIR } from '../../runtime/runtime.js';
+import { StateStore } from '../../state/store.js';
+import type { Topology } from '../model.js';
+import { readSecretValue } from '../secret-value.js';
+import { SOURCE_PORT, SOURCE_USER } from '../source-server.js';
+import { readReplicaAdmin, type ReplicaAdmin } from './replica-prep.js';
+import { deploySecretSource, type SwarmDeps } from './swarm-deploy.js';
+import { waitForRunningTask, type RunningTask } from './tasks.js';
+
+/** What `dolly swarm bootstrap` did. */
+export interface BootstrapResult {
+  /** True when replication was already configured: nothing was copied. */
+  already: boolean;
+  source_version: string;
+  databases: string[];
+  gtid: string;
+  seconds: number;
+  replica: ReplicaStatus;
+}
+
+export interface BootstrapOptions {
+  /** How long to wait for the services and servers to answer (default 300 s). */
+  timeoutMs?: number;
+}
+
+/** The replica's socket on the pool node, as the machine holding the pool root sees it. */
+export function swarmReplicaConnect(topology: Topology, admin: ReplicaAdmin): ConnectOptions {
+  return { socketPath: join(topology.pool.runDir, 'mysqld.sock'), user: admin.admin_user, password: admin.admin_password };
+}
+
+/**
+ * Bootstraps replication from `source` to `replica` across nodes, the way `dolly replica init`
+ * does: a consistent copy (`mariadb-dump --single-transaction --gtid`) streamed inside the
+ * replica's task, over the stack's network, into the replica's socket, then GTID replication from
+ * exactly the copy's position. Runs where the pool root is (the pool node, or the sandbox's host).
+ * Idempotent: a replica that already replicates is left alone. A failed copy is undone (the copied
+ * databases dropped, the position forgotten). With a dolly pool at the root, the state records the
+ * replica so that snapshots and clones work on it.
+ */
+export async function swarmBootstrap(topology: Topology, deps: SwarmDeps, options: BootstrapOptions = {}): Promise<BootstrapResult> {
+  const started = Date.now();
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const admin = await readReplicaAdmin(topology.pool);
+  if (!admin) {
+    throw new FailedPreconditionError(`no replica account under ${topology.pool.root} on this machine`, { hint: 'run `dolly swarm deploy` first, on the machine that holds the pool root' });
+  }
+  const task = await waitForRunningTask(deps.docker, deps.engines, topology.services.replica.name, timeoutMs);
+  const connect = swarmReplicaConnect(topology, admin);
+  await waitForServer(connect, { timeoutMs });
+  const client = await connectSql(connect);
+  try {
+    const ops = flavorOps('mariadb');
+    if ((await client.query(ops.statusSql)).length > 0) {
+      const status = await replicaStatus(client, 'mariadb');
+      deps.logger.info('replication is already configured', { io_running: status.io_running, sql_running: status.sql_running });
+      return { already: true, source_version: '', databases: [], gtid: status.gtid, seconds: since(started), replica: status };
+    }
+    await assertEmpty(client);
+    const password = await readSecretValue(deploySecretSource(topology.secrets[0]?.from ?? { kind: 'env', name: 'DOLLY_SOURCE_PASSWORD' }), { env: deps.env ?? process.env, readFile: (path) => readFile(path, 'utf8') });
+    const source = { host: topology.services.source.name, port: SOURCE_PORT, user: SOURCE_USER, password };
+    const probe = await probeSource(task, source, Date.now() + timeoutMs);
+    deps.logger.info('copying from the source across nodes', { from: `${source.host}:${source.port}`, to: `replica on ${task.node}`, databases: probe.databases });
+    let gtid = probe.gtid;
+    try {
+      if (probe.databases.length > 0) {
+        await copyInTask(task, source, admin, probe.databases);
+        gtid = normalizeGtid((await client.query<{ gtid: string }>(ops.gtidPositionSql))[0]?.gtid);
+      }
+      await startReplication(client, 'mariadb', source, gtid);
+      await assertReplicationStarted(client, 'mariadb');
+    } catch (error) {
+      deps.logger.warn('bootstrap failed; undoing the copy', { reason: messageOf(error) });
+      await undoCopy(client, probe.databases).catch((undoError: unknown) => deps.logger.error('undo failed', { reason: messageOf(undoError) }));
+      throw error;
+    }
+    await recordReplica(topology, admin, probe);
+    const status = await replicaStatus(client, 'mariadb');
+    deps.logger.info('replication running across nodes', { gtid, seconds: since(started) });
+    return { already: false, source_version: probe.version, databases: probe.databases, gtid, seconds: since(started), replica: status };
+  } finally {
+    await client.close();
+  }
+}
+
+/** The replica must hold no user database before a copy goes in. */
+async function assertEmpty(client: SqlClient): Promise<void> {
+  const rows = await client.query<{ name: string }>('SELECT schema_name AS name FROM information_schema.schemata');
+  const user = rows.map((r) => r.name).filter((name) => !SYSTEM_DATABASES.includes(name));
+  if (user.length > 0) {
+    throw new FailedPreconditionError(`the replica holds databases (${user.join(', ')}) but does not replicate`, { hint: 'start over: `dolly swarm destroy`, delete the replica volume, `dolly swarm deploy`' });
+  }
+}
+
+interface SourceProbe {
+  version: string;
+  gtid: string;
+  databases: string[];
+}
+
+type SourceEndpoint = { host: string; port: number; user: string; password: string };
+
+function clientArgs(source: SourceEndpoint): string[] {
+  return ['--no-defaults', '--protocol=TCP', `--host=${source.host}`, `--port=${source.port}`, `--user=${source.user}`];
+}
+
+/**
+ * Asks the source, from inside the replica's task (over the stack's network), for its version,
+ * binlog settings, GTID position and user databases; waits while it is still starting.
+ */
+async function probeSource(task: RunningTask, source: SourceEndpoint, deadline: number): Promise<SourceProbe> {
+  const excluded = SYSTEM_DATABASES.map((d) => `'${d}'`).join(',');
+  const sql =
+    'SELECT @@version, @@log_bin, @@binlog_format, @@gtid_binlog_pos, ' +
+    `(SELECT GROUP_CONCAT(schema_name ORDER BY schema_name SEPARATOR '/') FROM information_schema.schemata WHERE schema_name NOT IN (${excluded}))`;
+  for (;;) {
+    const result = await execIn(task.engine, task.containerId, ['mariadb', ...clientArgs(source), '--batch', '--skip-column-names', '-e', sql], { env: { MYSQL_PWD: source.password } });
+    if (result.code === 0) {
+      const [version = '', logBin = '', format = '', gtid = '', databases = 'NULL'] = result.stdout.trim().split('\t');
+      if (detectFlavor(version) !== 'mariadb') throw new SourceError(`the source is ${version}, the Swarm replica is MariaDB`, { hint: 'use a MariaDB image for the source' });
+      if (logBin !== '1') throw new SourceError('the source has no binary log', { hint: 'start it with --log-bin (the topology\'s source does)' });
+      if (format !== 'ROW') throw new SourceError(`the source's binlog_format is ${format}`, { hint: 'use ROW' });
+      return { version, gtid: normalizeGtid(gtid), databases: databases === 'NULL' ? [] : databases.split('/') };
+    }
+    const reason = result.stderr.trim().split('\n').at(-1) ?? '';
+    if (/Access denied/.test(reason)) throw new SourceError(`the source refused ${source.user}: ${reason}`, { hint: 'the secret must hold the source\'s root password' });
+    if (Date.now() > deadline) throw new UnavailableError(`the source ${source.host}:${source.port} did not answer from the replica's node: ${reason}`, { hint: 'see `dolly swarm status` and the source task\'s log' });
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+/** Streams the consistent copy inside the replica's task: dump from the source, load into the socket. */
+async function copyInTask(task: RunningTask, source: SourceEndpoint, admin: ReplicaAdmin, databases: string[]): Promise<void> {
+  const load = `mariadb --no-defaults --socket=${CONTAINER_RUNDIR}/mysqld.sock --user=${admin.admin_user} --max-allowed-packet=1G --batch`;
+  const script = `set -o pipefail; MYSQL_PWD="$DOLLY_SOURCE_PWD" mariadb-dump "$@" | MYSQL_PWD="$DOLLY_ADMIN_PWD" ${load}`;
+  const dump = [...clientArgs(source), '--max-allowed-packet=1G', ...flavorOps('mariadb').dumpArgs(databases)];
+  const result = await execIn(task.engine, task.containerId, ['bash', '-c', script, 'copy', ...dump], {
+    env: { DOLLY_SOURCE_PWD: source.password, DOLLY_ADMIN_PWD: admin.admin_password },
+    keepBytes: 16 * 1024,
+  });
+  if (result.code !== 0) throw new CommandFailedError('mariadb-dump | mariadb (in the replica task)', result.code, result.stderr);
+}
+
+/** Takes a failed copy out again: its databases and the position it set. */
+async function undoCopy(client: SqlClient, databases: readonly string[]): Promise<void> {
+  await client.execute('STOP SLAVE').catch(() => undefined);
+  await client.execute('RESET SLAVE ALL').catch(() => undefined);
+  await client.execute('SET SESSION sql_log_bin = 0').catch(() => undefined);
+  for (const db of databases) await client.execute(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
+  await client.execute("SET GLOBAL gtid_slave_pos = ''");
+}
+
+/** With a dolly pool at the root, the state gets the replica, so snapshots and clones work on it. */
+async function recordReplica(topology: Topology, admin: ReplicaAdmin, probe: SourceProbe): Promise<void> {
+  const store = new StateStore(topology.pool.root);
+  if ((await store.read()) === null) return;
+  await store.update((state) => {
+    state.replica = {
+      volume: REPLICA_VOLUME,
+      port: 0,
+      server_id: topology.services.replica.serverId ?? 0,
+      admin_user: admin.admin_user,
+      admin_password: admin.admin_password,
+      source: { host: topology.services.source.name, port: SOURCE_PORT, user: SOURCE_USER, flavor: 'mariadb', version: probe.version },
+      databases: probe.databases,
+      created_at: new Date().toISOString(),
+    };
+    state.swarm = { stack: topology.stack, pool_node: topology.pool.node, service: topology.services.replica.name };
+  });
+}
+
+function since(start: number): number {
+  return Math.round((Date.now() - start) / 100) / 10;
+}
+
+
+/**
+ * The Swarm replica's replication state, read on its socket where the pool root is on this
+ * machine; null when it cannot be asked (no account here, server not answering).
+ */
+export async function swarmReplicaStatus(topology: Topology): Promise<ReplicaStatus | null> {
+  const admin = await readReplicaAdmin(topology.pool);
+  if (!admin) return null;
+  const client = await connectSql({ ...swarmReplicaConnect(topology, admin), connectTimeoutMs: 3000 }).catch(() => null);
+  if (!client) return null;
+  try {
+    return await replicaStatus(client, 'mariadb');
+  } catch {
+    return null;
+  } finally {
+    await client.close();
+  }
+}
