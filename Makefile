@@ -20,7 +20,8 @@ image: deps build
 	bin/dolly images build --loadgen
 
 demo: image
-	bin/dolly --root /var/lib/dolly-demo demo
+	bin/dolly --root /var/lib/dolly-demo demo --exit
+	bin/dolly --root /var/lib/dolly-demo-swarm demo --swarm
 
 typecheck: $(NODE_MODULES)
 	npx tsc -p tsconfig.test.json

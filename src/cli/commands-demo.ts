@@ -16,6 +16,7 @@ export function registerDemoCommand(program: Command<[], GlobalOptions>): void {
     .option('--size <size>', 'sample data on the "production" server', '200MB')
     .option('--driver <driver>', 'btrfs, copy or commit', 'btrfs')
     .option('--exit', 'clean up at once instead of waiting for Ctrl-C')
+    .option('--swarm', "the seed's story on a 3-node Swarm sandbox: source, load emulator and replica on separate nodes, snapshot and clone on the replica's node")
     .action(async (opts, cmd) => {
       const globals = cmd.optsWithGlobals();
       const ctx = cliContext({ ...globals, root: globals.root ?? process.env.DOLLY_ROOT ?? DEMO_ROOT });
@@ -36,28 +37,42 @@ export function registerDemoCommand(program: Command<[], GlobalOptions>): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       const bars = new Map<string, ReturnType<typeof byteProgress>>();
+      const printStep = (s: { step: string; seconds: number; detail: string }): void => {
+        for (const bar of bars.values()) bar.stop();
+        bars.clear();
+        if (!ctx.out.json) process.stdout.write(`${s.step.padEnd(18)} ${s.seconds.toFixed(2).padStart(7)} s  ${s.detail}\n`);
+      };
+      const holdUntilDone = async (lines: string): Promise<void> => {
+        if (!ctx.out.json) process.stdout.write(`\n${lines}\n`);
+        if (opts.exit || !process.stdin.isTTY || abort.signal.aborted) return;
+        process.stdout.write('\nPress Ctrl-C to remove everything the demo started.\n');
+        await new Promise<void>((resolve) => (release = resolve));
+      };
       try {
+        if (opts.swarm) {
+          const summary = await (await import('../demo/swarm-demo.js')).runSwarmDemo(
+            {
+              signal: abort.signal,
+              onStep: printStep,
+              hold: (s) => holdUntilDone(`row ${s.proof.row_id}, written on node-1 just before the snapshot, is in clone ${s.clone.name} on node-2: ${s.proof.found_in_clone ? 'yes' : 'NO'}\n${describeClone(s.clone)}`),
+            },
+            deps,
+          );
+          ctx.out.result(summary, () => 'demo finished; the sandbox, the stack and the pool are removed');
+          return;
+        }
         const summary = await (await import('../demo/demo.js')).runDemo(
           {
             sizeBytes,
             driver: opts.driver,
             signal: abort.signal,
-            onStep: (s) => {
-              for (const bar of bars.values()) bar.stop();
-              bars.clear();
-              if (!ctx.out.json) process.stdout.write(`${s.step.padEnd(18)} ${s.seconds.toFixed(2).padStart(7)} s  ${s.detail}\n`);
-            },
+            onStep: printStep,
             onProgress: (what, bytes, total) => {
               let bar = bars.get(what);
               if (!bar) bars.set(what, (bar = byteProgress(ctx.logger, what)));
               bar.update(bytes, total);
             },
-            hold: async (summary) => {
-              if (!ctx.out.json) process.stdout.write(`\n${proofLine(summary)}\n${describeClone(summary.clone)}\n`);
-              if (opts.exit || !process.stdin.isTTY || abort.signal.aborted) return;
-              process.stdout.write('\nPress Ctrl-C to remove everything the demo started.\n');
-              await new Promise<void>((resolve) => (release = resolve));
-            },
+            hold: (summary) => holdUntilDone(`${proofLine(summary)}\n${describeClone(summary.clone)}`),
           },
           deps,
         );

@@ -15,6 +15,17 @@ async function swarmSetup(opts: { config: string; dockerHost?: string }, globals
   return { ctx, topology, deps: { docker: target.docker, engines: target.engines, logger: ctx.logger } };
 }
 
+/** What the sandbox commands need: the host's engine (never the pool node's), a shell, the root. */
+async function hostSetup(globals: GlobalOptions) {
+  const ctx = cliContext(globals);
+  const { resolveRoot } = await import('../engine/context.js');
+  const { assertDockerReachable, createDockerClient } = await import('../docker/client.js');
+  const { createShell } = await import('../shell.js');
+  const docker = createDockerClient();
+  await assertDockerReachable(docker);
+  return { ctx, deps: { root: resolveRoot(globals.root), docker, shell: createShell() } };
+}
+
 /** `swarm plan|deploy|bootstrap|status|destroy`: the seed's Swarm from the one topology model. */
 export function registerSwarmCommands(program: Root): void {
   const swarm = program.command('swarm').description("the seed's Swarm as code: source, load emulator and replica on separate nodes");
@@ -30,8 +41,7 @@ export function registerSwarmCommands(program: Root): void {
     .option('--nodes <n>', 'how many nodes', '3')
     .option('--pool-path <dir>', "host directory shared with the pool node at the same path (default: the root)")
     .action(async (opts, cmd) => {
-      const ctx = cliContext(cmd.optsWithGlobals());
-      const deps = await ctx.deps();
+      const { ctx, deps } = await hostSetup(cmd.optsWithGlobals());
       const { mkdir } = await import('node:fs/promises');
       const poolPath = opts.poolPath ?? deps.root;
       await mkdir(poolPath, { recursive: true, mode: 0o700 });
@@ -43,17 +53,45 @@ export function registerSwarmCommands(program: Root): void {
     .command('down')
     .description('remove the nodes, their volumes and the network')
     .action(async (_opts, cmd) => {
-      const ctx = cliContext(cmd.optsWithGlobals());
-      const deps = await ctx.deps();
+      const { ctx, deps } = await hostSetup(cmd.optsWithGlobals());
       const result = await (await import('../swarm/sandbox/sandbox.js')).sandboxDown({ root: deps.root }, { docker: deps.docker, logger: ctx.logger });
       ctx.out.result(result, () => `removed ${result.containers} container(s), ${result.volumes} volume(s), ${result.networks} network(s)`);
+    });
+  sandbox
+    .command('cut')
+    .description('cut a node off from the other nodes for a while (a network partition), then heal it')
+    .argument('<node>', 'node hostname, e.g. node-2')
+    .option('--seconds <n>', 'how long', '30')
+    .option('--heal', 'only heal a node left cut')
+    .action(async (node, opts, cmd) => {
+      const { ctx, deps } = await hostSetup(cmd.optsWithGlobals());
+      const { readSandboxState } = await import('../swarm/sandbox/sandbox-state.js');
+      const { cutNode } = await import('../swarm/sandbox/partition.js');
+      const { NotFoundError } = await import('../errors.js');
+      const state = await readSandboxState(deps.root);
+      if (!state) throw new NotFoundError(`no sandbox for ${deps.root}`, { hint: 'run `dolly swarm sandbox up` first' });
+      const seconds = Number(opts.seconds);
+      if (!Number.isFinite(seconds) || seconds <= 0) {
+        const { InvalidArgumentError } = await import('../errors.js');
+        throw new InvalidArgumentError(`--seconds must be a positive number, not ${JSON.stringify(opts.seconds)}`, { hint: 'e.g. --seconds 30' });
+      }
+      if (!opts.heal) {
+        await cutNode(deps.docker, state, node, true);
+        ctx.logger.info('node cut off', { node, seconds });
+        const signal = ctx.signal;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, seconds * 1000);
+          signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+        });
+      }
+      await cutNode(deps.docker, state, node, false);
+      ctx.out.result({ node, healed: true, seconds: opts.heal ? 0 : seconds }, () => `${node} healed`);
     });
   sandbox
     .command('status')
     .description('the nodes, their roles, states and engines')
     .action(async (_opts, cmd) => {
-      const ctx = cliContext(cmd.optsWithGlobals());
-      const deps = await ctx.deps();
+      const { ctx, deps } = await hostSetup(cmd.optsWithGlobals());
       const status = await (await import('../swarm/sandbox/sandbox-status.js')).sandboxStatus({ root: deps.root }, { docker: deps.docker });
       ctx.out.result(status, () => (status.exists ? table(['node', 'role', 'pool', 'state'], status.nodes.map((n) => [n.hostname, n.role, n.pool ? 'yes' : '', n.state])) : 'no sandbox'));
     });

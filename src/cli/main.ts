@@ -44,19 +44,24 @@ export async function main(argv: string[]): Promise<number> {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
       return EXIT_CODES.invalid_argument;
     }
-    if (error instanceof Error && error.name === 'AbortError') {
-      process.stderr.write('dolly: interrupted (hint: what the command had made is removed; run it again)\n');
-      return EXIT_CODES.interrupted;
-    }
-    if (error instanceof DollyError) {
-      const line = `dolly: ${error.message}${error.hint ? ` (hint: ${error.hint})` : ''}`;
-      process.stderr.write(`${line}\n`);
-      if (json) process.stdout.write(`${JSON.stringify({ error: { category: error.category, message: error.message, hint: error.hint ?? null } })}\n`);
-      return EXIT_CODES[error.category];
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`dolly: unexpected error: ${message.split('\n')[0]} (hint: rerun with --log-level debug and report it)\n`);
-    if (process.env.DOLLY_DEBUG) process.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
-    return EXIT_CODES.internal;
+    return reportError(error, json);
   }
+}
+
+/** Writes an error as one line with its hint (and as JSON with --json); returns its exit code. */
+export function reportError(error: unknown, json: boolean): number {
+  if (error instanceof Error && error.name === 'AbortError') {
+    process.stderr.write('dolly: interrupted (hint: what the command had made is removed; run it again)\n');
+    return EXIT_CODES.interrupted;
+  }
+  if (error instanceof DollyError) {
+    const line = `dolly: ${error.message}${error.hint ? ` (hint: ${error.hint})` : ''}`;
+    process.stderr.write(`${line}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ error: { category: error.category, message: error.message, hint: error.hint ?? null } })}\n`);
+    return EXIT_CODES[error.category];
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`dolly: unexpected error: ${message.split('\n')[0]} (hint: rerun with --log-level debug and report it)\n`);
+  if (process.env.DOLLY_DEBUG) process.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
+  return EXIT_CODES.internal;
 }

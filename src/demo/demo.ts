@@ -125,7 +125,8 @@ async function writeMarker(source: { host: string; port: number; user: string; p
   }
 }
 
-async function rowInClone(clone: CloneView, id: number): Promise<boolean> {
+/** Whether the clone holds the row `id` of docker.repl_status (read over TCP, as its users would). */
+export async function rowInClone(clone: CloneView, id: number): Promise<boolean> {
   const sql = await connectSql({ host: clone.host, port: clone.port, user: clone.user, password: clone.password });
   try {
     const rows = await sql.query<{ n: number }>('SELECT COUNT(*) AS n FROM docker.repl_status WHERE id = ?', [id]);

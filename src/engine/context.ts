@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { assertDockerReachable, createDockerClient, type DockerClient } from '../docker/client.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import type { ServerRuntime } from '../runtime/runtime.js';
@@ -50,7 +50,11 @@ export async function createEngineDeps(rootOption: string | undefined, logger: L
   await assertDockerReachable(local);
   const pool = existsSync(join(root, 'sandbox.json')) && (await store.read())?.swarm ? await sandboxPoolNode(root, local) : undefined;
   const docker = pool?.docker ?? local;
-  if (pool) await assertDockerReachable(docker);
+  if (pool) {
+    await docker.ping().catch((error: unknown) => {
+      throw new UnavailableError("the engine of the sandbox's pool node is not reachable", { hint: 'see `dolly swarm sandbox status`; `dolly swarm sandbox down` leaves this root on the local engine', cause: error });
+    });
+  }
   const shell = createShell();
   return {
     root,

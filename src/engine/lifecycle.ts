@@ -101,6 +101,8 @@ export async function teardown(options: { purge?: boolean }, deps: EngineDeps): 
     }
     if (options.purge) {
       await rm(join(deps.root, 'run'), { recursive: true, force: true });
+      // The Swarm replica's admin account (`dolly swarm deploy`), if this root held one.
+      await rm(join(deps.root, 'swarm-replica.json'), { force: true });
       await deps.store.delete();
     }
     return { removed, purged: options.purge === true };
