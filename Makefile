@@ -41,6 +41,7 @@ test: image typecheck
 
 bench: image
 	node --import tsx bench/bench.ts
+	node --import tsx bench/swarm.ts
 
 clean:
 	rm -rf dist

@@ -234,7 +234,7 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
     assert.ok(nodes.every((n) => n.Spec?.Labels?.['dolly.pool'] === undefined));
     await sandboxDown({ root }, { docker, logger: silentLogger });
     assert.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${LABEL_ROOT}=${root}`] } }), [], 'no sandbox container left');
-    assert.deepEqual((await docker.listVolumes({ filters: { label: [`${LABEL_ROOT}=${root}`] } })).Volumes, [], 'no sandbox volume left');
+    assert.deepEqual((await docker.listVolumes({ filters: { label: [`${LABEL_ROOT}=${root}`] } })).Volumes ?? [], [], 'no sandbox volume left');
   });
 });
 
