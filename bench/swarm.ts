@@ -25,6 +25,7 @@ import { swarmTarget } from '../src/swarm/deploy/swarm-target.js';
 import { sourceSql } from '../src/swarm/deploy/tasks.js';
 import { sandboxDown, sandboxUp } from '../src/swarm/sandbox/sandbox.js';
 import { buildTopology } from '../src/swarm/topology.js';
+import { sandboxTopologyConfig } from '../src/swarm/topology-config.js';
 import { destroyClone, dollyJson, SnapshotSchema, timeCloneCreate } from './dolly.js';
 import { log, MiB, round, spread } from './util.js';
 
@@ -37,16 +38,7 @@ const root = `/var/tmp/dolly-bench-swarm-${Date.now().toString(36)}-${randomByte
 const logger = createLogger('warn');
 const docker = createDockerClient();
 
-const topology = buildTopology({
-  nodes: [
-    { hostname: 'node-1', role: 'manager' },
-    { hostname: 'node-2', role: 'worker' },
-    { hostname: 'node-3', role: 'worker' },
-  ],
-  source: { node: 'node-1' },
-  pool: { node: 'node-2', root, clonePorts: { first: 6000, last: 6019 } },
-  rootPassword: { secretName: 'dolly-source-root-password', from: { kind: 'env', name: 'DOLLY_SOURCE_PASSWORD' } },
-});
+const topology = buildTopology(sandboxTopologyConfig(root, { kind: 'env', name: 'DOLLY_SOURCE_PASSWORD' }));
 
 async function timed<T>(name: string, fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
   log(`▶ ${name}`);

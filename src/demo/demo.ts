@@ -38,12 +38,8 @@ export interface DemoSummary {
   proof: { row_id: number; written_at: string; found_in_clone: boolean };
 }
 
-/**
- * `dolly demo`: the seed's story in one command — a "production" MariaDB with sample data and a
- * load emulator, then init, replica init, snapshot create, clone create; proves that a row written
- * on the source a second before the snapshot is in the clone; removes everything it started.
- */
-export async function runDemo(options: DemoOptions, deps: EngineDeps): Promise<DemoSummary> {
+/** A demo's timed steps: each is recorded, reported, and refused once the demo is interrupted. */
+export async function demoSteps(options: { onStep?: (step: DemoStep) => void; signal?: AbortSignal }, deps: EngineDeps) {
   if ((await deps.store.read()) !== null) {
     throw new FailedPreconditionError(`${deps.root} already has a dolly pool; the demo needs a root of its own`, { hint: 'pass another --root, or `dolly --root ROOT teardown --purge` it' });
   }
@@ -57,6 +53,16 @@ export async function runDemo(options: DemoOptions, deps: EngineDeps): Promise<D
     options.onStep?.(entry);
     return value;
   };
+  return { steps, step };
+}
+
+/**
+ * `dolly demo`: the seed's story in one command — a "production" MariaDB with sample data and a
+ * load emulator, then init, replica init, snapshot create, clone create; proves that a row written
+ * on the source a second before the snapshot is in the clone; removes everything it started.
+ */
+export async function runDemo(options: DemoOptions, deps: EngineDeps): Promise<DemoSummary> {
+  const { steps, step } = await demoSteps(options, deps);
   const rootPassword = generatePassword();
   let production: ProductionServer | undefined;
   let load: { stop(): Promise<void> } | undefined;

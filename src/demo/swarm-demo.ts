@@ -5,7 +5,7 @@ import { generatePassword } from '../engine/names.js';
 import { initPool } from '../engine/pool-init.js';
 import { replicaConnectOptions } from '../engine/servers.js';
 import { createSnapshot } from '../engine/snapshot-create.js';
-import { FailedPreconditionError, InternalError } from '../errors.js';
+import { InternalError } from '../errors.js';
 import { connectSql } from '../mysql/sql-client.js';
 import type { Snapshot } from '../state/state.js';
 import { swarmBootstrap } from '../swarm/deploy/bootstrap.js';
@@ -15,7 +15,8 @@ import { sourceSql } from '../swarm/deploy/tasks.js';
 import type { Topology } from '../swarm/model.js';
 import { sandboxDown, sandboxUp } from '../swarm/sandbox/sandbox.js';
 import { buildTopology } from '../swarm/topology.js';
-import { rowInClone, type DemoStep } from './demo.js';
+import { sandboxTopologyConfig } from '../swarm/topology-config.js';
+import { demoSteps, rowInClone, type DemoStep } from './demo.js';
 
 /** The Swarm demo's clone ports: the sandbox publishes them from the pool node on 127.0.0.1. */
 const CLONE_PORTS = { first: 6000, last: 6019 } as const;
@@ -45,29 +46,8 @@ export interface SwarmDemoSummary {
  * is removed at the end, also on failure.
  */
 export async function runSwarmDemo(options: SwarmDemoOptions, deps: EngineDeps): Promise<SwarmDemoSummary> {
-  if ((await deps.store.read()) !== null) {
-    throw new FailedPreconditionError(`${deps.root} already has a dolly pool; the demo needs a root of its own`, { hint: 'pass another --root, or `dolly --root ROOT teardown --purge` it' });
-  }
-  const steps: DemoStep[] = [];
-  const step = async <T>(name: string, fn: () => Promise<T>, detail: (value: T) => string): Promise<T> => {
-    if (options.signal?.aborted) throw new FailedPreconditionError('demo interrupted', { hint: 'everything it started is being removed' });
-    const started = Date.now();
-    const value = await fn();
-    const entry = { step: name, seconds: (Date.now() - started) / 1000, detail: detail(value) };
-    steps.push(entry);
-    options.onStep?.(entry);
-    return value;
-  };
-  const topology = buildTopology({
-    nodes: [
-      { hostname: 'node-1', role: 'manager' },
-      { hostname: 'node-2', role: 'worker' },
-      { hostname: 'node-3', role: 'worker' },
-    ],
-    source: { node: 'node-1' },
-    pool: { node: 'node-2', root: deps.root, clonePorts: CLONE_PORTS },
-    rootPassword: { secretName: 'dolly-source-root-password', from: { kind: 'env', name: PASSWORD_ENV } },
-  });
+  const { steps, step } = await demoSteps(options, deps);
+  const topology = buildTopology(sandboxTopologyConfig(deps.root, { kind: 'env', name: PASSWORD_ENV }, CLONE_PORTS));
   let swarm: SwarmDeps | undefined;
   try {
     await step('pool', () => initPool({ size: '4G', ports: `${CLONE_PORTS.first}-${CLONE_PORTS.last}`, bindAddress: '0.0.0.0' }, deps), () => `btrfs pool at ${deps.root}, shared with the pool node`);

@@ -129,3 +129,21 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   }
   return current;
 }
+
+/**
+ * The seed's three machines as `dolly swarm sandbox up` makes them: node-1 the manager and the
+ * source's node, node-2 the pool node (its root `root`, its clone ports published on the host),
+ * node-3 a worker; the password secret from `password`. Everything else is the default.
+ */
+export function sandboxTopologyConfig(root: string, password: z.input<typeof secretSourceSchema>, clonePorts = { first: 6000, last: 6019 }): TopologyConfig {
+  return {
+    nodes: [
+      { hostname: 'node-1', role: 'manager' },
+      { hostname: 'node-2', role: 'worker' },
+      { hostname: 'node-3', role: 'worker' },
+    ],
+    source: { node: 'node-1' },
+    pool: { node: 'node-2', root, clonePorts },
+    rootPassword: { secretName: 'dolly-source-root-password', from: password },
+  };
+}

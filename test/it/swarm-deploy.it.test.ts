@@ -18,7 +18,7 @@ import { cutNode } from '../../src/swarm/sandbox/partition.js';
 import { sandboxDown, sandboxUp } from '../../src/swarm/sandbox/sandbox.js';
 import { readSandboxState, type SandboxState } from '../../src/swarm/sandbox/sandbox-state.js';
 import { buildTopology } from '../../src/swarm/topology.js';
-import type { TopologyConfig } from '../../src/swarm/topology-config.js';
+import { sandboxTopologyConfig, type TopologyConfig } from '../../src/swarm/topology-config.js';
 import { createShell } from '../../src/shell.js';
 import { skipUnless } from '../support/capabilities.js';
 import { createTestRoot, dolly, leftovers, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
@@ -44,15 +44,8 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
   let configFile: string;
   const docker = createDockerClient();
   const config = (overrides: Partial<TopologyConfig> = {}): TopologyConfig => ({
-    nodes: [
-      { hostname: 'node-1', role: 'manager' },
-      { hostname: 'node-2', role: 'worker' },
-      { hostname: 'node-3', role: 'worker' },
-    ],
-    source: { node: 'node-1' },
-    pool: { node: 'node-2', root, clonePorts: { first: 6000, last: 6019 } },
+    ...sandboxTopologyConfig(root, { kind: 'env', name: 'DOLLY_SOURCE_PASSWORD' }),
     loadgen: { intervalMs: 500 },
-    rootPassword: { secretName: 'dolly-source-root-password', from: { kind: 'env', name: 'DOLLY_SOURCE_PASSWORD' } },
     ...overrides,
   });
   const topology = () => buildTopology(config());
