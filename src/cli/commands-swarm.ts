@@ -1,4 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
+import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { table } from './output.js';
 
@@ -67,12 +68,10 @@ export function registerSwarmCommands(program: Root): void {
       const { ctx, deps } = await hostSetup(cmd.optsWithGlobals());
       const { readSandboxState } = await import('../swarm/sandbox/sandbox-state.js');
       const { cutNode } = await import('../swarm/sandbox/partition.js');
-      const { NotFoundError } = await import('../errors.js');
       const state = await readSandboxState(deps.root);
       if (!state) throw new NotFoundError(`no sandbox for ${deps.root}`, { hint: 'run `dolly swarm sandbox up` first' });
       const seconds = Number(opts.seconds);
       if (!Number.isFinite(seconds) || seconds <= 0) {
-        const { InvalidArgumentError } = await import('../errors.js');
         throw new InvalidArgumentError(`--seconds must be a positive number, not ${JSON.stringify(opts.seconds)}`, { hint: 'e.g. --seconds 30' });
       }
       if (!opts.heal) {

@@ -8,6 +8,7 @@ import { DockerRuntime } from '../runtime/docker-runtime.js';
 import type { ServerRuntime } from '../runtime/runtime.js';
 import { createShell, type Shell } from '../shell.js';
 import { StateStore } from '../state/store.js';
+import { readSandboxState, sandboxStatePath } from '../swarm/sandbox/sandbox-state.js';
 import type { State } from '../state/state.js';
 import { createDriver } from '../storage/create-driver.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -48,7 +49,7 @@ export async function createEngineDeps(rootOption: string | undefined, logger: L
   const store = new StateStore(root);
   const local = createDockerClient();
   await assertDockerReachable(local);
-  const pool = existsSync(join(root, 'sandbox.json')) && (await store.read())?.swarm ? await sandboxPoolNode(root, local) : undefined;
+  const pool = existsSync(sandboxStatePath(root)) && (await store.read())?.swarm ? await sandboxPoolNode(root, local) : undefined;
   const docker = pool?.docker ?? local;
   if (pool) {
     await docker.ping().catch((error: unknown) => {
@@ -71,7 +72,6 @@ export async function createEngineDeps(rootOption: string | undefined, logger: L
 
 /** The sandbox's pool node: its engine, and a port check in its network namespace. */
 async function sandboxPoolNode(root: string, host: DockerClient): Promise<{ docker: DockerClient; portFree: (port: number) => Promise<boolean> } | undefined> {
-  const { readSandboxState } = await import('../swarm/sandbox/sandbox-state.js');
   const node = (await readSandboxState(root))?.nodes.find((n) => n.pool);
   if (!node) return undefined;
   const { connectEngine } = await import('../swarm/sandbox/node-engine.js');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -10,6 +10,7 @@ import { LABEL_ROOT } from '../../src/labels.js';
 import { initPool } from '../../src/engine/pool-init.js';
 import { silentLogger } from '../../src/log.js';
 import { swarmBootstrap, swarmReplicaStatus } from '../../src/swarm/deploy/bootstrap.js';
+import { readReplicaAdmin } from '../../src/swarm/deploy/replica-prep.js';
 import { stackObjects } from '../../src/swarm/deploy/swarm-facts.js';
 import { swarmDeploy, swarmDestroy, swarmPlan, waitForServices, type SwarmDeps } from '../../src/swarm/deploy/swarm-deploy.js';
 import { swarmTarget } from '../../src/swarm/deploy/swarm-target.js';
@@ -58,7 +59,8 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
   const onSource = (sql: string): Promise<string> => sourceSql(deps.docker, deps.engines, 'source', sql);
   /** One SQL statement on the replica, as dolly's admin over its socket, from the host (the real client). */
   const onReplicaSql = async (sql: string): Promise<string> => {
-    const admin = JSON.parse(await readFile(join(root, 'swarm-replica.json'), 'utf8')) as { admin_user: string; admin_password: string };
+    const admin = await readReplicaAdmin(topology().pool);
+    assert.ok(admin, 'deploy wrote the replica account');
     const { stdout } = await run('mariadb', ['--socket', join(root, 'run/replica/mysqld.sock'), '--user', admin.admin_user, '--batch', '--skip-column-names', '-e', sql], { env: { ...process.env, MYSQL_PWD: admin.admin_password } });
     return stdout.trim();
   };

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execIn } from '../../docker/exec.js';
 import { assertReplicationStarted } from '../../engine/replica-init.js';
@@ -13,11 +12,11 @@ import { waitForServer } from '../../mysql/wait-ready.js';
 import { CONTAINER_RUNDIR } from '../../runtime/runtime.js';
 import { StateStore } from '../../state/store.js';
 import type { Topology } from '../model.js';
-import { readSecretValue } from '../secret-value.js';
 import { SOURCE_PORT, SOURCE_USER } from '../source-server.js';
-import { readReplicaAdmin, type ReplicaAdmin } from './replica-prep.js';
-import { deploySecretSource, type SwarmDeps } from './swarm-deploy.js';
+import { readReplicaAdmin, swarmRecord, type ReplicaAdmin } from './replica-prep.js';
+import { readDeploySecret, type SwarmDeps } from './swarm-deploy.js';
 import { waitForRunningTask, type RunningTask } from './tasks.js';
+import { secondsSince } from '../../elapsed.js';
 
 /** What `dolly swarm bootstrap` did. */
 export interface BootstrapResult {
@@ -65,10 +64,12 @@ export async function swarmBootstrap(topology: Topology, deps: SwarmDeps, option
     if ((await client.query(ops.statusSql)).length > 0) {
       const status = await replicaStatus(client, 'mariadb');
       deps.logger.info('replication is already configured', { io_running: status.io_running, sql_running: status.sql_running });
-      return { already: true, source_version: '', databases: [], gtid: status.gtid, seconds: since(started), replica: status };
+      return { already: true, source_version: '', databases: [], gtid: status.gtid, seconds: secondsSince(started), replica: status };
     }
     await assertEmpty(client);
-    const password = await readSecretValue(deploySecretSource(topology.secrets[0]?.from ?? { kind: 'env', name: 'DOLLY_SOURCE_PASSWORD' }), { env: deps.env ?? process.env, readFile: (path) => readFile(path, 'utf8') });
+    const secret = topology.secrets.find((x) => x.key === 'rootPassword');
+    if (!secret) throw new FailedPreconditionError('the topology has no root password secret', { hint: 'set rootPassword in the topology' });
+    const password = await readDeploySecret(secret, deps);
     const source = { host: topology.services.source.name, port: SOURCE_PORT, user: SOURCE_USER, password };
     const probe = await probeSource(task, source, Date.now() + timeoutMs);
     deps.logger.info('copying from the source across nodes', { from: `${source.host}:${source.port}`, to: `replica on ${task.node}`, databases: probe.databases });
@@ -87,8 +88,8 @@ export async function swarmBootstrap(topology: Topology, deps: SwarmDeps, option
     }
     await recordReplica(topology, admin, probe);
     const status = await replicaStatus(client, 'mariadb');
-    deps.logger.info('replication running across nodes', { gtid, seconds: since(started) });
-    return { already: false, source_version: probe.version, databases: probe.databases, gtid, seconds: since(started), replica: status };
+    deps.logger.info('replication running across nodes', { gtid, seconds: secondsSince(started) });
+    return { already: false, source_version: probe.version, databases: probe.databases, gtid, seconds: secondsSince(started), replica: status };
   } finally {
     await client.close();
   }
@@ -176,13 +177,10 @@ async function recordReplica(topology: Topology, admin: ReplicaAdmin, probe: Sou
       databases: probe.databases,
       created_at: new Date().toISOString(),
     };
-    state.swarm = { stack: topology.stack, pool_node: topology.pool.node, service: topology.services.replica.name };
+    state.swarm = swarmRecord(topology);
   });
 }
 
-function since(start: number): number {
-  return Math.round((Date.now() - start) / 100) / 10;
-}
 
 
 /**

@@ -8,6 +8,7 @@ import { ADMIN_USER, REPLICA_VOLUME } from '../../engine/servers.js';
 import { FailedPreconditionError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { createShell } from '../../shell.js';
+import type { State } from '../../state/state.js';
 import { StateStore } from '../../state/store.js';
 import { createDriver } from '../../storage/create-driver.js';
 import type { PoolModel, Topology } from '../model.js';
@@ -19,6 +20,11 @@ export interface ReplicaAdmin {
 }
 
 const ADMIN_FILE = 'swarm-replica.json';
+
+/** What the state records of a Swarm replica: its stack, pool node and service. */
+export function swarmRecord(topology: Topology): NonNullable<State['swarm']> {
+  return { stack: topology.stack, pool_node: topology.pool.node, service: topology.services.replica.name };
+}
 
 /** The admin account `prepareReplicaPaths` wrote, or null when the pool root has none yet. */
 export async function readReplicaAdmin(pool: PoolModel): Promise<ReplicaAdmin | null> {
@@ -68,7 +74,7 @@ async function adoptPoolVolume(topology: Topology, logger: Logger): Promise<void
     if (data.kind !== 'path' || data.path !== topology.pool.dataDir) {
       throw new FailedPreconditionError(`the replica's datadir ${topology.pool.dataDir} is not the pool's replica volume`, { hint: 'leave pool.dataDir unset in the topology' });
     }
-    state.swarm = { stack: topology.stack, pool_node: topology.pool.node, service: topology.services.replica.name };
+    state.swarm = swarmRecord(topology);
     await store.write(state);
     logger.info('the Swarm replica keeps its data in the pool', { volume: REPLICA_VOLUME, path: data.path });
   });

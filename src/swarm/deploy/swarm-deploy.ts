@@ -3,7 +3,7 @@ import type { DockerClient } from '../../docker/client.js';
 import { FailedPreconditionError, UnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { diffTopology, type TopologyChange } from '../diff.js';
-import { SERVICE_PARTS, type SecretSource, type Topology } from '../model.js';
+import { SERVICE_PARTS, type SecretModel, type SecretSource, type Topology } from '../model.js';
 import { readSecretValue } from '../secret-value.js';
 import { toNetworkSpec, toSecretSpec, toServiceSpec } from '../service-spec.js';
 import { preflight } from './preflight.js';
@@ -27,8 +27,13 @@ export async function swarmPlan(topology: Topology, deps: SwarmDeps): Promise<To
 }
 
 /** Where `dolly swarm` reads a secret: a Pulumi stack secret is read from DOLLY_SOURCE_PASSWORD instead. */
-export function deploySecretSource(from: SecretSource): SecretSource {
+function deploySecretSource(from: SecretSource): SecretSource {
   return from.kind === 'pulumi-config' ? { kind: 'env', name: 'DOLLY_SOURCE_PASSWORD' } : from;
+}
+
+/** A secret's value as `dolly swarm` reads it (deps.env, else the process's environment, or its file). */
+export function readDeploySecret(secret: SecretModel, deps: Pick<SwarmDeps, 'env'>): Promise<string> {
+  return readSecretValue(deploySecretSource(secret.from), { env: deps.env ?? process.env, readFile: (path) => readFile(path, 'utf8') });
 }
 
 /**
@@ -40,7 +45,7 @@ export async function swarmDeploy(topology: Topology, deps: SwarmDeps): Promise<
   const secretValues = new Map<string, string>();
   for (const secret of topology.secrets) {
     if (changes.some((c) => c.kind === 'secret' && c.name === secret.name && c.action === 'create')) {
-      secretValues.set(secret.name, await readSecretValue(deploySecretSource(secret.from), { env: deps.env ?? process.env, readFile: (path) => readFile(path, 'utf8') }));
+      secretValues.set(secret.name, await readDeploySecret(secret, deps));
     }
   }
   if (changes.some((c) => c.kind === 'network' && c.action === 'replace')) {

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
-import { isDockerNotFound, type DockerClient } from '../../docker/client.js';
+import type { DockerClient } from '../../docker/client.js';
+import { imageExists } from '../../docker/image-build.js';
 import { FailedPreconditionError } from '../../errors.js';
 import type { DeployedObject } from '../diff.js';
 import { LABEL_SWARM_SPEC_HASH, LABEL_SWARM_STACK } from '../labels.js';
@@ -80,17 +81,7 @@ export async function swarmFacts(docker: DockerClient, topology: Topology, engin
   for (const node of nodes) {
     const engine = engines(node.hostname);
     if (!engine) continue;
-    for (const image of images) present.set(`${node.hostname} ${image}`, await hasImage(engine, image));
+    for (const image of images) present.set(`${node.hostname} ${image}`, await imageExists(engine, image));
   }
   return { nodes, takenPorts: await takenPorts(docker, topology.stack), hasImage: (hostname, image) => present.get(`${hostname} ${image}`) };
-}
-
-async function hasImage(engine: DockerClient, image: string): Promise<boolean> {
-  try {
-    await engine.getImage(image).inspect();
-    return true;
-  } catch (error) {
-    if (isDockerNotFound(error)) return false;
-    throw error;
-  }
 }

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { DockerClient } from '../../docker/client.js';
 import { imageExists } from '../../docker/image-build.js';
 import { InternalError } from '../../errors.js';
+import { secondsSince } from '../../elapsed.js';
 
 /** How long copying the host's images into the nodes took. */
 export interface ImageLoadReport {
@@ -35,9 +36,9 @@ export async function loadImages(
   try {
     await pipeline(await saveImages(host, images), createWriteStream(archive));
     const { size } = await stat(archive);
-    const saveSeconds = seconds(started);
+    const saveSeconds = secondsSince(started);
     const perNode = await Promise.all(nodes.map(async (node) => [node.hostname, await loadInto(node.engine, node.hostname, archive, images)] as const));
-    return { images, bytes: size, saveSeconds, nodes: Object.fromEntries(perNode), totalSeconds: seconds(started) };
+    return { images, bytes: size, saveSeconds, nodes: Object.fromEntries(perNode), totalSeconds: secondsSince(started) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -57,9 +58,5 @@ async function loadInto(engine: DockerClient, hostname: string, archive: string,
   for (const image of images) {
     if (!(await imageExists(engine, image))) throw new InternalError(`image ${image} missing on ${hostname} after docker load`);
   }
-  return seconds(started);
-}
-
-function seconds(since: number): number {
-  return Math.round((Date.now() - since) / 100) / 10;
+  return secondsSince(started);
 }

@@ -14,6 +14,7 @@ import { resolveSandboxOptions, type ResolvedSandboxOptions, type SandboxUpOptio
 import { nodeHostname, sandboxLabels, sandboxNetworkName } from './sandbox-names.js';
 import { removeSandboxState, writeSandboxState, type SandboxState } from './sandbox-state.js';
 import { formSwarm } from './swarm-form.js';
+import { secondsSince } from '../../elapsed.js';
 
 /** What the sandbox commands receive: the host engine, a shell (debootstrap), a logger. */
 export interface SandboxDeps {
@@ -106,14 +107,14 @@ async function build(
       return node;
     }),
   );
-  const nodesSeconds = since(nodesStarted);
+  const nodesSeconds = secondsSince(nodesStarted);
   checkAborted(signal);
 
   const swarmStarted = Date.now();
   const engines = nodes.map((node) => ({ ...node, engine: connect(node.endpoint) }));
   const poolHostname = nodeHostname(opts.poolNode);
   const listed = await formSwarm(engines, poolHostname, wait);
-  const swarmSeconds = since(swarmStarted);
+  const swarmSeconds = secondsSince(swarmStarted);
   deps.logger.info('Swarm formed', { nodes: listed.length, seconds: swarmSeconds });
   checkAborted(signal);
 
@@ -142,7 +143,7 @@ async function build(
     createdAt: new Date().toISOString(),
   };
   await writeSandboxState(sandbox);
-  const timings = { nodeImageBuild, nodes: nodesSeconds, swarm: swarmSeconds, imageLoad, total: since(started) };
+  const timings = { nodeImageBuild, nodes: nodesSeconds, swarm: swarmSeconds, imageLoad, total: secondsSince(started) };
   deps.logger.info('sandbox up', { nodes: opts.nodes, seconds: timings.total });
   return { sandbox, timings };
 }
@@ -158,7 +159,7 @@ export async function sandboxDown(options: { root: string }, deps: Pick<SandboxD
   const found = await findSandboxObjects(deps.docker, options.root);
   await removeSandboxObjects(deps.docker, found);
   await removeSandboxState(options.root);
-  const result = { containers: found.containers.length, volumes: found.volumes.length, networks: found.networks.length, seconds: since(started) };
+  const result = { containers: found.containers.length, volumes: found.volumes.length, networks: found.networks.length, seconds: secondsSince(started) };
   deps.logger.info('sandbox down', result);
   return result;
 }
@@ -190,8 +191,4 @@ async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
 
 function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new InterruptedError('sandbox up interrupted');
-}
-
-function since(start: number): number {
-  return Math.round((Date.now() - start) / 100) / 10;
 }
