@@ -209,7 +209,18 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
   });
 
   it('the node running the load emulator stops: Swarm reschedules it and rows keep coming', async () => {
-    const loadgen = await waitForRunningTask(deps.docker, deps.engines, 'loadgen', 60_000);
+    // The load emulator may run on node-1 or node-3 (it only avoids the pool node), and which one
+    // is a race at deploy time. This fault stops a worker, never the manager that holds the source:
+    // a forced restart of the service lets the spread strategy put it beside no other task (node-3).
+    let loadgen = await waitForRunningTask(deps.docker, deps.engines, 'loadgen', 60_000);
+    for (let attempt = 1; loadgen.node === 'node-1' && attempt <= 3; attempt += 1) {
+      const service = deps.docker.getService('loadgen');
+      const info = (await service.inspect()) as { Version: { Index: number }; Spec: { TaskTemplate: { ForceUpdate?: number } } };
+      await service.update({ ...info.Spec, version: info.Version.Index, TaskTemplate: { ...info.Spec.TaskTemplate, ForceUpdate: (info.Spec.TaskTemplate.ForceUpdate ?? 0) + 1 } });
+      const previous = loadgen.containerId;
+      await eventually('the load emulator restarted', async () => ((await findRunningTask(deps.docker, deps.engines, 'loadgen'))?.containerId ?? previous) !== previous, 120_000);
+      loadgen = await waitForRunningTask(deps.docker, deps.engines, 'loadgen', 60_000);
+    }
     assert.notEqual(loadgen.node, 'node-1', 'the spread strategy puts the load emulator beside no other task (node-3)');
     const node = sandbox.nodes.find((n) => n.hostname === loadgen.node);
     assert.ok(node);
