@@ -8,7 +8,7 @@ export const LABEL_VOLUME = 'dolly.volume';
 export const LABEL_PORT = 'dolly.port';
 
 /** What a container or image is to dolly. */
-export type ObjectKind = 'replica' | 'clone' | 'prepare' | 'snapshot' | 'source' | 'copy';
+export type ObjectKind = 'replica' | 'clone' | 'prepare' | 'snapshot' | 'source' | 'copy' | 'network';
 
 export function labelsFor(root: string, kind: ObjectKind, name: string, volume?: string): Record<string, string> {
   const labels: Record<string, string> = { [LABEL_ROOT]: root, [LABEL_KIND]: kind, [LABEL_NAME]: name };

@@ -97,10 +97,11 @@ export function registerDataCommands(program: Root): void {
     .description('a writable child of a snapshot with its own server, port and credentials')
     .option('--snapshot <id>', 'snapshot (default: the newest)')
     .option('--name <name>', 'clone name (default: generated)')
+    .option('--admin', "give the clone's user every privilege in its server (FILE, SUPER, plugins); the container stays confined")
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const c = await (await import('../engine/clone-create.js')).createClone(
-        { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), signal: ctx.signal },
+        { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), signal: ctx.signal },
         await ctx.deps(),
       );
       ctx.out.result(c, () => describeClone(c));

@@ -11,13 +11,14 @@ export function registerPoolCommands(program: Root): void {
     .command('init')
     .description('create the storage pool and state of a root')
     .option('--driver <driver>', 'btrfs (default), copy or commit', 'btrfs')
-    .option('--size <size>', 'btrfs: size of the pool image file', '20G')
+    .option('--size <size>', 'btrfs: size of the pool image file (default 20G)')
     .option('--device <path>', 'btrfs: a block device to use instead of an image file')
     .option('--directory <path>', 'btrfs: an already-mounted btrfs directory; copy: where volumes go')
     .option('--image <image>', 'server image (dolly/mariadb:10.11, mariadb:10.11, mysql:8.4, ...)')
     .option('--ports <range>', 'port range for clones', '6000-6099')
     .option('--bind <address>', 'address clones listen on', '127.0.0.1')
     .option('--buffer-pool <size>', 'InnoDB buffer pool of each clone', '64M')
+    .option('--clone-network <mode>', "isolated (default: each clone in its own network namespace) or host (faster start; only where every clone's user is trusted)", 'isolated')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const { assertPrivileges, initPool } = await import('../engine/pool-init.js');
@@ -26,8 +27,9 @@ export function registerPoolCommands(program: Root): void {
       const result = await initPool(
         {
           driver: opts.driver as DriverName,
-          size: opts.size,
+          ...(opts.size !== undefined ? { size: opts.size } : {}),
           ports: opts.ports,
+          cloneNetwork: opts.cloneNetwork,
           bindAddress: opts.bind,
           bufferPool: opts.bufferPool,
           ...(opts.device ? { device: opts.device } : {}),

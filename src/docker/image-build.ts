@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDockerNotFound, type DockerClient } from './client.js';
-import { CommandFailedError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import { CommandFailedError, FailedPreconditionError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import { SERVER_UID } from '../runtime/runtime.js';
 import type { Logger } from '../log.js';
 import type { Shell } from '../shell.js';
 
@@ -50,7 +51,15 @@ export interface DebianImageRecipe {
   changes: readonly string[];
   /** What to tell a user who is not root. */
   rootHint: string;
+  /** Bumped when the recipe changes what dolly relies on: an image of another revision is rebuilt. */
+  revision?: number;
 }
+
+/** The label that records a recipe's revision on its image. */
+export const LABEL_RECIPE = 'dolly.recipe';
+
+/** The MariaDB image's revision: 2 = servers run as the unprivileged SERVER_UID. */
+export const MARIADB_RECIPE_REVISION = 2;
 
 export interface BuiltImage {
   tag: string;
@@ -65,7 +74,7 @@ export interface BuiltImage {
  */
 export async function buildDebianImage(recipe: DebianImageRecipe, options: Omit<ImageBuildOptions, 'tag'>, deps: ImageBuildDeps): Promise<BuiltImage> {
   const started = Date.now();
-  if (!options.force && (await imageExists(deps.docker, recipe.tag))) {
+  if (!options.force && (await imageExists(deps.docker, recipe.tag)) && (recipe.revision === undefined || (await imageRevision(deps.docker, recipe.tag)) === recipe.revision)) {
     deps.logger.debug('image already present, nothing to build', { image: recipe.tag });
     return { tag: recipe.tag, built: false, seconds: 0 };
   }
@@ -78,7 +87,7 @@ export async function buildDebianImage(recipe: DebianImageRecipe, options: Omit<
     await deps.shell.run('debootstrap', ['--variant=minbase', `--include=${recipe.packages.join(',')}`, 'bookworm', rootfs, mirror]);
     for (const path of PRUNE) await rm(join(rootfs, path), { recursive: true, force: true });
     await recipe.customize(rootfs);
-    await importRootfs(deps.docker, rootfs, recipe.tag, recipe.changes);
+    await importRootfs(deps.docker, rootfs, recipe.tag, [...recipe.changes, ...(recipe.revision === undefined ? [] : [`LABEL ${LABEL_RECIPE}=${recipe.revision}`])]);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -97,8 +106,15 @@ export async function buildImage(options: ImageBuildOptions, deps: ImageBuildDep
       customize: async (rootfs) => {
         // The package's own datadir goes: dolly initialises each replica's datadir itself.
         await rm(join(rootfs, 'var/lib/mysql'), { recursive: true, force: true });
-        for (const dir of ['var/lib/mysql', 'run/dolly', 'run/mysqld']) await mkdir(join(rootfs, dir), { recursive: true });
+        // Servers run as SERVER_UID, named in the image so tools that look the user up find it.
+        await appendFile(join(rootfs, 'etc/passwd'), `dolly:x:${SERVER_UID}:${SERVER_UID}:dolly database server:/nonexistent:/usr/sbin/nologin\n`);
+        await appendFile(join(rootfs, 'etc/group'), `dolly:x:${SERVER_UID}:\n`);
+        for (const dir of ['var/lib/mysql', 'var/lib/mysql-files', 'run/dolly', 'run/mysqld']) {
+          await mkdir(join(rootfs, dir), { recursive: true });
+          await chown(join(rootfs, dir), SERVER_UID, SERVER_UID);
+        }
       },
+      revision: MARIADB_RECIPE_REVISION,
       changes: ['CMD ["mariadbd"]', 'LABEL dolly.image=mariadb', 'LABEL dolly.flavor=mariadb'],
       rootHint: 'run `sudo dolly images build`',
     },
@@ -109,7 +125,13 @@ export async function buildImage(options: ImageBuildOptions, deps: ImageBuildDep
 
 /** Makes sure `image` is present: pulls images from a registry, refuses to guess for dolly's own. */
 export async function ensureImage(docker: DockerClient, image: string, logger: Logger): Promise<void> {
-  if (await imageExists(docker, image)) return;
+  if (await imageExists(docker, image)) {
+    const revision = await imageRevision(docker, image);
+    if (image.startsWith('dolly/mariadb') && revision !== MARIADB_RECIPE_REVISION) {
+      throw new FailedPreconditionError(`image ${image} was built by an older dolly (its servers would run as root)`, { hint: 'rebuild it with `dolly images build --force`' });
+    }
+    return;
+  }
   if (image.startsWith('dolly/')) {
     throw new NotFoundError(`image ${image} not found`, { hint: 'build it with `dolly images build` (about 2 minutes, once)' });
   }
@@ -120,6 +142,12 @@ export async function ensureImage(docker: DockerClient, image: string, logger: L
   } catch (error) {
     throw new NotFoundError(`image ${image} could not be pulled`, { hint: 'check the name, or that a registry is reachable', cause: error });
   }
+}
+
+/** The recipe revision an image was built from (null when it has none). */
+export async function imageRevision(docker: DockerClient, tag: string): Promise<number | null> {
+  const value = (await docker.getImage(tag).inspect()).Config?.Labels?.[LABEL_RECIPE];
+  return value === undefined ? null : Number(value);
 }
 
 /** `tar -C rootfs . | docker import` with Dockerfile-style `changes` (CMD, ENTRYPOINT, LABEL ...). */

@@ -8,6 +8,8 @@ import { CLONE_USER, cloneConnectOptions, cloneServerName, cloneSpec, startAndWa
 export interface CloneCreateOptions {
   snapshot?: string;
   name?: string;
+  /** Give the clone's user every privilege (FILE, SUPER, plugins) inside its own server. */
+  admin?: boolean;
   /** Aborting stops the wait and removes what was made. */
   signal?: AbortSignal;
 }
@@ -80,6 +82,7 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
       user: CLONE_USER,
       password: generatePassword(),
       server_id: generateServerId(),
+      ...(options.admin ? { admin: true } : {}),
       created_at: deps.now().toISOString(),
     };
     const driver = deps.driver(state);

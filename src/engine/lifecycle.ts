@@ -94,6 +94,7 @@ export async function teardown(options: { purge?: boolean }, deps: EngineDeps): 
       else await deps.runtime.remove(server.name);
       removed.push(server.name);
     }
+    if (!keepContainers) await deps.runtime.removeShared();
     if (state) {
       const driver = deps.driver(state);
       if (options.purge) await driver.destroy();

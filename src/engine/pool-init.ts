@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, InvalidArgumentError, PermissionDeniedError } from '../errors.js';
 import { DEFAULT_IMAGE } from '../docker/image-build.js';
@@ -20,6 +21,8 @@ export interface InitOptions {
   ports?: string;
   bindAddress?: string;
   bufferPool?: string;
+  /** `isolated` (default) or `host`: see Settings.clone_network. */
+  cloneNetwork?: string;
 }
 
 export interface InitResult {
@@ -41,7 +44,25 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
   if (!/^\d+[KMG]?$/i.test(bufferPool)) throw new InvalidArgumentError(`invalid buffer pool size ${JSON.stringify(bufferPool)}`, { hint: 'e.g. 64M or 1G' });
   const bindAddress = options.bindAddress ?? '127.0.0.1';
   if (!/^[0-9a-fA-F.:]+$/.test(bindAddress)) throw new InvalidArgumentError(`invalid bind address ${JSON.stringify(bindAddress)}`, { hint: 'an IP address such as 127.0.0.1' });
+  const cloneNetwork = options.cloneNetwork ?? 'isolated';
+  if (cloneNetwork !== 'isolated' && cloneNetwork !== 'host') throw new InvalidArgumentError(`invalid clone network ${JSON.stringify(cloneNetwork)}`, { hint: 'isolated or host' });
   assertPrivileges(driverName, options.directory);
+  const rootExisted = existsSync(deps.root);
+  try {
+    return await initInRoot(driverName, { ...options, portMin, portMax, bufferPool, bindAddress, cloneNetwork }, deps);
+  } catch (error) {
+    // A failed init leaves no root directory it made (the lock is released by now).
+    if (!rootExisted) await rmdir(deps.root).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function initInRoot(
+  driverName: DriverName,
+  options: InitOptions & { portMin: number; portMax: number; bufferPool: string; bindAddress: string; cloneNetwork: 'isolated' | 'host' },
+  deps: EngineDeps,
+): Promise<InitResult> {
+  const { portMin, portMax, bufferPool, bindAddress, cloneNetwork } = options;
   return deps.store.transaction(async () => {
     if ((await deps.store.read()) !== null) {
       throw new AlreadyExistsError(`${deps.root} already has a dolly pool`, { hint: 'use it, or remove it with `dolly teardown --purge`' });
@@ -52,7 +73,7 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
       version: 1,
       root: deps.root,
       pool,
-      settings: { image: options.image ?? DEFAULT_IMAGE, port_min: portMin, port_max: portMax, bind_address: bindAddress, buffer_pool: bufferPool },
+      settings: { image: options.image ?? DEFAULT_IMAGE, port_min: portMin, port_max: portMax, bind_address: bindAddress, buffer_pool: bufferPool, clone_network: cloneNetwork },
       snapshots: [],
       clones: [],
     };

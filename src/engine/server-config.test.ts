@@ -1,17 +1,33 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { flavorOps } from '../mysql/flavor.js';
-import { accountInitSql, cloneCommand, prepareCommand, replicaCommand } from './server-config.js';
+import { CLONE_PRIVILEGES, NO_PLUGIN_DIR, accountInitSql, cloneCommand, prepareCommand, replicaCommand } from './server-config.js';
 
 describe('server command lines', () => {
   const mariadb = flavorOps('mariadb');
-  it('a clone has its own id and port, no replication, no binlog, events off, a small buffer pool', () => {
-    const args = cloneCommand(mariadb, 4242, 6001, '127.0.0.1', '64M');
+  it('a clone has its own id, listens in its own namespace, no replication, no binlog, events off, a small buffer pool', () => {
+    const args = cloneCommand(mariadb, 4242, '64M');
     assert.equal(args[0], 'mariadbd');
     assert.equal(args[1], '--no-defaults');
-    for (const flag of ['--server-id=4242', '--port=6001', '--bind-address=127.0.0.1', '--skip-slave-start', '--skip-log-bin', '--event-scheduler=OFF', '--innodb-buffer-pool-size=64M', '--read-only=OFF', '--performance-schema=OFF']) {
+    for (const flag of ['--server-id=4242', '--port=3306', '--bind-address=0.0.0.0', '--skip-slave-start', '--skip-log-bin', '--event-scheduler=OFF', '--innodb-buffer-pool-size=64M', '--read-only=OFF', '--performance-schema=OFF']) {
       assert.ok(args.includes(flag), flag);
     }
+  });
+  it('a clone loads no plugin and writes files only in its private directory, unless --admin', () => {
+    const args = cloneCommand(mariadb, 1, '64M');
+    assert.ok(args.includes(`--plugin-dir=${NO_PLUGIN_DIR}`));
+    assert.ok(args.includes('--secure-file-priv=/var/lib/mysql-files'));
+    assert.ok(!args.some((a) => a.startsWith('--user')), 'runs as the container user, never --user=root');
+    const admin = cloneCommand(mariadb, 1, '64M', { admin: true });
+    assert.ok(!admin.some((a) => a.startsWith('--plugin-dir')));
+    assert.ok(admin.includes('--secure-file-priv=/var/lib/mysql-files'));
+  });
+  it("a clone's user gets data and schema rights, never FILE, SUPER, GRANT OPTION or plugins", () => {
+    const sql = accountInitSql('dolly', ['%'], 'pw', CLONE_PRIVILEGES);
+    const grant = sql.split('\n').find((l) => l.startsWith('GRANT')) ?? '';
+    for (const right of ['SELECT', 'CREATE VIEW', 'CREATE ROUTINE', 'TRIGGER', 'EVENT', 'PROCESS']) assert.ok(grant.includes(right), right);
+    for (const right of ['FILE', 'SUPER', 'ALL', 'GRANT OPTION', 'SHUTDOWN', 'REPLICATION', 'CREATE USER']) assert.ok(!grant.includes(right), right);
+    assert.match(sql, /REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'dolly'@'%';\nGRANT SELECT/);
   });
   it('the replica is durable, read-only, socket-only and initialises an empty datadir first', () => {
     const args = replicaCommand(mariadb, 7, '256M', ['--replicate-wild-ignore-table=mysql.%']);
@@ -27,6 +43,6 @@ describe('server command lines', () => {
   it('init SQL quotes the account and password', () => {
     const sql = accountInitSql('dolly', ['%'], "pa'ss\\");
     assert.match(sql, /IDENTIFIED BY 'pa\\'ss\\\\'/);
-    assert.equal(sql.split('\n').filter((l) => l.trim()).length, 3);
+    assert.equal(sql.split('\n').filter((l) => l.trim()).length, 4);
   });
 });

@@ -1,5 +1,5 @@
 import { quoteAccount, quoteString } from '../mysql/identifiers.js';
-import { CONTAINER_DATADIR, CONTAINER_RUNDIR } from '../runtime/runtime.js';
+import { CONTAINER_DATADIR, CONTAINER_FILESDIR, CONTAINER_PORT, CONTAINER_RUNDIR, CONTAINER_TMPDIR } from '../runtime/runtime.js';
 
 /** What a server's command line needs from its flavor (see src/mysql/flavor.ts). */
 export interface ServerFlavor {
@@ -17,26 +17,37 @@ export const SOCKET = `${CONTAINER_RUNDIR}/mysqld.sock`;
 export const INIT_FILE = `${CONTAINER_RUNDIR}/init.sql`;
 export const ERROR_LOG = `${CONTAINER_RUNDIR}/error.log`;
 
-/** Where the server listens: its own port on the host, or no TCP at all. */
-export type Listen = { port: number; bindAddress: string } | 'socket-only';
+/**
+ * Where the server listens: every address of its own network namespace (the runtime publishes
+ * the port), its own port in the host's namespace, or no TCP at all.
+ */
+export type Listen = 'own-namespace' | 'socket-only' | { port: number; bindAddress: string };
 
+/**
+ * Flags of every server: it runs as the container's (non-root) user, files only in its private
+ * `secure_file_priv` directory, temporary files on a tmpfs.
+ */
 function baseArgs(flavor: ServerFlavor, serverId: number, listen: Listen): string[] {
   const args = [
     '--no-defaults',
-    '--user=root',
     `--datadir=${CONTAINER_DATADIR}`,
     `--socket=${SOCKET}`,
     `--pid-file=${CONTAINER_RUNDIR}/mysqld.pid`,
     `--log-error=${ERROR_LOG}`,
-    '--tmpdir=/tmp',
+    `--tmpdir=${CONTAINER_TMPDIR}`,
+    `--secure-file-priv=${CONTAINER_FILESDIR}`,
     '--skip-name-resolve',
     `--server-id=${serverId}`,
     ...flavor.extraServerArgs,
   ];
   if (listen === 'socket-only') args.push('--skip-networking');
+  else if (listen === 'own-namespace') args.push(`--port=${CONTAINER_PORT}`, '--bind-address=0.0.0.0');
   else args.push(`--port=${listen.port}`, `--bind-address=${listen.bindAddress}`);
   return args;
 }
+
+/** A plugin directory that does not exist (and cannot be made: the root file system is read-only). */
+export const NO_PLUGIN_DIR = '/nonexistent/dolly-no-plugins';
 
 /**
  * The replica: durable (flush at commit), read-only for users, no binlog of its own, relay logs
@@ -76,11 +87,15 @@ export function prepareCommand(flavor: ServerFlavor, serverId: number): string[]
   ];
 }
 
-/** A clone: own server id and port, no replication, no binlog, events off, small and fast. */
-export function cloneCommand(flavor: ServerFlavor, serverId: number, port: number, bindAddress: string, bufferPool: string): string[] {
+/**
+ * A clone: own server id, its own network namespace (the runtime publishes the port), no
+ * replication, no binlog, events off, small and fast. Unless `admin`, no plugin can be loaded.
+ */
+export function cloneCommand(flavor: ServerFlavor, serverId: number, bufferPool: string, options: { admin?: boolean; listen?: Listen } = {}): string[] {
   return [
     flavor.serverBinary,
-    ...baseArgs(flavor, serverId, { port, bindAddress }),
+    ...baseArgs(flavor, serverId, options.listen ?? 'own-namespace'),
+    ...(options.admin ? [] : [`--plugin-dir=${NO_PLUGIN_DIR}`]),
     flavor.skipReplicaStart,
     '--skip-log-bin',
     '--read-only=OFF',
@@ -94,8 +109,25 @@ export function cloneCommand(flavor: ServerFlavor, serverId: number, port: numbe
   ];
 }
 
-/** SQL run at every start of a server (via --init-file): creates or re-keys one account. */
-export function accountInitSql(user: string, hosts: readonly string[], password: string): string {
+/**
+ * What a clone's user may do by default: anything to the data (DML, DDL, databases, views,
+ * routines, triggers, events, locks, temporary tables) and see its own server's sessions
+ * (PROCESS); never FILE, SUPER-class admin rights, replication, user management or GRANT OPTION.
+ */
+export const CLONE_PRIVILEGES = [
+  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER',
+  'CREATE TEMPORARY TABLES', 'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW', 'CREATE ROUTINE',
+  'ALTER ROUTINE', 'EVENT', 'TRIGGER', 'SHOW DATABASES', 'PROCESS',
+] as const;
+
+/** `ALL`: every privilege WITH GRANT OPTION (dolly's admin, `clone create --admin`); else the list. */
+export type AccountPrivileges = 'ALL' | readonly string[];
+
+/**
+ * SQL run at every start of a server (via --init-file): creates or re-keys one account and sets
+ * exactly its privileges (what it had before is revoked first).
+ */
+export function accountInitSql(user: string, hosts: readonly string[], password: string, privileges: AccountPrivileges = 'ALL'): string {
   const lines: string[] = [];
   const secret = quoteString(password);
   for (const host of hosts) {
@@ -103,7 +135,8 @@ export function accountInitSql(user: string, hosts: readonly string[], password:
     lines.push(
       `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${secret};`,
       `ALTER USER ${account} IDENTIFIED BY ${secret} ACCOUNT UNLOCK;`,
-      `GRANT ALL PRIVILEGES ON *.* TO ${account} WITH GRANT OPTION;`,
+      `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${account};`,
+      privileges === 'ALL' ? `GRANT ALL PRIVILEGES ON *.* TO ${account} WITH GRANT OPTION;` : `GRANT ${privileges.join(', ')} ON *.* TO ${account};`,
     );
   }
   return `${lines.join('\n')}\n`;

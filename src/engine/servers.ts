@@ -8,7 +8,7 @@ import type { ServerSpec } from '../runtime/runtime.js';
 import type { Clone, Replica, State } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { prepareRunDir, runDir, type EngineDeps } from './context.js';
-import { accountInitSql, cloneCommand, replicaCommand } from './server-config.js';
+import { CLONE_PRIVILEGES, accountInitSql, cloneCommand, replicaCommand } from './server-config.js';
 
 export const REPLICA = 'replica';
 export const REPLICA_VOLUME = 'replica';
@@ -54,7 +54,9 @@ export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<
 /** Writes a clone's run dir and returns its server spec. */
 export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, data: DataMount, flavorName: 'mariadb' | 'mysql'): Promise<ServerSpec> {
   const server = cloneServerName(clone.name);
-  const dir = await prepareRunDir(deps.root, server, accountInitSql(clone.user, ['%'], clone.password));
+  const admin = clone.admin === true;
+  const isolated = state.settings.clone_network !== 'host';
+  const dir = await prepareRunDir(deps.root, server, accountInitSql(clone.user, ['%'], clone.password, admin ? 'ALL' : CLONE_PRIVILEGES));
   return {
     name: server,
     kind: 'clone',
@@ -62,9 +64,13 @@ export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, da
     volume: clone.volume,
     data,
     runDir: dir,
-    command: cloneCommand(serverFlavor(flavorName), clone.server_id, clone.port, state.settings.bind_address, state.settings.buffer_pool),
-    network: 'host',
+    command: cloneCommand(serverFlavor(flavorName), clone.server_id, state.settings.buffer_pool, {
+      admin,
+      listen: isolated ? 'own-namespace' : { port: clone.port, bindAddress: state.settings.bind_address },
+    }),
+    network: isolated ? 'isolated' : 'host',
     port: clone.port,
+    bindAddress: state.settings.bind_address,
   };
 }
 

@@ -94,7 +94,7 @@ describe('dump and server arguments', () => {
   it('server flavor: binaries, init, replica start, extra args', () => {
     const m = serverFlavor('mariadb');
     assert.equal(m.serverBinary, 'mariadbd');
-    assert.deepEqual(m.initDatadir('/d'), ['mariadb-install-db', '--no-defaults', '--user=root', '--datadir=/d', '--auth-root-authentication-method=socket', '--skip-test-db']);
+    assert.deepEqual(m.initDatadir('/d'), ['mariadb-install-db', '--no-defaults', '--datadir=/d', '--auth-root-authentication-method=socket', '--skip-test-db']);
     assert.equal(m.skipReplicaStart, '--skip-slave-start');
     assert.deepEqual(m.extraServerArgs, []);
     const y = serverFlavor('mysql');

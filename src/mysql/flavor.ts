@@ -120,7 +120,7 @@ const mariadb: FlavorOps = {
   serverBinary: 'mariadbd',
   clientBinary: 'mariadb',
   dumpBinary: 'mariadb-dump',
-  initDatadir: (datadir) => ['mariadb-install-db', '--no-defaults', '--user=root', `--datadir=${datadir}`, '--auth-root-authentication-method=socket', '--skip-test-db'],
+  initDatadir: (datadir) => ['mariadb-install-db', '--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=socket', '--skip-test-db'],
   skipReplicaStart: '--skip-slave-start',
   extraServerArgs: [],
   cloneRemoveFiles: [],
@@ -179,7 +179,7 @@ const mysql: FlavorOps = {
   serverBinary: 'mysqld',
   clientBinary: 'mysql',
   dumpBinary: 'mysqldump',
-  initDatadir: (datadir) => ['mysqld', '--no-defaults', '--initialize-insecure', '--user=root', `--datadir=${datadir}`],
+  initDatadir: (datadir) => ['mysqld', '--no-defaults', '--initialize-insecure', `--datadir=${datadir}`],
   skipReplicaStart: '--skip-replica-start',
   // AUTO_POSITION needs GTIDs on the replica too; clones inherit the GTID state.
   extraServerArgs: ['--mysqlx=0', '--gtid-mode=ON', '--enforce-gtid-consistency=ON'],

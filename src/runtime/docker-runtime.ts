@@ -1,12 +1,38 @@
 import type Docker from 'dockerode';
 import { isDockerConflict, isDockerNotFound, type DockerClient } from '../docker/client.js';
-import { AlreadyExistsError, CommandFailedError, NotFoundError } from '../errors.js';
+import { AlreadyExistsError, CommandFailedError, InternalError, NotFoundError } from '../errors.js';
 import { LABEL_KIND, LABEL_NAME, LABEL_PORT, LABEL_ROOT, LABEL_VOLUME, labelsFor, rootTag, type ObjectKind } from '../labels.js';
-import { CONTAINER_DATADIR, CONTAINER_RUNDIR, type ServerInfo, type ServerRuntime, type ServerSpec } from './runtime.js';
+import { ensureCloneNetwork, removeCloneNetwork } from './clone-network.js';
+import { ensureOwned } from './ownership.js';
+import { CONTAINER_DATADIR, CONTAINER_FILESDIR, CONTAINER_PORT, CONTAINER_RUNDIR, CONTAINER_TMPDIR, SERVER_UID, type ServerInfo, type ServerRuntime, type ServerSpec } from './runtime.js';
 
 /** Container name for a server of a root: short root hash keeps two roots apart on one engine. */
 export function containerName(root: string, name: string): string {
   return `dolly-${rootTag(root)}-${name}`;
+}
+
+/** Size limits of a server's tmpfs mounts (memory is only used as they fill). */
+const TMPDIR_SIZE = '1g';
+const FILESDIR_SIZE = '64m';
+
+/**
+ * How every server's container is confined: not root, no capabilities, no privilege gain, a
+ * read-only root file system (only the datadir, run dir and two size-limited tmpfs are writable),
+ * a bounded number of processes. The commit driver keeps its data in the container's own layer,
+ * so its root file system stays writable.
+ */
+export function confinement(spec: ServerSpec): Docker.HostConfig {
+  const tmpfs = 'rw,nosuid,nodev,noexec';
+  return {
+    CapDrop: ['ALL'],
+    SecurityOpt: ['no-new-privileges'],
+    ReadonlyRootfs: spec.data.kind === 'path',
+    Tmpfs: {
+      [CONTAINER_TMPDIR]: `${tmpfs},size=${TMPDIR_SIZE},mode=1777`,
+      [CONTAINER_FILESDIR]: `${tmpfs},size=${FILESDIR_SIZE},mode=0700,uid=${SERVER_UID},gid=${SERVER_UID}`,
+    },
+    PidsLimit: 512,
+  };
 }
 
 /** ServerRuntime on the Docker engine: one container per server, found again by its labels. */
@@ -25,17 +51,22 @@ export class DockerRuntime implements ServerRuntime {
     // Always set: a container made from a committed image would otherwise inherit the image's.
     labels[LABEL_PORT] = spec.port === undefined ? '' : String(spec.port);
     const [entrypoint, ...cmd] = spec.command;
+    await ensureOwned(spec.runDir, SERVER_UID, SERVER_UID);
+    if (spec.data.kind === 'path') await ensureOwned(spec.data.path, SERVER_UID, SERVER_UID);
+    const network = await this.network(spec);
     let container: Docker.Container;
     try {
       container = await this.docker.createContainer({
         name,
         Image: image,
+        User: `${SERVER_UID}:${SERVER_UID}`,
         Entrypoint: entrypoint === undefined ? [] : [entrypoint],
         Cmd: cmd,
         Labels: labels,
         StopSignal: 'SIGTERM',
         StopTimeout: 120,
-        HostConfig: { NetworkMode: spec.network, Binds: binds, RestartPolicy: { Name: 'no' } },
+        ...(network.exposed ? { ExposedPorts: network.exposed } : {}),
+        HostConfig: { ...confinement(spec), NetworkMode: network.mode, Binds: binds, RestartPolicy: { Name: 'no' }, ...(network.ports ? { PortBindings: network.ports } : {}) },
       });
     } catch (error) {
       if (isDockerConflict(error)) {
@@ -59,6 +90,22 @@ export class DockerRuntime implements ServerRuntime {
       throw new CommandFailedError(`docker start ${name}`, null, describeDockerError(error), { cause: error });
     }
     return { name: spec.name, kind: spec.kind, volume: spec.volume, state: 'running', id: container.id };
+  }
+
+  /** Host or no networking as asked; `isolated`: the root's clone network, the port published. */
+  private async network(spec: ServerSpec): Promise<{ mode: string; exposed?: Record<string, object>; ports?: Docker.PortMap }> {
+    if (spec.network !== 'isolated') return { mode: spec.network };
+    if (spec.port === undefined || spec.bindAddress === undefined) throw new InternalError(`server ${spec.name} is isolated but has no port to publish`);
+    const key = `${CONTAINER_PORT}/tcp`;
+    return {
+      mode: await ensureCloneNetwork(this.docker, this.root),
+      exposed: { [key]: {} },
+      ports: { [key]: [{ HostIp: spec.bindAddress, HostPort: String(spec.port) }] },
+    };
+  }
+
+  async removeShared(): Promise<void> {
+    await removeCloneNetwork(this.docker, this.root);
   }
 
   async startExisting(name: string): Promise<void> {

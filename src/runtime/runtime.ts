@@ -4,6 +4,17 @@ import type { DataMount } from '../storage/driver.js';
 /** The server's datadir and run directory inside its container. */
 export const CONTAINER_DATADIR = '/var/lib/mysql';
 export const CONTAINER_RUNDIR = '/run/dolly';
+/** `secure_file_priv`: a private, empty, size-limited tmpfs (only an `--admin` clone has FILE). */
+export const CONTAINER_FILESDIR = '/var/lib/mysql-files';
+/** The server's tmpdir: a size-limited tmpfs (the root file system is read-only). */
+export const CONTAINER_TMPDIR = '/tmp';
+/** The port a server listens on inside its own network namespace (`isolated`). */
+export const CONTAINER_PORT = 3306;
+/**
+ * Every server runs as this uid:gid, never root; its datadir and run dir are owned by it. A fixed
+ * number (the port MySQL made famous) so the host can chown without asking the image.
+ */
+export const SERVER_UID = 3306;
 
 /**
  * What to run: one database server over one volume. `name` is unique within a root; the runtime
@@ -20,10 +31,17 @@ export interface ServerSpec {
   runDir: string;
   /** The command run in the container (server binary and its arguments). */
   command: string[];
-  /** `host`: the server binds its own port on the host; `none`: no networking (prepare). */
-  network: 'host' | 'none';
-  /** The TCP port the server listens on (host networking), recorded as a label for `list`. */
+  /**
+   * `host`: the host's network namespace (the replica, which must reach a source on the host's
+   * loopback; it listens on no TCP port). `none`: no networking (prepare). `isolated`: its own
+   * namespace on the root's clone network (no traffic between its containers), `CONTAINER_PORT`
+   * published on `bindAddress:port` of the host.
+   */
+  network: 'host' | 'none' | 'isolated';
+  /** The host TCP port a client connects to (`isolated`), recorded as a label for `list`. */
   port?: number;
+  /** Host address the port is published on (`isolated`). */
+  bindAddress?: string;
 }
 
 export type ServerState = 'running' | 'stopped' | 'missing';
@@ -61,4 +79,6 @@ export interface ServerRuntime {
   logs(name: string, tailLines: number): Promise<string>;
   /** Memory the server's container uses now, in bytes (0 when unknown). */
   memoryBytes(name: string): Promise<number>;
+  /** Removes what servers of this root share (the clone network) once none of them uses it. */
+  removeShared(): Promise<void>;
 }

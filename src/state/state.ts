@@ -26,6 +26,8 @@ export const cloneSchema = z.object({
   user: z.string(),
   password: z.string(),
   server_id: z.number().int(),
+  /** `clone create --admin`: the user has every privilege (FILE, SUPER, plugins) in its server. */
+  admin: z.boolean().optional(),
   created_at: z.string(),
 });
 export type Clone = z.infer<typeof cloneSchema>;
@@ -58,6 +60,13 @@ export const settingsSchema = z.object({
   port_max: z.number().int().min(1).max(65535),
   bind_address: z.string(),
   buffer_pool: z.string(),
+  /**
+   * `isolated` (default): each clone in its own network namespace, its port published. `host`:
+   * clones bind their port in the host's namespace (faster start; a clone's server then shares the
+   * host's loopback with the replica and the other clones, so use it only where every clone user is
+   * trusted).
+   */
+  clone_network: z.enum(['isolated', 'host']).optional(),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

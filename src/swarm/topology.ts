@@ -124,8 +124,9 @@ function replicaService(config: ResolvedTopologyConfig, network: NetworkModel, p
     image: config.replica.image,
     serverId: config.replica.serverId,
     // The core's replica: socket only, read-only, durable, source accounts never replicated; dolly
-    // writes its init file. Across nodes a dead link is noticed after 20 s instead of 60.
-    command: replicaCommand(flavorOps('mariadb'), config.replica.serverId, config.replica.bufferPool, [...replicationFilterArgs(), '--slave-net-timeout=20']),
+    // writes its init file. Across nodes a dead link is noticed after 20 s instead of 60. The task
+    // runs as the image's root (a service has no user of dolly's); clones of it are chowned.
+    command: replicaCommand(flavorOps('mariadb'), config.replica.serverId, config.replica.bufferPool, [...replicationFilterArgs(), '--slave-net-timeout=20', '--user=root']),
     args: [],
     env: {},
     secrets: [],

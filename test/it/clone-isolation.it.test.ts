@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { createDockerClient } from '../../src/docker/client.js';
+import { execIn } from '../../src/docker/exec.js';
+import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
+import { createClone, type CloneView } from '../../src/engine/clone-create.js';
+import { initPool } from '../../src/engine/pool-init.js';
+import { initReplica } from '../../src/engine/replica-init.js';
+import { createSnapshot } from '../../src/engine/snapshot-create.js';
+import { cloneNetworkName } from '../../src/runtime/clone-network.js';
+import { containerName } from '../../src/runtime/docker-runtime.js';
+import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
+import { createTestRoot, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
+
+const run = promisify(execFile);
+const PASSWORD = 'Pr0d-secret!';
+
+/** Runs SQL with the real client and returns its error text (or '' when it succeeded). */
+async function sqlError(clone: CloneView, sql: string): Promise<string> {
+  try {
+    await mariadbQuery(clone, sql);
+    return '';
+  } catch (error) {
+    return String((error as { stderr?: string }).stderr ?? error);
+  }
+}
+
+/**
+ * A clone is handed to people who do not administer the host (issue 7, story 1): its user cannot
+ * write files, load code, or take over the server, and its container cannot see or reach the
+ * replica's, the source's or another clone's traffic. Real Docker, MariaDB and btrfs.
+ */
+describe('clone isolation', { skip: skipUnless('root', 'docker', 'image', 'btrfs', 'mariadb-client') }, () => {
+  let root: TestRoot;
+  let production: ProductionServer;
+  let user: CloneView;
+  let admin: CloneView;
+  let other: CloneView;
+  const docker = createDockerClient();
+  const inClone = async (clone: CloneView, cmd: string[]) => execIn(docker, containerName(root.root, `clone-${clone.name}`), cmd);
+
+  before(async () => {
+    root = await createTestRoot('dolly-it-isolation-');
+    production = await startProductionServer({ docker, root: root.root, image: MARIADB_IMAGE, rootPassword: PASSWORD, name: 'it-isolation-source' });
+    const sql = await production.sql();
+    try {
+      await sql.execute('CREATE DATABASE shop');
+      await sql.execute('CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB');
+      await sql.execute("INSERT INTO shop.t VALUES (1, 'one')");
+    } finally {
+      await sql.close();
+    }
+    await initPool({ driver: 'btrfs', size: '2G', ports: '6400-6419' }, root.deps);
+    await initReplica({ source: { host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD } }, root.deps);
+    await createSnapshot(root.deps);
+    user = await createClone({ name: 'user' }, root.deps);
+    admin = await createClone({ name: 'admin', admin: true }, root.deps);
+    other = await createClone({ name: 'other' }, root.deps);
+  });
+
+  after(async () => {
+    await root?.dispose();
+    await production?.stop();
+  });
+
+  it("a clone's user has the rights an application and a developer need", async () => {
+    const script = [
+      'CREATE DATABASE dev',
+      'CREATE TABLE dev.a (id INT PRIMARY KEY, n INT) ENGINE=InnoDB',
+      'CREATE VIEW dev.v AS SELECT id FROM shop.t',
+      'CREATE PROCEDURE dev.p() SELECT COUNT(*) FROM dev.v',
+      'CREATE TRIGGER dev.tr BEFORE INSERT ON dev.a FOR EACH ROW SET NEW.n = NEW.id * 2',
+      'CREATE EVENT dev.e ON SCHEDULE EVERY 1 DAY DO DELETE FROM dev.a',
+      'INSERT INTO dev.a (id) VALUES (21)',
+      'CALL dev.p()',
+      'SELECT n FROM dev.a',
+    ].join('; ');
+    assert.equal(await mariadbQuery(user, script), '1\n42');
+    assert.match(await mariadbQuery(user, 'SHOW PROCESSLIST'), /Query/);
+    await mariadbQuery(user, 'DROP DATABASE dev');
+  });
+
+  it('has no FILE, SUPER, GRANT OPTION or ALL PRIVILEGES', async () => {
+    const grants = await mariadbQuery(user, 'SHOW GRANTS');
+    for (const right of ['FILE', 'SUPER', 'GRANT OPTION', 'ALL PRIVILEGES', 'SHUTDOWN', 'CREATE USER']) assert.ok(!grants.includes(right), `${right} in ${grants}`);
+    assert.match(await sqlError(user, 'SET GLOBAL read_only = ON'), /Access denied/);
+    assert.match(await sqlError(user, "GRANT SELECT ON *.* TO 'dolly'@'%'"), /Access denied/);
+    assert.match(await sqlError(user, 'SHUTDOWN'), /Access denied/);
+  });
+
+  it('cannot write a shared library with INTO DUMPFILE nor load one with INSTALL SONAME', async () => {
+    assert.match(await sqlError(user, "SELECT 'x' INTO DUMPFILE '/usr/lib/mysql/plugin/evil.so'"), /Access denied/);
+    assert.match(await sqlError(user, "SELECT 'x' INTO DUMPFILE '/var/lib/mysql-files/evil.so'"), /Access denied/);
+    // Even a plugin shipped with the server (FederatedX opens outbound connections) cannot load.
+    assert.match(await sqlError(user, "INSTALL SONAME 'ha_federatedx'"), /Can't open shared library/);
+    assert.equal(await mariadbQuery(user, "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'FEDERATED'"), '0');
+  });
+
+  it('an --admin clone has every right in its server, yet files stay in its private directory and no library loads', async () => {
+    assert.match(await mariadbQuery(admin, 'SHOW GRANTS'), /ALL PRIVILEGES ON \*\.\* .*WITH GRANT OPTION/);
+    assert.match(await sqlError(admin, "SELECT 'x' INTO DUMPFILE '/usr/lib/mysql/plugin/evil.so'"), /secure-file-priv/);
+    await mariadbQuery(admin, "SELECT 'not a library' INTO DUMPFILE '/var/lib/mysql-files/evil.so'");
+    assert.match(await sqlError(admin, "INSTALL SONAME 'evil'"), /Can't open shared library/);
+    assert.match(await sqlError(admin, "INSTALL SONAME '/var/lib/mysql-files/evil'"), /No paths allowed|Can't open/);
+    assert.match(await sqlError(admin, "SET GLOBAL plugin_dir = '/var/lib/mysql-files'"), /read only/);
+  });
+
+  it('every server runs confined: not root, no capabilities, no privilege gain, read-only root file system', async () => {
+    for (const server of ['replica', 'clone-user', 'clone-admin']) {
+      const info = await docker.getContainer(containerName(root.root, server)).inspect();
+      assert.equal(info.Config.User, '3306:3306', server);
+      assert.deepEqual(info.HostConfig.CapDrop, ['ALL'], server);
+      assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges'], server);
+      assert.equal(info.HostConfig.ReadonlyRootfs, true, server);
+    }
+    const status = await inClone(admin, ['cat', '/proc/1/status']);
+    assert.match(status.stdout, /^Uid:\s+3306\s/m);
+    assert.match(status.stdout, /^CapEff:\s+0+$/m);
+    assert.match(status.stdout, /^NoNewPrivs:\s+1$/m);
+    const write = await inClone(admin, ['touch', '/usr/lib/mysql/plugin/x.so']);
+    assert.notEqual(write.code, 0);
+    assert.match(write.stderr, /Read-only file system|Permission denied/);
+  });
+
+  it('a packet capture from inside a clone fails, and its network namespace holds only its own traffic', async () => {
+    // What tcpdump does first: a raw AF_PACKET socket for every protocol (ETH_P_ALL).
+    const capture = await inClone(admin, ['perl', '-e', 'socket(my $s, 17, 3, 768) or die "capture: $!\\n"; print "captured\\n"']);
+    assert.notEqual(capture.code, 0);
+    assert.match(capture.stderr, /Operation not permitted/);
+    const info = await docker.getContainer(containerName(root.root, 'clone-admin')).inspect();
+    assert.equal(info.HostConfig.NetworkMode, cloneNetworkName(root.root));
+    const { stdout: hostNet } = await run('readlink', ['/proc/self/ns/net']);
+    const cloneNet = await inClone(admin, ['readlink', '/proc/self/ns/net']);
+    assert.notEqual(cloneNet.stdout.trim(), hostNet.trim());
+    // The replica's socket and the source's port on the host's loopback are not there.
+    const replicaRun = await inClone(admin, ['ls', '/run/dolly']);
+    assert.ok(!replicaRun.stdout.includes('replica'));
+    const toSource = await inClone(admin, ['timeout', '3', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${production.port}`]);
+    assert.notEqual(toSource.code, 0, "the host's loopback is not reachable from a clone");
+  });
+
+  it('a clone reaches no other clone, neither through the loopback nor across the clone network', async () => {
+    const otherInfo = await docker.getContainer(containerName(root.root, `clone-${other.name}`)).inspect();
+    const otherIp = otherInfo.NetworkSettings.Networks[cloneNetworkName(root.root)]?.IPAddress ?? '';
+    assert.match(otherIp, /^\d+\.\d+\.\d+\.\d+$/);
+    for (const target of [`127.0.0.1/${other.port}`, `${otherIp}/3306`]) {
+      const probe = await inClone(admin, ['timeout', '3', 'bash', '-c', `exec 3<>/dev/tcp/${target}`]);
+      assert.notEqual(probe.code, 0, target);
+    }
+    // ... while the host reaches each clone on its published port.
+    assert.equal(await mariadbQuery(other, 'SELECT v FROM shop.t'), 'one');
+  });
+});
