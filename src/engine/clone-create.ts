@@ -1,8 +1,10 @@
-import { AlreadyExistsError, NotFoundError } from '../errors.js';
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '../errors.js';
 import type { Clone, Snapshot, State } from '../state/state.js';
-import { removeRunDir, type EngineDeps } from './context.js';
+import type { EngineDeps } from './context.js';
+import { withJob, type JobRun, type Reservation } from './jobs.js';
 import { generateName, generatePassword, generateServerId, shortId, validateName } from './names.js';
-import { pickPort } from './ports.js';
+import { isPortFree, lowestFreePort } from './ports.js';
+import { reconcile } from './reconcile.js';
 import { CLONE_USER, cloneConnectOptions, cloneServerName, cloneSpec, startAndWait } from './servers.js';
 
 export interface CloneCreateOptions {
@@ -27,21 +29,27 @@ export interface CloneView {
   ready_ms?: number;
 }
 
-/** The snapshot a clone is made from: the one named, or the newest. */
+/** The snapshot a clone is made from: the one named, or the newest; only ready snapshots count. */
 export function findSnapshot(state: State, id: string | undefined): Snapshot {
+  const ready = state.snapshots.filter((s) => s.status === 'ready');
   if (id === undefined) {
-    const newest = state.snapshots.at(-1);
+    const newest = ready.at(-1);
     if (!newest) throw new NotFoundError('there is no snapshot yet', { hint: 'run `dolly snapshot create`' });
     return newest;
   }
   const found = state.snapshots.find((s) => s.id === id);
   if (!found) throw new NotFoundError(`no snapshot ${JSON.stringify(id)}`, { hint: 'list them with `dolly snapshot list`' });
+  if (found.status !== 'ready') throw new FailedPreconditionError(`snapshot ${id} is ${found.status}`, { hint: 'wait for the command that works on it, or pick another snapshot' });
   return found;
 }
 
-export function findClone(state: State, name: string): Clone {
+/** A clone by name; unless `anyStatus`, refused while another command works on it. */
+export function findClone(state: State, name: string, options: { anyStatus?: boolean } = {}): Clone {
   const clone = state.clones.find((c) => c.name === name);
   if (!clone) throw new NotFoundError(`no clone named ${JSON.stringify(name)}`, { hint: 'list them with `dolly clone list`' });
+  if (!options.anyStatus && clone.status !== 'ready') {
+    throw new FailedPreconditionError(`clone ${name} is ${clone.status}`, { hint: 'another dolly command works on it: wait for it (a crashed one is cleaned up by the next command)' });
+  }
   return clone;
 }
 
@@ -62,44 +70,73 @@ export function cloneView(state: State, clone: Clone): CloneView {
 
 /**
  * `dolly clone create`: a writable child of a snapshot and a server on it, on a free port, with
- * its own account. Returns once a real query answered. On failure nothing is left behind.
+ * its own account. Returns once a real query answered. The name and port are reserved in one
+ * short transaction, so many creates run at once; on failure (or a crash, via the reconciler)
+ * nothing is left behind.
  */
 export async function createClone(options: CloneCreateOptions, deps: EngineDeps): Promise<CloneView> {
   const started = Date.now();
-  return deps.store.transaction(async () => {
-    const state = await deps.store.require();
+  await reconcile(deps);
+  const busy = new Set<number>();
+  const reserve = (state: State): Reservation<Clone> => {
     const snapshot = findSnapshot(state, options.snapshot);
     const name = options.name === undefined ? uniqueName(state) : validateName(options.name);
     if (state.clones.some((c) => c.name === name)) {
       throw new AlreadyExistsError(`a clone named ${JSON.stringify(name)} exists`, { hint: 'choose another --name, or `dolly clone reset` it' });
     }
-    const port = await pickPort(state.settings.port_min, state.settings.port_max, new Set(state.clones.map((c) => c.port)), state.settings.bind_address, deps.portFree);
     const clone: Clone = {
       name,
+      status: 'creating',
       snapshot: snapshot.id,
       volume: `clone-${name}-${shortId()}`,
-      port,
+      port: freePort(state, busy),
       user: CLONE_USER,
       password: generatePassword(),
       server_id: generateServerId(),
       ...(options.admin ? { admin: true } : {}),
       created_at: deps.now().toISOString(),
     };
-    const driver = deps.driver(state);
-    const data = await driver.clone(snapshot.volume, clone.volume);
-    try {
-      const spec = await cloneSpec(deps, state, clone, data, snapshot.flavor);
-      await startAndWait(deps, spec, cloneConnectOptions(state, clone), options.signal);
-      state.clones.push(clone);
-      await deps.store.write(state);
-    } catch (error) {
-      await deps.runtime.remove(cloneServerName(name)).catch(() => undefined);
-      await driver.remove(clone.volume).catch(() => undefined);
-      await removeRunDir(deps.root, cloneServerName(name)).catch(() => undefined);
-      throw error;
-    }
+    state.clones.push(clone);
+    return { target: name, undo: [{ do: 'forget-clone', name }], reserved: { ...clone } };
+  };
+  return withJob(deps, 'clone-create', reserve, async (job, reserved) => {
+    const clone = await settlePort(deps, job, reserved, busy);
+    const state = deps.store.require();
+    const snapshot = findSnapshot(state, clone.snapshot);
+    job.willUndo({ do: 'remove-volume', id: clone.volume });
+    const data = await deps.driver(state).clone(snapshot.volume, clone.volume);
+    job.willUndo({ do: 'remove-run-dir', server: cloneServerName(clone.name) }, { do: 'remove-server', name: cloneServerName(clone.name) });
+    const spec = await cloneSpec(deps, state, clone, data, snapshot.flavor);
+    await startAndWait(deps, spec, cloneConnectOptions(state, clone), options.signal);
+    await job.commit((s) => setCloneStatus(s, clone.name, 'ready'));
     return { ...cloneView(state, clone), ready_ms: Date.now() - started };
   });
+}
+
+/** The lowest port of the range no clone of this root holds (nor one found busy on the host). */
+function freePort(state: State, busy: ReadonlySet<number>): number {
+  return lowestFreePort(state.settings.port_min, state.settings.port_max, new Set([...state.clones.map((c) => c.port), ...busy]));
+}
+
+/** Checks the reserved port on the host (outside the lock); a busy one is swapped for the next. */
+async function settlePort(deps: EngineDeps, job: JobRun, reserved: Clone, busy: Set<number>): Promise<Clone> {
+  let clone = reserved;
+  const isFree = deps.portFree ?? isPortFree;
+  const bind = deps.store.require().settings.bind_address;
+  while (!(await isFree(clone.port, bind))) {
+    busy.add(clone.port);
+    clone = job.update((state) => {
+      const entry = findClone(state, clone.name, { anyStatus: true });
+      entry.port = freePort(state, busy);
+      return { ...entry };
+    });
+  }
+  return clone;
+}
+
+export function setCloneStatus(state: State, name: string, status: Clone['status']): void {
+  const clone = state.clones.find((c) => c.name === name);
+  if (clone) clone.status = status;
 }
 
 function uniqueName(state: State): string {

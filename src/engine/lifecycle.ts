@@ -1,4 +1,6 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
+import { NotFoundError } from '../errors.js';
+import { reconcile } from './reconcile.js';
 import { join } from 'node:path';
 import type { State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
@@ -10,68 +12,58 @@ export interface UpResult {
   started: string[];
   already_running: string[];
   removed_leftovers: string[];
+  /** What the reconciler undid or finished for commands that died half-way. */
+  recovered: string[];
 }
 
 /**
- * `dolly up`: after a reboot or crash, mounts the pool, removes half-made leftovers (prepare
- * servers, volumes no snapshot or clone refers to) and starts the replica and every clone again: a stopped container is started, a
- * missing one is made anew on its volume. Waits until each answers.
+ * `dolly up`, the general reconciler: after a reboot or crash, mounts the pool, finishes or undoes
+ * the jobs of commands that died, removes what nothing accounts for (servers first; a volume only
+ * when no container uses it), and starts the replica and every clone again: a stopped container
+ * is started, a missing one is made anew on its volume. Waits until each answers.
  */
 export async function up(deps: EngineDeps): Promise<UpResult> {
-  return deps.store.transaction(async () => {
-    const state = await deps.store.require();
-    const driver = deps.driver(state);
-    await driver.open();
-    const result: UpResult = { started: [], already_running: [], removed_leftovers: [] };
-    const known = new Map((await deps.runtime.list()).map((s) => [s.name, s]));
-    for (const server of known.values()) {
-      if (server.kind === 'prepare') {
-        await deps.runtime.remove(server.name);
-        result.removed_leftovers.push(server.name);
-      }
+  const state = deps.store.require();
+  const driver = deps.driver(state);
+  await driver.open();
+  const report = await reconcile(deps, { sweep: true });
+  const result: UpResult = { started: [], already_running: [], removed_leftovers: report.removed, recovered: [...report.undone, ...report.finished] };
+  const now = deps.store.require();
+  const known = new Map((await deps.runtime.list()).map((s) => [s.name, s]));
+  const wanted: { name: string; spec: () => Promise<ServerSpec>; connect: ConnectOptions }[] = [];
+  // A Swarm replica is the stack's `replica` service: Swarm starts it, not dolly.
+  if (now.replica?.status === 'ready' && !now.swarm) {
+    const replica = now.replica;
+    wanted.push({
+      name: REPLICA,
+      spec: async () => replicaSpec(deps, now, replica, await driver.mount(REPLICA_VOLUME), replica.source.flavor),
+      connect: replicaConnectOptions(deps.root, replica),
+    });
+  }
+  for (const clone of now.clones.filter((c) => c.status === 'ready')) {
+    const flavor = now.snapshots.find((s) => s.id === clone.snapshot)?.flavor ?? 'mariadb';
+    wanted.push({
+      name: cloneServerName(clone.name),
+      spec: async () => cloneSpec(deps, now, clone, await driver.mount(clone.volume), flavor),
+      connect: cloneConnectOptions(now, clone),
+    });
+  }
+  for (const server of wanted) {
+    const existing = known.get(server.name);
+    if (existing?.state === 'running') {
+      result.already_running.push(server.name);
+      continue;
     }
-    // Volumes no state entry refers to were left by a command that crashed half-way.
-    const referenced = new Set([...(state.replica || state.swarm ? [REPLICA_VOLUME] : []), ...state.snapshots.map((s) => s.volume), ...state.clones.map((c) => c.volume)]);
-    for (const volume of await driver.list()) {
-      if (referenced.has(volume)) continue;
-      await driver.remove(volume);
-      result.removed_leftovers.push(volume);
+    if (existing) {
+      await server.spec(); // rewrites the run dir (init file) in case it was lost
+      await deps.runtime.startExisting(server.name);
+      await waitUntilAnswering(deps, server.name, server.connect);
+    } else {
+      await startAndWait(deps, await server.spec(), server.connect);
     }
-    const wanted: { name: string; spec: () => Promise<ServerSpec>; connect: ConnectOptions }[] = [];
-    // A Swarm replica is the stack's `replica` service: Swarm starts it, not dolly.
-    if (state.replica && !state.swarm) {
-      const replica = state.replica;
-      wanted.push({
-        name: REPLICA,
-        spec: async () => replicaSpec(deps, state, replica, await driver.mount(REPLICA_VOLUME), replica.source.flavor),
-        connect: replicaConnectOptions(deps.root, replica),
-      });
-    }
-    for (const clone of state.clones) {
-      const flavor = state.snapshots.find((s) => s.id === clone.snapshot)?.flavor ?? 'mariadb';
-      wanted.push({
-        name: cloneServerName(clone.name),
-        spec: async () => cloneSpec(deps, state, clone, await driver.mount(clone.volume), flavor),
-        connect: cloneConnectOptions(state, clone),
-      });
-    }
-    for (const server of wanted) {
-      const existing = known.get(server.name);
-      if (existing?.state === 'running') {
-        result.already_running.push(server.name);
-        continue;
-      }
-      if (existing) {
-        await server.spec(); // rewrites the run dir (init file) in case it was lost
-        await deps.runtime.startExisting(server.name);
-        await waitUntilAnswering(deps, server.name, server.connect);
-      } else {
-        await startAndWait(deps, await server.spec(), server.connect);
-      }
-      result.started.push(server.name);
-    }
-    return result;
-  });
+    result.started.push(server.name);
+  }
+  return result;
 }
 
 export interface TeardownResult {
@@ -85,28 +77,40 @@ export interface TeardownResult {
  * `--purge` also deletes every volume, snapshot, the pool and the state.
  */
 export async function teardown(options: { purge?: boolean }, deps: EngineDeps): Promise<TeardownResult> {
-  return deps.store.transaction(async () => {
-    const state: State | null = await deps.store.read();
-    const keepContainers = state?.pool.driver === 'commit' && !options.purge;
-    const removed: string[] = [];
-    for (const server of await deps.runtime.list()) {
-      if (keepContainers && server.kind !== 'prepare') await deps.runtime.stop(server.name);
-      else await deps.runtime.remove(server.name);
-      removed.push(server.name);
-    }
-    if (!keepContainers) await deps.runtime.removeShared();
-    if (state) {
-      const driver = deps.driver(state);
-      if (options.purge) await driver.destroy();
-      else await driver.close();
-    }
-    if (options.purge) {
-      await rm(join(deps.root, 'run'), { recursive: true, force: true });
-      // The Swarm replica's admin account (`dolly swarm deploy`), if this root held one.
-      await rm(join(deps.root, 'swarm-replica.json'), { force: true });
-      await deps.store.delete();
-    }
-    return { removed, purged: options.purge === true };
-  });
+  const state: State | null = deps.store.read();
+  if (options.purge && state === null) {
+    throw new NotFoundError(`no dolly state at ${deps.root}`, { hint: 'purge deletes only what dolly made in a root it manages; check --root' });
+  }
+  if (state) await reconcile(deps);
+  const keepContainers = state?.pool.driver === 'commit' && !options.purge;
+  const removed: string[] = [];
+  for (const server of await deps.runtime.list()) {
+    if (keepContainers && server.kind !== 'prepare') await deps.runtime.stop(server.name);
+    else await deps.runtime.remove(server.name);
+    removed.push(server.name);
+  }
+  if (!keepContainers) await deps.runtime.removeShared();
+  if (state) {
+    const driver = deps.driver(state);
+    if (options.purge) await driver.destroy();
+    else await driver.close();
+  }
+  if (options.purge) {
+    await removeDollyFiles(deps.root);
+    deps.store.delete();
+    // The root itself goes only when nothing else is in it.
+    await rmdir(deps.root).catch(() => undefined);
+  }
+  return { removed, purged: options.purge === true };
 }
 
+/** The run dirs of dolly's servers (then `run/` if empty), and the Swarm replica's account file. */
+async function removeDollyFiles(root: string): Promise<void> {
+  const run = join(root, 'run');
+  for (const dir of await readdir(run).catch(() => [] as string[])) {
+    if (/^(replica|clone-|prepare-)/.test(dir)) await rm(join(run, dir), { recursive: true, force: true });
+  }
+  await rmdir(run).catch(() => undefined);
+  await rm(join(root, 'swarm-replica.json'), { force: true });
+  await rm(join(root, 'lock'), { recursive: true, force: true }); // dolly 0.1's lock directory
+}

@@ -63,31 +63,33 @@ async function initInRoot(
   deps: EngineDeps,
 ): Promise<InitResult> {
   const { portMin, portMax, bufferPool, bindAddress, cloneNetwork } = options;
-  return deps.store.transaction(async () => {
-    if ((await deps.store.read()) !== null) {
-      throw new AlreadyExistsError(`${deps.root} already has a dolly pool`, { hint: 'use it, or remove it with `dolly teardown --purge`' });
-    }
+  if (deps.store.read() !== null) {
+    throw new AlreadyExistsError(`${deps.root} already has a dolly pool`, { hint: 'use it, or remove it with `dolly teardown --purge`' });
+  }
+  {
     await mkdir(deps.root, { recursive: true, mode: 0o700 });
     const pool = await createPoolConfig(driverName, options, deps);
     const state: State = {
-      version: 1,
+      version: 2,
       root: deps.root,
       pool,
       settings: { image: options.image ?? DEFAULT_IMAGE, port_min: portMin, port_max: portMax, bind_address: bindAddress, buffer_pool: bufferPool, clone_network: cloneNetwork },
       snapshots: [],
       clones: [],
+      jobs: [],
     };
     const driver = deps.driver(state);
     try {
       await driver.open();
-      await deps.store.write(state);
+      deps.store.create(state);
     } catch (error) {
       await driver.destroy().catch(() => undefined);
+      if (!(error instanceof AlreadyExistsError)) deps.store.delete();
       throw error;
     }
     if (driver.name === 'copy') deps.logger.warn('the copy driver makes full copies: snapshots and clones take time and disk in proportion to the data');
     return { root: deps.root, driver: driverName, pool };
-  });
+  }
 }
 
 /** The btrfs driver mounts (unless given a mounted directory): root only. Checked before anything else. */

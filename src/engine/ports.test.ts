@@ -2,21 +2,22 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { ResourceExhaustedError } from '../errors.js';
-import { isPortFree, pickPort } from './ports.js';
+import { isPortFree, lowestFreePort } from './ports.js';
 
-describe('pickPort', () => {
-  it('skips ports held by clones and ports something listens on; fails clearly when none is left', async () => {
+describe('ports', () => {
+  it('isPortFree sees a port something listens on', async () => {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     assert.ok(address !== null && typeof address === 'object');
-    const busy = address.port;
     try {
-      assert.equal(await isPortFree(busy, '127.0.0.1'), false);
-      assert.equal(await pickPort(busy, busy + 1, new Set(), '127.0.0.1'), busy + 1);
-      await assert.rejects(pickPort(busy, busy + 1, new Set([busy + 1]), '127.0.0.1'), ResourceExhaustedError);
+      assert.equal(await isPortFree(address.port, '127.0.0.1'), false);
     } finally {
       server.close();
     }
+  });
+  it('lowestFreePort skips taken ports and fails clearly when none is left', () => {
+    assert.equal(lowestFreePort(6000, 6002, new Set([6000])), 6001);
+    assert.throws(() => lowestFreePort(6000, 6001, new Set([6000, 6001])), ResourceExhaustedError);
   });
 });

@@ -10,11 +10,10 @@ export function isPortFree(port: number, host: string): Promise<boolean> {
   });
 }
 
-/** The lowest port of [min, max] that no clone of this root holds and nothing listens on. */
-export async function pickPort(min: number, max: number, taken: ReadonlySet<number>, host: string, isFree: (port: number, host: string) => Promise<boolean> = isPortFree): Promise<number> {
+/** The lowest port of [min, max] that is neither taken (by a clone of this root) nor found busy on the host. */
+export function lowestFreePort(min: number, max: number, taken: ReadonlySet<number>): number {
   for (let port = min; port <= max; port += 1) {
-    if (taken.has(port)) continue;
-    if (await isFree(port, host)) return port;
+    if (!taken.has(port)) return port;
   }
   throw new ResourceExhaustedError(`no free port in ${min}-${max}`, {
     hint: 'destroy clones you no longer need, or widen the range with `dolly init --ports`',

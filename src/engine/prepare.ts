@@ -22,7 +22,7 @@ export function prepareServerName(volume: string): string {
  * replication password), locks every account copied from the source and dolly's admin account,
  * and shuts down cleanly. Returns the milliseconds it took.
  */
-export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Replica, image: string): Promise<number> {
+export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Replica, image: string, signal?: AbortSignal): Promise<number> {
   const started = Date.now();
   const flavor: Flavor = replica.source.flavor;
   const server = prepareServerName(volume);
@@ -39,8 +39,8 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
       network: 'none',
     });
     const connect = { ...replicaConnectOptions(deps.root, replica), socketPath: join(dir, 'mysqld.sock') };
-    await waitUntilAnswering(deps, server, connect);
-    const client = await connectSql(connect);
+    await waitUntilAnswering(deps, server, connect, signal);
+    const client = await connectSql({ ...connect, queryTimeoutMs: 120_000 });
     try {
       await cleanReplicaState(client, flavor, replica.admin_user);
     } finally {

@@ -5,7 +5,9 @@ import { replicaStatus, startReplication } from '../mysql/replication.js';
 import { checkSource } from '../mysql/source-check.js';
 import { connectSql } from '../mysql/sql-client.js';
 import type { Replica } from '../state/state.js';
-import { removeRunDir, type EngineDeps } from './context.js';
+import type { EngineDeps } from './context.js';
+import { withJob } from './jobs.js';
+import { reconcile } from './reconcile.js';
 import { generatePassword, generateServerId } from './names.js';
 import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaSpec, startAndWait } from './servers.js';
 import type { SourceSpec } from './source-url.js';
@@ -36,45 +38,63 @@ export interface ReplicaInitResult {
  */
 export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps): Promise<ReplicaInitResult> {
   const started = Date.now();
-  return deps.store.transaction(async () => {
-    const state = await deps.store.require();
-    if (state.replica) {
-      throw new AlreadyExistsError(`${deps.root} already has a replica of ${state.replica.source.host}:${state.replica.source.port}`, {
-        hint: 'use it, or start over with `dolly teardown --purge` (or another --root)',
-      });
-    }
-    const { source } = options;
-    const sourceClient = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
-    const info = await (async () => {
-      try {
-        return await checkSource(sourceClient, options.databases ? { databases: options.databases } : {});
-      } finally {
-        await sourceClient.close();
+  await reconcile(deps);
+  const { source } = options;
+  return withJob(
+    deps,
+    'replica-init',
+    (state) => {
+      if (state.replica) {
+        throw new AlreadyExistsError(`${deps.root} already has a replica of ${state.replica.source.host}:${state.replica.source.port}`, {
+          hint: 'use it, or start over with `dolly teardown --purge` (or another --root)',
+        });
       }
-    })();
-    const warnings: string[] = [];
-    if (info.nonInnodbTables.length > 0) {
-      const names = info.nonInnodbTables.slice(0, 5).map((t) => `${t.schema}.${t.table} (${t.engine})`);
-      const warning = `${info.nonInnodbTables.length} non-InnoDB table(s), e.g. ${names.join(', ')}: they are copied, but a snapshot can only make them consistent by blocking commits, and a crash of the replica may leave them damaged`;
-      warnings.push(warning);
-      deps.logger.warn(warning);
-    }
-    await ensureImage(deps.docker, state.settings.image, deps.logger);
-    const driver = deps.driver(state);
-    await driver.open();
-    const replica: Replica = {
-      volume: REPLICA_VOLUME,
-      port: 0,
-      server_id: generateServerId(),
-      admin_user: ADMIN_USER,
-      admin_password: generatePassword(),
-      source: { host: source.host, port: source.port, user: source.user, flavor: info.flavor, version: info.version },
-      databases: info.databases,
-      ...(options.databases ? { replicate_only: info.databases } : {}),
-      created_at: deps.now().toISOString(),
-    };
-    const data = await driver.createVolume(REPLICA_VOLUME);
-    try {
+      const replica: Replica = {
+        status: 'creating',
+        volume: REPLICA_VOLUME,
+        port: 0,
+        server_id: generateServerId(),
+        admin_user: ADMIN_USER,
+        admin_password: generatePassword(),
+        source: { host: source.host, port: source.port, user: source.user, flavor: 'mariadb', version: '' },
+        databases: [],
+        created_at: deps.now().toISOString(),
+      };
+      state.replica = replica;
+      return { target: REPLICA, undo: [{ do: 'forget-replica' }], reserved: replica };
+    },
+    async (job, reserved) => {
+      const sourceClient = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
+      const info = await (async () => {
+        try {
+          return await checkSource(sourceClient, options.databases ? { databases: options.databases } : {});
+        } finally {
+          await sourceClient.close();
+        }
+      })();
+      const warnings: string[] = [];
+      if (info.nonInnodbTables.length > 0) {
+        const names = info.nonInnodbTables.slice(0, 5).map((t) => `${t.schema}.${t.table} (${t.engine})`);
+        const warning = `${info.nonInnodbTables.length} non-InnoDB table(s), e.g. ${names.join(', ')}: they are copied, but a snapshot can only make them consistent by blocking commits, and a crash of the replica may leave them damaged`;
+        warnings.push(warning);
+        deps.logger.warn(warning);
+      }
+      const state = deps.store.require();
+      await ensureImage(deps.docker, state.settings.image, deps.logger);
+      const driver = deps.driver(state);
+      await driver.open();
+      const replica: Replica = {
+        ...reserved,
+        source: { ...reserved.source, flavor: info.flavor, version: info.version },
+        databases: info.databases,
+        ...(options.databases ? { replicate_only: info.databases } : {}),
+      };
+      job.update((s) => {
+        s.replica = replica;
+      });
+      job.willUndo({ do: 'remove-volume', id: REPLICA_VOLUME });
+      const data = await driver.createVolume(REPLICA_VOLUME);
+      job.willUndo({ do: 'remove-run-dir', server: REPLICA }, { do: 'remove-server', name: REPLICA });
       const spec = await replicaSpec(deps, state, replica, data, info.flavor);
       const connect = replicaConnectOptions(deps.root, replica);
       await startAndWait(deps, spec, connect, options.signal);
@@ -94,8 +114,9 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       } finally {
         await admin.close();
       }
-      state.replica = replica;
-      await deps.store.write(state);
+      await job.commit((s) => {
+        if (s.replica) s.replica.status = 'ready';
+      });
       return {
         flavor: info.flavor,
         version: info.version,
@@ -105,13 +126,8 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         seconds: (Date.now() - started) / 1000,
         warnings,
       };
-    } catch (error) {
-      await deps.runtime.remove(REPLICA).catch(() => undefined);
-      await driver.remove(REPLICA_VOLUME).catch(() => undefined);
-      await removeRunDir(deps.root, REPLICA).catch(() => undefined);
-      throw error;
-    }
-  });
+    },
+  );
 }
 
 /** Waits a few seconds for the IO thread to connect; a wrong host or grant shows up here. */

@@ -1,4 +1,4 @@
-import { FailedPreconditionError } from '../errors.js';
+import { FailedPreconditionError, messageOf } from '../errors.js';
 import { replicaStatus, type ReplicaStatus } from '../mysql/replication.js';
 import { connectSql } from '../mysql/sql-client.js';
 import type { EngineDeps } from './context.js';
@@ -10,6 +10,9 @@ export interface ReplicaStatusView extends ReplicaStatus {
   databases: string[];
 }
 
+/** How long `replica status` waits for the replica's server to connect and to answer. */
+const STATUS_TIMEOUT_MS = 3_000;
+
 /** `dolly replica status`: IO/SQL threads, lag, GTID position and the last error. */
 export async function getReplicaStatus(deps: EngineDeps): Promise<ReplicaStatusView> {
   const state = await deps.store.require();
@@ -20,10 +23,15 @@ export async function getReplicaStatus(deps: EngineDeps): Promise<ReplicaStatusV
   if (server !== 'running') {
     return { ...base, io_running: false, sql_running: false, lag_seconds: null, gtid: '', last_error: `the replica's server is ${server}`, io_state: '' };
   }
-  const client = await connectSql(replicaConnectOptions(deps.root, replica));
+  // Answers within seconds even when the replica's server hangs (a full disk): it says so instead.
   try {
-    return { ...base, ...(await replicaStatus(client, replica.source.flavor)) };
-  } finally {
-    await client.close();
+    const client = await connectSql({ ...replicaConnectOptions(deps.root, replica), connectTimeoutMs: STATUS_TIMEOUT_MS, queryTimeoutMs: STATUS_TIMEOUT_MS });
+    try {
+      return { ...base, ...(await replicaStatus(client, replica.source.flavor)) };
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    return { ...base, io_running: false, sql_running: false, lag_seconds: null, gtid: '', last_error: `the replica's server does not answer: ${messageOf(error)}`, io_state: '' };
   }
 }

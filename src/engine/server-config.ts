@@ -49,12 +49,17 @@ function baseArgs(flavor: ServerFlavor, serverId: number, listen: Listen): strin
 /** A plugin directory that does not exist (and cannot be made: the root file system is read-only). */
 export const NO_PLUGIN_DIR = '/nonexistent/dolly-no-plugins';
 
+/** A file dolly writes into the replica's volume: its absence means the pool is not mounted. */
+export const REPLICA_MARKER = '.dolly-replica';
+
 /**
  * The replica: durable (flush at commit), read-only for users, no binlog of its own, relay logs
  * recovered after a crash, datadir initialised on first start. `init.sql` (re)creates dolly's
- * admin account at every start.
+ * admin account at every start. With `requireMarker`, it refuses to start on a datadir without
+ * REPLICA_MARKER: when Docker restarts it after a reboot before the pool is mounted, it must not
+ * initialise an empty replica on the bare mount point.
  */
-export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPool: string, filters: readonly string[]): string[] {
+export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPool: string, filters: readonly string[], options: { requireMarker?: boolean } = {}): string[] {
   const server = [
     flavor.serverBinary,
     ...baseArgs(flavor, serverId, 'socket-only'),
@@ -69,7 +74,10 @@ export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPoo
     ...filters,
   ];
   const init = flavor.initDatadir(CONTAINER_DATADIR).join(' ');
-  const script = `[ -d ${CONTAINER_DATADIR}/mysql ] || ${init} > ${CONTAINER_RUNDIR}/init-datadir.log 2>&1 || exit 1; exec "$@"`;
+  const guard = options.requireMarker
+    ? `[ -f ${CONTAINER_DATADIR}/${REPLICA_MARKER} ] || { echo "dolly: ${CONTAINER_DATADIR} is not the pool's replica volume (is the pool mounted? run dolly up)" >&2; exit 75; }; `
+    : '';
+  const script = `${guard}[ -d ${CONTAINER_DATADIR}/mysql ] || ${init} > ${CONTAINER_RUNDIR}/init-datadir.log 2>&1 || exit 1; exec "$@"`;
   return ['sh', '-c', script, 'sh', ...server];
 }
 

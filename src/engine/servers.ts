@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitForServer } from '../mysql/wait-ready.js';
 import type { ConnectOptions } from '../mysql/sql-client.js';
@@ -8,7 +8,7 @@ import type { ServerSpec } from '../runtime/runtime.js';
 import type { Clone, Replica, State } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { prepareRunDir, runDir, type EngineDeps } from './context.js';
-import { CLONE_PRIVILEGES, accountInitSql, cloneCommand, replicaCommand } from './server-config.js';
+import { CLONE_PRIVILEGES, REPLICA_MARKER, accountInitSql, cloneCommand, replicaCommand } from './server-config.js';
 
 export const REPLICA = 'replica';
 export const REPLICA_VOLUME = 'replica';
@@ -39,14 +39,17 @@ export function cloneConnectOptions(state: State, clone: Clone): ConnectOptions 
 /** Writes the replica's run dir and returns its server spec. */
 export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'server_id' | 'replicate_only'>, data: DataMount, flavorName: 'mariadb' | 'mysql'): Promise<ServerSpec> {
   const dir = await prepareRunDir(deps.root, REPLICA, accountInitSql(replica.admin_user, ['localhost', '127.0.0.1'], replica.admin_password));
+  // The driver found the volume, so the pool is mounted: mark it (a replica of dolly 0.1 has no mark yet).
+  if (data.kind === 'path') await writeFile(join(data.path, REPLICA_MARKER), 'dolly replica volume\n', { flag: 'a' });
   return {
+    restart: 'on-failure',
     name: REPLICA,
     kind: 'replica',
     image: state.settings.image,
     volume: REPLICA_VOLUME,
     data,
     runDir: dir,
-    command: replicaCommand(serverFlavor(flavorName), replica.server_id, '256M', replicationFilterArgs(replica.replicate_only)),
+    command: replicaCommand(serverFlavor(flavorName), replica.server_id, '256M', replicationFilterArgs(replica.replicate_only), { requireMarker: data.kind === 'path' }),
     network: 'host',
   };
 }

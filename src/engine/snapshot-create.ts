@@ -4,7 +4,9 @@ import { pauseReplica } from './quiesce.js';
 import type { Snapshot, State } from '../state/state.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { EngineDeps } from './context.js';
+import { withJob, type JobRun } from './jobs.js';
 import { snapshotId } from './names.js';
+import { reconcile } from './reconcile.js';
 import { prepareServerName, prepareSnapshot } from './prepare.js';
 import { REPLICA, REPLICA_VOLUME, replicaConnectOptions, waitUntilAnswering } from './servers.js';
 
@@ -13,45 +15,61 @@ import { REPLICA, REPLICA_VOLUME, replicaConnectOptions, waitUntilAnswering } fr
  * tables, records the GTID position and the source time of the last applied event, takes the
  * snapshot, resumes (the pause is measured), then prepares the snapshot once and seals it.
  * Drivers that cannot snapshot a running server (copy) stop the replica cleanly instead.
+ * Journaled: a crash at any point (the pause included) is undone by the next command, which
+ * also restarts the applier. One snapshot at a time per root.
  */
-export async function createSnapshot(deps: EngineDeps): Promise<Snapshot> {
-  return deps.store.transaction(async () => {
-    const state = await deps.store.require();
-    const replica = state.replica;
-    if (!replica) throw new FailedPreconditionError('there is no replica to snapshot', { hint: 'run `dolly replica init --source mysql://...` first' });
-    const driver = deps.driver(state);
-    await driver.open();
-    const now = deps.now();
-    const id = snapshotId(now);
-    const volume = `snap-${id}`;
-    try {
-      const taken = driver.atomic ? await atomicSnapshot(deps, state, driver, volume) : await stoppedSnapshot(deps, state, driver, volume);
-      const data = await driver.mount(volume);
-      const prepareMs = await prepareSnapshot(deps, volume, data, replica, state.settings.image);
-      await driver.seal(volume);
-      await deps.runtime.remove(prepareServerName(volume));
+export async function createSnapshot(deps: EngineDeps, options: { signal?: AbortSignal } = {}): Promise<Snapshot> {
+  await reconcile(deps);
+  const now = deps.now();
+  return withJob(
+    deps,
+    'snapshot-create',
+    (state) => {
+      const replica = state.replica;
+      if (!replica || replica.status !== 'ready') throw new FailedPreconditionError('there is no replica to snapshot', { hint: 'run `dolly replica init --source mysql://...` first' });
+      const running = state.jobs.find((j) => j.kind === 'snapshot-create');
+      if (running) throw new FailedPreconditionError(`another snapshot (${running.target}) is being taken`, { hint: 'wait for it to finish' });
+      let id = snapshotId(now);
+      while (state.snapshots.some((s) => s.id === id)) id = snapshotId(new Date(now.getTime() + 1000));
       const snapshot: Snapshot = {
         id,
-        volume,
-        gtid: taken.gtid,
-        data_state_at: taken.dataStateAt.toISOString(),
+        status: 'creating',
+        volume: `snap-${id}`,
+        gtid: '',
+        data_state_at: now.toISOString(),
         created_at: now.toISOString(),
-        pause_ms: taken.pauseMs,
-        prepare_ms: prepareMs,
+        pause_ms: 0,
+        prepare_ms: 0,
         flavor: replica.source.flavor,
         version: replica.source.version,
       };
       state.snapshots.push(snapshot);
-      await deps.store.write(state);
-      deps.logger.info('snapshot created', { id, gtid: snapshot.gtid, pause_ms: snapshot.pause_ms, prepare_ms: prepareMs });
-      return snapshot;
-    } catch (error) {
-      await deps.runtime.remove(prepareServerName(volume)).catch(() => undefined);
-      await driver.remove(volume).catch(() => undefined);
-      throw error;
-    }
-  });
+      return { target: id, undo: [{ do: 'forget-snapshot', id }], reserved: { snapshot, replica } };
+    },
+    async (job, { snapshot, replica }) => {
+      const state = deps.store.require();
+      const driver = deps.driver(state);
+      await driver.open();
+      job.willUndo({ do: 'remove-volume', id: snapshot.volume });
+      const taken = driver.atomic ? await atomicSnapshot(deps, job, state, driver, snapshot.volume) : await stoppedSnapshot(deps, job, state, driver, snapshot.volume);
+      options.signal?.throwIfAborted();
+      const data = await driver.mount(snapshot.volume);
+      job.willUndo({ do: 'remove-run-dir', server: prepareServerName(snapshot.volume) }, { do: 'remove-server', name: prepareServerName(snapshot.volume) });
+      const prepareMs = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
+      await driver.seal(snapshot.volume);
+      await deps.runtime.remove(prepareServerName(snapshot.volume));
+      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), pause_ms: taken.pauseMs, prepare_ms: prepareMs };
+      await job.commit((s) => {
+        s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
+      });
+      deps.logger.info('snapshot created', { id: done.id, gtid: done.gtid, pause_ms: done.pause_ms, prepare_ms: prepareMs });
+      return done;
+    },
+  );
 }
+
+/** Every statement of a snapshot's pause fails after this long instead of hanging (a full pool). */
+const SQL_TIMEOUT_MS = 30_000;
 
 /** What a snapshot records about the moment it was taken. */
 interface Taken {
@@ -61,20 +79,24 @@ interface Taken {
 }
 
 /** Snapshot of the running replica with its applier paused and commits blocked. */
-async function atomicSnapshot(deps: EngineDeps, state: State, driver: StorageDriver, volume: string): Promise<Taken> {
+async function atomicSnapshot(deps: EngineDeps, job: JobRun, state: State, driver: StorageDriver, volume: string): Promise<Taken> {
   const replica = state.replica!;
   // Write dirty pages out before the pause: a btrfs snapshot flushes them itself, and with
   // gigabytes just applied that flush would hold the applier for seconds instead of milliseconds.
   const data = await driver.mount(REPLICA_VOLUME);
   if (data.kind === 'path') await deps.shell.run('sync', ['-f', data.path]);
-  const client = await connectSql(replicaConnectOptions(deps.root, replica));
+  const client = await connectSql({ ...replicaConnectOptions(deps.root, replica), connectTimeoutMs: SQL_TIMEOUT_MS, queryTimeoutMs: SQL_TIMEOUT_MS });
   try {
+    // Journaled before the applier stops: if this process dies in the pause, the next command
+    // starts the applier again (the backup lock dies with this connection).
+    job.willUndo({ do: 'resume-applier' });
     const pause = await pauseReplica(client, replica.source.flavor, deps.now);
     try {
       await driver.snapshot(REPLICA_VOLUME, volume);
     } finally {
       pause.pauseMs = await pause.resume();
     }
+    job.dropUndo((step) => step.do === 'resume-applier');
     return pause;
   } finally {
     await client.close();
@@ -82,11 +104,12 @@ async function atomicSnapshot(deps: EngineDeps, state: State, driver: StorageDri
 }
 
 /** Non-atomic drivers copy files: the replica is shut down cleanly for the copy, then restarted. */
-async function stoppedSnapshot(deps: EngineDeps, state: State, driver: StorageDriver, volume: string): Promise<Taken> {
+async function stoppedSnapshot(deps: EngineDeps, job: JobRun, state: State, driver: StorageDriver, volume: string): Promise<Taken> {
   const replica = state.replica!;
   const connect = replicaConnectOptions(deps.root, replica);
-  const client = await connectSql(connect);
+  const client = await connectSql({ ...connect, connectTimeoutMs: SQL_TIMEOUT_MS, queryTimeoutMs: SQL_TIMEOUT_MS });
   let pause: Taken;
+  job.willUndo({ do: 'resume-applier' }, { do: 'start-replica' });
   try {
     pause = await pauseReplica(client, replica.source.flavor, deps.now, { quiesce: false });
   } finally {
@@ -101,5 +124,7 @@ async function stoppedSnapshot(deps: EngineDeps, state: State, driver: StorageDr
     await waitUntilAnswering(deps, REPLICA, connect);
     pause.pauseMs = Date.now() - started;
   }
+  // The replica starts with replication (skip-slave-start is a clone's flag, not the replica's).
+  job.dropUndo((step) => step.do === 'resume-applier' || step.do === 'start-replica');
   return pause;
 }

@@ -32,6 +32,8 @@ export interface ConnectOptions {
   database?: string;
   /** Default 10 s. */
   connectTimeoutMs?: number;
+  /** Each statement fails after this long (default: no limit; a dump or an ALTER may take hours). */
+  queryTimeoutMs?: number;
   /**
    * Whose server this is, for error messages and categories: `source` (production: failures are
    * SourceErrors) or `server` (one dolly runs: replica, clone; the default).
@@ -67,7 +69,7 @@ export async function connectSql(opts: ConnectOptions): Promise<SqlClient> {
   let closed = false;
   const run = async (sql: string, params?: unknown[]): Promise<unknown> => {
     try {
-      const [rows] = await conn.query(sql, params);
+      const [rows] = await conn.query(opts.queryTimeoutMs === undefined ? { sql, values: params } : { sql, values: params, timeout: opts.queryTimeoutMs });
       return rows;
     } catch (error) {
       throw mapSqlError(error, opts, 'query');

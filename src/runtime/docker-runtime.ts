@@ -66,7 +66,7 @@ export class DockerRuntime implements ServerRuntime {
         StopSignal: 'SIGTERM',
         StopTimeout: 120,
         ...(network.exposed ? { ExposedPorts: network.exposed } : {}),
-        HostConfig: { ...confinement(spec), NetworkMode: network.mode, Binds: binds, RestartPolicy: { Name: 'no' }, ...(network.ports ? { PortBindings: network.ports } : {}) },
+        HostConfig: { ...confinement(spec), NetworkMode: network.mode, Binds: binds, RestartPolicy: { Name: spec.restart ?? 'no' }, ...(network.ports ? { PortBindings: network.ports } : {}) },
       });
     } catch (error) {
       if (isDockerConflict(error)) {

@@ -42,6 +42,8 @@ export interface ServerSpec {
   port?: number;
   /** Host address the port is published on (`isolated`). */
   bindAddress?: string;
+  /** `on-failure`: the engine restarts the server when it exits with an error (a crash). Default: never. */
+  restart?: 'on-failure';
 }
 
 export type ServerState = 'running' | 'stopped' | 'missing';

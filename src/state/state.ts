@@ -1,8 +1,18 @@
 import { z } from 'zod';
 
+/**
+ * Every entity has a status: `creating` while a job makes it (nothing may use it yet), `ready`,
+ * `resetting` (a clone whose job is replacing its volume), `deleting` (a job is removing it).
+ * Only `ready` entities are used by other commands; the reconciler finishes or undoes the rest.
+ */
+export const snapshotStatusSchema = z.enum(['creating', 'ready', 'deleting']);
+export const cloneStatusSchema = z.enum(['creating', 'ready', 'resetting', 'deleting']);
+export const replicaStatusSchema = z.enum(['creating', 'ready']);
+
 /** A prepared, read-only snapshot of the replica. Times are RFC 3339. */
 export const snapshotSchema = z.object({
   id: z.string(),
+  status: snapshotStatusSchema,
   volume: z.string(),
   /** The replica's GTID position when the snapshot was taken. */
   gtid: z.string(),
@@ -20,6 +30,7 @@ export type Snapshot = z.infer<typeof snapshotSchema>;
 /** A writable child of a snapshot with its own server. */
 export const cloneSchema = z.object({
   name: z.string(),
+  status: cloneStatusSchema,
   snapshot: z.string(),
   volume: z.string(),
   port: z.number().int(),
@@ -34,6 +45,7 @@ export type Clone = z.infer<typeof cloneSchema>;
 
 /** The replica of the source. The source password is never stored here. */
 export const replicaSchema = z.object({
+  status: replicaStatusSchema,
   volume: z.string(),
   port: z.number().int(),
   server_id: z.number().int(),
@@ -53,6 +65,48 @@ export const replicaSchema = z.object({
 });
 export type Replica = z.infer<typeof replicaSchema>;
 
+/**
+ * One step of a job's undo (or finish) list. Each is idempotent: done again, or done when the
+ * thing it removes was never made, it changes nothing.
+ */
+export const jobStepSchema = z.discriminatedUnion('do', [
+  z.object({ do: z.literal('remove-server'), name: z.string() }),
+  z.object({ do: z.literal('remove-volume'), id: z.string() }),
+  z.object({ do: z.literal('remove-run-dir'), server: z.string() }),
+  /** The replica's applier was (maybe) stopped for a snapshot: start it again. */
+  z.object({ do: z.literal('resume-applier') }),
+  /** The replica's server was (maybe) stopped for a copy: start it again. */
+  z.object({ do: z.literal('start-replica') }),
+  z.object({ do: z.literal('forget-clone'), name: z.string() }),
+  z.object({ do: z.literal('forget-snapshot'), id: z.string() }),
+  z.object({ do: z.literal('forget-replica') }),
+  /** A reset's way back: the clone as it was (its old volume), started again and marked ready. */
+  z.object({ do: z.literal('restore-clone'), clone: cloneSchema }),
+]);
+export type JobStep = z.infer<typeof jobStepSchema>;
+
+/** The process that runs a job: its pid and its start time (so a reused pid is not mistaken for it). */
+export const ownerSchema = z.object({ pid: z.number().int(), start: z.string() });
+export type Owner = z.infer<typeof ownerSchema>;
+
+/**
+ * An operation in progress, journaled before it makes anything: `undo` lists what to do (last
+ * first) to take back what it made so far; once it commits, `undo` is empty and `finish` lists
+ * what is left to do forward (e.g. remove a reset clone's old volume). A job whose owner died is
+ * finished or undone by the reconciler.
+ */
+export const jobSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['replica-init', 'snapshot-create', 'snapshot-destroy', 'clone-create', 'clone-reset', 'clone-destroy']),
+  /** The entity it works on: a clone name, a snapshot id, `replica`. */
+  target: z.string(),
+  owner: ownerSchema,
+  started_at: z.string(),
+  undo: z.array(jobStepSchema),
+  finish: z.array(jobStepSchema),
+});
+export type Job = z.infer<typeof jobSchema>;
+
 /** Settings chosen at `dolly init`. */
 export const settingsSchema = z.object({
   image: z.string(),
@@ -71,7 +125,8 @@ export const settingsSchema = z.object({
 export type Settings = z.infer<typeof settingsSchema>;
 
 export const stateSchema = z.object({
-  version: z.literal(1),
+  /** 2: entities with statuses and journaled jobs, in SQLite (1: state.json, migrated on open). */
+  version: z.literal(2),
   root: z.string(),
   /** The storage pool's configuration (driver-specific, see src/storage/create-driver.ts). */
   pool: z.looseObject({ driver: z.enum(['btrfs', 'copy', 'commit']) }),
@@ -82,7 +137,9 @@ export const stateSchema = z.object({
    * a container dolly runs: snapshots and clones then run on the pool node's engine.
    */
   swarm: z.object({ stack: z.string(), pool_node: z.string(), service: z.string() }).optional(),
+  /** Oldest first. */
   snapshots: z.array(snapshotSchema),
   clones: z.array(cloneSchema),
+  jobs: z.array(jobSchema),
 });
 export type State = z.infer<typeof stateSchema>;

@@ -132,7 +132,7 @@ export function pipelineScenario(driver: DriverName, capabilities: Capability[])
       await driver.createVolume('snap-orphan');
       const result = await up(root.deps);
       assert.equal(result.started.length, 3);
-      assert.ok(result.removed_leftovers.includes('snap-orphan'));
+      assert.ok(result.removed_leftovers.includes('volume snap-orphan'), result.removed_leftovers.join(', '));
       assert.equal(await driver.exists('snap-orphan'), false);
       assert.equal(await mariadbQuery(a, 'SELECT COUNT(*) FROM app.notes'), '3');
       await onSource("INSERT INTO app.notes VALUES (5, 'after up')");

@@ -168,6 +168,7 @@ async function recordReplica(topology: Topology, admin: ReplicaAdmin, probe: Sou
   if ((await store.read()) === null) return;
   await store.update((state) => {
     state.replica = {
+      status: 'ready',
       volume: REPLICA_VOLUME,
       port: 0,
       server_id: topology.services.replica.serverId ?? 0,

@@ -60,8 +60,8 @@ export async function prepareReplicaPaths(topology: Topology, logger: Logger): P
 async function adoptPoolVolume(topology: Topology, logger: Logger): Promise<void> {
   const store = new StateStore(topology.pool.root);
   if ((await store.read()) === null) return;
-  await store.transaction(async () => {
-    const state = await store.require();
+  {
+    const state = store.require();
     if (state.replica && !state.swarm) {
       throw new FailedPreconditionError(`${topology.pool.root} already has a replica that dolly runs itself`, { hint: 'use another pool root for the Swarm, or `dolly teardown --purge` that one' });
     }
@@ -74,8 +74,10 @@ async function adoptPoolVolume(topology: Topology, logger: Logger): Promise<void
     if (data.kind !== 'path' || data.path !== topology.pool.dataDir) {
       throw new FailedPreconditionError(`the replica's datadir ${topology.pool.dataDir} is not the pool's replica volume`, { hint: 'leave pool.dataDir unset in the topology' });
     }
-    state.swarm = swarmRecord(topology);
-    await store.write(state);
+    store.update((current) => {
+      if (current.replica && !current.swarm) throw new FailedPreconditionError(`${topology.pool.root} already has a replica that dolly runs itself`, { hint: 'use another pool root for the Swarm' });
+      current.swarm = swarmRecord(topology);
+    });
     logger.info('the Swarm replica keeps its data in the pool', { volume: REPLICA_VOLUME, path: data.path });
-  });
+  }
 }

@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { messageOf } from '../errors.js';
+import { currentOwner } from '../state/owner.js';
+import type { Job, JobStep, State } from '../state/state.js';
+import type { EngineDeps } from './context.js';
+import { describeStep, runStep } from './job-steps.js';
+
+/**
+ * An operation journaled in the store. The pattern of every command that makes or changes
+ * something:
+ *   1. `JobRun.begin`: in ONE short transaction, check the state, reserve what the job needs
+ *      (a name, a port, an entity in status `creating`) and record the job with its first undo steps;
+ *   2. the slow work, outside any lock; before each thing it makes, `willUndo` journals how to
+ *      take it back (so a crash at any instant is covered);
+ *   3. `commit`: in one transaction the entity becomes `ready` and the undo list is dropped;
+ *      steps that must still happen (an old volume to remove) are journaled as `finish` and run;
+ *   4. on any error (Ctrl-C included) `abort` runs the undo list, last first.
+ * If the process dies instead, the reconciler of the next command does 3 or 4 for it.
+ */
+export class JobRun {
+  private constructor(
+    readonly job: Job,
+    private readonly deps: EngineDeps,
+  ) {}
+
+  /** Reserves and journals; `reserve` throws to refuse (nothing is written then). */
+  static begin<R>(deps: EngineDeps, kind: Job['kind'], reserve: (state: State) => Reservation<R>): { job: JobRun; reserved: R } {
+    return deps.store.update((state) => {
+      const { target, undo, reserved, finish = [] } = reserve(state);
+      const created: Job = { id: randomBytes(6).toString('hex'), kind, target, owner: currentOwner(), started_at: deps.now().toISOString(), undo, finish };
+      state.jobs.push(created);
+      return { job: new JobRun(created, deps), reserved };
+    });
+  }
+
+  /** Journals how to undo what the job is about to make (call it BEFORE making it). */
+  willUndo(...steps: JobStep[]): void {
+    this.change((job) => job.undo.push(...steps));
+  }
+
+  /** Drops undo steps that are no longer needed (e.g. the applier was resumed). */
+  dropUndo(match: (step: JobStep) => boolean): void {
+    this.change((job) => {
+      job.undo = job.undo.filter((step) => !match(step));
+    });
+  }
+
+  /** Changes the state (and the job) in one transaction, while the job runs. */
+  update<T>(fn: (state: State) => T): T {
+    return this.deps.store.update(fn);
+  }
+
+  /**
+   * Makes the job's result permanent: `fn` marks the entity ready (one transaction, which also
+   * drops the undo list and journals `finish`, or keeps the finish steps journaled at the start),
+   * then the finish steps run and the job ends. Returns the steps that failed (the next command's
+   * reconciler retries them).
+   */
+  async commit(fn: (state: State) => void, finish?: JobStep[]): Promise<string[]> {
+    const steps = this.deps.store.update((state) => {
+      fn(state);
+      const job = state.jobs.find((j) => j.id === this.job.id);
+      if (!job) return finish ?? [];
+      job.undo = [];
+      if (finish !== undefined) job.finish = [...finish];
+      return [...job.finish];
+    });
+    return this.runAndEnd(steps, 'finish');
+  }
+
+  /** Takes back everything the job made, last first, and ends it. Never throws. */
+  async abort(): Promise<void> {
+    const undo = this.deps.store.read()?.jobs.find((j) => j.id === this.job.id)?.undo ?? [];
+    await this.runAndEnd([...undo].reverse(), 'undo');
+  }
+
+  private async runAndEnd(steps: JobStep[], phase: 'undo' | 'finish'): Promise<string[]> {
+    const failed = await runSteps(this.deps, steps, phase);
+    // A step that failed keeps the job in the journal: the next command's reconciler retries it.
+    if (failed.length === 0) endJob(this.deps, this.job.id);
+    return failed;
+  }
+
+  private change(fn: (job: Job) => void): void {
+    this.deps.store.update((state) => {
+      const job = state.jobs.find((j) => j.id === this.job.id);
+      if (job) fn(job);
+    });
+  }
+}
+
+/** Runs steps in order; returns the ones that failed (logged, never thrown). */
+export async function runSteps(deps: EngineDeps, steps: readonly JobStep[], phase: 'undo' | 'finish'): Promise<string[]> {
+  const failed: string[] = [];
+  for (const step of steps) {
+    try {
+      await runStep(deps, step);
+    } catch (error) {
+      failed.push(describeStep(step));
+      deps.logger.warn(`could not ${describeStep(step)} (${phase}); the next dolly command tries again`, { error: messageOf(error) });
+    }
+  }
+  return failed;
+}
+
+/** Removes a job from the journal. */
+export function endJob(deps: EngineDeps, id: string): void {
+  deps.store.update((state) => {
+    state.jobs = state.jobs.filter((j) => j.id !== id);
+  });
+}
+
+/** What a job's first transaction reserved: its target, its first undo steps, and a value for the work. */
+export interface Reservation<R> {
+  target: string;
+  undo: JobStep[];
+  /** A job that only removes things (destroy) journals its steps as `finish` from the start. */
+  finish?: JobStep[];
+  reserved: R;
+}
+
+/**
+ * Runs `work` as a journaled job: reserve + journal, work (which calls `job.commit`), and the
+ * undo on any error. Returns what `work` returns.
+ */
+export async function withJob<R, T>(deps: EngineDeps, kind: Job['kind'], reserve: (state: State) => Reservation<R>, work: (job: JobRun, reserved: R) => Promise<T>): Promise<T> {
+  const { job, reserved } = JobRun.begin(deps, kind, reserve);
+  try {
+    return await work(job, reserved);
+  } catch (error) {
+    await job.abort();
+    throw error;
+  }
+}

@@ -1,0 +1,29 @@
+import type Database from 'better-sqlite3';
+import { FailedPreconditionError } from '../errors.js';
+
+/**
+ * The store's schema, one migration per version (SQLite's `user_version`); each runs once, in a
+ * transaction, in order. Entities are rows with their status in a column and their fields as
+ * JSON (validated by the zod schemas in state.ts on every read).
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE replica (id INTEGER PRIMARY KEY CHECK (id = 1), status TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE TABLE snapshots (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE TABLE clones (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, port INTEGER NOT NULL UNIQUE, status TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE TABLE jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, owner_pid INTEGER NOT NULL, body TEXT NOT NULL);`,
+];
+
+/** The schema version this dolly writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const current = Number(db.pragma('user_version', { simple: true }));
+    if (current > SCHEMA_VERSION) throw new FailedPreconditionError(`the store's schema (version ${current}) is newer than this dolly's (${SCHEMA_VERSION})`, { hint: 'upgrade dolly' });
+    for (let version = current; version < SCHEMA_VERSION; version += 1) {
+      db.exec(MIGRATIONS[version] ?? '');
+      db.pragma(`user_version = ${version + 1}`);
+    }
+  }).immediate();
+}
