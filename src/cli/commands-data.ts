@@ -2,7 +2,8 @@ import type { Command } from '@commander-js/extra-typings';
 import type { CloneView } from '../engine/clone-create.js';
 import { parseSourceUrl } from '../engine/source-url.js';
 import { cliContext, type GlobalOptions } from './context.js';
-import { formatBytes, table } from './output.js';
+import { formatBytes } from '../format.js';
+import { table } from './output.js';
 import { byteProgress } from './progress.js';
 
 type Root = Command<[], GlobalOptions>;

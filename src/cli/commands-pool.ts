@@ -1,7 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { DriverName } from '../storage/driver.js';
 import { cliContext, type GlobalOptions } from './context.js';
-import { formatBytes } from './output.js';
+import { formatBytes } from '../format.js';
 
 type Root = Command<[], GlobalOptions>;
 
@@ -18,6 +18,8 @@ export function registerPoolCommands(program: Root): void {
     .option('--ports <range>', 'port range for clones', '6000-6099')
     .option('--bind <address>', 'address clones listen on', '127.0.0.1')
     .option('--buffer-pool <size>', 'InnoDB buffer pool of each clone', '64M')
+    .option('--clone-quota <size>', 'what one clone alone may write, e.g. 5G (0: no limit; default a fifth of the pool; btrfs enforces it)')
+    .option('--reserve <size>', 'free space kept for the replica: no clone is made below it (default a tenth of the pool, at least 256M)')
     .option('--clone-network <mode>', "isolated (default: each clone in its own network namespace) or host (faster start; only where every clone's user is trusted)", 'isolated')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
@@ -30,6 +32,8 @@ export function registerPoolCommands(program: Root): void {
           ...(opts.size !== undefined ? { size: opts.size } : {}),
           ports: opts.ports,
           cloneNetwork: opts.cloneNetwork,
+          ...(opts.cloneQuota !== undefined ? { cloneQuota: opts.cloneQuota } : {}),
+          ...(opts.reserve !== undefined ? { reserve: opts.reserve } : {}),
           bindAddress: opts.bind,
           bufferPool: opts.bufferPool,
           ...(opts.device ? { device: opts.device } : {}),

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type CliProgress from 'cli-progress';
-import { formatBytes } from './output.js';
+import { formatBytes } from '../format.js';
 import type { Logger } from '../log.js';
 
 /** A byte-count progress bar on stderr (a log line every 5 s when stderr is not a terminal). */

@@ -1,4 +1,6 @@
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '../errors.js';
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, ResourceExhaustedError } from '../errors.js';
+import { formatBytes } from '../format.js';
+import type { StorageDriver } from '../storage/driver.js';
 import type { Clone, Snapshot, State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { withJob, type JobRun, type Reservation } from './jobs.js';
@@ -103,8 +105,11 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
     const clone = await settlePort(deps, job, reserved, busy);
     const state = deps.store.require();
     const snapshot = findSnapshot(state, clone.snapshot);
+    const driver = deps.driver(state);
+    await assertAboveReserve(driver, state);
     job.willUndo({ do: 'remove-volume', id: clone.volume });
-    const data = await deps.driver(state).clone(snapshot.volume, clone.volume);
+    const data = await driver.clone(snapshot.volume, clone.volume);
+    await limitClone(driver, state, clone.volume);
     job.willUndo({ do: 'remove-run-dir', server: cloneServerName(clone.name) }, { do: 'remove-server', name: cloneServerName(clone.name) });
     const spec = await cloneSpec(deps, state, clone, data, snapshot.flavor);
     await startAndWait(deps, spec, cloneConnectOptions(state, clone), options.signal);
@@ -132,6 +137,23 @@ async function settlePort(deps: EngineDeps, job: JobRun, reserved: Clone, busy: 
     });
   }
   return clone;
+}
+
+/** Refuses a new clone while the pool has less free space than it keeps for the replica. */
+export async function assertAboveReserve(driver: StorageDriver, state: State): Promise<void> {
+  const reserve = state.settings.reserve_bytes ?? 0;
+  const { freeBytes } = await driver.space();
+  if (freeBytes < reserve) {
+    throw new ResourceExhaustedError(`the pool has ${formatBytes(freeBytes)} free, less than the ${formatBytes(reserve)} kept for the replica`, {
+      hint: 'destroy clones or snapshots you no longer need (`dolly clone list`, `dolly snapshot list`), or grow the pool',
+    });
+  }
+}
+
+/** Caps what a clone alone may write (its share of the pool), where the driver can. */
+export async function limitClone(driver: StorageDriver, state: State, volume: string): Promise<void> {
+  const quota = state.settings.clone_quota_bytes ?? 0;
+  if (quota > 0) await driver.limit(volume, quota);
 }
 
 export function setCloneStatus(state: State, name: string, status: Clone['status']): void {

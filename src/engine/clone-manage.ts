@@ -1,7 +1,7 @@
 import { CommandFailedError } from '../errors.js';
 import type { JobStep, State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
-import { cloneView, findClone, findSnapshot, setCloneStatus, type CloneView } from './clone-create.js';
+import { cloneView, findClone, findSnapshot, limitClone, setCloneStatus, type CloneView } from './clone-create.js';
 import { withJob } from './jobs.js';
 import { shortId, validateName } from './names.js';
 import { reconcile } from './reconcile.js';
@@ -53,6 +53,7 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
       const driver = deps.driver(state);
       job.willUndo({ do: 'remove-volume', id: next.volume });
       const data = await driver.clone(snapshot.volume, next.volume);
+      await limitClone(driver, state, next.volume);
       job.willUndo({ do: 'remove-server', name: cloneServerName(name) });
       await deps.runtime.remove(cloneServerName(name));
       await startAndWait(deps, await cloneSpec(deps, state, next, data, snapshot.flavor), cloneConnectOptions(state, next), options.signal);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AlreadyExistsError, InvalidArgumentError, PermissionDeniedError } from '../errors.js';
 import { DEFAULT_IMAGE } from '../docker/image-build.js';
 import type { State } from '../state/state.js';
-import { createBtrfsPool } from '../storage/btrfs-pool.js';
+import { createBtrfsPool, parseSize } from '../storage/btrfs-pool.js';
 import type { DriverName } from '../storage/driver.js';
 import type { EngineDeps } from './context.js';
 
@@ -23,6 +23,10 @@ export interface InitOptions {
   bufferPool?: string;
   /** `isolated` (default) or `host`: see Settings.clone_network. */
   cloneNetwork?: string;
+  /** What one clone alone may write (`5G`, `0` = no limit); default a fifth of the pool. */
+  cloneQuota?: string;
+  /** Free space kept for the replica; default a tenth of the pool, at least 256M. */
+  reserve?: string;
 }
 
 export interface InitResult {
@@ -32,6 +36,7 @@ export interface InitResult {
 }
 
 const DRIVERS: readonly DriverName[] = ['btrfs', 'copy', 'commit'];
+const MIN_RESERVE_BYTES = 256 * 1024 * 1024;
 
 /** `dolly init`: creates the pool of a root and its state. Refused when the root has one. */
 export async function initPool(options: InitOptions, deps: EngineDeps): Promise<InitResult> {
@@ -45,11 +50,14 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
   const bindAddress = options.bindAddress ?? '127.0.0.1';
   if (!/^[0-9a-fA-F.:]+$/.test(bindAddress)) throw new InvalidArgumentError(`invalid bind address ${JSON.stringify(bindAddress)}`, { hint: 'an IP address such as 127.0.0.1' });
   const cloneNetwork = options.cloneNetwork ?? 'isolated';
+  const sizeOrZero = (text: string | undefined): number | undefined => (text === undefined ? undefined : text.trim() === '0' ? 0 : parseSize(text));
+  const cloneQuota = sizeOrZero(options.cloneQuota);
+  const reserve = sizeOrZero(options.reserve);
   if (cloneNetwork !== 'isolated' && cloneNetwork !== 'host') throw new InvalidArgumentError(`invalid clone network ${JSON.stringify(cloneNetwork)}`, { hint: 'isolated or host' });
   assertPrivileges(driverName, options.directory);
   const rootExisted = existsSync(deps.root);
   try {
-    return await initInRoot(driverName, { ...options, portMin, portMax, bufferPool, bindAddress, cloneNetwork }, deps);
+    return await initInRoot(driverName, { ...options, portMin, portMax, bufferPool, bindAddress, cloneNetwork, cloneQuotaBytes: cloneQuota, reserveBytes: reserve }, deps);
   } catch (error) {
     // A failed init leaves no root directory it made (the lock is released by now).
     if (!rootExisted) await rmdir(deps.root).catch(() => undefined);
@@ -59,7 +67,7 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
 
 async function initInRoot(
   driverName: DriverName,
-  options: InitOptions & { portMin: number; portMax: number; bufferPool: string; bindAddress: string; cloneNetwork: 'isolated' | 'host' },
+  options: InitOptions & { portMin: number; portMax: number; bufferPool: string; bindAddress: string; cloneNetwork: 'isolated' | 'host'; cloneQuotaBytes: number | undefined; reserveBytes: number | undefined },
   deps: EngineDeps,
 ): Promise<InitResult> {
   const { portMin, portMax, bufferPool, bindAddress, cloneNetwork } = options;
@@ -81,6 +89,9 @@ async function initInRoot(
     const driver = deps.driver(state);
     try {
       await driver.open();
+      const { totalBytes } = await driver.space();
+      state.settings.clone_quota_bytes = options.cloneQuotaBytes ?? Math.floor(totalBytes / 5);
+      state.settings.reserve_bytes = options.reserveBytes ?? Math.max(Math.floor(totalBytes / 10), MIN_RESERVE_BYTES);
       deps.store.create(state);
     } catch (error) {
       await driver.destroy().catch(() => undefined);

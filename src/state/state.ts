@@ -121,6 +121,10 @@ export const settingsSchema = z.object({
    * trusted).
    */
   clone_network: z.enum(['isolated', 'host']).optional(),
+  /** What one clone alone may write, in bytes (enforced where the driver can: btrfs qgroups); 0 = no limit. */
+  clone_quota_bytes: z.number().int().min(0).optional(),
+  /** Free space kept for the replica: no clone is created while the pool has less. */
+  reserve_bytes: z.number().int().min(0).optional(),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

@@ -26,6 +26,7 @@ const NO_SPACE_HINT = 'grow the pool (`btrfs filesystem resize`) or destroy clon
 export class BtrfsDriver implements StorageDriver {
   readonly name = 'btrfs';
   readonly atomic = true;
+  private quotasOn = false;
 
   constructor(
     private readonly config: BtrfsPoolConfig,
@@ -111,6 +112,18 @@ export class BtrfsDriver implements StorageDriver {
     const exclusive = Number(stdout.trim().split('\n').at(-1)?.trim().split(/\s+/)[1]);
     if (!Number.isSafeInteger(exclusive)) throw new InternalError(`unexpected output of btrfs filesystem du: ${stdout.trim()}`);
     return exclusive;
+  }
+
+  /** A qgroup limit on the subvolume's exclusive bytes (quotas are turned on for the pool the first time). */
+  async limit(id: string, bytes: number): Promise<boolean> {
+    const path = await this.existingPath(id);
+    if (!this.quotasOn) {
+      // Idempotent; on a pool that already has quotas it returns at once.
+      await this.btrfs(['quota', 'enable', this.config.mountpoint], 'turning on quotas');
+      this.quotasOn = true;
+    }
+    await this.btrfs(['qgroup', 'limit', '-e', String(bytes), path], `limiting ${id}`);
+    return true;
   }
 
   async space(): Promise<PoolSpace> {

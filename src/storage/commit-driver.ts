@@ -175,6 +175,12 @@ export class CommitDriver implements StorageDriver {
     throw new NotFoundError(`volume ${id} not found`);
   }
 
+  /** Plain directories and container layers have no per-volume limit: only the pool's floor applies. */
+  async limit(id: string): Promise<boolean> {
+    if (!(await this.exists(id))) throw new NotFoundError(`volume ${id} not found`);
+    return false;
+  }
+
   async space(): Promise<PoolSpace> {
     const info: unknown = await this.deps.docker.info();
     const dir = typeof info === 'object' && info !== null && 'DockerRootDir' in info && typeof info.DockerRootDir === 'string' ? info.DockerRootDir : '/var/lib/docker';

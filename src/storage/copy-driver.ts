@@ -126,6 +126,12 @@ export class CopyDriver implements StorageDriver {
     return bytes;
   }
 
+  /** Plain directories and container layers have no per-volume limit: only the pool's floor applies. */
+  async limit(id: string): Promise<boolean> {
+    if (!(await this.exists(id))) throw new NotFoundError(`volume ${id} not found`);
+    return false;
+  }
+
   async space(): Promise<PoolSpace> {
     const fs = await statfs(await this.ready());
     return { totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bavail * fs.bsize };

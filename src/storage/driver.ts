@@ -55,6 +55,12 @@ export interface StorageDriver {
   list(): Promise<string[]>;
   /** Bytes that belong to this volume alone (freed if it were removed). */
   exclusiveBytes(id: string): Promise<number>;
+  /**
+   * Caps the bytes this volume alone may hold (what it changes, for a clone): writes past it fail
+   * with "quota exceeded" in that volume only. Returns false when the driver cannot enforce a
+   * limit (nothing is changed then).
+   */
+  limit(id: string, bytes: number): Promise<boolean>;
   space(): Promise<PoolSpace>;
 }
 

@@ -16,7 +16,7 @@ async function setup(): Promise<ConformanceHarness> {
     await driver.open();
     return {
       driver,
-      capabilities: { removeSnapshotWithClones: true, thinClones: true, readOnlySeal: true },
+      capabilities: { removeSnapshotWithClones: true, thinClones: true, readOnlySeal: true, limits: true },
       use: async () => {},
       release: async () => {},
       writeFile: writePathFile,

@@ -15,6 +15,8 @@ export interface DriverCapabilities {
   thinClones: boolean;
   /** seal() makes the volume's content read-only. */
   readOnlySeal: boolean;
+  /** limit() caps what a volume alone may write. */
+  limits: boolean;
 }
 
 /** What a driver's test file hands the suite. */

@@ -194,6 +194,24 @@ export function driverConformance(name: string, needs: Capability[], setup: () =
       assert.ok(grown - fresh >= 3.5 * MiB, `writing 4 MiB grew the clone by ${grown - fresh} bytes`);
     });
 
+    test('limit caps what one clone alone may write; its sibling is unaffected', async (h) => {
+      const src = await volume(h, 'lim-src');
+      await h.writeFile(src, 'data.bin', randomText(4 * MiB));
+      await snapshotOf(h, src, 'lim-snap');
+      await h.driver.seal('lim-snap');
+      const a = await cloneOf(h, 'lim-snap', 'lim-a');
+      const b = await cloneOf(h, 'lim-snap', 'lim-b');
+      assert.equal(await h.driver.limit('lim-a', 8 * MiB), h.capabilities.limits);
+      await assert.rejects(h.driver.limit('nope', MiB), NotFoundError);
+      if (!h.capabilities.limits) return;
+      await h.writeFile(a, 'small.bin', randomText(2 * MiB));
+      // Node names EDQUOT only by its number (-122).
+      await assert.rejects(h.writeFile(a, 'big.bin', randomText(16 * MiB)), /quota|EDQUOT|error -122/i);
+      await h.writeFile(b, 'big.bin', randomText(16 * MiB));
+      assert.equal((await h.readFile(b, 'big.bin'))?.length, 16 * MiB);
+      assert.equal((await h.readFile(a, 'small.bin'))?.length, 2 * MiB, 'what fitted is kept');
+    });
+
     test('space() reports sane numbers', async (h) => {
       const { totalBytes, freeBytes } = await h.driver.space();
       assert.ok(Number.isSafeInteger(totalBytes) && totalBytes > 0);
