@@ -16,6 +16,7 @@ import { createDockerClient } from '../src/docker/client.js';
 import { DEFAULT_IMAGE } from '../src/docker/image-build.js';
 import { fillSampleData, startLoadEmulator, startProductionServer, type ProductionServer } from '../src/demo/production-server.js';
 import { Resources } from './cleanup.js';
+import { concurrentCreates, isolationCost } from './concurrency.js';
 import { destroyClone, dollyJson, idleCost, ReplicaInitSchema, SnapshotSchema, timeCloneCreate, waitForReplica, type CloneRun } from './dolly.js';
 import { dumpAndRestore } from './dump-restore.js';
 import { loadAverage, machineInfo, otherContainers } from './machine.js';
@@ -68,6 +69,8 @@ const sourceLabel = `${prefix}-source`;
 const password = randomBytes(12).toString('base64url');
 const DATABASE = 'bench';
 const PORTS = '6200-6299';
+/** Clone creates started at once (issue 7: 16, at most 2× the time of one). */
+const CONCURRENT = 16;
 const resources = new Resources();
 const docker = createDockerClient();
 const small = opts.quick ? '100 MB' : '1 GB';
@@ -88,6 +91,8 @@ const results: Results = {
   dump_restore: null,
   phases: [],
   concurrent: { before: [], after: [], loadavg_before: loadAverage(), loadavg_after: [] },
+  concurrency: null,
+  isolation: null,
 };
 const smallColumns: [DriverName, Column][] = [['btrfs', results.columns.btrfs], ['commit', results.columns.commit], ['copy', results.columns.copy]];
 
@@ -200,6 +205,8 @@ async function bench(): Promise<void> {
     }
   });
   await phase(`idle clones ${small}`, () => idle(smallColumns.map(([driver, c]) => ({ column: c, root: roots[driver] }))));
+  results.concurrency = await phase(`btrfs: ${CONCURRENT} clone creates at once`, () => concurrentCreates(roots.btrfs, CONCURRENT, log));
+  results.isolation = await phase('btrfs: clone ready, own network namespace vs the host\'s', () => isolationCost(roots.btrfs, opts.runs, log));
   await phase('teardown commit and copy', async () => {
     await resources.purgeRoot(roots.commit);
     await resources.purgeRoot(roots.copy);

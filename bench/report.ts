@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import type { ConcurrencyFigure, IsolationFigure } from './concurrency.js';
 import type { CloneRun, IdleCost } from './dolly.js';
 import type { DumpRestore } from './dump-restore.js';
 import { bytes, millis, MiB, round, seconds, spread, type Spread } from './util.js';
@@ -43,9 +44,13 @@ export interface Results {
   phases: { name: string; ms: number }[];
   /** Other containers (not this bench's) running on the engine, and the load average. */
   concurrent: { before: string[]; after: string[]; loadavg_before: number[]; loadavg_after: number[] };
+  /** btrfs: many creates at once (absent in runs before it was measured). */
+  concurrency?: ConcurrencyFigure | null;
+  /** btrfs: clone ready in an own network namespace vs the host's. */
+  isolation?: IsolationFigure | null;
 }
 
-export const TARGETS = { clone_ready_ms: 1500, pause_ms: 200, idle_disk_bytes: 20 * MiB, idle_memory_bytes: 150 * MiB, big_vs_small: 1.2 };
+export const TARGETS = { clone_ready_ms: 1500, pause_ms: 200, idle_disk_bytes: 20 * MiB, idle_memory_bytes: 150 * MiB, big_vs_small: 1.2, concurrent_vs_one: 2 };
 
 const ok = (pass: boolean): string => (pass ? ' ✓' : ' ✗');
 
@@ -118,6 +123,26 @@ export function renderTable(results: Results): string {
     `≤ ${bytes(TARGETS.idle_memory_bytes)}`,
   );
   row('replica init (copy of the source)', cols.map((c) => (c.replica_init ? seconds(c.replica_init.command_ms) : '—')), '—', '');
+  return [table.toString(), renderConcurrency(results)].filter((t) => t !== '').join('\n');
+}
+
+/** The second table: many creates at once, and what a clone's own network namespace costs. */
+function renderConcurrency(results: Results): string {
+  const c = results.concurrency;
+  const iso = results.isolation;
+  if (!c && !iso) return '';
+  const table = new Table({ head: [`btrfs ${results.sizes.small}`, 'figure', 'target'], style: { head: [], border: [] } });
+  if (c) {
+    const ratio = c.parallel_ms / c.one_ms;
+    table.push([`${c.clones} clone creates at once\n(first start → last SELECT 1)`, `${seconds(c.parallel_ms)} = ${ratio.toFixed(1)}× one${ok(ratio <= TARGETS.concurrent_vs_one)}; ${c.failures} failed`, `≤ ${TARGETS.concurrent_vs_one}× one`]);
+    table.push(['  one alone; one after another', `${seconds(c.one_ms)}; ${seconds(c.serial_ms)} (${(c.serial_ms / c.parallel_ms).toFixed(1)}× the parallel time)`, '']);
+    table.push(['  each parallel create: median, max', `${seconds(c.parallel_each_median_ms)}, ${seconds(c.parallel_each_max_ms)}`, '']);
+  }
+  if (iso && iso.isolated.length > 0 && iso.host.length > 0) {
+    const a = spread(iso.isolated.map((r) => r.total_ms)).median;
+    const b = spread(iso.host.map((r) => r.total_ms)).median;
+    table.push(['clone ready: own network namespace\n(default) vs host network, medians', `${seconds(a)} vs ${seconds(b)}: isolation costs ${millis(a - b)}`, `≤ ${seconds(TARGETS.clone_ready_ms)}`]);
+  }
   return table.toString();
 }
 

@@ -27,6 +27,7 @@ export async function up(deps: EngineDeps): Promise<UpResult> {
   const driver = deps.driver(state);
   await driver.open();
   const report = await reconcile(deps, { sweep: true });
+  await deps.runtime.ensureShared();
   const result: UpResult = { started: [], already_running: [], removed_leftovers: report.removed, recovered: [...report.undone, ...report.finished] };
   const now = deps.store.require();
   const known = new Map((await deps.runtime.list()).map((s) => [s.name, s]));

@@ -93,6 +93,7 @@ async function initInRoot(
       state.settings.clone_quota_bytes = options.cloneQuotaBytes ?? Math.floor(totalBytes / 5);
       state.settings.reserve_bytes = options.reserveBytes ?? Math.max(Math.floor(totalBytes / 10), MIN_RESERVE_BYTES);
       deps.store.create(state);
+      await deps.runtime.ensureShared();
     } catch (error) {
       await driver.destroy().catch(() => undefined);
       if (!(error instanceof AlreadyExistsError)) deps.store.delete();

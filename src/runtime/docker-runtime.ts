@@ -104,6 +104,10 @@ export class DockerRuntime implements ServerRuntime {
     };
   }
 
+  async ensureShared(): Promise<void> {
+    await ensureCloneNetwork(this.docker, this.root);
+  }
+
   async removeShared(): Promise<void> {
     await removeCloneNetwork(this.docker, this.root);
   }

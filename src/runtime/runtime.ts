@@ -81,6 +81,8 @@ export interface ServerRuntime {
   logs(name: string, tailLines: number): Promise<string>;
   /** Memory the server's container uses now, in bytes (0 when unknown). */
   memoryBytes(name: string): Promise<number>;
+  /** Makes what servers of this root share (the clone network), once, before many start at once. Idempotent. */
+  ensureShared(): Promise<void>;
   /** Removes what servers of this root share (the clone network) once none of them uses it. */
   removeShared(): Promise<void>;
 }

@@ -1,0 +1,65 @@
+import { StateStore } from '../src/state/store.js';
+import { destroyClone, timeCloneCreate, type CloneRun } from './dolly.js';
+import { spread } from './util.js';
+
+/** 16 `clone create` at once from one snapshot, against one alone and 16 one after another. */
+export interface ConcurrencyFigure {
+  clones: number;
+  /** One create, timed in the same window (command start → SELECT 1). */
+  one_ms: number;
+  /** The same number one after another. */
+  serial_ms: number;
+  /** All at once: from the first command's start until the last clone answered. */
+  parallel_ms: number;
+  /** Each parallel create's own time, median and max. */
+  parallel_each_median_ms: number;
+  parallel_each_max_ms: number;
+  failures: number;
+}
+
+export async function concurrentCreates(root: string, count: number, log: (line: string) => void): Promise<ConcurrencyFigure> {
+  const one = await timeCloneCreate(root, 'conc-one');
+  await destroyClone(root, 'conc-one');
+  let started = performance.now();
+  for (let i = 0; i < count; i += 1) await timeCloneCreate(root, `conc-s${i}`);
+  const serial = performance.now() - started;
+  for (let i = 0; i < count; i += 1) await destroyClone(root, `conc-s${i}`);
+  started = performance.now();
+  const runs = await Promise.allSettled(Array.from({ length: count }, (_, i) => timeCloneCreate(root, `conc-p${i}`)));
+  const parallel = performance.now() - started;
+  const ok = runs.flatMap((r) => (r.status === 'fulfilled' ? [r.value.run] : []));
+  for (let i = 0; i < count; i += 1) await destroyClone(root, `conc-p${i}`).catch(() => undefined);
+  const each = spread(ok.map((r) => r.total_ms));
+  log(`  ${count} at once ${Math.round(parallel)} ms; one after another ${Math.round(serial)} ms; one ${Math.round(one.run.total_ms)} ms; ${count - ok.length} failed`);
+  return { clones: count, one_ms: one.run.total_ms, serial_ms: serial, parallel_ms: parallel, parallel_each_median_ms: each.median, parallel_each_max_ms: each.max, failures: count - ok.length };
+}
+
+/** Clone ready with each clone in its own network namespace (the default) and in the host's, interleaved. */
+export interface IsolationFigure {
+  isolated: CloneRun[];
+  host: CloneRun[];
+}
+
+export async function isolationCost(root: string, runs: number, log: (line: string) => void): Promise<IsolationFigure> {
+  const store = new StateStore(root);
+  const figure: IsolationFigure = { isolated: [], host: [] };
+  try {
+    for (let i = 0; i < runs; i += 1) {
+      for (const mode of ['isolated', 'host'] as const) {
+        store.update((s) => {
+          s.settings.clone_network = mode;
+        });
+        const { run } = await timeCloneCreate(root, `net-${mode}-${i}`);
+        await destroyClone(root, `net-${mode}-${i}`);
+        figure[mode].push(run);
+        log(`  ${mode} network: ready ${Math.round(run.total_ms)} ms`);
+      }
+    }
+  } finally {
+    store.update((s) => {
+      s.settings.clone_network = 'isolated';
+    });
+    store.close();
+  }
+  return figure;
+}
