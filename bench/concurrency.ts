@@ -1,3 +1,6 @@
+import { createClone } from '../src/engine/clone-create.js';
+import { createEngineDeps } from '../src/engine/context.js';
+import { silentLogger } from '../src/log.js';
 import { StateStore } from '../src/state/store.js';
 import { destroyClone, timeCloneCreate, type CloneRun } from './dolly.js';
 import { spread } from './util.js';
@@ -11,6 +14,8 @@ export interface ConcurrencyFigure {
   serial_ms: number;
   /** All at once: from the first command's start until the last clone answered. */
   parallel_ms: number;
+  /** All at once inside one process (the engine as a library, as a long-running engine would): no Node start per create. */
+  in_process_ms?: number;
   /** Each parallel create's own time, median and max. */
   parallel_each_median_ms: number;
   parallel_each_max_ms: number;
@@ -30,8 +35,15 @@ export async function concurrentCreates(root: string, count: number, log: (line:
   const ok = runs.flatMap((r) => (r.status === 'fulfilled' ? [r.value.run] : []));
   for (let i = 0; i < count; i += 1) await destroyClone(root, `conc-p${i}`).catch(() => undefined);
   const each = spread(ok.map((r) => r.total_ms));
-  log(`  ${count} at once ${Math.round(parallel)} ms; one after another ${Math.round(serial)} ms; one ${Math.round(one.run.total_ms)} ms; ${count - ok.length} failed`);
-  return { clones: count, one_ms: one.run.total_ms, serial_ms: serial, parallel_ms: parallel, parallel_each_median_ms: each.median, parallel_each_max_ms: each.max, failures: count - ok.length };
+  const deps = await createEngineDeps(root, silentLogger);
+  started = performance.now();
+  const inProcess = await Promise.allSettled(Array.from({ length: count }, (_, i) => createClone({ name: `conc-i${i}` }, deps)));
+  const inProcessMs = performance.now() - started;
+  for (let i = 0; i < count; i += 1) await destroyClone(root, `conc-i${i}`).catch(() => undefined);
+  deps.store.close();
+  const failures = count - ok.length + inProcess.filter((r) => r.status === 'rejected').length;
+  log(`  ${count} at once ${Math.round(parallel)} ms (in one process ${Math.round(inProcessMs)} ms); one after another ${Math.round(serial)} ms; one ${Math.round(one.run.total_ms)} ms; ${failures} failed`);
+  return { clones: count, one_ms: one.run.total_ms, serial_ms: serial, parallel_ms: parallel, in_process_ms: inProcessMs, parallel_each_median_ms: each.median, parallel_each_max_ms: each.max, failures };
 }
 
 /** Clone ready with each clone in its own network namespace (the default) and in the host's, interleaved. */

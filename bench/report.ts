@@ -136,6 +136,7 @@ function renderConcurrency(results: Results): string {
     const ratio = c.parallel_ms / c.one_ms;
     table.push([`${c.clones} clone creates at once\n(first start → last SELECT 1)`, `${seconds(c.parallel_ms)} = ${ratio.toFixed(1)}× one${ok(ratio <= TARGETS.concurrent_vs_one)}; ${c.failures} failed`, `≤ ${TARGETS.concurrent_vs_one}× one`]);
     table.push(['  one alone; one after another', `${seconds(c.one_ms)}; ${seconds(c.serial_ms)} (${(c.serial_ms / c.parallel_ms).toFixed(1)}× the parallel time)`, '']);
+    if (c.in_process_ms !== undefined) table.push([`  ${c.clones} at once in one process\n  (no Node start per create)`, `${seconds(c.in_process_ms)} = ${(c.in_process_ms / c.one_ms).toFixed(1)}× one`, '']);
     table.push(['  each parallel create: median, max', `${seconds(c.parallel_each_median_ms)}, ${seconds(c.parallel_each_max_ms)}`, '']);
   }
   if (iso && iso.isolated.length > 0 && iso.host.length > 0) {

@@ -95,6 +95,8 @@ export function run(command: string, args: readonly string[], options: { env?: R
       live.delete(child);
       resolve({ code, stdout, stderr, ms: performance.now() - started });
     });
+    // A command that exits without reading its input must not crash the bench.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }

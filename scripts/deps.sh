@@ -11,6 +11,7 @@ command -v mkfs.btrfs >/dev/null 2>&1 || need+=(btrfs-progs)
 command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v losetup >/dev/null 2>&1 || need+=(mount)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -1,7 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { CloneView } from '../engine/clone-create.js';
-import { parseSourceUrl } from '../engine/source-url.js';
 import { cliContext, type GlobalOptions } from './context.js';
+import { secretPrompt } from './prompt.js';
 import { formatBytes } from '../format.js';
 import { table } from './output.js';
 import { byteProgress } from './progress.js';
@@ -24,11 +24,15 @@ export function registerDataCommands(program: Root): void {
   replica
     .command('init')
     .description('copy the source consistently and start GTID replication from it')
-    .requiredOption('--source <url>', 'mysql://USER:PASS@HOST:PORT (password may come from DOLLY_SOURCE_PASSWORD)')
+    .requiredOption('--source <url>', 'mysql://USER@HOST:PORT (the password: DOLLY_SOURCE_PASSWORD, --source-password-file, or a prompt)')
+    .option('--source-password-file <file>', "a file whose first line is the source user's password")
     .option('--databases <list>', 'comma-separated databases (default: every user database)')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const source = parseSourceUrl(opts.source);
+      const { parseSourceUrl, sourcePassword } = await import('../engine/source-url.js');
+      const where = parseSourceUrl(opts.source);
+      const prompt = secretPrompt(`password of ${where.user}@${where.host}:${where.port}: `);
+      const source = { ...where, password: await sourcePassword({ ...(opts.sourcePasswordFile !== undefined ? { file: opts.sourcePasswordFile } : {}), ...(prompt ? { prompt } : {}) }) };
       const databases = opts.databases?.split(',').map((d) => d.trim()).filter((d) => d !== '');
       const deps = await ctx.deps();
       const progress = byteProgress(ctx.logger, 'copying');

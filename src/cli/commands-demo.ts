@@ -46,7 +46,13 @@ export function registerDemoCommand(program: Command<[], GlobalOptions>): void {
         if (!ctx.out.json) process.stdout.write(`\n${lines}\n`);
         if (opts.exit || !process.stdin.isTTY || abort.signal.aborted) return;
         process.stdout.write('\nPress Ctrl-C to remove everything the demo started.\n');
-        await new Promise<void>((resolve) => (release = resolve));
+        // Signal listeners alone do not keep Node running: without a timer it would exit here.
+        const keepAlive = setInterval(() => undefined, 60_000);
+        try {
+          await new Promise<void>((resolve) => (release = resolve));
+        } finally {
+          clearInterval(keepAlive);
+        }
       };
       try {
         if (opts.swarm) {

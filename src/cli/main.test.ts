@@ -26,3 +26,26 @@ describe('redactArgv', () => {
     assert.deepEqual(redactArgv(['--source', 'mysql://repl@db']), ['--source', 'mysql://repl@db']);
   });
 });
+
+describe('parser errors', () => {
+  it('are one line with a hint and exit 2', async () => {
+    const { main } = await import('./main.js');
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    let codes: number[];
+    try {
+      codes = [await main(['node', 'dolly', 'clone', 'create', '--bogus']), await main(['node', 'dolly', 'frobnicate']), await main(['node', 'dolly', 'clone', 'reset'])];
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.deepEqual(codes, [2, 2, 2]);
+    assert.equal(written.length, 3, written.join(''));
+    assert.match(written[0] ?? '', /^dolly: unknown option '--bogus' \(hint: see `dolly clone create --help`\)\n$/);
+    assert.match(written[1] ?? '', /^dolly: unknown command 'frobnicate' \(hint: see `dolly --help`\)\n$/);
+    assert.match(written[2] ?? '', /^dolly: missing required argument 'name' \(hint: see `dolly clone reset --help`\)\n$/);
+  });
+});

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { DollyError } from '../errors.js';
+import { DollyError, InvalidArgumentError } from '../errors.js';
 import { registerDataCommands } from './commands-data.js';
 import { registerDemoCommand } from './commands-demo.js';
 import { registerPoolCommands } from './commands-pool.js';
@@ -15,7 +15,8 @@ export function buildProgram(): Command<[], { root?: string; json?: boolean; log
     .option('--root <dir>', 'state and pool root (env DOLLY_ROOT, default /var/lib/dolly)')
     .option('--json', 'print the result as JSON on stdout (logs stay on stderr)')
     .option('--log-level <level>', 'debug, info, warn, error or silent')
-    .showHelpAfterError('(run with --help for usage)')
+    // Parser errors are reported by main() as one line with a hint, like every other error.
+    .configureOutput({ writeErr: () => undefined, outputError: () => undefined })
     .exitOverride();
   registerPoolCommands(program);
   registerDataCommands(program);
@@ -42,10 +43,21 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-      return EXIT_CODES.invalid_argument;
+      return reportError(new InvalidArgumentError(error.message.replace(/^error: /, '').split('\n')[0] ?? 'invalid arguments', { hint: `see \`${error.code === 'commander.unknownCommand' ? 'dolly' : commandOf(argv)} --help\`` }), json);
     }
     return reportError(error, json);
   }
+}
+
+/** `dolly` and the command words the user typed (for the hint of a parser error). */
+function commandOf(argv: readonly string[]): string {
+  const words: string[] = ['dolly'];
+  for (const arg of argv.slice(2)) {
+    if (arg.startsWith('-')) break;
+    words.push(arg);
+    if (words.length === 3) break;
+  }
+  return words.join(' ');
 }
 
 /** Writes an error as one line with its hint (and as JSON with --json); returns its exit code. */

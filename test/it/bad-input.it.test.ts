@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,8 +51,10 @@ function assertCleanError(result: { code: number; stdout: string; stderr: string
 describe('bad input: a clear one-line error, a non-zero exit, nothing half-made', { skip: skipUnless('root', 'btrfs', 'docker', 'image', 'mariadb-client') }, () => {
   let production: ProductionServer;
   let root: TestRoot;
-  const url = (user = 'root', password = PASSWORD, port?: number): string => `mysql://${user}:${encodeURIComponent(password)}@127.0.0.1:${port ?? production.port}`;
-  const cli = (args: string[], env: Record<string, string> = {}): ReturnType<typeof dolly> => dolly(['--root', root.root, ...args], env);
+  const url = (user = 'root', port?: number): string => `mysql://${user}@127.0.0.1:${port ?? production.port}`;
+  // The source password comes from the environment (a password in the URL is refused).
+  const withPassword = (password = PASSWORD): Record<string, string> => ({ DOLLY_SOURCE_PASSWORD: password });
+  const cli = (args: string[], env: Record<string, string> = withPassword()): ReturnType<typeof dolly> => dolly(['--root', root.root, ...args], env);
 
   before(async () => {
     root = await createTestRoot('dolly-it-bad-');
@@ -77,13 +79,13 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
 
   it('an unreachable source is refused and nothing is made', async () => {
     const port = 1;
-    assertCleanError(await cli(['replica', 'init', '--source', url('root', PASSWORD, port)]), 9, /127\.0\.0\.1:1/);
+    assertCleanError(await cli(['replica', 'init', '--source', url('root', port)]), 9, /127\.0\.0\.1:1/);
     assert.deepEqual(await containersOf(root.root), []);
     assert.deepEqual(await volumesOf(root.root), []);
   });
 
   it('a wrong password is refused without showing it', async () => {
-    assertCleanError(await cli(['replica', 'init', '--source', url('root', `${PASSWORD}x`)]), 9, /denied|credentials|password/i);
+    assertCleanError(await cli(['replica', 'init', '--source', url('root')], withPassword(`${PASSWORD}x`)), 9, /denied|credentials|password/i);
     assert.deepEqual(await containersOf(root.root), []);
   });
 
@@ -107,18 +109,23 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
     assert.ok(!result.stdout.includes(PASSWORD) && !result.stderr.includes(PASSWORD));
   });
 
-  it('a password given in --source is not readable in the process list', async () => {
+  it('a password in --source is refused before anything happens, and hidden from the process list meanwhile', async () => {
+    const result = await cli(['replica', 'init', '--source', `mysql://root:${PASSWORD}@127.0.0.1:${production.port}`], {});
+    assertCleanError(result, 2, /holds a password.*process list/);
+    assert.deepEqual(await containersOf(root.root), []);
     const other = await createTestRoot('dolly-it-title-');
     const silent = createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as AddressInfo;
     try {
       assert.equal((await dolly(['--root', other.root, 'init', '--driver', 'copy'])).code, 0);
-      const child = spawn(process.execPath, [join(process.cwd(), 'bin/dolly'), '--root', other.root, 'replica', 'init', '--source', `mysql://root:${PASSWORD}@127.0.0.1:${port}`], { stdio: 'ignore' });
+      // A password from a file never touches a command line; the process list shows only the URL.
+      const file = join(other.root, 'pw');
+      await writeFile(file, `${PASSWORD}\n`, { mode: 0o600 });
+      const child = spawn(process.execPath, [join(process.cwd(), 'bin/dolly'), '--root', other.root, 'replica', 'init', '--source', `mysql://root@127.0.0.1:${port}`, '--source-password-file', file], { stdio: 'ignore' });
       await new Promise((r) => setTimeout(r, 1500));
       const cmdline = await readFile(`/proc/${child.pid}/cmdline`, 'utf8');
       child.kill();
-      assert.match(cmdline, /replica init --source mysql:\/\/root:\*\*\*@127\.0\.0\.1/);
       assert.ok(!cmdline.includes(PASSWORD));
     } finally {
       silent.close();
@@ -130,7 +137,7 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
     const other = await createTestRoot('dolly-it-sigint-');
     try {
       assert.equal((await dolly(['--root', other.root, 'init', '--size', '1G'])).code, 0);
-      const child = spawn(process.execPath, [join(process.cwd(), 'bin/dolly'), '--root', other.root, 'replica', 'init', '--source', url()], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [join(process.cwd(), 'bin/dolly'), '--root', other.root, 'replica', 'init', '--source', url()], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...withPassword() } });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -185,7 +192,7 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
     const other = await createTestRoot('dolly-it-noimage-');
     try {
       assert.equal((await dolly(['--root', other.root, 'init', '--driver', 'copy', '--image', 'dolly/missing:1'])).code, 0);
-      assertCleanError(await dolly(['--root', other.root, 'replica', 'init', '--source', url()]), 3, /image dolly\/missing:1 not found/);
+      assertCleanError(await dolly(['--root', other.root, 'replica', 'init', '--source', url()], withPassword()), 3, /image dolly\/missing:1 not found/);
       assert.deepEqual(await containersOf(other.root), []);
     } finally {
       await other.dispose();
@@ -206,7 +213,7 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
     try {
       await fillSampleData(big, { database: 'bulk', bytes: 400 * 1024 * 1024 });
       assert.equal((await dolly(['--root', small.root, 'init', '--size', '256M', '--ports', '6151-6152'])).code, 0);
-      const result = await dolly(['--root', small.root, 'replica', 'init', '--source', url()]);
+      const result = await dolly(['--root', small.root, 'replica', 'init', '--source', url()], withPassword());
       assertCleanError(result, 6, /space|full/i);
       assert.deepEqual(await containersOf(small.root), []);
       assert.deepEqual(await volumesOf(small.root), []);
