@@ -69,8 +69,8 @@ export function registerDataCommands(program: Root): void {
     .description('pause the applier, snapshot, resume, prepare')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      void ctx.signal; // Ctrl-C waits for the snapshot's own undo (the applier is always resumed)
-      const s = await (await import('../engine/snapshot-create.js')).createSnapshot(await ctx.deps());
+      // Ctrl-C stops the snapshot and undoes it (the applier is always resumed first).
+      const s = await (await import('../engine/snapshot-create.js')).createSnapshot(await ctx.deps(), { signal: ctx.signal });
       ctx.out.result(s, () => `snapshot ${s.id}: gtid ${s.gtid}, data as of ${s.data_state_at}, applier paused ${s.pause_ms} ms, prepared in ${(s.prepare_ms / 1000).toFixed(1)} s`);
     });
   snapshot

@@ -2,7 +2,10 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import { NotFoundError } from '../errors.js';
 import { reconcile } from './reconcile.js';
 import { join } from 'node:path';
-import type { State } from '../state/state.js';
+import { flavorOps } from '../mysql/flavor.js';
+import { replicaStatus } from '../mysql/replication.js';
+import { connectSql } from '../mysql/sql-client.js';
+import type { Replica, State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { REPLICA, REPLICA_VOLUME, cloneConnectOptions, cloneServerName, cloneSpec, replicaConnectOptions, replicaSpec, startAndWait, waitUntilAnswering } from './servers.js';
 import type { ServerSpec } from '../runtime/runtime.js';
@@ -64,7 +67,26 @@ export async function up(deps: EngineDeps): Promise<UpResult> {
     }
     result.started.push(server.name);
   }
+  if (now.replica?.status === 'ready' && !now.swarm && (await ensureReplicating(deps, now.replica))) result.recovered.push('replication started again');
   return result;
+}
+
+/**
+ * A replica whose replication threads stand still without an error (stopped by a command that
+ * died, with no job left to say so) is started again; one stopped by an error is left for a
+ * person (`replica status` shows it). True when it started them.
+ */
+async function ensureReplicating(deps: EngineDeps, replica: Replica): Promise<boolean> {
+  if (deps.store.require().jobs.some((j) => j.kind === 'snapshot-create')) return false; // a live snapshot holds it on purpose
+  const client = await connectSql({ ...replicaConnectOptions(deps.root, replica), connectTimeoutMs: 10_000, queryTimeoutMs: 10_000 });
+  try {
+    const status = await replicaStatus(client, replica.source.flavor);
+    if ((status.io_running && status.sql_running) || status.last_error) return false;
+    await client.execute(flavorOps(replica.source.flavor).startReplicationSql);
+    return true;
+  } finally {
+    await client.close();
+  }
 }
 
 export interface TeardownResult {

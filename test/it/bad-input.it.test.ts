@@ -110,9 +110,10 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
   });
 
   it('a password in --source is refused before anything happens, and hidden from the process list meanwhile', async () => {
+    const before = await containersOf(root.root);
     const result = await cli(['replica', 'init', '--source', `mysql://root:${PASSWORD}@127.0.0.1:${production.port}`], {});
     assertCleanError(result, 2, /holds a password.*process list/);
-    assert.deepEqual(await containersOf(root.root), []);
+    assert.deepEqual(await containersOf(root.root), before);
     const other = await createTestRoot('dolly-it-title-');
     const silent = createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));

@@ -9,7 +9,9 @@ import { createClone, type CloneView } from '../../src/engine/clone-create.js';
 import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
 import { getReplicaStatus } from '../../src/engine/replica-status.js';
+import { replicaConnectOptions } from '../../src/engine/servers.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
+import { connectSql } from '../../src/mysql/sql-client.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
 
@@ -138,6 +140,22 @@ describe('kill -9 at random points, then one command', { skip: skipUnless('root'
 
   it('snapshot create', async () => {
     await killRepeatedly('snapshot create', () => ['snapshot', 'create']);
+  });
+
+  it('up starts replication that stands still without an error', async () => {
+    const replica = root.deps.store.require().replica;
+    assert.ok(replica);
+    const sql = await connectSql(replicaConnectOptions(root.root, replica));
+    try {
+      await sql.execute('STOP SLAVE');
+    } finally {
+      await sql.close();
+    }
+    assert.equal((await getReplicaStatus(root.deps)).sql_running, false);
+    const upped = await dolly(cli('up'));
+    assert.equal(upped.code, 0, upped.stderr);
+    assert.ok((JSON.parse(upped.stdout) as { recovered: string[] }).recovered.includes('replication started again'));
+    await recoverAndCheck('replication stopped by hand');
   });
 
   it("every snapshot that was made tells the truth about its data's age", async () => {
