@@ -205,8 +205,9 @@ async function bench(): Promise<void> {
     }
   });
   await phase(`idle clones ${small}`, () => idle(smallColumns.map(([driver, c]) => ({ column: c, root: roots[driver] }))));
-  results.concurrency = await phase(`btrfs: ${CONCURRENT} clone creates at once`, () => concurrentCreates(roots.btrfs, CONCURRENT, log));
+  // Isolation first: the concurrency phase leaves btrfs cleaning up 48 deleted clones for a while.
   results.isolation = await phase('btrfs: clone ready, own network namespace vs the host\'s', () => isolationCost(roots.btrfs, opts.runs, log));
+  results.concurrency = await phase(`btrfs: ${CONCURRENT} clone creates at once`, () => concurrentCreates(roots.btrfs, CONCURRENT, log));
   await phase('teardown commit and copy', async () => {
     await resources.purgeRoot(roots.commit);
     await resources.purgeRoot(roots.copy);

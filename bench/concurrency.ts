@@ -3,7 +3,8 @@ import { createEngineDeps } from '../src/engine/context.js';
 import { silentLogger } from '../src/log.js';
 import { StateStore } from '../src/state/store.js';
 import { destroyClone, timeCloneCreate, type CloneRun } from './dolly.js';
-import { spread } from './util.js';
+import { join } from 'node:path';
+import { runOk, spread } from './util.js';
 
 /** 16 `clone create` at once from one snapshot, against one alone and 16 one after another. */
 export interface ConcurrencyFigure {
@@ -46,6 +47,14 @@ export async function concurrentCreates(root: string, count: number, log: (line:
   return { clones: count, one_ms: one.run.total_ms, serial_ms: serial, parallel_ms: parallel, in_process_ms: inProcessMs, parallel_each_median_ms: each.median, parallel_each_max_ms: each.max, failures };
 }
 
+/**
+ * Waits until btrfs has cleaned up the subvolumes deleted so far (it does that in the background,
+ * and with quotas on it is disk work that would slow the next run down).
+ */
+export async function settlePool(root: string): Promise<void> {
+  await runOk('btrfs', ['subvolume', 'sync', join(root, 'pool')]);
+}
+
 /** Clone ready with each clone in its own network namespace (the default) and in the host's, interleaved. */
 export interface IsolationFigure {
   isolated: CloneRun[];
@@ -58,6 +67,7 @@ export async function isolationCost(root: string, runs: number, log: (line: stri
   try {
     for (let i = 0; i < runs; i += 1) {
       for (const mode of ['isolated', 'host'] as const) {
+        await settlePool(root);
         store.update((s) => {
           s.settings.clone_network = mode;
         });

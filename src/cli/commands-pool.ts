@@ -51,7 +51,14 @@ export function registerPoolCommands(program: Root): void {
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const result = await (await import('../engine/lifecycle.js')).up(await ctx.deps());
-      ctx.out.result(result, () => `started: ${result.started.join(', ') || 'nothing'}; already running: ${result.already_running.join(', ') || 'nothing'}`);
+      ctx.out.result(result, () =>
+        [
+          `started: ${result.started.join(', ') || 'nothing'}; already running: ${result.already_running.join(', ') || 'nothing'}`,
+          ...result.recovered.map((line) => `recovered: ${line}`),
+          ...result.removed_leftovers.map((line) => `removed leftover ${line}`),
+          ...result.failed.map((line) => `could not ${line} (the next command tries again)`),
+        ].join('\n'),
+      );
     });
 
   program
@@ -92,18 +99,21 @@ export function registerPoolCommands(program: Root): void {
       const result = {
         root: deps.root,
         driver: state.pool.driver,
-        pool: { total_bytes: space.totalBytes, free_bytes: space.freeBytes },
+        pool: { total_bytes: space.totalBytes, free_bytes: space.freeBytes, reserve_bytes: state.settings.reserve_bytes ?? 0, clone_quota_bytes: state.settings.clone_quota_bytes ?? 0 },
         replica: state.replica ? `${state.replica.source.host}:${state.replica.source.port}` : null,
         snapshots: state.snapshots.length,
         clones: state.clones.length,
+        jobs: state.jobs.map((j) => ({ kind: j.kind, target: j.target, pid: j.owner.pid, started_at: j.started_at })),
       };
+      const quota = result.pool.clone_quota_bytes > 0 ? `${formatBytes(result.pool.clone_quota_bytes)} per clone` : 'no limit per clone';
       ctx.out.result(result, () =>
         [
           `root      ${result.root} (${result.driver})`,
-          `pool      ${formatBytes(space.freeBytes)} free of ${formatBytes(space.totalBytes)}`,
+          `pool      ${formatBytes(space.freeBytes)} free of ${formatBytes(space.totalBytes)}; ${formatBytes(result.pool.reserve_bytes)} kept for the replica; ${quota}`,
           `replica   ${result.replica ?? 'none'}`,
           `snapshots ${result.snapshots}`,
           `clones    ${result.clones}`,
+          `jobs      ${result.jobs.map((j) => `${j.kind} ${j.target} (pid ${j.pid})`).join(', ') || 'none'}`,
         ].join('\n'),
       );
     });

@@ -1,8 +1,7 @@
-import { CommandFailedError } from '../errors.js';
-import type { JobStep, State } from '../state/state.js';
+import type { State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { cloneView, findClone, findSnapshot, limitClone, setCloneStatus, type CloneView } from './clone-create.js';
-import { withJob } from './jobs.js';
+import { withJob, withRemoval } from './jobs.js';
 import { shortId, validateName } from './names.js';
 import { reconcile } from './reconcile.js';
 import { cloneConnectOptions, cloneServerName, cloneSpec, startAndWait } from './servers.js';
@@ -72,19 +71,10 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
 export async function destroyClone(name: string, deps: EngineDeps): Promise<void> {
   validateName(name);
   await reconcile(deps);
-  await withJob(
-    deps,
-    'clone-destroy',
-    (state) => {
-      const clone = findClone(state, name);
-      setCloneStatus(state, name, 'deleting');
-      const server = cloneServerName(name);
-      const finish: JobStep[] = [{ do: 'remove-server', name: server }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'forget-clone', name }];
-      return { target: name, undo: [], finish, reserved: null };
-    },
-    async (job) => {
-      const failed = await job.commit(() => undefined);
-      if (failed.length > 0) throw new CommandFailedError(`destroying clone ${name}`, null, `could not ${failed.join(', ')}`, { hint: 'the next dolly command tries again' });
-    },
-  );
+  await withRemoval(deps, 'clone-destroy', `clone ${name}`, (state) => {
+    const clone = findClone(state, name);
+    setCloneStatus(state, name, 'deleting');
+    const server = cloneServerName(name);
+    return { target: name, finish: [{ do: 'remove-server', name: server }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'forget-clone', name }] };
+  });
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { messageOf } from '../errors.js';
+import { CommandFailedError, messageOf } from '../errors.js';
 import { currentOwner } from '../state/owner.js';
 import type { Job, JobStep, State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
@@ -131,4 +131,15 @@ export async function withJob<R, T>(deps: EngineDeps, kind: Job['kind'], reserve
     await job.abort();
     throw error;
   }
+}
+
+/**
+ * A job that only removes things (destroy): `mark` checks the state, marks the entity `deleting`
+ * and returns the steps, which are journaled as `finish` at once and run; a crash half-way is
+ * finished by the next command's reconciler. Throws when a step failed (it is retried then).
+ */
+export async function withRemoval(deps: EngineDeps, kind: Job['kind'], what: string, mark: (state: State) => { target: string; finish: JobStep[] }): Promise<void> {
+  const { job } = JobRun.begin(deps, kind, (state) => ({ ...mark(state), undo: [], reserved: null }));
+  const failed = await job.commit(() => undefined);
+  if (failed.length > 0) throw new CommandFailedError(`destroying ${what}`, null, `could not ${failed.join(', ')}`, { hint: 'the next dolly command tries again' });
 }

@@ -17,6 +17,8 @@ export interface UpResult {
   removed_leftovers: string[];
   /** What the reconciler undid or finished for commands that died half-way. */
   recovered: string[];
+  /** Steps of that work that failed: they are tried again by the next command. */
+  failed: string[];
 }
 
 /**
@@ -31,7 +33,7 @@ export async function up(deps: EngineDeps): Promise<UpResult> {
   await driver.open();
   const report = await reconcile(deps, { sweep: true });
   await deps.runtime.ensureShared();
-  const result: UpResult = { started: [], already_running: [], removed_leftovers: report.removed, recovered: [...report.undone, ...report.finished] };
+  const result: UpResult = { started: [], already_running: [], removed_leftovers: report.removed, recovered: [...report.undone, ...report.finished], failed: report.failed };
   const now = deps.store.require();
   const known = new Map((await deps.runtime.list()).map((s) => [s.name, s]));
   const wanted: { name: string; spec: () => Promise<ServerSpec>; connect: ConnectOptions }[] = [];

@@ -1,9 +1,9 @@
-import { CommandFailedError, FailedPreconditionError } from '../errors.js';
+import { FailedPreconditionError } from '../errors.js';
 import type { Snapshot } from '../state/state.js';
 import type { PoolSpace } from '../storage/driver.js';
 import type { EngineDeps } from './context.js';
 import { findSnapshot } from './clone-create.js';
-import { withJob } from './jobs.js';
+import { withRemoval } from './jobs.js';
 import { reconcile } from './reconcile.js';
 
 export interface SnapshotListItem extends Snapshot {
@@ -29,23 +29,15 @@ export async function listSnapshots(deps: EngineDeps): Promise<{ snapshots: Snap
 /** `dolly snapshot destroy`: refused while a clone was made from it; a crash half-way is finished by the next command. */
 export async function destroySnapshot(id: string, deps: EngineDeps): Promise<void> {
   await reconcile(deps);
-  await withJob(
-    deps,
-    'snapshot-destroy',
-    (state) => {
-      const snapshot = findSnapshot(state, id);
-      const users = state.clones.filter((c) => c.snapshot === snapshot.id).map((c) => c.name);
-      if (users.length > 0) {
-        throw new FailedPreconditionError(`snapshot ${id} is in use by clone(s) ${users.join(', ')}`, {
-          hint: 'destroy those clones, or `dolly clone reset NAME --snapshot OTHER` them first',
-        });
-      }
-      snapshot.status = 'deleting';
-      return { target: id, undo: [], finish: [{ do: 'remove-volume', id: snapshot.volume }, { do: 'forget-snapshot', id }], reserved: null };
-    },
-    async (job) => {
-      const failed = await job.commit(() => undefined);
-      if (failed.length > 0) throw new CommandFailedError(`destroying snapshot ${id}`, null, `could not ${failed.join(', ')}`, { hint: 'the next dolly command tries again' });
-    },
-  );
+  await withRemoval(deps, 'snapshot-destroy', `snapshot ${id}`, (state) => {
+    const snapshot = findSnapshot(state, id);
+    const users = state.clones.filter((c) => c.snapshot === snapshot.id).map((c) => c.name);
+    if (users.length > 0) {
+      throw new FailedPreconditionError(`snapshot ${id} is in use by clone(s) ${users.join(', ')}`, {
+        hint: 'destroy those clones, or `dolly clone reset NAME --snapshot OTHER` them first',
+      });
+    }
+    snapshot.status = 'deleting';
+    return { target: id, finish: [{ do: 'remove-volume', id: snapshot.volume }, { do: 'forget-snapshot', id }] };
+  });
 }
