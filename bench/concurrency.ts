@@ -26,10 +26,12 @@ export interface ConcurrencyFigure {
 export async function concurrentCreates(root: string, count: number, log: (line: string) => void): Promise<ConcurrencyFigure> {
   const one = await timeCloneCreate(root, 'conc-one');
   await destroyClone(root, 'conc-one');
+  await settlePool(root);
   let started = performance.now();
   for (let i = 0; i < count; i += 1) await timeCloneCreate(root, `conc-s${i}`);
   const serial = performance.now() - started;
   for (let i = 0; i < count; i += 1) await destroyClone(root, `conc-s${i}`);
+  await settlePool(root);
   started = performance.now();
   const runs = await Promise.allSettled(Array.from({ length: count }, (_, i) => timeCloneCreate(root, `conc-p${i}`)));
   const parallel = performance.now() - started;
@@ -37,6 +39,7 @@ export async function concurrentCreates(root: string, count: number, log: (line:
   for (let i = 0; i < count; i += 1) await destroyClone(root, `conc-p${i}`).catch(() => undefined);
   const each = spread(ok.map((r) => r.total_ms));
   const deps = await createEngineDeps(root, silentLogger);
+  await settlePool(root);
   started = performance.now();
   const inProcess = await Promise.allSettled(Array.from({ length: count }, (_, i) => createClone({ name: `conc-i${i}` }, deps)));
   const inProcessMs = performance.now() - started;

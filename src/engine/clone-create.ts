@@ -1,7 +1,7 @@
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError, ResourceExhaustedError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { StorageDriver } from '../storage/driver.js';
-import type { Clone, Snapshot, State } from '../state/state.js';
+import type { Clone, JobStep, Snapshot, State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { withJob, type JobRun, type Reservation } from './jobs.js';
 import { generateName, generatePassword, generateServerId, shortId, validateName } from './names.js';
@@ -99,7 +99,11 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
       created_at: deps.now().toISOString(),
     };
     state.clones.push(clone);
-    return { target: name, undo: [{ do: 'forget-clone', name }], reserved: { ...clone } };
+    // Every undo step is journaled now (each is a no-op for what is not made yet): the job then
+    // needs no other transaction until it commits, so many creates at once barely wait on the store.
+    const server = cloneServerName(name);
+    const undo: JobStep[] = [{ do: 'forget-clone', name }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'remove-server', name: server }];
+    return { target: name, undo, reserved: { ...clone } };
   };
   return withJob(deps, 'clone-create', reserve, async (job, reserved) => {
     const clone = await settlePort(deps, job, reserved, busy);
@@ -107,10 +111,8 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
     const snapshot = findSnapshot(state, clone.snapshot);
     const driver = deps.driver(state);
     await assertAboveReserve(driver, state);
-    job.willUndo({ do: 'remove-volume', id: clone.volume });
     const data = await driver.clone(snapshot.volume, clone.volume);
     await limitClone(driver, state, clone.volume);
-    job.willUndo({ do: 'remove-run-dir', server: cloneServerName(clone.name) }, { do: 'remove-server', name: cloneServerName(clone.name) });
     const spec = await cloneSpec(deps, state, clone, data, snapshot.flavor);
     await startAndWait(deps, spec, cloneConnectOptions(state, clone), options.signal);
     await job.commit((s) => setCloneStatus(s, clone.name, 'ready'));

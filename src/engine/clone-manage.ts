@@ -1,4 +1,4 @@
-import type { State } from '../state/state.js';
+import type { JobStep, State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { cloneView, findClone, findSnapshot, limitClone, setCloneStatus, type CloneView } from './clone-create.js';
 import { withJob, withRemoval } from './jobs.js';
@@ -45,15 +45,15 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
       const before = { ...clone };
       const next = { ...clone, snapshot: snapshot.id, volume: `clone-${name}-${shortId()}` };
       clone.status = 'resetting';
-      return { target: name, undo: [{ do: 'restore-clone', clone: before }], reserved: { before, next, snapshot } };
+      // Undone last first: whatever server runs goes, the new volume goes, the old clone comes back.
+      const undo: JobStep[] = [{ do: 'restore-clone', clone: before }, { do: 'remove-volume', id: next.volume }, { do: 'remove-server', name: cloneServerName(name) }];
+      return { target: name, undo, reserved: { before, next, snapshot } };
     },
     async (job, { before, next, snapshot }) => {
       const state = deps.store.require();
       const driver = deps.driver(state);
-      job.willUndo({ do: 'remove-volume', id: next.volume });
       const data = await driver.clone(snapshot.volume, next.volume);
       await limitClone(driver, state, next.volume);
-      job.willUndo({ do: 'remove-server', name: cloneServerName(name) });
       await deps.runtime.remove(cloneServerName(name));
       await startAndWait(deps, await cloneSpec(deps, state, next, data, snapshot.flavor), cloneConnectOptions(state, next), options.signal);
       await job.commit(

@@ -11,7 +11,8 @@ import { describeStep, runStep } from './job-steps.js';
  *   1. `JobRun.begin`: in ONE short transaction, check the state, reserve what the job needs
  *      (a name, a port, an entity in status `creating`) and record the job with its first undo steps;
  *   2. the slow work, outside any lock; before each thing it makes, `willUndo` journals how to
- *      take it back (so a crash at any instant is covered);
+ *      take it back, so a crash at any instant is covered (a job that knows its names up front
+ *      journals every undo step in step 1: each is a no-op for what was not made yet);
  *   3. `commit`: in one transaction the entity becomes `ready` and the undo list is dropped;
  *      steps that must still happen (an old volume to remove) are journaled as `finish` and run;
  *   4. on any error (Ctrl-C included) `abort` runs the undo list, last first.
@@ -63,9 +64,11 @@ export class JobRun {
       if (!job) return finish ?? [];
       job.undo = [];
       if (finish !== undefined) job.finish = [...finish];
+      // Nothing left to do: the job ends in the same transaction.
+      if (job.finish.length === 0) state.jobs = state.jobs.filter((j) => j.id !== this.job.id);
       return [...job.finish];
     });
-    return this.runAndEnd(steps, 'finish');
+    return steps.length === 0 ? [] : this.runAndEnd(steps, 'finish');
   }
 
   /** Takes back everything the job made, last first, and ends it. Never throws. */

@@ -118,6 +118,17 @@ describe('kill -9 at random points, then one command', { skip: skipUnless('root'
     assert.ok(killed >= KILLS / 2, `${name}: only ${killed} of ${KILLS} runs were killed before they ended`);
   }
 
+  it('16 clone create commands at once all succeed, each with its own name and port, and each answers', async () => {
+    const created = await Promise.all(Array.from({ length: 16 }, (_, i) => dolly(cli('clone', 'create', '--name', `many${i}`))));
+    assert.deepEqual(created.map((r) => r.code), Array.from({ length: 16 }, () => 0), created.map((r) => r.stderr).join(''));
+    const views = created.map((r) => JSON.parse(r.stdout) as CloneView);
+    assert.equal(new Set(views.map((v) => v.port)).size, 16);
+    for (const view of views) assert.equal(await mariadbQuery(view, 'SELECT 1'), '1');
+    const destroyed = await Promise.all(views.map((v) => dolly(cli('clone', 'destroy', v.name))));
+    assert.deepEqual(destroyed.map((r) => r.code), Array.from({ length: 16 }, () => 0), destroyed.map((r) => r.stderr).join(''));
+    await recoverAndCheck('16 at once');
+  });
+
   it('clone create', async () => {
     let n = 0;
     await killRepeatedly('clone create', () => ['clone', 'create', '--name', `c${(n += 1)}`]);
