@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { flavorOps } from '../mysql/flavor.js';
 import { replicaStatus } from '../mysql/replication.js';
 import { connectSql } from '../mysql/sql-client.js';
+import { ownerAlive } from '../state/owner.js';
 import type { Replica, State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { REPLICA, REPLICA_VOLUME, cloneConnectOptions, cloneServerName, cloneSpec, replicaConnectOptions, replicaSpec, startAndWait, waitUntilAnswering } from './servers.js';
@@ -79,7 +80,7 @@ export async function up(deps: EngineDeps): Promise<UpResult> {
  * person (`replica status` shows it). True when it started them.
  */
 async function ensureReplicating(deps: EngineDeps, replica: Replica): Promise<boolean> {
-  if (deps.store.require().jobs.some((j) => j.kind === 'snapshot-create')) return false; // a live snapshot holds it on purpose
+  if (deps.store.require().jobs.some((j) => j.kind === 'snapshot-create' && ownerAlive(j.owner))) return false; // a live snapshot holds it on purpose
   const client = await connectSql({ ...replicaConnectOptions(deps.root, replica), connectTimeoutMs: 10_000, queryTimeoutMs: 10_000 });
   try {
     const status = await replicaStatus(client, replica.source.flavor);

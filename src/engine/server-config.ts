@@ -77,7 +77,10 @@ export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPoo
   const guard = options.requireMarker
     ? `[ -f ${CONTAINER_DATADIR}/${REPLICA_MARKER} ] || { echo "dolly: ${CONTAINER_DATADIR} is not the pool's replica volume (is the pool mounted? run dolly up)" >&2; exit 75; }; `
     : '';
-  const script = `${guard}[ -d ${CONTAINER_DATADIR}/mysql ] || ${init} > ${CONTAINER_RUNDIR}/init-datadir.log 2>&1 || exit 1; exec "$@"`;
+  // A first initialisation that died half-way (no mysql/ yet) is wiped and made again, so a
+  // restart converges instead of failing on the half-made files for ever.
+  const wipe = `find ${CONTAINER_DATADIR} -mindepth 1 -maxdepth 1 ! -name ${REPLICA_MARKER} -exec rm -rf {} +`;
+  const script = `${guard}[ -d ${CONTAINER_DATADIR}/mysql ] || { ${wipe} && ${init} > ${CONTAINER_RUNDIR}/init-datadir.log 2>&1; } || exit 1; exec "$@"`;
   return ['sh', '-c', script, 'sh', ...server];
 }
 

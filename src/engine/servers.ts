@@ -90,11 +90,16 @@ export async function startAndWait(deps: EngineDeps, spec: ServerSpec, connect: 
 
 /** Waits for a running server to answer, failing fast (with its last log lines) if it exits. */
 export async function waitUntilAnswering(deps: EngineDeps, server: string, connect: ConnectOptions, signal?: AbortSignal): Promise<number> {
+  // A server that fails and is restarted by its restart policy while we wait counts as dead.
+  const restarts = (await deps.runtime.inspect(server).catch(() => null))?.restarts ?? 0;
   try {
     return await waitForServer(connect, {
       timeoutMs: READY_TIMEOUT_MS,
       ...(signal ? { signal } : {}),
-      alive: async () => (await deps.runtime.inspect(server).catch(() => null))?.state === 'running',
+      alive: async () => {
+        const info = await deps.runtime.inspect(server).catch(() => null);
+        return info?.state === 'running' && info.restarts === restarts;
+      },
     });
   } catch (error) {
     const errorLog = await readFile(join(runDir(deps.root, server), 'error.log'), 'utf8').catch(() => '');

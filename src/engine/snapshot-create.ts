@@ -4,6 +4,7 @@ import { pauseReplica } from './quiesce.js';
 import type { Snapshot, State } from '../state/state.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { EngineDeps } from './context.js';
+import { ownerAlive } from '../state/owner.js';
 import { withJob, type JobRun } from './jobs.js';
 import { snapshotId } from './names.js';
 import { reconcile } from './reconcile.js';
@@ -27,10 +28,10 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
     (state) => {
       const replica = state.replica;
       if (!replica || replica.status !== 'ready') throw new FailedPreconditionError('there is no replica to snapshot', { hint: 'run `dolly replica init --source mysql://...` first' });
-      const running = state.jobs.find((j) => j.kind === 'snapshot-create');
+      const running = state.jobs.find((j) => j.kind === 'snapshot-create' && ownerAlive(j.owner));
       if (running) throw new FailedPreconditionError(`another snapshot (${running.target}) is being taken`, { hint: 'wait for it to finish' });
       let id = snapshotId(now);
-      while (state.snapshots.some((s) => s.id === id)) id = snapshotId(new Date(now.getTime() + 1000));
+      for (let ms = 1; state.snapshots.some((s) => s.id === id); ms += 1) id = snapshotId(new Date(now.getTime() + ms));
       const snapshot: Snapshot = {
         id,
         status: 'creating',

@@ -89,7 +89,7 @@ export class DockerRuntime implements ServerRuntime {
       await container.remove({ force: true, v: true }).catch(() => undefined);
       throw new CommandFailedError(`docker start ${name}`, null, describeDockerError(error), { cause: error });
     }
-    return { name: spec.name, kind: spec.kind, volume: spec.volume, state: 'running', id: container.id };
+    return { name: spec.name, kind: spec.kind, volume: spec.volume, state: 'running', id: container.id, restarts: 0 };
   }
 
   /** Host or no networking as asked; `isolated`: the root's clone network, the port published. */
@@ -162,8 +162,10 @@ export class DockerRuntime implements ServerRuntime {
       name,
       kind: (labels[LABEL_KIND] ?? 'clone') as ObjectKind,
       volume: labels[LABEL_VOLUME] ?? '',
-      state: info.State.Running ? 'running' : 'stopped',
+      // A container between two tries of its restart policy is not running for anyone.
+      state: info.State.Running && !info.State.Restarting ? 'running' : 'stopped',
       id: info.Id,
+      restarts: info.RestartCount,
     };
   }
 
@@ -175,6 +177,7 @@ export class DockerRuntime implements ServerRuntime {
       volume: c.Labels[LABEL_VOLUME] ?? '',
       state: c.State === 'running' ? 'running' : 'stopped',
       id: c.Id,
+      restarts: 0,
     }));
   }
 

@@ -56,6 +56,8 @@ export interface ServerInfo {
   state: ServerState;
   /** Runtime's own id (container id). */
   id: string;
+  /** How often the engine restarted it after it failed (its restart policy); 0 when unknown. */
+  restarts: number;
 }
 
 /**
