@@ -17,6 +17,8 @@ export const CLONE_USER = 'dolly';
 
 /** How long a server may take to answer after its container started (recovery, first init). */
 const READY_TIMEOUT_MS = 300_000;
+/** Restarts by its restart policy a server may need while it comes up (the replica only has one). */
+const RESTARTS_WHILE_STARTING = 2;
 
 export function cloneServerName(name: string): string {
   return `clone-${name}`;
@@ -90,7 +92,9 @@ export async function startAndWait(deps: EngineDeps, spec: ServerSpec, connect: 
 
 /** Waits for a running server to answer, failing fast (with its last log lines) if it exits. */
 export async function waitUntilAnswering(deps: EngineDeps, server: string, connect: ConnectOptions, signal?: AbortSignal): Promise<number> {
-  // A server that fails and is restarted by its restart policy while we wait counts as dead.
+  // A server with a restart policy may be restarted a few times while it comes up (a first
+  // initialisation that died is made again); more than that, or any restart of a server without
+  // one, counts as dead.
   const restarts = (await deps.runtime.inspect(server).catch(() => null))?.restarts ?? 0;
   try {
     return await waitForServer(connect, {
@@ -98,12 +102,17 @@ export async function waitUntilAnswering(deps: EngineDeps, server: string, conne
       ...(signal ? { signal } : {}),
       alive: async () => {
         const info = await deps.runtime.inspect(server).catch(() => null);
-        return info?.state === 'running' && info.restarts === restarts;
+        if (info === null || info.restarts > restarts + RESTARTS_WHILE_STARTING) return false;
+        return info.state === 'running' || info.restarts > restarts;
       },
     });
   } catch (error) {
-    const errorLog = await readFile(join(runDir(deps.root, server), 'error.log'), 'utf8').catch(() => '');
-    const logs = `${await deps.runtime.logs(server, 20)}\n${errorLog}`.trim();
+    const dir = runDir(deps.root, server);
+    const errorLog = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
+    const initLog = await readFile(join(dir, 'init-datadir.log'), 'utf8').catch(() => '');
+    // The first errors of a failed initialisation go last: the last lines are the ones logged.
+    const initErrors = initLog.split('\n').filter((line) => line.includes('[ERROR]')).slice(0, 3);
+    const logs = `${await deps.runtime.logs(server, 20)}\n${errorLog}\n${initErrors.join('\n')}`.trim();
     if (logs !== '') deps.logger.error('server did not become ready', { server, log: logs.split('\n').slice(-6) });
     throw error;
   }
