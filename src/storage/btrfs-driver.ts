@@ -83,13 +83,11 @@ export class BtrfsDriver implements StorageDriver {
 
   async remove(id: string): Promise<void> {
     const path = await this.existingPath(id);
-    const { stdout } = await this.deps.shell.run('btrfs', ['inspect-internal', 'rootid', path]);
     // A read-only subvolume can be deleted as it is; its clones are independent subvolumes.
     // btrfs frees a deleted subvolume's extents in the background, after the next commit (up to
-    // 30 s); until then the space is not back, and a replica made again right after its volume
-    // went finds the pool full. Commit at once and wait for the cleaner (milliseconds).
+    // 30 s later); until then the space is not back, and a replica made again right after its
+    // volume went found the pool full. Committing at once lets the cleaner free it in milliseconds.
     await this.btrfs(['subvolume', 'delete', '--commit-after', path], `removing ${id}`);
-    await this.btrfs(['subvolume', 'sync', this.config.mountpoint, stdout.trim()], `waiting for the space of ${id}`);
   }
 
   async mount(id: string): Promise<DataMount> {
