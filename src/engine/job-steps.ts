@@ -3,7 +3,7 @@ import { flavorOps } from '../mysql/flavor.js';
 import { connectSql } from '../mysql/sql-client.js';
 import type { Clone, JobStep } from '../state/state.js';
 import { removeRunDir, type EngineDeps } from './context.js';
-import { REPLICA, cloneConnectOptions, cloneServerName, cloneSpec, replicaConnectOptions, startAndWait, waitUntilAnswering } from './servers.js';
+import { REPLICA, cloneConnectOptions, cloneFlavor, cloneServerName, cloneSpec, replicaConnectOptions, startAndWait, waitUntilAnswering } from './servers.js';
 
 /** How long a step that talks to the replica may take to connect and answer. */
 const STEP_SQL_TIMEOUT_MS = 10_000;
@@ -100,6 +100,6 @@ async function restoreClone(deps: EngineDeps, clone: Clone): Promise<void> {
   if ((await deps.runtime.inspect(server).catch(() => null))?.state === 'running') return;
   await deps.runtime.remove(server);
   const driver = deps.driver(state);
-  const flavor = state.snapshots.find((s) => s.id === clone.snapshot)?.flavor ?? 'mariadb';
+  const flavor = cloneFlavor(state, clone);
   await startAndWait(deps, await cloneSpec(deps, state, clone, await driver.mount(clone.volume), flavor), cloneConnectOptions(state, clone));
 }

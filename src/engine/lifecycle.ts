@@ -8,7 +8,7 @@ import { connectSql } from '../mysql/sql-client.js';
 import { ownerAlive } from '../state/owner.js';
 import type { Replica, State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
-import { REPLICA, REPLICA_VOLUME, cloneConnectOptions, cloneServerName, cloneSpec, replicaConnectOptions, replicaSpec, startAndWait, waitUntilAnswering } from './servers.js';
+import { REPLICA, REPLICA_VOLUME, cloneConnectOptions, cloneFlavor, cloneServerName, cloneSpec, replicaConnectOptions, replicaSpec, startAndWait, waitUntilAnswering } from './servers.js';
 import type { ServerSpec } from '../runtime/runtime.js';
 import type { ConnectOptions } from '../mysql/sql-client.js';
 
@@ -48,7 +48,7 @@ export async function up(deps: EngineDeps): Promise<UpResult> {
     });
   }
   for (const clone of now.clones.filter((c) => c.status === 'ready')) {
-    const flavor = now.snapshots.find((s) => s.id === clone.snapshot)?.flavor ?? 'mariadb';
+    const flavor = cloneFlavor(now, clone);
     wanted.push({
       name: cloneServerName(clone.name),
       spec: async () => cloneSpec(deps, now, clone, await driver.mount(clone.volume), flavor),

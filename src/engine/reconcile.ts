@@ -24,7 +24,7 @@ export interface ReconcileReport {
 /**
  * Converges what runs with what the store says. Always: every job whose process died is taken
  * over (in one transaction, so two reconcilers never do the same job) and undone, or finished if
- * it had committed. With `sweep` (`dolly up`, teardown): servers, volumes and run dirs that no
+ * it had committed. With `sweep` (`dolly up`): servers, volumes and run dirs that no
  * entity and no live job accounts for are removed: servers first, a volume only when no
  * container uses it. Runs at the start of every command that changes something; cheap when the
  * journal is empty.

@@ -34,6 +34,11 @@ export function clientHost(bindAddress: string): string {
   return bindAddress === '0.0.0.0' || bindAddress === '::' ? '127.0.0.1' : bindAddress;
 }
 
+/** The flavor of a clone's server: its snapshot's (MariaDB if the snapshot is gone). */
+export function cloneFlavor(state: State, clone: Clone): 'mariadb' | 'mysql' {
+  return state.snapshots.find((s) => s.id === clone.snapshot)?.flavor ?? 'mariadb';
+}
+
 export function cloneConnectOptions(state: State, clone: Clone): ConnectOptions {
   return { host: clientHost(state.settings.bind_address), port: clone.port, user: clone.user, password: clone.password };
 }
