@@ -59,7 +59,7 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
   try {
     return await initInRoot(driverName, { ...options, portMin, portMax, bufferPool, bindAddress, cloneNetwork, cloneQuotaBytes: cloneQuota, reserveBytes: reserve }, deps);
   } catch (error) {
-    // A failed init leaves no root directory it made (the lock is released by now).
+    // A failed init leaves no root directory it made.
     if (!rootExisted) await rmdir(deps.root).catch(() => undefined);
     throw error;
   }
@@ -74,34 +74,32 @@ async function initInRoot(
   if (deps.store.read() !== null) {
     throw new AlreadyExistsError(`${deps.root} already has a dolly pool`, { hint: 'use it, or remove it with `dolly teardown --purge`' });
   }
-  {
-    await mkdir(deps.root, { recursive: true, mode: 0o700 });
-    const pool = await createPoolConfig(driverName, options, deps);
-    const state: State = {
-      version: 2,
-      root: deps.root,
-      pool,
-      settings: { image: options.image ?? DEFAULT_IMAGE, port_min: portMin, port_max: portMax, bind_address: bindAddress, buffer_pool: bufferPool, clone_network: cloneNetwork },
-      snapshots: [],
-      clones: [],
-      jobs: [],
-    };
-    const driver = deps.driver(state);
-    try {
-      await driver.open();
-      const { totalBytes } = await driver.space();
-      state.settings.clone_quota_bytes = options.cloneQuotaBytes ?? Math.floor(totalBytes / 5);
-      state.settings.reserve_bytes = options.reserveBytes ?? Math.max(Math.floor(totalBytes / 10), MIN_RESERVE_BYTES);
-      deps.store.create(state);
-      await deps.runtime.ensureShared();
-    } catch (error) {
-      await driver.destroy().catch(() => undefined);
-      if (!(error instanceof AlreadyExistsError)) deps.store.delete();
-      throw error;
-    }
-    if (driver.name === 'copy') deps.logger.warn('the copy driver makes full copies: snapshots and clones take time and disk in proportion to the data');
-    return { root: deps.root, driver: driverName, pool };
+  await mkdir(deps.root, { recursive: true, mode: 0o700 });
+  const pool = await createPoolConfig(driverName, options, deps);
+  const state: State = {
+    version: 2,
+    root: deps.root,
+    pool,
+    settings: { image: options.image ?? DEFAULT_IMAGE, port_min: portMin, port_max: portMax, bind_address: bindAddress, buffer_pool: bufferPool, clone_network: cloneNetwork },
+    snapshots: [],
+    clones: [],
+    jobs: [],
+  };
+  const driver = deps.driver(state);
+  try {
+    await driver.open();
+    const { totalBytes } = await driver.space();
+    state.settings.clone_quota_bytes = options.cloneQuotaBytes ?? Math.floor(totalBytes / 5);
+    state.settings.reserve_bytes = options.reserveBytes ?? Math.max(Math.floor(totalBytes / 10), MIN_RESERVE_BYTES);
+    deps.store.create(state);
+    await deps.runtime.ensureShared();
+  } catch (error) {
+    await driver.destroy().catch(() => undefined);
+    if (!(error instanceof AlreadyExistsError)) deps.store.delete();
+    throw error;
   }
+  if (driver.name === 'copy') deps.logger.warn('the copy driver makes full copies: snapshots and clones take time and disk in proportion to the data');
+  return { root: deps.root, driver: driverName, pool };
 }
 
 /** The btrfs driver mounts (unless given a mounted directory): root only. Checked before anything else. */

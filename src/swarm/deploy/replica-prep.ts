@@ -60,24 +60,22 @@ export async function prepareReplicaPaths(topology: Topology, logger: Logger): P
 async function adoptPoolVolume(topology: Topology, logger: Logger): Promise<void> {
   const store = new StateStore(topology.pool.root);
   if ((await store.read()) === null) return;
-  {
-    const state = store.require();
-    if (state.replica && !state.swarm) {
-      throw new FailedPreconditionError(`${topology.pool.root} already has a replica that dolly runs itself`, { hint: 'use another pool root for the Swarm, or `dolly teardown --purge` that one' });
-    }
-    const driver = createDriver(state.pool, { shell: createShell(), logger, docker: createDockerClient(), root: topology.pool.root });
-    if (!driver.atomic) {
-      throw new FailedPreconditionError(`the pool at ${topology.pool.root} (${state.pool.driver}) cannot snapshot a replica it does not stop`, { hint: 'make it a btrfs pool: `dolly init --driver btrfs`' });
-    }
-    await driver.open();
-    const data = (await driver.exists(REPLICA_VOLUME)) ? await driver.mount(REPLICA_VOLUME) : await driver.createVolume(REPLICA_VOLUME);
-    if (data.kind !== 'path' || data.path !== topology.pool.dataDir) {
-      throw new FailedPreconditionError(`the replica's datadir ${topology.pool.dataDir} is not the pool's replica volume`, { hint: 'leave pool.dataDir unset in the topology' });
-    }
-    store.update((current) => {
-      if (current.replica && !current.swarm) throw new FailedPreconditionError(`${topology.pool.root} already has a replica that dolly runs itself`, { hint: 'use another pool root for the Swarm' });
-      current.swarm = swarmRecord(topology);
-    });
-    logger.info('the Swarm replica keeps its data in the pool', { volume: REPLICA_VOLUME, path: data.path });
+  const state = store.require();
+  if (state.replica && !state.swarm) {
+    throw new FailedPreconditionError(`${topology.pool.root} already has a replica that dolly runs itself`, { hint: 'use another pool root for the Swarm, or `dolly teardown --purge` that one' });
   }
+  const driver = createDriver(state.pool, { shell: createShell(), logger, docker: createDockerClient(), root: topology.pool.root });
+  if (!driver.atomic) {
+    throw new FailedPreconditionError(`the pool at ${topology.pool.root} (${state.pool.driver}) cannot snapshot a replica it does not stop`, { hint: 'make it a btrfs pool: `dolly init --driver btrfs`' });
+  }
+  await driver.open();
+  const data = (await driver.exists(REPLICA_VOLUME)) ? await driver.mount(REPLICA_VOLUME) : await driver.createVolume(REPLICA_VOLUME);
+  if (data.kind !== 'path' || data.path !== topology.pool.dataDir) {
+    throw new FailedPreconditionError(`the replica's datadir ${topology.pool.dataDir} is not the pool's replica volume`, { hint: 'leave pool.dataDir unset in the topology' });
+  }
+  store.update((current) => {
+    if (current.replica && !current.swarm) throw new FailedPreconditionError(`${topology.pool.root} already has a replica that dolly runs itself`, { hint: 'use another pool root for the Swarm' });
+    current.swarm = swarmRecord(topology);
+  });
+  logger.info('the Swarm replica keeps its data in the pool', { volume: REPLICA_VOLUME, path: data.path });
 }
