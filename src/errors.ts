@@ -10,6 +10,7 @@ export type ErrorCategory =
   | 'failed_precondition'
   | 'resource_exhausted'
   | 'permission_denied'
+  | 'unauthenticated'
   | 'unavailable'
   | 'source'
   | 'command_failed'
@@ -72,6 +73,13 @@ export class ResourceExhaustedError extends DollyError {
 export class PermissionDeniedError extends DollyError {
   constructor(message: string, options: DollyErrorOptions = {}) {
     super('permission_denied', message, options);
+  }
+}
+
+/** No token, or a wrong or revoked one (the engine's API). */
+export class UnauthenticatedError extends DollyError {
+  constructor(message: string, options: DollyErrorOptions = {}) {
+    super('unauthenticated', message, options);
   }
 }
 

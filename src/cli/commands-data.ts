@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import type { CloneView } from '../engine/clone-create.js';
+import type { CloneView } from '../api/schemas.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { secretPrompt } from './prompt.js';
 import { formatBytes } from '../format.js';
@@ -11,8 +11,9 @@ type Root = Command<[], GlobalOptions>;
 /** How to connect to a clone, for people. */
 export function describeClone(clone: CloneView): string {
   const ready = clone.ready_ms === undefined ? '' : ` ready in ${(clone.ready_ms / 1000).toFixed(2)} s`;
+  const life = [clone.expires_at ? `expires ${clone.expires_at}` : '', clone.protected_until ? `protected until ${clone.protected_until}` : ''].filter((p) => p !== '').join(', ');
   return [
-    `clone ${clone.name}${ready} (snapshot ${clone.snapshot})`,
+    `clone ${clone.name}${ready} (snapshot ${clone.snapshot}${life ? `; ${life}` : ''})`,
     `  mariadb --host=${clone.host} --port=${clone.port} --user=${clone.user} --password='${clone.password}'`,
     `  ${clone.dsn}`,
   ].join('\n');
@@ -49,7 +50,7 @@ export function registerDataCommands(program: Root): void {
     .description('IO/SQL thread state, lag, GTID position, last error')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const s = await (await import('../engine/replica-status.js')).getReplicaStatus(await ctx.deps());
+      const s = await (await ctx.api()).replicaStatus();
       ctx.out.result(s, () =>
         [
           `source   ${s.source} (${s.databases.join(', ')})`,
@@ -70,7 +71,7 @@ export function registerDataCommands(program: Root): void {
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       // Ctrl-C stops the snapshot and undoes it (the applier is always resumed first).
-      const s = await (await import('../engine/snapshot-create.js')).createSnapshot(await ctx.deps(), { signal: ctx.signal });
+      const s = await (await ctx.api()).snapshotCreate(ctx.signal);
       ctx.out.result(s, () => `snapshot ${s.id}: gtid ${s.gtid}, data as of ${s.data_state_at}, applier paused ${s.pause_ms} ms, prepared in ${(s.prepare_ms / 1000).toFixed(1)} s`);
     });
   snapshot
@@ -78,7 +79,7 @@ export function registerDataCommands(program: Root): void {
     .description('snapshots with their clones and disk use')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const { snapshots, pool } = await (await import('../engine/snapshot-manage.js')).listSnapshots(await ctx.deps());
+      const { snapshots, pool } = await (await ctx.api()).snapshotList();
       ctx.out.result(snapshots, () =>
         `${table(
           ['id', 'gtid', 'data_state_at', 'clones', 'exclusive'],
@@ -92,7 +93,7 @@ export function registerDataCommands(program: Root): void {
     .argument('<id>')
     .action(async (id, _opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      await (await import('../engine/snapshot-manage.js')).destroySnapshot(id, await ctx.deps());
+      await (await ctx.api()).snapshotDestroy(id);
       ctx.out.result({ destroyed: id }, () => `snapshot ${id} destroyed`);
     });
 
@@ -103,11 +104,13 @@ export function registerDataCommands(program: Root): void {
     .option('--snapshot <id>', 'snapshot (default: the newest)')
     .option('--name <name>', 'clone name (default: generated)')
     .option('--admin', "give the clone's user every privilege in its server (FILE, SUPER, plugins); the container stays confined")
+    .option('--ttl <duration>', 'the engine destroys it after this long, e.g. 8h (default: the engine\'s --default-ttl)')
+    .option('--fresh', 'take a snapshot now and clone it (data seconds old)')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const c = await (await import('../engine/clone-create.js')).createClone(
-        { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), signal: ctx.signal },
-        await ctx.deps(),
+      const c = await (await ctx.api()).cloneCreate(
+        { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.fresh ? { fresh: true } : {}) },
+        ctx.signal,
       );
       ctx.out.result(c, () => describeClone(c));
     });
@@ -116,9 +119,12 @@ export function registerDataCommands(program: Root): void {
     .description('clones, their ports, state and disk use')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const clones = await (await import('../engine/clone-manage.js')).listClones(await ctx.deps());
+      const clones = await (await ctx.api()).cloneList();
       ctx.out.result(clones, () =>
-        table(['name', 'port', 'state', 'snapshot', 'exclusive', 'dsn'], clones.map((c) => [c.name, c.port, c.state, c.snapshot, formatBytes(c.exclusive_bytes), c.dsn])),
+        table(
+          ['name', 'owner', 'port', 'state', 'snapshot', 'exclusive', 'expires', 'dsn'],
+          clones.map((c) => [c.name, c.owner, c.port, c.state, c.snapshot, formatBytes(c.exclusive_bytes), c.expires_at ?? '-', c.dsn]),
+        ),
       );
     });
   clone
@@ -128,7 +134,7 @@ export function registerDataCommands(program: Root): void {
     .option('--snapshot <id>', 'reset onto this snapshot instead')
     .action(async (name, opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const c = await (await import('../engine/clone-manage.js')).resetClone(name, { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), signal: ctx.signal }, await ctx.deps());
+      const c = await (await ctx.api()).cloneReset(name, opts.snapshot ? { snapshot: opts.snapshot } : {}, ctx.signal);
       ctx.out.result(c, () => describeClone(c));
     });
   clone
@@ -137,7 +143,17 @@ export function registerDataCommands(program: Root): void {
     .argument('<name>')
     .action(async (name, _opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      await (await import('../engine/clone-manage.js')).destroyClone(name, await ctx.deps());
+      await (await ctx.api()).cloneDestroy(name);
       ctx.out.result({ destroyed: name }, () => `clone ${name} destroyed`);
+    });
+  clone
+    .command('protect')
+    .description('keep a clone from being destroyed by its expiry for a while (--for 0s lifts it)')
+    .argument('<name>')
+    .requiredOption('--for <duration>', 'how long from now, e.g. 7d (capped by the engine)')
+    .action(async (name, opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const c = await (await ctx.api()).cloneProtect(name, { for: opts.for });
+      ctx.out.result(c, () => (c.protected_until ? `clone ${name} protected until ${c.protected_until}` : `clone ${name} is no longer protected`));
     });
 }

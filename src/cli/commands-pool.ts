@@ -93,27 +93,17 @@ export function registerPoolCommands(program: Root): void {
     .description('pool space, replica, snapshots and clones at a glance')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const deps = await ctx.deps();
-      const state = await deps.store.require();
-      const space = await deps.driver(state).space();
-      const result = {
-        root: deps.root,
-        driver: state.pool.driver,
-        pool: { total_bytes: space.totalBytes, free_bytes: space.freeBytes, reserve_bytes: state.settings.reserve_bytes ?? 0, clone_quota_bytes: state.settings.clone_quota_bytes ?? 0 },
-        replica: state.replica ? `${state.replica.source.host}:${state.replica.source.port}` : null,
-        snapshots: state.snapshots.length,
-        clones: state.clones.length,
-        jobs: state.jobs.map((j) => ({ kind: j.kind, target: j.target, pid: j.owner.pid, started_at: j.started_at })),
-      };
+      const result = await (await ctx.api()).status();
       const quota = result.pool.clone_quota_bytes > 0 ? `${formatBytes(result.pool.clone_quota_bytes)} per clone` : 'no limit per clone';
       ctx.out.result(result, () =>
         [
           `root      ${result.root} (${result.driver})`,
-          `pool      ${formatBytes(space.freeBytes)} free of ${formatBytes(space.totalBytes)}; ${formatBytes(result.pool.reserve_bytes)} kept for the replica; ${quota}`,
+          `pool      ${formatBytes(result.pool.free_bytes)} free of ${formatBytes(result.pool.total_bytes)}; ${formatBytes(result.pool.reserve_bytes)} kept for the replica; ${quota}`,
           `replica   ${result.replica ?? 'none'}`,
           `snapshots ${result.snapshots}`,
           `clones    ${result.clones}`,
           `jobs      ${result.jobs.map((j) => `${j.kind} ${j.target} (pid ${j.pid})`).join(', ') || 'none'}`,
+          `engine    ${result.engine ? `${result.engine.url} (pid ${result.engine.pid})` : 'not running'}`,
         ].join('\n'),
       );
     });

@@ -1,4 +1,5 @@
 import { createLogger, type LogLevel, type Logger } from '../log.js';
+import type { DollyApi } from '../api/api.js';
 import type { EngineDeps } from '../engine/context.js';
 import { InterruptedError } from '../errors.js';
 import { EXIT_CODES } from './exit-codes.js';
@@ -14,7 +15,10 @@ export type GlobalOptions = {
 export interface CliContext {
   logger: Logger;
   out: Output;
+  /** The local engine's dependencies (commands that only run on the host). */
   deps(): Promise<EngineDeps>;
+  /** What the user asks for: a remote engine's API (DOLLY_URL, `dolly login`), else this host's. */
+  api(): Promise<DollyApi>;
   /**
    * Aborted at the first Ctrl-C / SIGTERM, so the command stops and undoes what it made; a second
    * one exits at once. Asking for it is what installs the handlers (commands that make things do).
@@ -33,6 +37,12 @@ export function cliContext(options: GlobalOptions): CliContext {
     logger,
     out: createOutput(options.json === true),
     deps: () => (deps ??= import('../engine/context.js').then((m) => m.createEngineDeps(options.root, logger))),
+    api: async () => {
+      const target = await (await import('./remote-config.js')).remoteTarget(options.root === undefined ? {} : { root: options.root });
+      if (target) return (await import('../api/remote.js')).remoteApi(target);
+      const engine = await import('../engine/context.js');
+      return (await import('../api/local.js')).localApi(await (deps ??= engine.createEngineDeps(options.root, logger)));
+    },
     get signal() {
       abort ??= interruptible(logger);
       return abort.signal;

@@ -12,5 +12,6 @@ export const EXIT_CODES: Record<ErrorCategory, number> = {
   unavailable: 8,
   source: 9,
   command_failed: 10,
+  unauthenticated: 11,
   interrupted: 130,
 };

@@ -3,6 +3,7 @@ import { DollyError, InvalidArgumentError } from '../errors.js';
 import { registerDataCommands } from './commands-data.js';
 import { registerDemoCommand } from './commands-demo.js';
 import { registerPoolCommands } from './commands-pool.js';
+import { registerServeCommands } from './commands-serve.js';
 import { registerSwarmCommands } from './commands-swarm.js';
 import { EXIT_CODES } from './exit-codes.js';
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command<[], { root?: string; json?: boolean; log
   registerDataCommands(program);
   registerDemoCommand(program);
   registerSwarmCommands(program);
+  registerServeCommands(program);
   return program;
 }
 

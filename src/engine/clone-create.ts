@@ -1,3 +1,4 @@
+import type { CloneView } from '../api/schemas.js';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError, ResourceExhaustedError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -14,22 +15,15 @@ export interface CloneCreateOptions {
   name?: string;
   /** Give the clone's user every privilege (FILE, SUPER, plugins) inside its own server. */
   admin?: boolean;
+  /** Who it belongs to (a token's name; default `local`, the host's CLI). */
+  owner?: string;
+  /** When the engine destroys it (RFC 3339). */
+  expiresAt?: string;
   /** Aborting stops the wait and removes what was made. */
   signal?: AbortSignal;
 }
 
-/** What users get for a clone: where it is and how to log in. */
-export interface CloneView {
-  name: string;
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  snapshot: string;
-  dsn: string;
-  created_at: string;
-  ready_ms?: number;
-}
+export type { CloneView };
 
 /** The snapshot a clone is made from: the one named, or the newest; only ready snapshots count. */
 export function findSnapshot(state: State, id: string | undefined): Snapshot {
@@ -67,6 +61,9 @@ export function cloneView(state: State, clone: Clone): CloneView {
     snapshot: clone.snapshot,
     dsn: `mysql://${clone.user}:${encodeURIComponent(clone.password)}@${h}:${clone.port}/`,
     created_at: clone.created_at,
+    owner: clone.owner ?? 'local',
+    expires_at: clone.expires_at ?? null,
+    protected_until: clone.protected_until ?? null,
   };
 }
 
@@ -97,6 +94,8 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
       server_id: generateServerId(),
       ...(options.admin ? { admin: true } : {}),
       created_at: deps.now().toISOString(),
+      owner: options.owner ?? 'local',
+      ...(options.expiresAt !== undefined ? { expires_at: options.expiresAt } : {}),
     };
     state.clones.push(clone);
     // Every undo step is journaled now (each is a no-op for what is not made yet): the job then

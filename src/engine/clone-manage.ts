@@ -1,4 +1,6 @@
-import type { JobStep, State } from '../state/state.js';
+import type { CloneListItem } from '../api/schemas.js';
+import { FailedPreconditionError } from '../errors.js';
+import type { Clone, JobStep } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { cloneView, findClone, findSnapshot, limitClone, setCloneStatus, type CloneView } from './clone-create.js';
 import { withJob, withRemoval } from './jobs.js';
@@ -6,12 +8,7 @@ import { shortId, validateName } from './names.js';
 import { reconcile } from './reconcile.js';
 import { cloneConnectOptions, cloneServerName, cloneSpec, startAndWait } from './servers.js';
 
-export interface CloneListItem extends CloneView {
-  /** The clone's entity status: `ready`, or what a command is doing to it. */
-  status: State['clones'][number]['status'];
-  state: 'running' | 'stopped' | 'missing';
-  exclusive_bytes: number | null;
-}
+export type { CloneListItem };
 
 /** `dolly clone list`: every clone with its status, server state and the disk it alone uses. */
 export async function listClones(deps: EngineDeps): Promise<CloneListItem[]> {
@@ -68,13 +65,26 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
 }
 
 /** `dolly clone destroy`: server, volume, run dir and entry; a crash half-way is finished by the next command. */
-export async function destroyClone(name: string, deps: EngineDeps): Promise<void> {
+export async function destroyClone(name: string, deps: EngineDeps, options: { onlyIf?: (clone: Clone) => boolean } = {}): Promise<void> {
   validateName(name);
   await reconcile(deps);
   await withRemoval(deps, 'clone-destroy', `clone ${name}`, (state) => {
     const clone = findClone(state, name);
+    // Checked in the same transaction that marks it deleting (the expiry sweep: not protected meanwhile).
+    if (options.onlyIf && !options.onlyIf(clone)) throw new FailedPreconditionError(`clone ${name} changed`, { hint: 'look at it again' });
     setCloneStatus(state, name, 'deleting');
     const server = cloneServerName(name);
     return { target: name, finish: [{ do: 'remove-server', name: server }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'forget-clone', name }] };
+  });
+}
+
+/** `dolly clone protect`: not destroyed by its expiry until `until` (undefined: protection lifted). */
+export function protectClone(name: string, until: string | undefined, deps: EngineDeps): CloneView {
+  validateName(name);
+  return deps.store.update((state) => {
+    const clone = findClone(state, name);
+    if (until === undefined) delete clone.protected_until;
+    else clone.protected_until = until;
+    return cloneView(state, clone);
   });
 }

@@ -12,6 +12,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE snapshots (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL);
    CREATE TABLE clones (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, port INTEGER NOT NULL UNIQUE, status TEXT NOT NULL, body TEXT NOT NULL);
    CREATE TABLE jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, owner_pid INTEGER NOT NULL, body TEXT NOT NULL);`,
+  // The engine (`dolly serve`): its API tokens, stored as hashes, and the one engine that runs.
+  `CREATE TABLE tokens (name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);
+   CREATE TABLE engine (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, start TEXT NOT NULL, url TEXT NOT NULL, started_at TEXT NOT NULL);`,
 ];
 
 /** The schema version this dolly writes. */

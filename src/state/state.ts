@@ -40,6 +40,12 @@ export const cloneSchema = z.object({
   /** `clone create --admin`: the user has every privilege (FILE, SUPER, plugins) in its server. */
   admin: z.boolean().optional(),
   created_at: z.string(),
+  /** Who it belongs to: the name of the engine token that made it (`local`: the host's CLI). */
+  owner: z.string().optional(),
+  /** When the engine destroys it (RFC 3339); none: it lives until destroyed. */
+  expires_at: z.string().optional(),
+  /** Until when the engine will not destroy it, whatever its expiry (`clone protect`). */
+  protected_until: z.string().optional(),
 });
 export type Clone = z.infer<typeof cloneSchema>;
 

@@ -73,6 +73,16 @@ export class StateStore {
     }).immediate();
   }
 
+  /**
+   * Runs `fn` on the database in one write transaction: for the tables that are not part of the
+   * state document (the engine's tokens and its claim). Needs an initialised root.
+   */
+  transact<T>(fn: (db: Db) => T): T {
+    const db = this.open(false);
+    if (db === undefined) this.require();
+    return (db as Db).transaction(() => fn(db as Db)).immediate();
+  }
+
   /** Deletes the store (`teardown --purge`). */
   delete(): void {
     this.close();

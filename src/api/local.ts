@@ -1,0 +1,109 @@
+import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import type { EngineDeps } from '../engine/context.js';
+import { formatDuration, parseDuration } from '../format.js';
+import { LOCAL_PRINCIPAL, createToken, listTokens, revokeToken, type Principal } from '../server/tokens.js';
+import type { Clone } from '../state/state.js';
+import type { DollyApi, LifecyclePolicy } from './api.js';
+import type { CloneListItem } from './schemas.js';
+
+/**
+ * The API run in this process, for one principal: the host's CLI (`LOCAL_PRINCIPAL`, no limits)
+ * and `dolly serve` (one per request, with the engine's lifecycle policy).
+ */
+export function localApi(deps: EngineDeps, principal: Principal = LOCAL_PRINCIPAL, policy: LifecyclePolicy = {}): DollyApi {
+  /** The clone if this principal may see it; another's clone is not found, as if it did not exist. */
+  const own = (name: string): Clone => {
+    const clone = deps.store.require().clones.find((c) => c.name === name);
+    if (!clone || !mayUse(principal, clone)) throw new NotFoundError(`no clone named ${JSON.stringify(name)}`, { hint: 'list yours with `dolly clone list`' });
+    return clone;
+  };
+  const adminOnly = (what: string): void => {
+    if (!principal.admin) throw new PermissionDeniedError(`${what} needs an admin token`, { hint: 'ask an admin of this dolly engine' });
+  };
+  const engine = {
+    create: () => import('../engine/clone-create.js'),
+    manage: () => import('../engine/clone-manage.js'),
+    snapshots: () => import('../engine/snapshot-manage.js'),
+  };
+  const api: DollyApi = {
+    whoami: async () => ({ ...principal }),
+    status: async () => (await import('../engine/status.js')).getStatus(deps),
+    replicaStatus: async () => (await import('../engine/replica-status.js')).getReplicaStatus(deps),
+    snapshotCreate: async (signal) => (await import('../engine/snapshot-create.js')).createSnapshot(deps, signal ? { signal } : {}),
+    snapshotList: async () => {
+      const list = await (await engine.snapshots()).listSnapshots(deps);
+      if (principal.admin) return list;
+      const mine = new Set(deps.store.require().clones.filter((c) => mayUse(principal, c)).map((c) => c.name));
+      return { ...list, snapshots: list.snapshots.map((s) => ({ ...s, clones: s.clones.filter((c) => mine.has(c)) })) };
+    },
+    snapshotDestroy: async (id) => {
+      adminOnly('destroying a snapshot');
+      await (await engine.snapshots()).destroySnapshot(id, deps);
+    },
+    cloneCreate: async (request, signal) => {
+      const ttlMs = request.ttl === undefined ? policy.defaultTtlMs : checkedDuration(request.ttl, policy.maxTtlMs, '--ttl');
+      let snapshot = request.snapshot;
+      if (request.fresh) {
+        if (snapshot !== undefined) throw new InvalidArgumentError('--fresh takes a new snapshot: it cannot be combined with --snapshot', { hint: 'drop one of them' });
+        snapshot = (await api.snapshotCreate(signal)).id;
+      }
+      return (await engine.create()).createClone(
+        {
+          ...(snapshot !== undefined ? { snapshot } : {}),
+          ...(request.name !== undefined ? { name: request.name } : {}),
+          ...(request.admin ? { admin: true } : {}),
+          ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
+          owner: principal.name,
+          ...(signal ? { signal } : {}),
+        },
+        deps,
+      );
+    },
+    cloneList: async () => (await (await engine.manage()).listClones(deps)).filter((c) => principal.admin || c.owner === principal.name),
+    cloneGet: async (name) => {
+      own(name);
+      const found = (await api.cloneList()).find((c): c is CloneListItem => c.name === name);
+      if (!found) throw new NotFoundError(`no clone named ${JSON.stringify(name)}`, { hint: 'list yours with `dolly clone list`' });
+      return found;
+    },
+    cloneReset: async (name, request, signal) => {
+      own(name);
+      return (await engine.manage()).resetClone(name, { ...(request.snapshot !== undefined ? { snapshot: request.snapshot } : {}), ...(signal ? { signal } : {}) }, deps);
+    },
+    cloneDestroy: async (name) => {
+      own(name);
+      await (await engine.manage()).destroyClone(name, deps);
+    },
+    cloneProtect: async (name, request) => {
+      own(name);
+      const ms = checkedDuration(request.for, policy.maxProtectMs, '--for');
+      return (await engine.manage()).protectClone(name, ms === 0 ? undefined : new Date(deps.now().getTime() + ms).toISOString(), deps);
+    },
+    tokenCreate: async (request) => {
+      adminOnly('creating a token');
+      const admin = request.admin === true;
+      return { name: request.name, admin, token: createToken(deps.store, request.name, admin, deps.now()) };
+    },
+    tokenList: async () => {
+      adminOnly('listing tokens');
+      return listTokens(deps.store);
+    },
+    tokenRevoke: async (name) => {
+      adminOnly('revoking a token');
+      revokeToken(deps.store, name, deps.now());
+    },
+  };
+  return api;
+}
+
+/** Admins see every clone; a user only the clones it made. */
+export function mayUse(principal: Principal, clone: Clone): boolean {
+  return principal.admin || (clone.owner ?? LOCAL_PRINCIPAL.name) === principal.name;
+}
+
+function checkedDuration(text: string, max: number | undefined, flag: string): number {
+  const ms = parseDuration(text);
+  if (ms === null) throw new InvalidArgumentError(`invalid ${flag} ${JSON.stringify(text)}`, { hint: 'write a duration such as 90s, 30m, 8h, 7d or 1h30m' });
+  if (max !== undefined && ms > max) throw new InvalidArgumentError(`${flag} ${text} is longer than this engine allows (${formatDuration(max)})`, { hint: `ask for at most ${formatDuration(max)}` });
+  return ms;
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { snapshotSchema } from '../state/state.js';
+
+/**
+ * The shapes dolly shows (the CLI's --json output and the HTTP API's bodies), apart from the shapes
+ * it stores (src/state/state.ts). The engine server validates requests and serialises responses
+ * with these, and /openapi.json is generated from them.
+ */
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, 'a name is 1-48 lower-case letters, digits, "-" or "_"');
+/** A duration such as `90s`, `30m`, `8h`, `7d`, `1h30m`. */
+const duration = z.string().regex(/^(\d+[smhdw])+$/, 'a duration is like 90s, 30m, 8h, 7d or 1h30m');
+
+export const errorBodySchema = z.object({
+  error: z.object({ category: z.string(), message: z.string(), hint: z.string().nullable() }),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** How to reach a clone and log in. */
+export const cloneViewSchema = z.object({
+  name: z.string(),
+  host: z.string(),
+  port: z.number().int(),
+  user: z.string(),
+  password: z.string(),
+  snapshot: z.string(),
+  dsn: z.string(),
+  created_at: z.string(),
+  owner: z.string(),
+  expires_at: z.string().nullable(),
+  protected_until: z.string().nullable(),
+  /** Set by create and reset: from the request to the first answered query. */
+  ready_ms: z.number().optional(),
+});
+export type CloneView = z.infer<typeof cloneViewSchema>;
+
+export const cloneListItemSchema = cloneViewSchema.extend({
+  /** `ready`, or what a command is doing to it. */
+  status: z.enum(['creating', 'ready', 'resetting', 'deleting']),
+  state: z.enum(['running', 'stopped', 'missing']),
+  exclusive_bytes: z.number().nullable(),
+});
+export type CloneListItem = z.infer<typeof cloneListItemSchema>;
+
+export const cloneCreateSchema = z.strictObject({
+  snapshot: z.string().min(1).optional().describe('snapshot id (default: the newest)'),
+  name: name.optional().describe('clone name (default: generated)'),
+  admin: z.boolean().optional().describe("every privilege in the clone's own server"),
+  ttl: duration.optional().describe('destroyed by the engine after this long (default: the engine\'s --default-ttl)'),
+  fresh: z.boolean().optional().describe('take a snapshot now and clone it (data seconds old)'),
+});
+export type CloneCreateRequest = z.infer<typeof cloneCreateSchema>;
+
+export const cloneResetSchema = z.strictObject({ snapshot: z.string().min(1).optional().describe('reset onto this snapshot instead of its own') });
+export type CloneResetRequest = z.infer<typeof cloneResetSchema>;
+
+export const cloneProtectSchema = z.strictObject({ for: duration.describe('not destroyed by its expiry for this long from now (0s: unprotect)') });
+export type CloneProtectRequest = z.infer<typeof cloneProtectSchema>;
+
+export const snapshotListItemSchema = snapshotSchema.extend({ clones: z.array(z.string()), exclusive_bytes: z.number().nullable() });
+export type SnapshotListItem = z.infer<typeof snapshotListItemSchema>;
+
+export const poolSpaceSchema = z.object({ totalBytes: z.number(), freeBytes: z.number() });
+export const snapshotListSchema = z.object({ snapshots: z.array(snapshotListItemSchema), pool: poolSpaceSchema });
+export type SnapshotList = z.infer<typeof snapshotListSchema>;
+export const snapshotViewSchema = snapshotSchema;
+
+export const replicaStatusViewSchema = z.object({
+  server: z.enum(['running', 'stopped', 'missing']),
+  source: z.string(),
+  databases: z.array(z.string()),
+  io_running: z.boolean(),
+  sql_running: z.boolean(),
+  lag_seconds: z.number().nullable(),
+  gtid: z.string(),
+  last_error: z.string().nullable(),
+  io_state: z.string(),
+});
+export type ReplicaStatusView = z.infer<typeof replicaStatusViewSchema>;
+
+export const statusViewSchema = z.object({
+  root: z.string(),
+  driver: z.string(),
+  pool: z.object({ total_bytes: z.number(), free_bytes: z.number(), reserve_bytes: z.number(), clone_quota_bytes: z.number() }),
+  replica: z.string().nullable(),
+  snapshots: z.number(),
+  clones: z.number(),
+  jobs: z.array(z.object({ kind: z.string(), target: z.string(), pid: z.number(), started_at: z.string() })),
+  engine: z.object({ url: z.string(), pid: z.number(), started_at: z.string() }).nullable(),
+});
+export type StatusView = z.infer<typeof statusViewSchema>;
+
+export const tokenCreateSchema = z.strictObject({ name: name.describe('who the token is for; the owner of the clones it makes'), admin: z.boolean().optional() });
+export type TokenCreateRequest = z.infer<typeof tokenCreateSchema>;
+export const tokenInfoSchema = z.object({ name: z.string(), admin: z.boolean(), created_at: z.string(), revoked_at: z.string().nullable() });
+export const tokenCreatedSchema = z.object({ name: z.string(), admin: z.boolean(), token: z.string().describe('shown once; stored only hashed') });
+export type TokenCreated = z.infer<typeof tokenCreatedSchema>;
+
+export const whoamiSchema = z.object({ name: z.string(), admin: z.boolean() });

@@ -1,0 +1,142 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from '@commander-js/extra-typings';
+import { InvalidArgumentError, messageOf } from '../errors.js';
+import { parseDuration } from '../format.js';
+import { cliContext, type GlobalOptions } from './context.js';
+import { table } from './output.js';
+import { secretPrompt } from './prompt.js';
+
+type Root = Command<[], GlobalOptions>;
+
+/** `serve`, `token …`, `login`, `logout`. */
+export function registerServeCommands(program: Root): void {
+  program
+    .command('serve')
+    .description('run the engine of this root: HTTP API, tokens, clone expiry (one per root)')
+    .option('--listen <host:port>', 'address of the HTTP API', '127.0.0.1:2345')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
+    .option('--tls-key <file>', "the certificate's key (PEM)")
+    .option('--default-ttl <duration>', 'clones made through the API without --ttl expire after this long (default: never)')
+    .option('--max-ttl <duration>', 'the longest --ttl a request may ask for', '30d')
+    .option('--max-protect <duration>', 'the longest `clone protect --for`', '30d')
+    .option('--expiry-interval <duration>', 'how often expired clones are looked for', '30s')
+    .option('--metrics-token', 'make /metrics need a token too')
+    .option('--install', 'write a systemd unit that runs this engine at boot, and enable it')
+    .option('--unit-dir <dir>', 'with --install: where the unit goes', '/etc/systemd/system')
+    .action(async (opts, cmd) => {
+      const globals = cmd.optsWithGlobals();
+      const ctx = cliContext(globals);
+      if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new InvalidArgumentError('--tls-cert and --tls-key go together', { hint: 'pass both, or neither for plain HTTP' });
+      const policy = {
+        ...(opts.defaultTtl !== undefined ? { defaultTtlMs: duration(opts.defaultTtl, '--default-ttl') } : {}),
+        maxTtlMs: duration(opts.maxTtl, '--max-ttl'),
+        maxProtectMs: duration(opts.maxProtect, '--max-protect'),
+      };
+      if (policy.defaultTtlMs !== undefined && policy.defaultTtlMs > policy.maxTtlMs) throw new InvalidArgumentError('--default-ttl is longer than --max-ttl', { hint: 'lower it or raise --max-ttl' });
+      if (opts.install) {
+        const { installUnit } = await import('../server/systemd.js');
+        const deps = await ctx.deps();
+        const args = process.argv.slice(2).filter((a, i, all) => a !== '--install' && a !== '--unit-dir' && all[i - 1] !== '--unit-dir');
+        const result = await installUnit({ root: deps.root, args, unitDir: opts.unitDir }, deps.shell);
+        ctx.out.result(result, () => `wrote ${result.unit}${result.enabled ? '; enabled and started' : `; systemd does not run here: start it with \`systemctl enable --now ${result.name}\` where it does`}`);
+        return;
+      }
+      const { startEngine } = await import('../server/serve.js');
+      const engine = await startEngine(
+        {
+          listen: opts.listen,
+          ...(opts.tlsCert !== undefined && opts.tlsKey !== undefined ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : {}),
+          policy,
+          intervalMs: duration(opts.expiryInterval, '--expiry-interval'),
+          ...(opts.metricsToken ? { metricsNeedToken: true } : {}),
+        },
+        await ctx.deps(),
+      );
+      ctx.out.result({ url: engine.url }, () => `dolly engine on ${engine.url} (Ctrl-C or SIGTERM stops it; clones keep running)`);
+      // Until SIGTERM / Ctrl-C: then running jobs stop and undo, and the claim on the root goes.
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          ctx.logger.info('stopping: running jobs stop and undo what they made');
+          engine.stop().then(resolve, (error: unknown) => {
+            ctx.logger.error('stop failed', { error: messageOf(error) });
+            resolve();
+          });
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+    });
+
+  const token = program.command('token').description("the engine's API tokens (admins)");
+  token
+    .command('create')
+    .description('a new token for a person or a CI job; printed once, stored only hashed')
+    .argument('<name>', 'who it is for: the owner of the clones it makes')
+    .option('--admin', 'may see and manage every clone, snapshots and tokens')
+    .action(async (name, opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const t = await (await ctx.api()).tokenCreate({ name, ...(opts.admin ? { admin: true } : {}) });
+      ctx.out.result(t, () => `token ${t.name}${t.admin ? ' (admin)' : ''}: ${t.token}\n(shown once: give it to its user, e.g. as DOLLY_TOKEN)`);
+    });
+  token
+    .command('list')
+    .description('tokens (never their secrets)')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const tokens = await (await ctx.api()).tokenList();
+      ctx.out.result(tokens, () => table(['name', 'admin', 'created_at', 'revoked_at'], tokens.map((t) => [t.name, t.admin ? 'yes' : 'no', t.created_at, t.revoked_at ?? '-'])));
+    });
+  token
+    .command('revoke')
+    .description('refuse a token from now on (its clones stay)')
+    .argument('<name>')
+    .action(async (name, _opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      await (await ctx.api()).tokenRevoke(name);
+      ctx.out.result({ revoked: name }, () => `token ${name} revoked`);
+    });
+
+  program
+    .command('login')
+    .description('use a remote engine from now on (kept in ~/.config/dolly/config.json, mode 0600)')
+    .argument('<url>', 'the engine, e.g. http://dolly-host:2345')
+    .option('--token-file <file>', 'a file whose first line is the token (else DOLLY_TOKEN, else a prompt)')
+    .action(async (url, opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const { checkedUrl, writeConfig } = await import('./remote-config.js');
+      const target = { url: checkedUrl(url), token: await loginToken(opts.tokenFile) };
+      const me = await (await import('../api/remote.js')).remoteApi(target).whoami();
+      const file = await writeConfig(target);
+      ctx.out.result({ url: target.url, name: me.name, admin: me.admin }, () => `logged in to ${target.url} as ${me.name}${me.admin ? ' (admin)' : ''}; kept in ${file}`);
+    });
+  program
+    .command('logout')
+    .description('forget the remote engine: commands run on this host again')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const removed = await (await import('./remote-config.js')).removeConfig();
+      ctx.out.result({ logged_out: removed }, () => (removed ? 'logged out' : 'was not logged in'));
+    });
+}
+
+function duration(text: string, flag: string): number {
+  const ms = parseDuration(text);
+  if (ms === null) throw new InvalidArgumentError(`invalid ${flag} ${JSON.stringify(text)}`, { hint: 'write a duration such as 90s, 30m, 8h, 7d or 1h30m' });
+  return ms;
+}
+
+async function loginToken(file: string | undefined): Promise<string> {
+  if (file !== undefined) {
+    const text = await readFile(file, 'utf8').catch((error: unknown) => {
+      throw new InvalidArgumentError(`cannot read ${file}: ${messageOf(error)}`, { hint: 'pass a readable file to --token-file' });
+    });
+    const first = text.split('\n')[0]?.trim() ?? '';
+    if (first !== '') return first;
+    throw new InvalidArgumentError(`${file} is empty`, { hint: 'write the token on its first line' });
+  }
+  const env = process.env.DOLLY_TOKEN;
+  if (env !== undefined && env !== '') return env;
+  const prompt = secretPrompt('token: ');
+  if (prompt) return (await prompt()).trim();
+  throw new InvalidArgumentError('no token given', { hint: 'pass --token-file FILE or set DOLLY_TOKEN' });
+}

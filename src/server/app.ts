@@ -1,0 +1,173 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { DollyApi, LifecyclePolicy } from '../api/api.js';
+import { HTTP_STATUS } from '../api/http-status.js';
+import { localApi } from '../api/local.js';
+import {
+  cloneCreateSchema,
+  cloneListItemSchema,
+  cloneProtectSchema,
+  cloneResetSchema,
+  cloneViewSchema,
+  errorBodySchema,
+  replicaStatusViewSchema,
+  snapshotListSchema,
+  snapshotViewSchema,
+  statusViewSchema,
+  tokenCreatedSchema,
+  tokenCreateSchema,
+  tokenInfoSchema,
+  whoamiSchema,
+  type ErrorBody,
+} from '../api/schemas.js';
+import type { EngineDeps } from '../engine/context.js';
+import { DollyError, InternalError, InvalidArgumentError, NotFoundError, UnauthenticatedError, messageOf } from '../errors.js';
+import type { Metrics } from './metrics.js';
+import { authenticate, type Principal } from './tokens.js';
+
+export interface AppOptions {
+  deps: EngineDeps;
+  policy: LifecyclePolicy;
+  metrics: Metrics;
+  /** Aborted when the engine stops: running jobs stop and undo what they made. */
+  signal: AbortSignal;
+  /** TLS key and certificate (PEM); plain HTTP without. */
+  tls?: { key: string; cert: string };
+  /** Whether /metrics needs a token (default: no). */
+  metricsNeedToken?: boolean;
+}
+
+const errors = Object.fromEntries([400, 401, 403, 404, 409, 500, 502, 503, 507].map((code) => [code, errorBodySchema]));
+const nameParams = z.object({ name: z.string() });
+const idParams = z.object({ id: z.string() });
+const empty = z.object({}).strict();
+
+/**
+ * The engine's HTTP API: the `DollyApi` of the caller's token, with the schemas of src/api/schemas.ts
+ * validating every request and response and generating /openapi.json. Errors are
+ * `{ error: { category, message, hint } }` with the status of src/api/http-status.ts.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { deps, policy, metrics, signal } = options;
+  const app = Fastify({ logger: false, ...(options.tls ? { https: options.tls } : {}) }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'dolly engine', description: 'Thin, writable clones of a MySQL/MariaDB replica', version: '0.1.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  const started = new WeakMap<FastifyRequest, number>();
+  const open = new Set(['/healthz', '/openapi.json', ...(options.metricsNeedToken ? [] : ['/metrics'])]);
+  app.addHook('onRequest', async (request) => {
+    started.set(request, performance.now());
+    const path = request.url.split('?')[0] ?? '';
+    if (open.has(path)) return;
+    const header = request.headers.authorization ?? '';
+    const secret = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
+    const principal = secret === '' ? null : authenticate(deps.store, secret);
+    if (!principal) throw new UnauthenticatedError(secret === '' ? 'this request needs a token' : 'the token is not valid (wrong or revoked)', { hint: 'send `Authorization: Bearer <token>` (DOLLY_TOKEN for the CLI)' });
+    principals.set(request, principal);
+  });
+  // One line per request: never a header or a body (they hold tokens and passwords).
+  app.addHook('onResponse', async (request, reply) => {
+    const ms = performance.now() - (started.get(request) ?? performance.now());
+    deps.logger.info('request', { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode, user: principals.get(request)?.name ?? null, ms: Math.round(ms) });
+  });
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send(errorBody(new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`, { hint: 'see /openapi.json' }))));
+  app.setErrorHandler(async (error: FastifyError, _request, reply) => {
+    const dolly = toDollyError(error);
+    if (dolly.category === 'internal' || dolly.category === 'command_failed') deps.logger.error('request failed', { error: messageOf(error) });
+    metrics.failures.inc({ category: dolly.category });
+    return reply.code(HTTP_STATUS[dolly.category]).send(errorBody(dolly));
+  });
+
+  const api = (request: FastifyRequest): DollyApi => {
+    const principal = principals.get(request);
+    if (!principal) throw new UnauthenticatedError('this request needs a token');
+    return localApi(deps, principal, policy);
+  };
+  /** Times an operation into the job histogram. */
+  const timed = async <T>(kind: string, fn: () => Promise<T>): Promise<T> => {
+    const end = metrics.jobSeconds.startTimer({ kind });
+    try {
+      const result = await fn();
+      end({ outcome: 'ok' });
+      return result;
+    } catch (error) {
+      end({ outcome: 'failed' });
+      throw error;
+    }
+  };
+
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  r.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    await metrics.refresh();
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  r.get('/v1/whoami', { schema: { summary: 'the token in use', response: { 200: whoamiSchema, ...errors } } }, async (req) => api(req).whoami());
+  r.get('/v1/status', { schema: { summary: 'pool, replica, counts, jobs', response: { 200: statusViewSchema, ...errors } } }, async (req) => api(req).status());
+  r.get('/v1/replica', { schema: { summary: 'replication threads, lag, position', response: { 200: replicaStatusViewSchema, ...errors } } }, async (req) => api(req).replicaStatus());
+
+  r.get('/v1/snapshots', { schema: { summary: 'snapshots, oldest first', response: { 200: snapshotListSchema, ...errors } } }, async (req) => api(req).snapshotList());
+  r.post('/v1/snapshots', { schema: { summary: 'take a consistent, prepared snapshot now', body: empty.optional(), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
+    reply.code(201).send(await timed('snapshot-create', () => api(req).snapshotCreate(signal))),
+  );
+  r.delete('/v1/snapshots/:id', { schema: { summary: 'delete a snapshot (admins)', params: idParams, response: { 204: z.null(), ...errors } } }, async (req, reply) => {
+    await api(req).snapshotDestroy(req.params.id);
+    return reply.code(204).send(null);
+  });
+
+  r.get('/v1/clones', { schema: { summary: 'your clones (admins: all)', response: { 200: z.array(cloneListItemSchema), ...errors } } }, async (req) => api(req).cloneList());
+  r.post('/v1/clones', { schema: { summary: 'a writable clone, ready to query', body: cloneCreateSchema.optional(), response: { 201: cloneViewSchema, ...errors } } }, async (req, reply) =>
+    reply.code(201).send(await timed('clone-create', () => api(req).cloneCreate(req.body ?? {}, signal))),
+  );
+  r.get('/v1/clones/:name', { schema: { summary: 'one clone', params: nameParams, response: { 200: cloneListItemSchema, ...errors } } }, async (req) => api(req).cloneGet(req.params.name));
+  r.post('/v1/clones/:name/reset', { schema: { summary: 'back to its snapshot (or another)', params: nameParams, body: cloneResetSchema.optional(), response: { 200: cloneViewSchema, ...errors } } }, async (req) =>
+    timed('clone-reset', () => api(req).cloneReset(req.params.name, req.body ?? {}, signal)),
+  );
+  r.post('/v1/clones/:name/protect', { schema: { summary: 'keep it from expiring for a while', params: nameParams, body: cloneProtectSchema, response: { 200: cloneViewSchema, ...errors } } }, async (req) =>
+    api(req).cloneProtect(req.params.name, req.body),
+  );
+  r.delete('/v1/clones/:name', { schema: { summary: 'remove a clone, its server and its data', params: nameParams, response: { 204: z.null(), ...errors } } }, async (req, reply) => {
+    await timed('clone-destroy', () => api(req).cloneDestroy(req.params.name));
+    return reply.code(204).send(null);
+  });
+
+  r.get('/v1/tokens', { schema: { summary: 'tokens (admins)', response: { 200: z.array(tokenInfoSchema), ...errors } } }, async (req) => api(req).tokenList());
+  r.post('/v1/tokens', { schema: { summary: 'a new token, shown once (admins)', body: tokenCreateSchema, response: { 201: tokenCreatedSchema, ...errors } } }, async (req, reply) => reply.code(201).send(await api(req).tokenCreate(req.body)));
+  r.delete('/v1/tokens/:name', { schema: { summary: 'revoke a token at once (admins)', params: nameParams, response: { 204: z.null(), ...errors } } }, async (req, reply) => {
+    await api(req).tokenRevoke(req.params.name);
+    return reply.code(204).send(null);
+  });
+  return app;
+}
+
+export function errorBody(error: DollyError): ErrorBody {
+  return { error: { category: error.category, message: error.message, hint: error.hint ?? null } };
+}
+
+/** Any error a request met, as a DollyError (schema and parser errors are bad input). */
+function toDollyError(error: FastifyError): DollyError {
+  if (error instanceof DollyError) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const issue = error.validation[0];
+    const where = issue?.instancePath ? `${error.validationContext ?? 'body'}${issue.instancePath.replaceAll('/', '.')}` : (error.validationContext ?? 'body');
+    return new InvalidArgumentError(`invalid ${where}: ${issue?.message ?? 'does not match the schema'}`, { hint: 'see /openapi.json' });
+  }
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return new InvalidArgumentError(error.message.split('\n')[0] ?? 'bad request', { hint: 'send a JSON body as described in /openapi.json' });
+  }
+  if (error instanceof Error && error.name === 'AbortError') return new DollyError('interrupted', 'the engine is stopping', { hint: 'nothing half-made is left; ask again once it is back' });
+  return new InternalError(messageOf(error).split('\n')[0] ?? 'internal error', { hint: "see the engine's log" });
+}

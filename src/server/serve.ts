@@ -1,0 +1,113 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { LifecyclePolicy } from '../api/api.js';
+import type { EngineDeps } from '../engine/context.js';
+import { InvalidArgumentError, UnavailableError, messageOf } from '../errors.js';
+import { buildApp } from './app.js';
+import { claimEngine, releaseEngine } from './claim.js';
+import { expireClones } from './expiry.js';
+import { createMetrics } from './metrics.js';
+import { createToken, noTokens } from './tokens.js';
+
+/** Where the first start writes the admin token (mode 0600, readable by root only). */
+export const ADMIN_TOKEN_FILE = 'admin.token';
+export const DEFAULT_LISTEN = '127.0.0.1:2345';
+
+export interface ServeOptions {
+  /** `HOST:PORT` (default 127.0.0.1:2345; port 0 picks a free one). */
+  listen?: string;
+  tls?: { keyFile: string; certFile: string };
+  policy?: LifecyclePolicy;
+  /** How often expired clones are looked for (default 30 s). */
+  intervalMs?: number;
+  metricsNeedToken?: boolean;
+}
+
+/** A running engine. */
+export interface Engine {
+  url: string;
+  /** Stops: no new requests, running jobs stop and undo what they made, the claim is dropped. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `dolly serve`: the long-running engine of a root. It adopts what a previous engine (or CLI) left
+ * (the reconciler), makes the admin token on its first start, serves the HTTP API and destroys
+ * clones whose time is up. Clones and the replica are containers: they keep running while the
+ * engine is down.
+ */
+export async function startEngine(options: ServeOptions, deps: EngineDeps): Promise<Engine> {
+  deps.store.require();
+  const { host, port } = parseListen(options.listen ?? DEFAULT_LISTEN);
+  const tls = options.tls ? { key: await readPem(options.tls.keyFile), cert: await readPem(options.tls.certFile) } : undefined;
+  const scheme = tls ? 'https' : 'http';
+  // Claimed before anything else, so a second engine on this root is refused before it touches it.
+  claimEngine(deps.store, `${scheme}://${host}:${port}`, deps.now());
+  const stopping = new AbortController();
+  let app: FastifyInstance | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const report = await (await import('../engine/reconcile.js')).reconcile(deps);
+    for (const line of [...report.undone, ...report.finished]) deps.logger.info(`adopted: ${line}`);
+    if (noTokens(deps.store)) {
+      const file = join(deps.root, ADMIN_TOKEN_FILE);
+      await writeFile(file, `${createToken(deps.store, 'admin', true, deps.now())}\n`, { mode: 0o600 });
+      deps.logger.info(`first start: the admin token is in ${file}`);
+    }
+    const metrics = createMetrics(deps);
+    app = await buildApp({ deps, policy: options.policy ?? {}, metrics, signal: stopping.signal, ...(tls ? { tls } : {}), ...(options.metricsNeedToken ? { metricsNeedToken: true } : {}) });
+    await app.listen({ host, port }).catch((error: unknown) => {
+      throw new UnavailableError(`cannot listen on ${host}:${port}: ${messageOf(error)}`, { hint: 'choose another --listen address', cause: error });
+    });
+    const address = app.server.address();
+    const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
+    claimEngine(deps.store, url, deps.now());
+    let sweeping = false;
+    timer = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      expireClones(deps)
+        .catch((error: unknown) => deps.logger.warn('expiry sweep failed', { error: messageOf(error) }))
+        .finally(() => {
+          sweeping = false;
+        });
+    }, options.intervalMs ?? 30_000);
+    deps.logger.info(`dolly engine serving ${deps.root} on ${url}`);
+    const running = app;
+    return {
+      url,
+      async stop() {
+        clearInterval(timer);
+        stopping.abort(new UnavailableError('the engine is stopping', { hint: 'nothing half-made is left; ask again once it is back' }));
+        await running.close();
+        releaseEngine(deps.store);
+      },
+    };
+  } catch (error) {
+    clearInterval(timer);
+    await app?.close().catch(() => undefined);
+    releaseEngine(deps.store);
+    throw error;
+  }
+}
+
+/** `HOST:PORT` or `[V6]:PORT`. */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  const host = match?.[1] ?? match?.[2];
+  if (!match || host === undefined || port > 65535) throw new InvalidArgumentError(`invalid --listen ${JSON.stringify(text)}`, { hint: 'write HOST:PORT, such as 127.0.0.1:2345' });
+  return { host, port };
+}
+
+async function readPem(file: string): Promise<string> {
+  return readFile(file, 'utf8').catch((error: unknown) => {
+    throw new InvalidArgumentError(`cannot read ${file}: ${messageOf(error)}`, { hint: 'pass PEM files to --tls-key and --tls-cert' });
+  });
+}
+
+/** Removes the admin token file (`teardown --purge` removes the whole root anyway). */
+export async function removeAdminToken(root: string): Promise<void> {
+  await rm(join(root, ADMIN_TOKEN_FILE), { force: true });
+}

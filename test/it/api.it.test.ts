@@ -1,0 +1,284 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { DollyApi } from '../../src/api/api.js';
+import { localApi } from '../../src/api/local.js';
+import { remoteApi } from '../../src/api/remote.js';
+import { createDockerClient } from '../../src/docker/client.js';
+import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
+import { initPool } from '../../src/engine/pool-init.js';
+import { initReplica } from '../../src/engine/replica-init.js';
+import { createSnapshot } from '../../src/engine/snapshot-create.js';
+import { DollyError } from '../../src/errors.js';
+import type { Snapshot } from '../../src/state/state.js';
+import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
+import { createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
+import { adminToken, spawnEngine, type EngineProcess } from '../support/engine-server.js';
+
+const PASSWORD = 'Pr0d-secret!';
+
+async function rejectsWith(promise: Promise<unknown>, category: string, message?: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof DollyError, `not a DollyError: ${String(error)}`);
+    assert.equal(error.category, category, error.message);
+    if (message) assert.match(error.message, message);
+    return true;
+  });
+}
+
+/**
+ * The conformance suite of DollyApi: the same calls give the same results and errors whether the
+ * engine runs in this process (localApi, the host's CLI) or behind `dolly serve` (remoteApi).
+ */
+function conformance(label: string, get: () => DollyApi, snapshot: () => Snapshot): void {
+  describe(`DollyApi conformance: ${label}`, () => {
+    const name = `conf-${label.split(' ')[0]}`;
+    it('creates a clone that answers, owned by the caller', async () => {
+      const api = get();
+      const me = await api.whoami();
+      const clone = await api.cloneCreate({ name });
+      assert.equal(clone.name, name);
+      assert.equal(clone.owner, me.name);
+      assert.equal(clone.snapshot, snapshot().id);
+      assert.equal(await mariadbQuery(clone, 'SELECT COUNT(*) FROM shop.items'), '3');
+    });
+    it('lists and shows it, running', async () => {
+      const api = get();
+      const listed = (await api.cloneList()).find((c) => c.name === name);
+      assert.equal(listed?.state, 'running');
+      const one = await api.cloneGet(name);
+      assert.equal(one.status, 'ready');
+      assert.equal(one.port, listed?.port);
+    });
+    it('protects it and lifts the protection', async () => {
+      const api = get();
+      const on = await api.cloneProtect(name, { for: '1h' });
+      assert.ok(on.protected_until !== null && Date.parse(on.protected_until) > Date.now() + 3_500_000);
+      const off = await api.cloneProtect(name, { for: '0s' });
+      assert.equal(off.protected_until, null);
+    });
+    it('resets it to its snapshot with the same port and password', async () => {
+      const api = get();
+      const before = await api.cloneGet(name);
+      await mariadbQuery(before, 'DELETE FROM shop.items');
+      const reset = await api.cloneReset(name, {});
+      assert.equal(reset.port, before.port);
+      assert.equal(reset.password, before.password);
+      assert.equal(await mariadbQuery(reset, 'SELECT COUNT(*) FROM shop.items'), '3');
+    });
+    it('lists the snapshot and the replica', async () => {
+      const api = get();
+      const { snapshots, pool } = await api.snapshotList();
+      assert.ok(snapshots.some((s) => s.id === snapshot().id && s.clones.includes(name)));
+      assert.ok(pool.freeBytes > 0);
+      const replica = await api.replicaStatus();
+      assert.equal(replica.io_running, true);
+      assert.equal((await api.status()).snapshots >= 1, true);
+    });
+    it('gives the same errors', async () => {
+      const api = get();
+      await rejectsWith(api.cloneCreate({ name }), 'already_exists');
+      await rejectsWith(api.cloneCreate({ snapshot: 'nope' }), 'not_found');
+      await rejectsWith(api.cloneGet('nobody'), 'not_found');
+      await rejectsWith(api.cloneProtect(name, { for: 'soon' }), 'invalid_argument');
+    });
+    it('destroys it', async () => {
+      const api = get();
+      await api.cloneDestroy(name);
+      await rejectsWith(api.cloneGet(name), 'not_found');
+      await rejectsWith(api.cloneDestroy(name), 'not_found');
+    });
+  });
+}
+
+describe('dolly serve: the HTTP API, tokens, ownership, lifecycle', { skip: skipUnless('root', 'docker', 'image', 'btrfs', 'mariadb-client') }, () => {
+  let root: TestRoot;
+  let production: ProductionServer;
+  let engine: EngineProcess;
+  let admin: DollyApi;
+  let snapshot: Snapshot;
+  const tokens: Record<string, string> = {};
+
+  before(async () => {
+    root = await createTestRoot('dolly-it-api-');
+    production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: MARIADB_IMAGE, rootPassword: PASSWORD, name: 'it-api-source' });
+    await mariadbQuery({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD }, "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO shop.items VALUES (1,'a'),(2,'b'),(3,'c')");
+    await initPool({ driver: 'btrfs', size: '2G', ports: '6720-6759' }, root.deps);
+    await initReplica({ source: { host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD } }, root.deps);
+    snapshot = await createSnapshot(root.deps);
+    engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--max-ttl', '1d', '--max-protect', '2d']);
+    tokens.admin = await adminToken(root.root);
+    admin = remoteApi({ url: engine.url, token: tokens.admin });
+    for (const user of ['alice', 'bob']) tokens[user] = (await admin.tokenCreate({ name: user })).token;
+  });
+
+  after(async () => {
+    await engine?.kill();
+    await root?.dispose();
+    await production?.stop();
+  });
+
+  conformance('local (this process)', () => localApi(root.deps), () => snapshot);
+  conformance('remote (HTTP, token alice)', () => remoteApi({ url: engine.url, token: tokens.alice ?? '' }), () => snapshot);
+
+  it('the admin token is written once, 0600, and is an admin', async () => {
+    assert.equal((await stat(join(root.root, 'admin.token'))).mode & 0o777, 0o600);
+    assert.deepEqual(await admin.whoami(), { name: 'admin', admin: true });
+  });
+
+  it('refuses requests without a token, with a wrong one and with a revoked one (401), and never logs a token', async () => {
+    const plain = await fetch(`${engine.url}/v1/clones`);
+    assert.equal(plain.status, 401);
+    assert.equal(((await plain.json()) as { error: { category: string } }).error.category, 'unauthenticated');
+    await rejectsWith(remoteApi({ url: engine.url, token: 'dolly_wrong' }).cloneList(), 'unauthenticated');
+    const carol = (await admin.tokenCreate({ name: 'carol' })).token;
+    assert.equal((await remoteApi({ url: engine.url, token: carol }).whoami()).name, 'carol');
+    await admin.tokenRevoke('carol');
+    await rejectsWith(remoteApi({ url: engine.url, token: carol }).whoami(), 'unauthenticated');
+    const listed = await admin.tokenList();
+    assert.ok(listed.some((t) => t.name === 'carol' && t.revoked_at !== null));
+    assert.ok(!JSON.stringify(listed).includes('dolly_'), 'a token list holds no secret');
+    for (const secret of [...Object.values(tokens), carol]) assert.ok(!engine.log().includes(secret), 'a token is in the engine log');
+    assert.match(engine.log(), /"status":401/);
+  });
+
+  it("a user sees and manages only their own clones: another's is 404; admins see all", async () => {
+    const alice = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
+    const bob = remoteApi({ url: engine.url, token: tokens.bob ?? '' });
+    const mine = await alice.cloneCreate({ name: 'alice-1' });
+    assert.ok(!(await bob.cloneList()).some((c) => c.name === 'alice-1'));
+    await rejectsWith(bob.cloneGet('alice-1'), 'not_found');
+    await rejectsWith(bob.cloneReset('alice-1', {}), 'not_found');
+    await rejectsWith(bob.cloneDestroy('alice-1'), 'not_found');
+    const response = await fetch(`${engine.url}/v1/clones/alice-1`, { headers: { authorization: `Bearer ${tokens.bob}` } });
+    assert.equal(response.status, 404);
+    assert.ok(!(await bob.snapshotList()).snapshots.some((s) => s.clones.includes('alice-1')));
+    assert.equal((await admin.cloneList()).find((c) => c.name === 'alice-1')?.owner, 'alice');
+    await rejectsWith(bob.snapshotDestroy(snapshot.id), 'permission_denied');
+    await rejectsWith(bob.tokenCreate({ name: 'mallory', admin: true }), 'permission_denied');
+    assert.equal(await mariadbQuery(mine, 'SELECT COUNT(*) FROM shop.items'), '3');
+    await alice.cloneDestroy('alice-1');
+  });
+
+  it('malformed bodies are 400 with the schema message; unknown routes 404', async () => {
+    const post = (body: string): Promise<Response> => fetch(`${engine.url}/v1/clones`, { method: 'POST', headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' }, body });
+    for (const [body, pattern] of [
+      ['{"name": 5}', /name/],
+      ['{"name": "Bad Name"}', /name/],
+      ['{"nmae": "x"}', /nmae|unrecognized/i],
+      ['{"ttl": "forever"}', /duration|ttl/],
+      ['{not json', /JSON|body/i],
+    ] as const) {
+      const response = await post(body);
+      assert.equal(response.status, 400, body);
+      const error = ((await response.json()) as { error: { category: string; message: string } }).error;
+      assert.equal(error.category, 'invalid_argument');
+      assert.match(error.message, pattern, body);
+    }
+    assert.equal((await fetch(`${engine.url}/v2/nothing`, { headers: { authorization: `Bearer ${tokens.alice}` } })).status, 404);
+    assert.equal((await admin.cloneList()).filter((c) => c.owner === 'alice').length, 0, 'a refused request made nothing');
+  });
+
+  it('caps --ttl and --for by the engine policy', async () => {
+    const alice = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
+    await rejectsWith(alice.cloneCreate({ name: 'too-long', ttl: '2d' }), 'invalid_argument', /longer than this engine allows \(1d\)/);
+    assert.ok(!(await admin.cloneList()).some((c) => c.name === 'too-long'));
+  });
+
+  it('destroys a clone when its TTL is up, unless it is protected', async () => {
+    const alice = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
+    const short = await alice.cloneCreate({ name: 'short', ttl: '2s' });
+    assert.ok(short.expires_at !== null);
+    await alice.cloneCreate({ name: 'kept', ttl: '2s' });
+    await alice.cloneProtect('kept', { for: '1h' });
+    await rejectsWith(alice.cloneProtect('kept', { for: '3d' }), 'invalid_argument', /2d/);
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && (await alice.cloneList()).some((c) => c.name === 'short')) await new Promise((r) => setTimeout(r, 500));
+    const left = await alice.cloneList();
+    assert.ok(!left.some((c) => c.name === 'short'), 'the expired clone is still there');
+    assert.equal(left.find((c) => c.name === 'kept')?.state, 'running');
+    const servers = (await root.deps.runtime.list()).map((s) => s.name);
+    assert.ok(!servers.some((s) => s.endsWith('short')), `its server is left: ${servers.join(', ')}`);
+    await alice.cloneDestroy('kept');
+  });
+
+  it('--fresh takes a snapshot, then clones it', async () => {
+    const alice = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
+    await mariadbQuery({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD }, "INSERT INTO shop.items VALUES (4,'d')");
+    await new Promise((r) => setTimeout(r, 1500));
+    const fresh = await alice.cloneCreate({ name: 'fresh', fresh: true });
+    assert.notEqual(fresh.snapshot, snapshot.id);
+    assert.equal(await mariadbQuery(fresh, 'SELECT COUNT(*) FROM shop.items'), '4');
+    await alice.cloneDestroy('fresh');
+  });
+
+  it('serves /healthz, /metrics and /openapi.json without a token', async () => {
+    assert.equal((await fetch(`${engine.url}/healthz`)).status, 200);
+    const metrics = await (await fetch(`${engine.url}/metrics`)).text();
+    assert.match(metrics, /^dolly_replica_io_running 1$/m);
+    assert.match(metrics, /^dolly_snapshots \d+$/m);
+    assert.match(metrics, /^dolly_pool_bytes\{kind="free"\} \d+/m);
+    assert.match(metrics, /^dolly_job_duration_seconds_count\{kind="clone-create",outcome="ok"\} [1-9]/m);
+    assert.match(metrics, /^dolly_failures_total\{category="unauthenticated"\} [1-9]/m);
+    const doc = (await (await fetch(`${engine.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    assert.match(doc.openapi, /^3\./);
+    for (const path of ['/v1/clones', '/v1/clones/{name}', '/v1/clones/{name}/reset', '/v1/snapshots', '/v1/tokens']) assert.ok(path in doc.paths, path);
+  });
+
+  it('the CLI works remotely with DOLLY_URL/DOLLY_TOKEN and after `dolly login`, with the same shapes and exit codes', async () => {
+    const env = { DOLLY_URL: engine.url, DOLLY_TOKEN: tokens.bob ?? '', DOLLY_ROOT: '' };
+    const created = await dolly(['--json', 'clone', 'create', '--name', 'bob-cli', '--ttl', '8h'], env);
+    assert.equal(created.code, 0, created.stderr);
+    const view = JSON.parse(created.stdout) as { name: string; owner: string; port: number; password: string; expires_at: string };
+    assert.equal(view.owner, 'bob');
+    assert.ok(view.expires_at);
+    assert.equal(await mariadbQuery({ host: '127.0.0.1', ...view, user: 'dolly' }, 'SELECT 1'), '1');
+    const missing = await dolly(['clone', 'destroy', 'alice-nope'], env);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /^dolly: no clone named "alice-nope" \(hint: .*\)\n$/);
+    const wrong = await dolly(['clone', 'list'], { ...env, DOLLY_TOKEN: 'dolly_nope' });
+    assert.equal(wrong.code, 11);
+    const config = await mkdtemp(join(tmpdir(), 'dolly-it-login-'));
+    try {
+      const tokenFile = join(config, 'token');
+      await (await import('node:fs/promises')).writeFile(tokenFile, `${tokens.bob}\n`);
+      const login = await dolly(['login', engine.url, '--token-file', tokenFile], { XDG_CONFIG_HOME: config, DOLLY_URL: '', DOLLY_TOKEN: '', DOLLY_ROOT: '' });
+      assert.equal(login.code, 0, login.stderr);
+      assert.equal((await stat(join(config, 'dolly', 'config.json'))).mode & 0o777, 0o600);
+      const listed = await dolly(['--json', 'clone', 'list'], { XDG_CONFIG_HOME: config, DOLLY_URL: '', DOLLY_TOKEN: '', DOLLY_ROOT: '' });
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual((JSON.parse(listed.stdout) as { name: string }[]).map((c) => c.name), ['bob-cli']);
+      const destroyed = await dolly(['clone', 'destroy', 'bob-cli'], { XDG_CONFIG_HOME: config, DOLLY_URL: '', DOLLY_TOKEN: '', DOLLY_ROOT: '' });
+      assert.equal(destroyed.code, 0, destroyed.stderr);
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a second engine on the same root', async () => {
+    const second = await dolly(['--root', root.root, 'serve', '--listen', '127.0.0.1:0'], { DOLLY_URL: '', DOLLY_TOKEN: '' });
+    assert.equal(second.code, 4);
+    assert.match(second.stderr, new RegExp(`already serves this root \\(pid ${engine.pid}`));
+  });
+
+  it('killed with -9 mid-create, the next start undoes the half-made clone; SIGTERM stops it cleanly', async () => {
+    const alice = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
+    const pending = alice.cloneCreate({ name: 'crashed' }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 250));
+    await engine.kill();
+    await pending;
+    engine = await spawnEngine(root.root, ['--expiry-interval', '1s']);
+    const after = remoteApi({ url: engine.url, token: tokens.admin ?? '' });
+    assert.ok(!(await after.cloneList()).some((c) => c.name === 'crashed'), 'the half-made clone is listed');
+    const state = root.deps.store.require();
+    assert.deepEqual(state.jobs, []);
+    const servers = (await root.deps.runtime.list()).map((s) => s.name);
+    assert.ok(!servers.some((s) => s.endsWith('crashed')), `left: ${servers.join(', ')}`);
+    assert.equal(await engine.stop(), 0);
+    assert.equal(root.deps.store.require().jobs.length, 0);
+    const status = await dolly(['--root', root.root, '--json', 'status'], { DOLLY_URL: '', DOLLY_TOKEN: '' });
+    assert.equal((JSON.parse(status.stdout) as { engine: unknown }).engine, null);
+  });
+});
