@@ -1,4 +1,4 @@
-import type { Snapshot } from '../state/state.js';
+import type { Schedule, Snapshot } from '../state/state.js';
 import type {
   CloneCreateRequest,
   CloneListItem,
@@ -6,6 +6,7 @@ import type {
   CloneResetRequest,
   CloneView,
   ReplicaStatusView,
+  ScheduleSetRequest,
   SnapshotList,
   StatusView,
   TokenCreated,
@@ -39,6 +40,14 @@ export interface DollyApi {
   cloneDestroy(name: string): Promise<void>;
   /** Keeps a clone from being destroyed by its expiry for a while (capped by the engine). */
   cloneProtect(name: string, request: CloneProtectRequest): Promise<CloneView>;
+  /** Saves a clone's current state as a prepared snapshot (a branch); its server stops for an instant. */
+  cloneSnapshot(name: string, signal?: AbortSignal): Promise<Snapshot>;
+  /** The engine's snapshot schedule, or null. */
+  scheduleGet(): Promise<Schedule | null>;
+  /** Admins only. */
+  scheduleSet(request: ScheduleSetRequest): Promise<Schedule | null>;
+  /** Admins only. */
+  scheduleClear(): Promise<void>;
   /** Admins only. */
   tokenCreate(request: TokenCreateRequest): Promise<TokenCreated>;
   tokenList(): Promise<TokenInfo[]>;

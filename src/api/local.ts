@@ -2,15 +2,28 @@ import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from '../e
 import type { EngineDeps } from '../engine/context.js';
 import { formatDuration, parseDuration } from '../format.js';
 import { LOCAL_PRINCIPAL, createToken, listTokens, revokeToken, type Principal } from '../server/tokens.js';
+import type { EventType } from '../server/events.js';
 import type { Clone } from '../state/state.js';
 import type { DollyApi, LifecyclePolicy } from './api.js';
 import type { CloneListItem } from './schemas.js';
 
+export interface LocalApiOptions {
+  /** Who asks (default: the host's CLI, an admin). */
+  principal?: Principal;
+  /** The engine's limits (default: none). */
+  policy?: LifecyclePolicy;
+  /** Told about every change made (the engine's webhooks and events stream). */
+  emit?: (type: EventType, data: Record<string, unknown>, owner?: string) => void;
+}
+
 /**
  * The API run in this process, for one principal: the host's CLI (`LOCAL_PRINCIPAL`, no limits)
- * and `dolly serve` (one per request, with the engine's lifecycle policy).
+ * and `dolly serve` (one per request, with the engine's lifecycle policy and events).
  */
-export function localApi(deps: EngineDeps, principal: Principal = LOCAL_PRINCIPAL, policy: LifecyclePolicy = {}): DollyApi {
+export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): DollyApi {
+  const principal = options.principal ?? LOCAL_PRINCIPAL;
+  const policy = options.policy ?? {};
+  const emit = options.emit ?? ((): void => undefined);
   /** The clone if this principal may see it; another's clone is not found, as if it did not exist. */
   const own = (name: string): Clone => {
     const clone = deps.store.require().clones.find((c) => c.name === name);
@@ -29,7 +42,11 @@ export function localApi(deps: EngineDeps, principal: Principal = LOCAL_PRINCIPA
     whoami: async () => ({ ...principal }),
     status: async () => (await import('../engine/status.js')).getStatus(deps),
     replicaStatus: async () => (await import('../engine/replica-status.js')).getReplicaStatus(deps),
-    snapshotCreate: async (signal) => (await import('../engine/snapshot-create.js')).createSnapshot(deps, signal ? { signal } : {}),
+    snapshotCreate: async (signal) => {
+      const snapshot = await (await import('../engine/snapshot-create.js')).createSnapshot(deps, signal ? { signal } : {});
+      emit('snapshot.created', { id: snapshot.id, gtid: snapshot.gtid, data_state_at: snapshot.data_state_at, by: principal.name });
+      return snapshot;
+    },
     snapshotList: async () => {
       const list = await (await engine.snapshots()).listSnapshots(deps);
       if (principal.admin) return list;
@@ -39,6 +56,7 @@ export function localApi(deps: EngineDeps, principal: Principal = LOCAL_PRINCIPA
     snapshotDestroy: async (id) => {
       adminOnly('destroying a snapshot');
       await (await engine.snapshots()).destroySnapshot(id, deps);
+      emit('snapshot.destroyed', { id, by: principal.name });
     },
     cloneCreate: async (request, signal) => {
       const ttlMs = request.ttl === undefined ? policy.defaultTtlMs : checkedDuration(request.ttl, policy.maxTtlMs, '--ttl');
@@ -47,7 +65,7 @@ export function localApi(deps: EngineDeps, principal: Principal = LOCAL_PRINCIPA
         if (snapshot !== undefined) throw new InvalidArgumentError('--fresh takes a new snapshot: it cannot be combined with --snapshot', { hint: 'drop one of them' });
         snapshot = (await api.snapshotCreate(signal)).id;
       }
-      return (await engine.create()).createClone(
+      const clone = await (await engine.create()).createClone(
         {
           ...(snapshot !== undefined ? { snapshot } : {}),
           ...(request.name !== undefined ? { name: request.name } : {}),
@@ -58,6 +76,8 @@ export function localApi(deps: EngineDeps, principal: Principal = LOCAL_PRINCIPA
         },
         deps,
       );
+      emit('clone.created', { name: clone.name, snapshot: clone.snapshot, expires_at: clone.expires_at }, clone.owner);
+      return clone;
     },
     cloneList: async () => (await (await engine.manage()).listClones(deps)).filter((c) => principal.admin || c.owner === principal.name),
     cloneGet: async (name) => {
@@ -67,12 +87,31 @@ export function localApi(deps: EngineDeps, principal: Principal = LOCAL_PRINCIPA
       return found;
     },
     cloneReset: async (name, request, signal) => {
-      own(name);
-      return (await engine.manage()).resetClone(name, { ...(request.snapshot !== undefined ? { snapshot: request.snapshot } : {}), ...(signal ? { signal } : {}) }, deps);
+      const owner = own(name).owner;
+      const clone = await (await engine.manage()).resetClone(name, { ...(request.snapshot !== undefined ? { snapshot: request.snapshot } : {}), ...(signal ? { signal } : {}) }, deps);
+      emit('clone.reset', { name, snapshot: clone.snapshot }, owner);
+      return clone;
     },
     cloneDestroy: async (name) => {
-      own(name);
+      const owner = own(name).owner;
       await (await engine.manage()).destroyClone(name, deps);
+      emit('clone.destroyed', { name, reason: 'asked', by: principal.name }, owner);
+    },
+    cloneSnapshot: async (name, signal) => {
+      const owner = own(name).owner;
+      const snapshot = await (await import('../engine/clone-snapshot.js')).snapshotClone(name, deps, signal ? { signal } : {});
+      emit('snapshot.created', { id: snapshot.id, branch_of: name, parent: snapshot.parent, by: principal.name }, owner);
+      return snapshot;
+    },
+    scheduleGet: async () => deps.store.require().schedule ?? null,
+    scheduleSet: async (request) => {
+      adminOnly('setting the schedule');
+      const maxAge = request.max_age === undefined ? undefined : checkedDuration(request.max_age, undefined, '--max-age');
+      return (await import('../engine/retention.js')).setSchedule(deps, { snapshot: request.snapshot, keep: request.keep, ...(maxAge !== undefined ? { max_age_ms: maxAge } : {}) });
+    },
+    scheduleClear: async () => {
+      adminOnly('clearing the schedule');
+      (await import('../engine/retention.js')).setSchedule(deps, undefined);
     },
     cloneProtect: async (name, request) => {
       own(name);

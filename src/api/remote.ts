@@ -7,6 +7,7 @@ import {
   cloneViewSchema,
   errorBodySchema,
   replicaStatusViewSchema,
+  scheduleViewSchema,
   snapshotListSchema,
   snapshotViewSchema,
   statusViewSchema,
@@ -73,6 +74,12 @@ export function remoteApi(target: RemoteTarget, fetchImpl: typeof fetch = fetch)
       await call('DELETE', at(name), null);
     },
     cloneProtect: (name, request) => call('POST', `${at(name)}/protect`, cloneViewSchema, request),
+    cloneSnapshot: (name, signal) => call('POST', `${at(name)}/snapshot`, snapshotViewSchema, {}, signal),
+    scheduleGet: () => call('GET', '/v1/schedule', scheduleViewSchema),
+    scheduleSet: (request) => call('PUT', '/v1/schedule', scheduleViewSchema, request),
+    scheduleClear: async () => {
+      await call('DELETE', '/v1/schedule', null);
+    },
     tokenCreate: (request) => call('POST', '/v1/tokens', tokenCreatedSchema, request),
     tokenList: () => call('GET', '/v1/tokens', tokenInfoSchema.array()),
     tokenRevoke: async (name) => {

@@ -36,7 +36,7 @@ export type CloneView = z.infer<typeof cloneViewSchema>;
 
 export const cloneListItemSchema = cloneViewSchema.extend({
   /** `ready`, or what a command is doing to it. */
-  status: z.enum(['creating', 'ready', 'resetting', 'deleting']),
+  status: z.enum(['creating', 'ready', 'resetting', 'saving', 'deleting']),
   state: z.enum(['running', 'stopped', 'missing']),
   exclusive_bytes: z.number().nullable(),
 });
@@ -57,7 +57,12 @@ export type CloneResetRequest = z.infer<typeof cloneResetSchema>;
 export const cloneProtectSchema = z.strictObject({ for: duration.describe('not destroyed by its expiry for this long from now (0s: unprotect)') });
 export type CloneProtectRequest = z.infer<typeof cloneProtectSchema>;
 
-export const snapshotListItemSchema = snapshotSchema.extend({ clones: z.array(z.string()), exclusive_bytes: z.number().nullable() });
+export const snapshotListItemSchema = snapshotSchema.extend({
+  clones: z.array(z.string()),
+  exclusive_bytes: z.number().nullable(),
+  /** Past the schedule's retention: kept only while clones use it. */
+  past_retention: z.boolean(),
+});
 export type SnapshotListItem = z.infer<typeof snapshotListItemSchema>;
 
 export const poolSpaceSchema = z.object({ totalBytes: z.number(), freeBytes: z.number() });
@@ -95,5 +100,13 @@ export type TokenCreateRequest = z.infer<typeof tokenCreateSchema>;
 export const tokenInfoSchema = z.object({ name: z.string(), admin: z.boolean(), created_at: z.string(), revoked_at: z.string().nullable() });
 export const tokenCreatedSchema = z.object({ name: z.string(), admin: z.boolean(), token: z.string().describe('shown once; stored only hashed') });
 export type TokenCreated = z.infer<typeof tokenCreatedSchema>;
+
+export const scheduleViewSchema = z.object({ snapshot: z.string(), keep: z.number().int(), max_age_ms: z.number().int().optional() }).nullable();
+export const scheduleSetSchema = z.strictObject({
+  snapshot: z.string().min(1).describe('cron expression, UTC: five fields (or six, seconds first), e.g. */15 * * * *'),
+  keep: z.number().int().min(1).max(1000).describe('scheduled snapshots kept (a snapshot with clones stays until its last clone goes)'),
+  max_age: duration.optional().describe('scheduled snapshots older than this go too'),
+});
+export type ScheduleSetRequest = z.infer<typeof scheduleSetSchema>;
 
 export const whoamiSchema = z.object({ name: z.string(), admin: z.boolean() });

@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import type { CloneView } from '../api/schemas.js';
+import type { CloneView, SnapshotListItem } from '../api/schemas.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { secretPrompt } from './prompt.js';
 import { formatBytes } from '../format.js';
@@ -17,6 +17,12 @@ export function describeClone(clone: CloneView): string {
     `  mariadb --host=${clone.host} --port=${clone.port} --user=${clone.user} --password='${clone.password}'`,
     `  ${clone.dsn}`,
   ].join('\n');
+}
+
+/** Where a snapshot comes from and whether it stays only for its clones. */
+function snapshotNote(s: SnapshotListItem): string {
+  const notes = [s.branch_of ? `branch of ${s.branch_of} (from ${s.parent ?? '?'})` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'past retention: kept for its clones' : ''];
+  return notes.filter((n) => n !== '').join('; ') || '-';
 }
 
 /** `replica …`, `snapshot …`, `clone …`. */
@@ -82,8 +88,8 @@ export function registerDataCommands(program: Root): void {
       const { snapshots, pool } = await (await ctx.api()).snapshotList();
       ctx.out.result(snapshots, () =>
         `${table(
-          ['id', 'gtid', 'data_state_at', 'clones', 'exclusive'],
-          snapshots.map((s) => [s.id, s.gtid, s.data_state_at, s.clones.join(', ') || '-', formatBytes(s.exclusive_bytes)]),
+          ['id', 'gtid', 'data_state_at', 'clones', 'exclusive', 'note'],
+          snapshots.map((s) => [s.id, s.gtid, s.data_state_at, s.clones.join(', ') || '-', formatBytes(s.exclusive_bytes), snapshotNote(s)]),
         )}\npool: ${formatBytes(pool.freeBytes)} free of ${formatBytes(pool.totalBytes)}`,
       );
     });
@@ -145,6 +151,15 @@ export function registerDataCommands(program: Root): void {
       const ctx = cliContext(cmd.optsWithGlobals());
       await (await ctx.api()).cloneDestroy(name);
       ctx.out.result({ destroyed: name }, () => `clone ${name} destroyed`);
+    });
+  clone
+    .command('snapshot')
+    .description("save the clone's current state as a prepared snapshot others can clone or reset to (its server stops for an instant)")
+    .argument('<name>')
+    .action(async (name, _opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const s = await (await ctx.api()).cloneSnapshot(name, ctx.signal);
+      ctx.out.result(s, () => `snapshot ${s.id} of clone ${name} (from ${s.parent ?? '?'}): clone paused ${s.pause_ms} ms, prepared in ${(s.prepare_ms / 1000).toFixed(1)} s`);
     });
   clone
     .command('protect')

@@ -20,6 +20,9 @@ export function registerServeCommands(program: Root): void {
     .option('--max-ttl <duration>', 'the longest --ttl a request may ask for', '30d')
     .option('--max-protect <duration>', 'the longest `clone protect --for`', '30d')
     .option('--expiry-interval <duration>', 'how often expired clones are looked for', '30s')
+    .option('--idle-after <duration>', 'destroy clones that had no client connection for this long (default: never)')
+    .option('--webhook <url>', 'POST every event here, signed (repeatable)', (url: string, all: string[]) => [...all, url], [] as string[])
+    .option('--webhook-secret-file <file>', 'the HMAC key of the webhooks (else DOLLY_WEBHOOK_SECRET)')
     .option('--metrics-token', 'make /metrics need a token too')
     .option('--install', 'write a systemd unit that runs this engine at boot, and enable it')
     .option('--unit-dir <dir>', 'with --install: where the unit goes', '/etc/systemd/system')
@@ -41,6 +44,7 @@ export function registerServeCommands(program: Root): void {
         ctx.out.result(result, () => `wrote ${result.unit}${result.enabled ? '; enabled and started' : `; systemd does not run here: start it with \`systemctl enable --now ${result.name}\` where it does`}`);
         return;
       }
+      const webhooks = opts.webhook.length === 0 ? [] : await webhookTargets(opts.webhook, opts.webhookSecretFile);
       const { startEngine } = await import('../server/serve.js');
       const engine = await startEngine(
         {
@@ -49,6 +53,8 @@ export function registerServeCommands(program: Root): void {
           policy,
           intervalMs: duration(opts.expiryInterval, '--expiry-interval'),
           ...(opts.metricsToken ? { metricsNeedToken: true } : {}),
+          ...(opts.idleAfter !== undefined ? { idleMs: duration(opts.idleAfter, '--idle-after') } : {}),
+          webhooks,
         },
         await ctx.deps(),
       );
@@ -65,6 +71,37 @@ export function registerServeCommands(program: Root): void {
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
+    });
+
+  const schedule = program.command('schedule').description('snapshots the engine takes on its own, and how many it keeps');
+  schedule
+    .command('set')
+    .description('snapshot on a cron schedule (UTC) and keep the newest N; a snapshot with clones stays until its last clone goes')
+    .requiredOption('--snapshot <cron>', 'cron expression in UTC, e.g. "*/15 * * * *" (six fields: seconds first)')
+    .requiredOption('--keep <n>', 'scheduled snapshots kept')
+    .option('--max-age <duration>', 'scheduled snapshots older than this go too, e.g. 7d')
+    .action(async (opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const keep = Number(opts.keep);
+      if (!Number.isInteger(keep) || keep < 1) throw new InvalidArgumentError(`invalid --keep ${JSON.stringify(opts.keep)}`, { hint: 'give a whole number of snapshots, at least 1' });
+      const set = await (await ctx.api()).scheduleSet({ snapshot: opts.snapshot, keep, ...(opts.maxAge !== undefined ? { max_age: opts.maxAge } : {}) });
+      ctx.out.result(set, () => `snapshots at "${set?.snapshot}" (UTC), keeping ${set?.keep}; the engine (dolly serve) takes them`);
+    });
+  schedule
+    .command('show')
+    .description('the schedule, if any')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const current = await (await ctx.api()).scheduleGet();
+      ctx.out.result(current, () => (current ? `snapshots at "${current.snapshot}" (UTC), keeping ${current.keep}${current.max_age_ms ? `, none older than ${Math.round(current.max_age_ms / 3_600_000)} h` : ''}` : 'no schedule'));
+    });
+  schedule
+    .command('clear')
+    .description('stop scheduled snapshots (the ones taken stay)')
+    .action(async (_opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      await (await ctx.api()).scheduleClear();
+      ctx.out.result({ cleared: true }, () => 'no schedule');
     });
 
   const token = program.command('token').description("the engine's API tokens (admins)");
@@ -119,6 +156,24 @@ export function registerServeCommands(program: Root): void {
     });
 }
 
+async function webhookTargets(urls: string[], secretFile: string | undefined): Promise<{ url: string; secret: string }[]> {
+  const secret = secretFile !== undefined ? (await firstLine(secretFile, '--webhook-secret-file')) : (process.env.DOLLY_WEBHOOK_SECRET ?? '');
+  if (secret === '') throw new InvalidArgumentError('webhooks need a signing secret', { hint: 'pass --webhook-secret-file FILE or set DOLLY_WEBHOOK_SECRET' });
+  return urls.map((url) => {
+    if (!/^https?:\/\/[^\s]+$/.test(url)) throw new InvalidArgumentError(`invalid --webhook ${JSON.stringify(url)}`, { hint: 'give an http(s) URL' });
+    return { url, secret };
+  });
+}
+
+async function firstLine(file: string, flag: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((error: unknown) => {
+    throw new InvalidArgumentError(`cannot read ${file}: ${messageOf(error)}`, { hint: `pass a readable file to ${flag}` });
+  });
+  const first = text.split('\n')[0]?.trim() ?? '';
+  if (first === '') throw new InvalidArgumentError(`${file} is empty`, { hint: 'write the secret on its first line' });
+  return first;
+}
+
 function duration(text: string, flag: string): number {
   const ms = parseDuration(text);
   if (ms === null) throw new InvalidArgumentError(`invalid ${flag} ${JSON.stringify(text)}`, { hint: 'write a duration such as 90s, 30m, 8h, 7d or 1h30m' });
@@ -126,14 +181,7 @@ function duration(text: string, flag: string): number {
 }
 
 async function loginToken(file: string | undefined): Promise<string> {
-  if (file !== undefined) {
-    const text = await readFile(file, 'utf8').catch((error: unknown) => {
-      throw new InvalidArgumentError(`cannot read ${file}: ${messageOf(error)}`, { hint: 'pass a readable file to --token-file' });
-    });
-    const first = text.split('\n')[0]?.trim() ?? '';
-    if (first !== '') return first;
-    throw new InvalidArgumentError(`${file} is empty`, { hint: 'write the token on its first line' });
-  }
+  if (file !== undefined) return firstLine(file, '--token-file');
   const env = process.env.DOLLY_TOKEN;
   if (env !== undefined && env !== '') return env;
   const prompt = secretPrompt('token: ');

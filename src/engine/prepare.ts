@@ -5,7 +5,7 @@ import type { Replica } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { prepareRunDir, removeRunDir, type EngineDeps } from './context.js';
 import { generateServerId } from './names.js';
-import { prepareCommand } from './server-config.js';
+import { accountInitSql, prepareCommand } from './server-config.js';
 import { replicaConnectOptions, waitUntilAnswering } from './servers.js';
 
 /** Accounts that are dolly's or the server's own; every other account is locked in a snapshot. */
@@ -22,11 +22,11 @@ export function prepareServerName(volume: string): string {
  * replication password), locks every account copied from the source and dolly's admin account,
  * and shuts down cleanly. Returns the milliseconds it took.
  */
-export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Replica, image: string, signal?: AbortSignal): Promise<number> {
+export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal): Promise<number> {
   const started = Date.now();
   const flavor: Flavor = replica.source.flavor;
   const server = prepareServerName(volume);
-  const dir = await prepareRunDir(deps.root, server);
+  const dir = await prepareRunDir(deps.root, server, accountInitSql(replica.admin_user, ['localhost'], replica.admin_password));
   try {
     await deps.runtime.start({
       name: server,

@@ -95,6 +95,8 @@ export function prepareCommand(flavor: ServerFlavor, serverId: number): string[]
     '--event-scheduler=OFF',
     '--innodb-buffer-pool-size=128M',
     '--performance-schema=OFF',
+    // Unlocks dolly's admin account: a branch's volume (a clone's data) has it locked.
+    `--init-file=${INIT_FILE}`,
   ];
 }
 

@@ -19,7 +19,7 @@ import { REPLICA, REPLICA_VOLUME, replicaConnectOptions, waitUntilAnswering } fr
  * Journaled: a crash at any point (the pause included) is undone by the next command, which
  * also restarts the applier. One snapshot at a time per root.
  */
-export async function createSnapshot(deps: EngineDeps, options: { signal?: AbortSignal } = {}): Promise<Snapshot> {
+export async function createSnapshot(deps: EngineDeps, options: { signal?: AbortSignal; scheduled?: boolean } = {}): Promise<Snapshot> {
   await reconcile(deps);
   const now = deps.now();
   return withJob(
@@ -43,6 +43,7 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
         prepare_ms: 0,
         flavor: replica.source.flavor,
         version: replica.source.version,
+        ...(options.scheduled ? { scheduled: true } : {}),
       };
       state.snapshots.push(snapshot);
       return { target: id, undo: [{ do: 'forget-snapshot', id }], reserved: { snapshot, replica } };

@@ -1,26 +1,26 @@
 import { FailedPreconditionError } from '../errors.js';
-import type { Snapshot } from '../state/state.js';
+import type { SnapshotListItem } from '../api/schemas.js';
 import type { PoolSpace } from '../storage/driver.js';
 import type { EngineDeps } from './context.js';
 import { findSnapshot } from './clone-create.js';
 import { withRemoval } from './jobs.js';
 import { reconcile } from './reconcile.js';
+import { pastRetention } from './retention.js';
 
-export interface SnapshotListItem extends Snapshot {
-  clones: string[];
-  exclusive_bytes: number | null;
-}
+export type { SnapshotListItem };
 
 /** `dolly snapshot list`: snapshots, oldest first, with the clones that need them and their own disk. */
 export async function listSnapshots(deps: EngineDeps): Promise<{ snapshots: SnapshotListItem[]; pool: PoolSpace }> {
   const state = await deps.store.require();
   const driver = deps.driver(state);
+  const past = pastRetention(state, deps.now());
   const snapshots: SnapshotListItem[] = [];
   for (const snapshot of state.snapshots) {
     snapshots.push({
       ...snapshot,
       clones: state.clones.filter((c) => c.snapshot === snapshot.id).map((c) => c.name),
       exclusive_bytes: await driver.exclusiveBytes(snapshot.volume).catch(() => null),
+      past_retention: past.has(snapshot.id),
     });
   }
   return { snapshots, pool: await driver.space() };

@@ -13,6 +13,8 @@ import {
   cloneViewSchema,
   errorBodySchema,
   replicaStatusViewSchema,
+  scheduleSetSchema,
+  scheduleViewSchema,
   snapshotListSchema,
   snapshotViewSchema,
   statusViewSchema,
@@ -24,6 +26,7 @@ import {
 } from '../api/schemas.js';
 import type { EngineDeps } from '../engine/context.js';
 import { DollyError, InternalError, InvalidArgumentError, NotFoundError, UnauthenticatedError, messageOf } from '../errors.js';
+import type { EventBus } from './events.js';
 import type { Metrics } from './metrics.js';
 import { authenticate, type Principal } from './tokens.js';
 
@@ -31,6 +34,8 @@ export interface AppOptions {
   deps: EngineDeps;
   policy: LifecyclePolicy;
   metrics: Metrics;
+  /** Where the changes requests make are told (webhooks, the events stream). */
+  events: EventBus;
   /** Aborted when the engine stops: running jobs stop and undo what they made. */
   signal: AbortSignal;
   /** TLS key and certificate (PEM); plain HTTP without. */
@@ -92,7 +97,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const api = (request: FastifyRequest): DollyApi => {
     const principal = principals.get(request);
     if (!principal) throw new UnauthenticatedError('this request needs a token');
-    return localApi(deps, principal, policy);
+    return localApi(deps, { principal, policy, emit: (type, data, owner) => options.events.emit(type, data, owner) });
   };
   /** Times an operation into the job histogram. */
   const timed = async <T>(kind: string, fn: () => Promise<T>): Promise<T> => {
@@ -142,6 +147,43 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   r.delete('/v1/clones/:name', { schema: { summary: 'remove a clone, its server and its data', params: nameParams, response: { 204: z.null(), ...errors } } }, async (req, reply) => {
     await timed('clone-destroy', () => api(req).cloneDestroy(req.params.name));
     return reply.code(204).send(null);
+  });
+
+  r.post('/v1/clones/:name/snapshot', { schema: { summary: "save the clone's state as a prepared snapshot (a branch)", params: nameParams, body: empty.optional(), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
+    reply.code(201).send(await timed('clone-snapshot', () => api(req).cloneSnapshot(req.params.name, signal))),
+  );
+
+  r.get('/v1/schedule', { schema: { summary: "the engine's snapshot schedule (null: none)", response: { 200: scheduleViewSchema, ...errors } } }, async (req) => api(req).scheduleGet());
+  r.put('/v1/schedule', { schema: { summary: 'snapshot on a cron schedule and keep the newest N (admins)', body: scheduleSetSchema, response: { 200: scheduleViewSchema, ...errors } } }, async (req) => api(req).scheduleSet(req.body));
+  r.delete('/v1/schedule', { schema: { summary: 'stop scheduled snapshots (admins)', response: { 204: z.null(), ...errors } } }, async (req, reply) => {
+    await api(req).scheduleClear();
+    return reply.code(204).send(null);
+  });
+
+  // Server-sent events: what the engine does, as it happens (a user sees their clones' events and the root's).
+  const streams = new Set<() => void>();
+  signal.addEventListener('abort', () => {
+    for (const end of streams) end();
+  });
+  r.get('/v1/events', { schema: { summary: 'server-sent events: clone, snapshot, replication and pool events' } }, async (req, reply) => {
+    const principal = principals.get(req);
+    if (!principal) throw new UnauthenticatedError('this request needs a token');
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    raw.write(': dolly events\n\n');
+    const unsubscribe = options.events.subscribe((event) => {
+      if (principal.admin || event.owner === undefined || event.owner === principal.name) raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    });
+    const heartbeat = setInterval(() => raw.write(': keepalive\n\n'), 15_000);
+    const end = (): void => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      streams.delete(end);
+      raw.end();
+    };
+    streams.add(end);
+    req.raw.on('close', end);
   });
 
   r.get('/v1/tokens', { schema: { summary: 'tokens (admins)', response: { 200: z.array(tokenInfoSchema), ...errors } } }, async (req) => api(req).tokenList());

@@ -34,7 +34,7 @@ export function createMetrics(deps: EngineDeps): Metrics {
       if (ready) newest.set((deps.now().getTime() - Date.parse(ready.data_state_at)) / 1000);
       snapshots.set(state.snapshots.length);
       clones.reset();
-      for (const status of ['creating', 'ready', 'resetting', 'deleting'] as const) clones.set({ status }, state.clones.filter((c) => c.status === status).length);
+      for (const status of ['creating', 'ready', 'resetting', 'saving', 'deleting'] as const) clones.set({ status }, state.clones.filter((c) => c.status === status).length);
       try {
         const space = await deps.driver(state).space();
         pool.set({ kind: 'total' }, space.totalBytes);

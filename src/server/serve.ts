@@ -6,7 +6,9 @@ import type { EngineDeps } from '../engine/context.js';
 import { InvalidArgumentError, UnavailableError, messageOf } from '../errors.js';
 import { buildApp } from './app.js';
 import { claimEngine, releaseEngine } from './claim.js';
-import { expireClones } from './expiry.js';
+import { EventBus } from './events.js';
+import { Sweeper } from './sweeper.js';
+import { startWebhooks, type WebhookTarget } from './webhooks.js';
 import { createMetrics } from './metrics.js';
 import { createToken, noTokens } from './tokens.js';
 
@@ -22,6 +24,9 @@ export interface ServeOptions {
   /** How often expired clones are looked for (default 30 s). */
   intervalMs?: number;
   metricsNeedToken?: boolean;
+  /** Clones without a client connection for this long are destroyed (unless protected). */
+  idleMs?: number;
+  webhooks?: WebhookTarget[];
 }
 
 /** A running engine. */
@@ -47,6 +52,8 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
   const stopping = new AbortController();
   let app: FastifyInstance | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let sweeper: Sweeper | undefined;
+  let stopWebhooks: (() => Promise<void>) | undefined;
   try {
     const report = await (await import('../engine/reconcile.js')).reconcile(deps);
     for (const line of [...report.undone, ...report.finished]) deps.logger.info(`adopted: ${line}`);
@@ -56,7 +63,10 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
       deps.logger.info(`first start: the admin token is in ${file}`);
     }
     const metrics = createMetrics(deps);
-    app = await buildApp({ deps, policy: options.policy ?? {}, metrics, signal: stopping.signal, ...(tls ? { tls } : {}), ...(options.metricsNeedToken ? { metricsNeedToken: true } : {}) });
+    const events = new EventBus();
+    stopWebhooks = startWebhooks(events, options.webhooks ?? [], deps.logger);
+    sweeper = new Sweeper(deps, events, options.idleMs !== undefined ? { idleMs: options.idleMs } : {});
+    app = await buildApp({ deps, policy: options.policy ?? {}, metrics, events, signal: stopping.signal, ...(tls ? { tls } : {}), ...(options.metricsNeedToken ? { metricsNeedToken: true } : {}) });
     await app.listen({ host, port }).catch((error: unknown) => {
       throw new UnavailableError(`cannot listen on ${host}:${port}: ${messageOf(error)}`, { hint: 'choose another --listen address', cause: error });
     });
@@ -64,28 +74,34 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
     const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
     claimEngine(deps.store, url, deps.now());
     let sweeping = false;
-    timer = setInterval(() => {
+    const running = sweeper;
+    const tick = (): void => {
       if (sweeping) return;
       sweeping = true;
-      expireClones(deps)
-        .catch((error: unknown) => deps.logger.warn('expiry sweep failed', { error: messageOf(error) }))
-        .finally(() => {
-          sweeping = false;
-        });
-    }, options.intervalMs ?? 30_000);
+      void running.tick().finally(() => {
+        sweeping = false;
+      });
+    };
+    timer = setInterval(tick, options.intervalMs ?? 30_000);
+    tick();
     deps.logger.info(`dolly engine serving ${deps.root} on ${url}`);
-    const running = app;
+    const server = app;
+    const webhooks = stopWebhooks;
     return {
       url,
       async stop() {
         clearInterval(timer);
+        running.stop();
         stopping.abort(new UnavailableError('the engine is stopping', { hint: 'nothing half-made is left; ask again once it is back' }));
-        await running.close();
+        await server.close();
+        await webhooks();
         releaseEngine(deps.store);
       },
     };
   } catch (error) {
     clearInterval(timer);
+    sweeper?.stop();
+    await stopWebhooks?.();
     await app?.close().catch(() => undefined);
     releaseEngine(deps.store);
     throw error;

@@ -2,11 +2,12 @@ import { z } from 'zod';
 
 /**
  * Every entity has a status: `creating` while a job makes it (nothing may use it yet), `ready`,
- * `resetting` (a clone whose job is replacing its volume), `deleting` (a job is removing it).
+ * `resetting` (a clone whose job is replacing its volume), `saving` (its state is being saved as a
+ * snapshot: `clone snapshot`), `deleting` (a job is removing it).
  * Only `ready` entities are used by other commands; the reconciler finishes or undoes the rest.
  */
 export const snapshotStatusSchema = z.enum(['creating', 'ready', 'deleting']);
-export const cloneStatusSchema = z.enum(['creating', 'ready', 'resetting', 'deleting']);
+export const cloneStatusSchema = z.enum(['creating', 'ready', 'resetting', 'saving', 'deleting']);
 export const replicaStatusSchema = z.enum(['creating', 'ready']);
 
 /** A prepared, read-only snapshot of the replica. Times are RFC 3339. */
@@ -24,6 +25,11 @@ export const snapshotSchema = z.object({
   prepare_ms: z.number(),
   flavor: z.enum(['mariadb', 'mysql']),
   version: z.string(),
+  /** A branch (`dolly clone snapshot`): the clone whose state it saved, and that clone's snapshot. */
+  branch_of: z.string().optional(),
+  parent: z.string().optional(),
+  /** Taken by the engine's schedule (only these are pruned by its retention). */
+  scheduled: z.boolean().optional(),
 });
 export type Snapshot = z.infer<typeof snapshotSchema>;
 
@@ -103,7 +109,7 @@ export type Owner = z.infer<typeof ownerSchema>;
  */
 export const jobSchema = z.object({
   id: z.string(),
-  kind: z.enum(['replica-init', 'snapshot-create', 'snapshot-destroy', 'clone-create', 'clone-reset', 'clone-destroy']),
+  kind: z.enum(['replica-init', 'snapshot-create', 'snapshot-destroy', 'clone-create', 'clone-reset', 'clone-destroy', 'clone-snapshot']),
   /** The entity it works on: a clone name, a snapshot id, `replica`. */
   target: z.string(),
   owner: ownerSchema,
@@ -134,6 +140,17 @@ export const settingsSchema = z.object({
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
+/** `dolly schedule set`: snapshots taken by the engine, and how many of them it keeps. */
+export const scheduleSchema = z.object({
+  /** Cron expression in UTC (five fields, or six with seconds first). */
+  snapshot: z.string(),
+  /** Scheduled snapshots kept (the newest); older ones go once no clone uses them. */
+  keep: z.number().int().min(1),
+  /** Scheduled snapshots older than this go too (once no clone uses them). */
+  max_age_ms: z.number().int().min(1).optional(),
+});
+export type Schedule = z.infer<typeof scheduleSchema>;
+
 export const stateSchema = z.object({
   /** 2: entities with statuses and journaled jobs, in SQLite (1: state.json, migrated on open). */
   version: z.literal(2),
@@ -147,6 +164,7 @@ export const stateSchema = z.object({
    * a container dolly runs: snapshots and clones then run on the pool node's engine.
    */
   swarm: z.object({ stack: z.string(), pool_node: z.string(), service: z.string() }).optional(),
+  schedule: scheduleSchema.optional(),
   /** Oldest first. */
   snapshots: z.array(snapshotSchema),
   clones: z.array(cloneSchema),

@@ -126,6 +126,7 @@ function load(db: Db, file: string): State {
     settings: meta.get('settings'),
     ...(replica === undefined ? {} : { replica }),
     ...(meta.has('swarm') ? { swarm: meta.get('swarm') } : {}),
+    ...(meta.has('schedule') ? { schedule: meta.get('schedule') } : {}),
     snapshots: bodies('SELECT body FROM snapshots ORDER BY seq'),
     clones: bodies('SELECT body FROM clones ORDER BY seq'),
     jobs: bodies('SELECT body FROM jobs ORDER BY seq'),
@@ -143,6 +144,7 @@ function save(db: Db, state: State): void {
   meta.run('pool', JSON.stringify(state.pool));
   meta.run('settings', JSON.stringify(state.settings));
   if (state.swarm) meta.run('swarm', JSON.stringify(state.swarm));
+  if (state.schedule) meta.run('schedule', JSON.stringify(state.schedule));
   if (state.replica) db.prepare('INSERT INTO replica (id, status, body) VALUES (1, ?, ?)').run(state.replica.status, JSON.stringify(state.replica));
   const snapshot = db.prepare('INSERT INTO snapshots (id, seq, status, body) VALUES (?, ?, ?, ?)');
   state.snapshots.forEach((s, i) => snapshot.run(s.id, i, s.status, JSON.stringify(s)));

@@ -1,0 +1,88 @@
+import { FailedPreconditionError } from '../errors.js';
+import type { Snapshot } from '../state/state.js';
+import type { EngineDeps } from './context.js';
+import { findClone, findSnapshot } from './clone-create.js';
+import { withJob } from './jobs.js';
+import { snapshotId } from './names.js';
+import { prepareServerName, prepareSnapshot } from './prepare.js';
+import { reconcile } from './reconcile.js';
+import { cloneConnectOptions, cloneServerName, waitUntilAnswering } from './servers.js';
+
+/** How long a clone's server may take to shut down cleanly for a branch. */
+const STOP_TIMEOUT_S = 120;
+
+/**
+ * `dolly clone snapshot NAME` (a branch): saves a clone's current state as a prepared snapshot
+ * that anyone can clone or reset to. The clone's server is stopped cleanly for the instant of the
+ * copy-on-write snapshot (its clients see a short outage, measured as `pause_ms`), started again,
+ * and the new snapshot is prepared like any other (accounts locked, replica state dropped). The
+ * snapshot records the clone (`branch_of`) and the clone's own snapshot (`parent`). Journaled:
+ * after a crash the next command restarts the clone and removes the half-made snapshot.
+ */
+export async function snapshotClone(name: string, deps: EngineDeps, options: { signal?: AbortSignal } = {}): Promise<Snapshot> {
+  await reconcile(deps);
+  const now = deps.now();
+  return withJob(
+    deps,
+    'clone-snapshot',
+    (state) => {
+      const replica = state.replica;
+      if (!replica) throw new FailedPreconditionError('there is no replica', { hint: 'run `dolly replica init` first' });
+      const clone = findClone(state, name);
+      const parent = findSnapshot(state, clone.snapshot);
+      let id = snapshotId(now);
+      for (let ms = 1; state.snapshots.some((s) => s.id === id); ms += 1) id = snapshotId(new Date(now.getTime() + ms));
+      const snapshot: Snapshot = {
+        id,
+        status: 'creating',
+        volume: `snap-${id}`,
+        gtid: parent.gtid,
+        data_state_at: now.toISOString(),
+        created_at: now.toISOString(),
+        pause_ms: 0,
+        prepare_ms: 0,
+        flavor: parent.flavor,
+        version: parent.version,
+        branch_of: clone.name,
+        parent: parent.id,
+      };
+      const before = { ...clone };
+      clone.status = 'saving';
+      state.snapshots.push(snapshot);
+      const prepare = prepareServerName(snapshot.volume);
+      // Undone last first: the prepare server and the new volume go, the clone runs again, the entry goes.
+      return {
+        target: id,
+        undo: [{ do: 'forget-snapshot', id }, { do: 'restore-clone', clone: before }, { do: 'remove-volume', id: snapshot.volume }, { do: 'remove-run-dir', server: prepare }, { do: 'remove-server', name: prepare }],
+        reserved: { snapshot, clone: before, replica },
+      };
+    },
+    async (job, { snapshot, clone, replica }) => {
+      const state = deps.store.require();
+      const driver = deps.driver(state);
+      const server = cloneServerName(clone.name);
+      const stopped = performance.now();
+      await deps.runtime.stop(server, STOP_TIMEOUT_S);
+      await deps.runtime.waitExit(server, (STOP_TIMEOUT_S + 10) * 1000);
+      try {
+        await driver.snapshot(clone.volume, snapshot.volume);
+      } finally {
+        await deps.runtime.startExisting(server);
+        await waitUntilAnswering(deps, server, cloneConnectOptions(state, clone), options.signal);
+      }
+      const pauseMs = Math.round(performance.now() - stopped);
+      options.signal?.throwIfAborted();
+      const data = await driver.mount(snapshot.volume);
+      const prepareMs = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
+      await driver.seal(snapshot.volume);
+      await deps.runtime.remove(prepareServerName(snapshot.volume));
+      const done: Snapshot = { ...snapshot, status: 'ready', pause_ms: pauseMs, prepare_ms: prepareMs };
+      await job.commit((s) => {
+        s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
+        s.clones = s.clones.map((c) => (c.name === clone.name ? { ...c, status: 'ready' } : c));
+      });
+      deps.logger.info('branch snapshot created', { id: done.id, clone: clone.name, pause_ms: pauseMs, prepare_ms: prepareMs });
+      return done;
+    },
+  );
+}

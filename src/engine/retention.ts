@@ -1,0 +1,63 @@
+import { Cron } from 'croner';
+import { InvalidArgumentError, messageOf } from '../errors.js';
+import type { Schedule, State } from '../state/state.js';
+import type { EngineDeps } from './context.js';
+
+/** Checks a cron expression (UTC; five fields, or six with seconds first); InvalidArgumentError with croner's reason otherwise. */
+export function checkCron(expression: string): void {
+  const fields = expression.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) throw new InvalidArgumentError(`invalid schedule ${JSON.stringify(expression)}: five fields are needed`, { hint: 'write minute hour day month weekday, e.g. "*/15 * * * *"' });
+  try {
+    new Cron(expression, { paused: true, timezone: 'UTC' }).stop();
+  } catch (error) {
+    throw new InvalidArgumentError(`invalid schedule ${JSON.stringify(expression)}: ${messageOf(error)}`, { hint: 'write minute hour day month weekday, e.g. "*/15 * * * *"' });
+  }
+}
+
+/** `dolly schedule set` / `clear`: what the engine snapshots on its own, and what it keeps. */
+export function setSchedule(deps: EngineDeps, schedule: Schedule | undefined): Schedule | null {
+  if (schedule) checkCron(schedule.snapshot);
+  return deps.store.update((state) => {
+    if (schedule) state.schedule = schedule;
+    else delete state.schedule;
+    return state.schedule ?? null;
+  });
+}
+
+/**
+ * Scheduled snapshots past the schedule's retention: beyond the newest `keep`, or older than
+ * `max_age`. Snapshots taken by hand and branches are never past it; neither is the newest ready
+ * snapshot.
+ */
+export function pastRetention(state: State, now: Date): Set<string> {
+  const schedule = state.schedule;
+  const past = new Set<string>();
+  if (!schedule) return past;
+  const ready = state.snapshots.filter((s) => s.status === 'ready');
+  const newest = ready.at(-1)?.id;
+  const scheduled = ready.filter((s) => s.scheduled).reverse();
+  scheduled.forEach((snapshot, index) => {
+    const tooOld = schedule.max_age_ms !== undefined && now.getTime() - Date.parse(snapshot.created_at) > schedule.max_age_ms;
+    if ((index >= schedule.keep || tooOld) && snapshot.id !== newest) past.add(snapshot.id);
+  });
+  return past;
+}
+
+/** Destroys the snapshots past retention that no clone uses; the others wait for their last clone. */
+export async function pruneSnapshots(deps: EngineDeps): Promise<string[]> {
+  const state = deps.store.read();
+  if (!state?.schedule) return [];
+  const used = new Set(state.clones.map((c) => c.snapshot));
+  const { destroySnapshot } = await import('./snapshot-manage.js');
+  const pruned: string[] = [];
+  for (const id of pastRetention(state, deps.now())) {
+    if (used.has(id)) continue;
+    try {
+      await destroySnapshot(id, deps);
+      pruned.push(id);
+    } catch (error) {
+      deps.logger.warn(`could not prune snapshot ${id}`, { error: messageOf(error) });
+    }
+  }
+  return pruned;
+}

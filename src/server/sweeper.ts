@@ -1,0 +1,156 @@
+import { Cron } from 'croner';
+import type { EngineDeps } from '../engine/context.js';
+import { messageOf } from '../errors.js';
+import { connectSql } from '../mysql/sql-client.js';
+import type { Clone } from '../state/state.js';
+import type { EventBus } from './events.js';
+
+export interface SweeperOptions {
+  /** Clones without a client connection for this long are destroyed (unless protected); undefined: never. */
+  idleMs?: number;
+}
+
+/** True when a clone's time is up: it has an expiry in the past and no protection lasting past now. */
+export function isExpired(clone: Clone, now: Date): boolean {
+  if (clone.status !== 'ready' || clone.expires_at === undefined) return false;
+  return !isProtected(clone, now) && Date.parse(clone.expires_at) <= now.getTime();
+}
+
+function isProtected(clone: Clone, now: Date): boolean {
+  return clone.protected_until !== undefined && Date.parse(clone.protected_until) > now.getTime();
+}
+
+/** Sessions of clients in a clone's server (not dolly's own, not the server's threads). */
+const SESSIONS_SQL = "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID') AND USER NOT IN ('system user', 'event_scheduler', 'unauthenticated user')";
+
+/**
+ * The engine's periodic work, one `tick` at a time: destroys expired and idle clones (webhook
+ * first), snapshots on the schedule and prunes past retention, and reports when replication
+ * stops or starts and when the pool runs low (each once per change).
+ */
+export class Sweeper {
+  private readonly lastActive = new Map<string, number>();
+  private readonly started = Date.now();
+  private replicationStopped: boolean | undefined;
+  private poolLow = false;
+  private cron: { expression: string; job: Cron } | undefined;
+  private snapshotting = false;
+
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly events: EventBus,
+    private readonly options: SweeperOptions = {},
+  ) {}
+
+  async tick(): Promise<void> {
+    const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn();
+      } catch (error) {
+        this.deps.logger.warn(`sweep: ${what} failed`, { error: messageOf(error) });
+      }
+    };
+    await step('expiry', () => this.expire());
+    if (this.options.idleMs !== undefined) await step('idle clones', () => this.idle(this.options.idleMs ?? 0));
+    await step('schedule', async () => this.schedule());
+    await step('retention', async () => {
+      for (const id of await (await import('../engine/retention.js')).pruneSnapshots(this.deps)) this.events.emit('snapshot.destroyed', { id, reason: 'retention' });
+    });
+    await step('replication', () => this.watchReplication());
+    await step('pool', () => this.watchPool());
+  }
+
+  stop(): void {
+    this.cron?.job.stop();
+    this.cron = undefined;
+  }
+
+  private async destroy(clone: Clone, reason: 'expired' | 'idle', still: (c: Clone) => boolean): Promise<void> {
+    const owner = clone.owner ?? 'local';
+    this.events.emit('clone.expiring', { name: clone.name, reason, expires_at: clone.expires_at ?? null }, owner);
+    await (await import('../engine/clone-manage.js')).destroyClone(clone.name, this.deps, { onlyIf: still });
+    this.lastActive.delete(clone.name);
+    this.events.emit('clone.destroyed', { name: clone.name, reason }, owner);
+    this.deps.logger.info(`clone ${clone.name} of ${owner} ${reason}: destroyed`);
+  }
+
+  private async expire(): Promise<void> {
+    const now = this.deps.now();
+    for (const clone of (this.deps.store.read()?.clones ?? []).filter((c) => isExpired(c, now))) {
+      await this.destroy(clone, 'expired', (current) => isExpired(current, now)).catch((error: unknown) => this.deps.logger.warn(`could not destroy expired clone ${clone.name}`, { error: messageOf(error) }));
+    }
+  }
+
+  private async idle(idleMs: number): Promise<void> {
+    const state = this.deps.store.read();
+    if (!state) return;
+    const now = this.deps.now();
+    const { cloneConnectOptions } = await import('../engine/servers.js');
+    for (const clone of state.clones.filter((c) => c.status === 'ready')) {
+      const since = this.lastActive.get(clone.name) ?? Math.max(this.started, Date.parse(clone.created_at));
+      let sessions = 0;
+      try {
+        const client = await connectSql({ ...cloneConnectOptions(state, clone), connectTimeoutMs: 3_000, queryTimeoutMs: 3_000 });
+        try {
+          sessions = Number((await client.query<{ n: unknown }>(SESSIONS_SQL))[0]?.n ?? 0);
+        } finally {
+          await client.close();
+        }
+      } catch {
+        continue; // a clone that does not answer is not called idle
+      }
+      if (sessions > 0) this.lastActive.set(clone.name, now.getTime());
+      else if (!isProtected(clone, now) && now.getTime() - since >= idleMs) {
+        await this.destroy(clone, 'idle', (current) => current.status === 'ready' && !isProtected(current, now));
+      } else if (!this.lastActive.has(clone.name)) this.lastActive.set(clone.name, since);
+    }
+  }
+
+  /** Follows the stored schedule (changed by any process): one croner job, rebuilt when it changes. */
+  private schedule(): void {
+    const expression = this.deps.store.read()?.schedule?.snapshot;
+    if (this.cron?.expression === expression) return;
+    this.stop();
+    if (expression === undefined) return;
+    const job = new Cron(expression, { timezone: 'UTC', protect: true }, () => {
+      void this.scheduledSnapshot();
+    });
+    this.cron = { expression, job };
+  }
+
+  private async scheduledSnapshot(): Promise<void> {
+    if (this.snapshotting) return;
+    this.snapshotting = true;
+    try {
+      const snapshot = await (await import('../engine/snapshot-create.js')).createSnapshot(this.deps, { scheduled: true });
+      this.events.emit('snapshot.created', { id: snapshot.id, gtid: snapshot.gtid, data_state_at: snapshot.data_state_at, by: 'schedule' });
+    } catch (error) {
+      this.deps.logger.warn('scheduled snapshot failed', { error: messageOf(error) });
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  private async watchReplication(): Promise<void> {
+    if (!this.deps.store.read()?.replica) return;
+    const status = await (await import('../engine/replica-status.js')).getReplicaStatus(this.deps);
+    const stopped = !status.io_running || !status.sql_running;
+    if (this.replicationStopped !== undefined && stopped !== this.replicationStopped) {
+      this.events.emit(stopped ? 'replication.stopped' : 'replication.running', { io_running: status.io_running, sql_running: status.sql_running, last_error: status.last_error });
+    } else if (this.replicationStopped === undefined && stopped) {
+      this.events.emit('replication.stopped', { io_running: status.io_running, sql_running: status.sql_running, last_error: status.last_error });
+    }
+    this.replicationStopped = stopped;
+  }
+
+  /** Low: less free than twice the reserve (clones are refused at the reserve itself). */
+  private async watchPool(): Promise<void> {
+    const state = this.deps.store.read();
+    if (!state) return;
+    const { freeBytes, totalBytes } = await this.deps.driver(state).space();
+    const reserve = state.settings.reserve_bytes ?? 0;
+    const low = freeBytes < 2 * reserve;
+    if (low && !this.poolLow) this.events.emit('pool.low', { free_bytes: freeBytes, total_bytes: totalBytes, reserve_bytes: reserve });
+    this.poolLow = low;
+  }
+}

@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createConnection } from 'mysql2/promise';
+import type { DollyApi } from '../../src/api/api.js';
+import { remoteApi } from '../../src/api/remote.js';
+import { createDockerClient } from '../../src/docker/client.js';
+import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
+import { initPool } from '../../src/engine/pool-init.js';
+import { initReplica } from '../../src/engine/replica-init.js';
+import { createSnapshot } from '../../src/engine/snapshot-create.js';
+import { DollyError } from '../../src/errors.js';
+import { signature } from '../../src/server/webhooks.js';
+import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
+import { createTestRoot, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
+import { adminToken, spawnEngine, type EngineProcess } from '../support/engine-server.js';
+
+const PASSWORD = 'Pr0d-secret!';
+const SECRET = 'hook-secret-123';
+
+interface Delivery {
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  status: number;
+}
+
+/** A webhook receiver on loopback that fails the first `failFirst` attempts of every delivery. */
+async function receiver(failFirst: number): Promise<{ url: string; deliveries: Delivery[]; close(): Promise<void> }> {
+  const deliveries: Delivery[] = [];
+  const attempts = new Map<string, number>();
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const id = String(request.headers['x-dolly-delivery']);
+      const seen = (attempts.get(id) ?? 0) + 1;
+      attempts.set(id, seen);
+      const status = seen <= failFirst ? 500 : 204;
+      deliveries.push({ headers: request.headers, body, status });
+      response.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}/hook`, deliveries, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** Reads a server-sent events stream into `events` until aborted. */
+function follow(url: string, token: string, events: { type: string; owner?: string; data: Record<string, unknown> }[]): AbortController {
+  const abort = new AbortController();
+  void (async () => {
+    const response = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+    const reader = response.body?.getReader();
+    let buffer = '';
+    for (;;) {
+      const chunk = await reader?.read();
+      if (!chunk || chunk.done) return;
+      buffer += new TextDecoder().decode(chunk.value);
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const data = buffer.slice(0, end).split('\n').find((l) => l.startsWith('data: '));
+        buffer = buffer.slice(end + 2);
+        if (data) events.push(JSON.parse(data.slice(6)) as { type: string; data: Record<string, unknown> });
+      }
+    }
+  })().catch(() => undefined);
+  return abort;
+}
+
+describe('dolly serve: webhooks, events, branches, schedules, idle clones', { skip: skipUnless('root', 'docker', 'image', 'btrfs', 'mariadb-client') }, () => {
+  let root: TestRoot;
+  let production: ProductionServer;
+  let engine: EngineProcess;
+  let hooks: Awaited<ReturnType<typeof receiver>>;
+  let scratch: string;
+  let admin: DollyApi;
+  let alice: DollyApi;
+  let bob: DollyApi;
+  const tokens: Record<string, string> = {};
+  const source = { host: '127.0.0.1', port: 0, user: 'root', password: PASSWORD };
+
+  before(async () => {
+    root = await createTestRoot('dolly-it-life-');
+    scratch = await mkdtemp(join(tmpdir(), 'dolly-it-life-files-'));
+    production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: MARIADB_IMAGE, rootPassword: PASSWORD, name: 'it-life-source' });
+    source.port = production.port;
+    await mariadbQuery(source, "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO shop.items VALUES (1,'a'),(2,'b'),(3,'c')");
+    await initPool({ driver: 'btrfs', size: '3G', ports: '6760-6799' }, root.deps);
+    await initReplica({ source }, root.deps);
+    await createSnapshot(root.deps);
+    hooks = await receiver(2);
+    await writeFile(join(scratch, 'secret'), `${SECRET}\n`);
+    engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--webhook', hooks.url, '--webhook-secret-file', join(scratch, 'secret')]);
+    tokens.admin = await adminToken(root.root);
+    admin = remoteApi({ url: engine.url, token: tokens.admin });
+    for (const user of ['alice', 'bob']) tokens[user] = (await admin.tokenCreate({ name: user })).token;
+    alice = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
+    bob = remoteApi({ url: engine.url, token: tokens.bob ?? '' });
+  });
+
+  after(async () => {
+    await engine?.kill();
+    await hooks?.close();
+    await root?.dispose();
+    await production?.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('signs webhooks, retries failed deliveries, and streams each user only their own clone events', async () => {
+    const seenByAlice: { type: string; owner?: string; data: Record<string, unknown> }[] = [];
+    const stream = follow(engine.url, tokens.alice ?? '', seenByAlice);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await alice.cloneCreate({ name: 'hooked' });
+      await bob.cloneCreate({ name: 'bobs' });
+      await until('both webhooks', async () => {
+        const ok = hooks.deliveries.filter((d) => d.status === 204).map((d) => JSON.parse(d.body) as { type: string; data: { name?: string } });
+        return ok.some((e) => e.type === 'clone.created' && e.data.name === 'hooked') && ok.some((e) => e.type === 'clone.created' && e.data.name === 'bobs');
+      }, 30_000);
+      for (const delivery of hooks.deliveries) {
+        assert.equal(delivery.headers['x-dolly-signature'], signature(SECRET, delivery.body), 'a delivery with a wrong signature');
+        assert.ok(!delivery.body.includes('password'), 'a webhook carries a password');
+      }
+      const created = hooks.deliveries.find((d) => d.status === 204 && d.body.includes('"hooked"'));
+      const attempts = hooks.deliveries.filter((d) => d.headers['x-dolly-delivery'] === created?.headers['x-dolly-delivery']);
+      assert.deepEqual(attempts.map((d) => d.status), [500, 500, 204], 'the failed delivery was not retried');
+      await until('alice sees her event', async () => seenByAlice.some((e) => e.type === 'clone.created' && e.data.name === 'hooked'), 10_000);
+      assert.ok(!seenByAlice.some((e) => e.data.name === 'bobs'), "alice's stream shows bob's clone");
+    } finally {
+      stream.abort();
+    }
+    await bob.cloneDestroy('bobs');
+  });
+
+  it("saves a clone's state as a branch snapshot others can clone, with fresh credentials", async () => {
+    const original = await alice.cloneGet('hooked');
+    await mariadbQuery(original, "INSERT INTO shop.items VALUES (10, 'branch')");
+    const branch = await alice.cloneSnapshot('hooked');
+    assert.equal(branch.branch_of, 'hooked');
+    assert.equal(branch.parent, original.snapshot);
+    assert.ok(branch.pause_ms > 0);
+    const after = await alice.cloneGet('hooked');
+    assert.equal(after.state, 'running');
+    assert.equal(after.status, 'ready');
+    assert.equal(await mariadbQuery(after, 'SELECT COUNT(*) FROM shop.items'), '4', 'the branched clone lost its data');
+    const child = await bob.cloneCreate({ name: 'from-branch', snapshot: branch.id });
+    assert.equal(await mariadbQuery(child, "SELECT name FROM shop.items WHERE id = 10"), 'branch');
+    await assert.rejects(mariadbQuery({ ...child, password: original.password }, 'SELECT 1'), /Access denied/, "the branch's clone accepts the original clone's password");
+    await bob.cloneReset('from-branch', { snapshot: original.snapshot });
+    assert.equal(await mariadbQuery(child, 'SELECT COUNT(*) FROM shop.items'), '3');
+    await bob.cloneReset('from-branch', { snapshot: branch.id });
+    assert.equal(await mariadbQuery(child, 'SELECT COUNT(*) FROM shop.items'), '4');
+    await bob.cloneDestroy('from-branch');
+    const listed = (await admin.snapshotList()).snapshots.find((s) => s.id === branch.id);
+    assert.equal(listed?.branch_of, 'hooked');
+    await admin.snapshotDestroy(branch.id);
+  });
+
+  it('snapshots on a schedule, keeps the newest N, and keeps an older one while a clone uses it', async () => {
+    await assert.rejects(admin.scheduleSet({ snapshot: 'every minute', keep: 2 }), (e: unknown) => e instanceof DollyError && e.category === 'invalid_argument' && /invalid schedule/.test(e.message));
+    await assert.rejects(alice.scheduleSet({ snapshot: '* * * * *', keep: 2 }), (e: unknown) => e instanceof DollyError && e.category === 'permission_denied');
+    await admin.scheduleSet({ snapshot: '*/4 * * * * *', keep: 2 });
+    const taken = new Set<string>();
+    const scheduled = async (): Promise<string[]> => (await admin.snapshotList()).snapshots.filter((s) => s.scheduled && s.status === 'ready').map((s) => s.id);
+    const firstId = await until('a scheduled snapshot', async () => (await scheduled())[0]);
+    const kept = await alice.cloneCreate({ name: 'on-old', snapshot: firstId });
+    await until('four scheduled snapshots', async () => {
+      for (const id of await scheduled()) taken.add(id);
+      return taken.size >= 4;
+    }, 90_000);
+    const { snapshots } = await admin.snapshotList();
+    const old = snapshots.find((s) => s.id === firstId);
+    assert.ok(old, 'the snapshot a clone uses was pruned');
+    assert.equal(old.past_retention, true);
+    // The newest two are kept (a third may have just been taken, before the next sweep prunes).
+    const others = snapshots.filter((s) => s.scheduled && s.status === 'ready' && s.id !== firstId);
+    assert.ok(others.length <= 3, `kept ${others.length} scheduled snapshots besides the used one`);
+    assert.ok(taken.size - others.length >= 2, 'nothing was pruned');
+    assert.equal(await mariadbQuery(kept, 'SELECT COUNT(*) FROM shop.items'), '3');
+    await alice.cloneDestroy('on-old');
+    await until('the old snapshot pruned once its clone went', async () => !(await admin.snapshotList()).snapshots.some((s) => s.id === firstId), 20_000);
+    await admin.scheduleClear();
+    assert.equal(await admin.scheduleGet(), null);
+    assert.ok(hooks.deliveries.some((d) => (JSON.parse(d.body) as { type: string; data: { reason?: string } }).type === 'snapshot.destroyed'));
+  });
+
+  it('with --idle-after, destroys a clone nobody is connected to, but not one in use or protected', async () => {
+    await engine.stop();
+    engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--idle-after', '4s']);
+    const api = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
+    const busy = await api.cloneCreate({ name: 'busy' });
+    await api.cloneCreate({ name: 'unused' });
+    await api.cloneCreate({ name: 'guarded' });
+    await api.cloneProtect('guarded', { for: '1h' });
+    const session = await createConnection({ host: busy.host, port: busy.port, user: busy.user, password: busy.password });
+    try {
+      await until('the unused clone destroyed', async () => !(await api.cloneList()).some((c) => c.name === 'unused'), 30_000);
+      const names = (await api.cloneList()).map((c) => c.name);
+      assert.ok(names.includes('busy'), 'a clone with a session was destroyed');
+      assert.ok(names.includes('guarded'), 'a protected clone was destroyed');
+    } finally {
+      await session.end();
+    }
+    await until('the busy clone destroyed once its session ended', async () => !(await api.cloneList()).some((c) => c.name === 'busy'), 30_000);
+    assert.ok((await api.cloneList()).some((c) => c.name === 'guarded'));
+  });
+});
