@@ -14,6 +14,8 @@ deps: $(NODE_MODULES)
 build: $(NODE_MODULES)
 	rm -rf dist
 	npx tsc -p tsconfig.json
+	npx esbuild web/app.ts --bundle --format=esm --target=es2022 --minify --log-level=warning --outfile=dist/web/app.js
+	cp web/index.html web/style.css dist/web/
 	chmod +x bin/dolly
 
 image: deps build
@@ -25,6 +27,7 @@ demo: image
 
 typecheck: $(NODE_MODULES)
 	npx tsc -p tsconfig.test.json
+	npx tsc -p web/tsconfig.json
 
 UNIT_TESTS = $(shell find src test -name '*.test.ts' ! -name '*.it.test.ts' | sort)
 IT_TESTS = $(shell find test -name '*.it.test.ts' | sort)

@@ -83,6 +83,9 @@ export const replicaStatusViewSchema = z.object({
 });
 export type ReplicaStatusView = z.infer<typeof replicaStatusViewSchema>;
 
+export const replicaHistorySchema = z.array(z.object({ at: z.string(), io_running: z.boolean(), sql_running: z.boolean(), lag_seconds: z.number().nullable() }));
+export type ReplicaHistory = z.infer<typeof replicaHistorySchema>;
+
 export const statusViewSchema = z.object({
   root: z.string(),
   driver: z.string(),

@@ -1,3 +1,7 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -22,7 +26,9 @@ import {
   tokenCreateSchema,
   tokenInfoSchema,
   whoamiSchema,
+  replicaHistorySchema,
   type ErrorBody,
+  type ReplicaHistory,
 } from '../api/schemas.js';
 import type { EngineDeps } from '../engine/context.js';
 import { DollyError, InternalError, InvalidArgumentError, NotFoundError, UnauthenticatedError, messageOf } from '../errors.js';
@@ -36,6 +42,8 @@ export interface AppOptions {
   metrics: Metrics;
   /** Where the changes requests make are told (webhooks, the events stream). */
   events: EventBus;
+  /** The replica's recent readings (the engine's sweeper keeps them). */
+  history?: () => ReplicaHistory;
   /** Aborted when the engine stops: running jobs stop and undo what they made. */
   signal: AbortSignal;
   /** TLS key and certificate (PEM); plain HTTP without. */
@@ -113,6 +121,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
 
   const r = app.withTypeProvider<ZodTypeProvider>();
+  // The web page: files built by `make build` into dist/web, served without a token (it signs in).
+  const page = webDir();
+  for (const path of ['/', '/ui/app.js', '/ui/style.css']) open.add(path);
+  for (const [route, file, type] of [
+    ['/', 'index.html', 'text/html; charset=utf-8'],
+    ['/ui/app.js', 'app.js', 'text/javascript; charset=utf-8'],
+    ['/ui/style.css', 'style.css', 'text/css; charset=utf-8'],
+  ] as const) {
+    r.get(route, { schema: { hide: true } }, async (_request, reply) => {
+      if (page === null) throw new NotFoundError('the web page is not built', { hint: 'run `make build`' });
+      return reply
+        .type(type)
+        .header('content-security-policy', "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+        .header('x-content-type-options', 'nosniff')
+        .send(await readFile(join(page, file)));
+    });
+  }
   r.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   r.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   r.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
@@ -123,6 +148,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   r.get('/v1/whoami', { schema: { summary: 'the token in use', response: { 200: whoamiSchema, ...errors } } }, async (req) => api(req).whoami());
   r.get('/v1/status', { schema: { summary: 'pool, replica, counts, jobs', response: { 200: statusViewSchema, ...errors } } }, async (req) => api(req).status());
   r.get('/v1/replica', { schema: { summary: 'replication threads, lag, position', response: { 200: replicaStatusViewSchema, ...errors } } }, async (req) => api(req).replicaStatus());
+
+  r.get('/v1/replica/history', { schema: { summary: "the replica's recent lag and thread readings, oldest first", response: { 200: replicaHistorySchema, ...errors } } }, async () => options.history?.() ?? []);
 
   r.get('/v1/snapshots', { schema: { summary: 'snapshots, oldest first', response: { 200: snapshotListSchema, ...errors } } }, async (req) => api(req).snapshotList());
   r.post('/v1/snapshots', { schema: { summary: 'take a consistent, prepared snapshot now', body: empty.optional(), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
@@ -193,6 +220,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(204).send(null);
   });
   return app;
+}
+
+/** dist/web next to the built module (or the repository's dist/web when run from src by tsx). */
+function webDir(): string | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const dir of [join(here, '..', 'web'), join(here, '..', '..', 'dist', 'web')]) if (existsSync(join(dir, 'index.html'))) return dir;
+  return null;
 }
 
 export function errorBody(error: DollyError): ErrorBody {

@@ -66,7 +66,8 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
     const events = new EventBus();
     stopWebhooks = startWebhooks(events, options.webhooks ?? [], deps.logger);
     sweeper = new Sweeper(deps, events, options.idleMs !== undefined ? { idleMs: options.idleMs } : {});
-    app = await buildApp({ deps, policy: options.policy ?? {}, metrics, events, signal: stopping.signal, ...(tls ? { tls } : {}), ...(options.metricsNeedToken ? { metricsNeedToken: true } : {}) });
+    const readings = sweeper;
+    app = await buildApp({ deps, policy: options.policy ?? {}, metrics, events, history: () => readings.history(), signal: stopping.signal, ...(tls ? { tls } : {}), ...(options.metricsNeedToken ? { metricsNeedToken: true } : {}) });
     await app.listen({ host, port }).catch((error: unknown) => {
       throw new UnavailableError(`cannot listen on ${host}:${port}: ${messageOf(error)}`, { hint: 'choose another --listen address', cause: error });
     });

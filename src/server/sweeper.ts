@@ -5,6 +5,17 @@ import { connectSql } from '../mysql/sql-client.js';
 import type { Clone } from '../state/state.js';
 import type { EventBus } from './events.js';
 
+/** One reading of the replica, kept for the web page's lag chart. */
+export interface ReplicaSample {
+  at: string;
+  io_running: boolean;
+  sql_running: boolean;
+  lag_seconds: number | null;
+}
+
+/** Readings kept: a day at the default 30 s interval. */
+const HISTORY = 2880;
+
 export interface SweeperOptions {
   /** Clones without a client connection for this long are destroyed (unless protected); undefined: never. */
   idleMs?: number;
@@ -30,6 +41,7 @@ const SESSIONS_SQL = "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST W
  */
 export class Sweeper {
   private readonly lastActive = new Map<string, number>();
+  private readonly samples: ReplicaSample[] = [];
   private readonly started = Date.now();
   private replicationStopped: boolean | undefined;
   private poolLow = false;
@@ -58,6 +70,11 @@ export class Sweeper {
     });
     await step('replication', () => this.watchReplication());
     await step('pool', () => this.watchPool());
+  }
+
+  /** The replica's recent readings, oldest first. */
+  history(): ReplicaSample[] {
+    return [...this.samples];
   }
 
   stop(): void {
@@ -134,6 +151,8 @@ export class Sweeper {
   private async watchReplication(): Promise<void> {
     if (!this.deps.store.read()?.replica) return;
     const status = await (await import('../engine/replica-status.js')).getReplicaStatus(this.deps);
+    this.samples.push({ at: this.deps.now().toISOString(), io_running: status.io_running, sql_running: status.sql_running, lag_seconds: status.lag_seconds });
+    if (this.samples.length > HISTORY) this.samples.shift();
     const stopped = !status.io_running || !status.sql_running;
     if (this.replicationStopped !== undefined && stopped !== this.replicationStopped) {
       this.events.emit(stopped ? 'replication.stopped' : 'replication.running', { io_running: status.io_running, sql_running: status.sql_running, last_error: status.last_error });

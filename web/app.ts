@@ -1,0 +1,243 @@
+/**
+ * dolly's web page: the engine's HTTP API for people. Signs in with a token (kept in this tab's
+ * sessionStorage), shows the replica's health and lag over time, the pool, the user's clones and
+ * the snapshots, and does what the CLI does: create (with TTL), copy the connection string,
+ * reset, protect, destroy, snapshot now, set the schedule. Refreshes on the engine's events.
+ */
+import type { CloneListItem, ErrorBody, ReplicaHistory, ReplicaStatusView, SnapshotList, StatusView } from '../src/api/schemas.js';
+
+const KEY = 'dolly.token';
+let token = sessionStorage.getItem(KEY) ?? '';
+let admin = false;
+let events: AbortController | undefined;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`no #${id}`);
+  return el as T;
+};
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const error = (JSON.parse(text) as ErrorBody).error;
+      message = error.hint ? `${error.message} (${error.hint})` : error.message;
+    } catch {
+      // not an engine error body
+    }
+    throw new ApiError(response.status, message);
+  }
+  return (text === '' ? null : JSON.parse(text)) as T;
+}
+
+function cell(row: HTMLTableRowElement, text: string, className?: string): HTMLTableCellElement {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function button(parent: HTMLElement, label: string, action: () => Promise<unknown>): void {
+  const b = document.createElement('button');
+  b.textContent = label;
+  b.addEventListener('click', () => void run(action));
+  parent.append(b);
+}
+
+/** Runs an action, shows its error (if any) and refreshes. */
+async function run(action: () => Promise<unknown>): Promise<void> {
+  $('error').textContent = '';
+  try {
+    await action();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return signOut('the token is not valid any more');
+    $('error').textContent = error instanceof Error ? error.message : String(error);
+  }
+  await refresh();
+}
+
+function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+function renderReplica(replica: ReplicaStatusView, history: ReplicaHistory): void {
+  $('r-source').textContent = replica.source;
+  const flag = (id: string, on: boolean): void => {
+    $(id).textContent = on ? 'running' : 'stopped';
+    $(id).className = on ? 'ok' : 'bad';
+  };
+  flag('r-io', replica.io_running);
+  flag('r-sql', replica.sql_running);
+  $('r-lag').textContent = replica.lag_seconds === null ? 'unknown' : `${replica.lag_seconds} s`;
+  $('r-error').textContent = replica.last_error ?? 'none';
+  const svg = $('lag-chart');
+  const points = history.filter((h) => h.lag_seconds !== null);
+  const max = Math.max(1, ...points.map((p) => p.lag_seconds ?? 0));
+  const width = 600;
+  const step = history.length > 1 ? width / (history.length - 1) : width;
+  const path = history.map((h, i) => `${i === 0 ? 'M' : 'L'}${(i * step).toFixed(1)},${(115 - ((h.lag_seconds ?? 0) / max) * 105).toFixed(1)}`).join(' ');
+  svg.innerHTML = `<text x="4" y="12" font-size="10" fill="#667">lag, max ${max} s, last ${history.length} readings</text>${path ? `<path d="${path}" fill="none" stroke="#3b7ddd" stroke-width="2"/>` : ''}`;
+}
+
+function renderPool(status: StatusView): void {
+  const used = status.pool.total_bytes - status.pool.free_bytes;
+  $('pool-used').style.width = `${((used / Math.max(1, status.pool.total_bytes)) * 100).toFixed(1)}%`;
+  $('pool-text').textContent = `${bytes(status.pool.free_bytes)} free of ${bytes(status.pool.total_bytes)}; ${bytes(status.pool.reserve_bytes)} kept for the replica; ${status.clones} clones, ${status.snapshots} snapshots`;
+}
+
+function renderClones(clones: CloneListItem[]): void {
+  const body = ($('clones') as HTMLTableElement).tBodies[0];
+  if (!body) return;
+  body.replaceChildren();
+  for (const clone of clones) {
+    const row = body.insertRow();
+    row.dataset.name = clone.name;
+    cell(row, clone.name);
+    cell(row, clone.owner);
+    cell(row, String(clone.port));
+    cell(row, clone.status === 'ready' ? clone.state : clone.status, clone.state === 'running' ? 'ok' : 'bad');
+    cell(row, clone.snapshot);
+    cell(row, clone.expires_at ?? '-');
+    cell(row, clone.protected_until ?? '-');
+    const actions = row.insertCell();
+    button(actions, 'Copy connection string', async () => navigator.clipboard.writeText(clone.dsn));
+    button(actions, 'Reset', () => api('POST', `/v1/clones/${clone.name}/reset`, {}));
+    button(actions, 'Protect 1d', () => api('POST', `/v1/clones/${clone.name}/protect`, { for: '1d' }));
+    button(actions, 'Save as snapshot', () => api('POST', `/v1/clones/${clone.name}/snapshot`, {}));
+    button(actions, 'Destroy', async () => {
+      if (confirm(`Destroy clone ${clone.name} and its data?`)) await api('DELETE', `/v1/clones/${clone.name}`);
+    });
+  }
+}
+
+function renderSnapshots(list: SnapshotList): void {
+  const body = ($('snapshots') as HTMLTableElement).tBodies[0];
+  if (!body) return;
+  body.replaceChildren();
+  for (const s of [...list.snapshots].reverse()) {
+    const row = body.insertRow();
+    row.dataset.id = s.id;
+    cell(row, s.id);
+    cell(row, s.data_state_at);
+    cell(row, s.clones.join(', ') || '-');
+    cell(row, [s.branch_of ? `branch of ${s.branch_of}` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'kept for its clones' : '', s.status === 'ready' ? '' : s.status].filter((n) => n !== '').join('; ') || '-');
+    const actions = row.insertCell();
+    if (admin) button(actions, 'Delete', () => api('DELETE', `/v1/snapshots/${s.id}`));
+  }
+}
+
+async function refresh(): Promise<void> {
+  if (token === '') return;
+  try {
+    const [status, replica, history, clones, snapshots, schedule] = await Promise.all([
+      api<StatusView>('GET', '/v1/status'),
+      api<ReplicaStatusView>('GET', '/v1/replica').catch(() => null),
+      api<ReplicaHistory>('GET', '/v1/replica/history'),
+      api<CloneListItem[]>('GET', '/v1/clones'),
+      api<SnapshotList>('GET', '/v1/snapshots'),
+      api<{ snapshot: string; keep: number } | null>('GET', '/v1/schedule'),
+    ]);
+    renderPool(status);
+    if (replica) renderReplica(replica, history);
+    renderClones(clones);
+    renderSnapshots(snapshots);
+    $('schedule-text').textContent = schedule ? `schedule: "${schedule.snapshot}" UTC, keep ${schedule.keep}` : 'no schedule';
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return signOut('the token is not valid any more');
+    $('error').textContent = error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** Follows /v1/events (fetch, since EventSource cannot send a token) and refreshes on each. */
+async function follow(): Promise<void> {
+  events?.abort();
+  const abort = new AbortController();
+  events = abort;
+  try {
+    const response = await fetch('/v1/events', { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+    const reader = response.body?.getReader();
+    const decoder = new TextDecoder();
+    for (;;) {
+      const chunk = await reader?.read();
+      if (!chunk || chunk.done) break;
+      if (decoder.decode(chunk.value).includes('event: ')) void refresh();
+    }
+  } catch {
+    // aborted, or the engine went away: the periodic refresh goes on
+  }
+}
+
+async function signIn(candidate: string): Promise<void> {
+  token = candidate;
+  try {
+    const me = await api<{ name: string; admin: boolean }>('GET', '/v1/whoami');
+    admin = me.admin;
+    sessionStorage.setItem(KEY, token);
+    $('who').textContent = `${me.name}${me.admin ? ' (admin)' : ''}`;
+    $('signin').hidden = true;
+    $('app').hidden = false;
+    $('signout').hidden = false;
+    $('signin-error').textContent = '';
+    await refresh();
+    void follow();
+  } catch (error) {
+    signOut(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function signOut(reason = ''): void {
+  token = '';
+  sessionStorage.removeItem(KEY);
+  events?.abort();
+  $('app').hidden = true;
+  $('signout').hidden = true;
+  $('who').textContent = '';
+  $('signin').hidden = false;
+  $('signin-error').textContent = reason;
+}
+
+$('signin').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void signIn(($('token') as HTMLInputElement).value.trim());
+});
+$('signout').addEventListener('click', () => signOut());
+$('clone-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = ($('clone-name') as HTMLInputElement).value.trim();
+  const ttl = ($('clone-ttl') as HTMLInputElement).value.trim();
+  const fresh = ($('clone-fresh') as HTMLInputElement).checked;
+  void run(() => api('POST', '/v1/clones', { ...(name ? { name } : {}), ...(ttl ? { ttl } : {}), ...(fresh ? { fresh } : {}) }));
+});
+$('snapshot-create').addEventListener('click', () => void run(() => api('POST', '/v1/snapshots', {})));
+$('schedule-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const cron = ($('schedule-cron') as HTMLInputElement).value.trim();
+  const keep = Number(($('schedule-keep') as HTMLInputElement).value);
+  void run(() => api('PUT', '/v1/schedule', { snapshot: cron, keep }));
+});
+setInterval(() => void refresh(), 5_000);
+if (token !== '') void signIn(token);
+else signOut();
