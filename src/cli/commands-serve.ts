@@ -39,7 +39,8 @@ export function registerServeCommands(program: Root): void {
       if (opts.install) {
         const { installUnit } = await import('../server/systemd.js');
         const deps = await ctx.deps();
-        const args = process.argv.slice(2).filter((a, i, all) => a !== '--install' && a !== '--unit-dir' && all[i - 1] !== '--unit-dir');
+        if (opts.webhook.length > 0 && opts.webhookSecretFile === undefined) throw new InvalidArgumentError('an installed engine with webhooks needs --webhook-secret-file', { hint: 'a unit does not see DOLLY_WEBHOOK_SECRET; write the secret to a 0600 file' });
+        const args = serveArgs(process.argv);
         const result = await installUnit({ root: deps.root, args, unitDir: opts.unitDir }, deps.shell);
         ctx.out.result(result, () => `wrote ${result.unit}${result.enabled ? '; enabled and started' : `; systemd does not run here: start it with \`systemctl enable --now ${result.name}\` where it does`}`);
         return;
@@ -154,6 +155,23 @@ export function registerServeCommands(program: Root): void {
       const removed = await (await import('./remote-config.js')).removeConfig();
       ctx.out.result({ logged_out: removed }, () => (removed ? 'logged out' : 'was not logged in'));
     });
+}
+
+/** The options given after `serve`, for the unit: without --install, --unit-dir and the global ones. */
+function serveArgs(argv: readonly string[]): string[] {
+  const words = argv.slice(argv.indexOf('serve') + 1);
+  const args: string[] = [];
+  for (let i = 0; i < words.length; i += 1) {
+    const word = words[i] ?? '';
+    const [flag] = word.split('=');
+    if (flag === '--install' || flag === '--json') continue;
+    if (flag === '--unit-dir' || flag === '--root' || flag === '--log-level') {
+      if (!word.includes('=')) i += 1;
+      continue;
+    }
+    args.push(word);
+  }
+  return args;
 }
 
 async function webhookTargets(urls: string[], secretFile: string | undefined): Promise<{ url: string; secret: string }[]> {

@@ -14,7 +14,7 @@ export interface InstallResult {
 /** The systemd unit of a root's engine: after Docker, restarted on failure, stopped by SIGTERM (jobs undo). */
 export function unitText(root: string, args: readonly string[], node = process.execPath, bin = resolve(fileURLToPath(import.meta.url), '../../../bin/dolly')): string {
   const quote = (word: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `"${word.replace(/(["\\$`])/g, '\\$1')}"`);
-  const command = [node, bin, '--root', root, ...args].map(quote).join(' ');
+  const command = [node, bin, '--root', root, 'serve', ...args].map(quote).join(' ');
   return [
     '[Unit]',
     `Description=dolly engine for ${root}`,
