@@ -16,6 +16,7 @@ import { createDockerClient } from '../src/docker/client.js';
 import { DEFAULT_IMAGE } from '../src/docker/image-build.js';
 import { fillSampleData, startLoadEmulator, startProductionServer, type ProductionServer } from '../src/demo/production-server.js';
 import { Resources } from './cleanup.js';
+import { apiConcurrent, apiFleet, apiReady, emptyApiFigure, startApi, type ApiSession } from './api.js';
 import { concurrentCreates, isolationCost } from './concurrency.js';
 import { destroyClone, dollyJson, idleCost, ReplicaInitSchema, SnapshotSchema, timeCloneCreate, waitForReplica, type CloneRun } from './dolly.js';
 import { dumpAndRestore } from './dump-restore.js';
@@ -93,7 +94,12 @@ const results: Results = {
   concurrent: { before: [], after: [], loadavg_before: loadAverage(), loadavg_after: [] },
   concurrency: null,
   isolation: null,
+  api: emptyApiFigure(),
 };
+/** Creates at once through the API (issue 9: 20 by 4 users) and idle clones held (50). */
+const API_CONCURRENT = 20;
+const API_FLEET = opts.quick ? 10 : 50;
+let apiSession: ApiSession | undefined;
 const smallColumns: [DriverName, Column][] = [['btrfs', results.columns.btrfs], ['commit', results.columns.commit], ['copy', results.columns.copy]];
 
 async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -208,6 +214,12 @@ async function bench(): Promise<void> {
   // Isolation first: the concurrency phase leaves btrfs cleaning up 48 deleted clones for a while.
   results.isolation = await phase('btrfs: clone ready, own network namespace vs the host\'s', () => isolationCost(roots.btrfs, opts.runs, log));
   results.concurrency = await phase(`btrfs: ${CONCURRENT} clone creates at once`, () => concurrentCreates(roots.btrfs, CONCURRENT, log));
+  const api = results.api ?? emptyApiFigure();
+  apiSession = await phase('dolly serve on the btrfs root', () => startApi(roots.btrfs));
+  const session = apiSession;
+  await phase(`API: clone ready ${small}`, () => apiReady(session, roots.btrfs, small, opts.runs, undefined, api, log));
+  await phase(`API: ${API_CONCURRENT} creates at once by 4 users`, () => apiConcurrent(session, roots.btrfs, API_CONCURRENT, api, log));
+  await phase(`API: ${API_FLEET} idle clones`, () => apiFleet(session, roots.btrfs, API_FLEET, api, log));
   await phase('teardown commit and copy', async () => {
     await resources.purgeRoot(roots.commit);
     await resources.purgeRoot(roots.copy);
@@ -227,6 +239,9 @@ async function bench(): Promise<void> {
       results.btrfs_small_beside_big.push(await cloneRun(roots.btrfs, `small-${i}`, smallId));
     }
   });
+  await phase(`API: clone ready ${bigLabel}`, () => apiReady(session, roots.btrfs, bigLabel, opts.runs, big.snapshot?.id, api, log));
+  await session.engine.stop();
+  apiSession = undefined;
   await phase(`idle clone btrfs ${bigLabel}`, () => idle([{ column: big, root: roots.btrfs, ...(big.snapshot ? { snapshot: big.snapshot.id } : {}) }]));
   results.concurrent.after = await otherContainers('/var/tmp/dolly-bench-');
   results.concurrent.loadavg_after = loadAverage();
@@ -241,6 +256,7 @@ function onSignal(signal: NodeJS.Signals): void {
   }
   log(`${signal}: stopping, then removing what the bench made (press again to exit at once)`);
   abort.abort();
+  void apiSession?.engine.kill();
   for (const child of liveChildren()) child.kill('SIGINT');
   void (async () => {
     for (let i = 0; i < 100 && liveChildren().length > 0; i += 1) await sleep(100);
@@ -257,6 +273,7 @@ try {
 } catch (error) {
   failed = error;
 } finally {
+  await apiSession?.engine.kill();
   await phase('cleanup', () => resources.cleanupAll());
 }
 if (abort.signal.aborted || failed instanceof AbortedError) {

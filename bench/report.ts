@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import type { ApiFigure } from './api.js';
 import type { ConcurrencyFigure, IsolationFigure } from './concurrency.js';
 import type { CloneRun, IdleCost } from './dolly.js';
 import type { DumpRestore } from './dump-restore.js';
@@ -48,9 +49,11 @@ export interface Results {
   concurrency?: ConcurrencyFigure | null;
   /** btrfs: clone ready in an own network namespace vs the host's. */
   isolation?: IsolationFigure | null;
+  /** Through `dolly serve` (absent in runs before it existed). */
+  api?: ApiFigure | null;
 }
 
-export const TARGETS = { clone_ready_ms: 1500, pause_ms: 200, idle_disk_bytes: 20 * MiB, idle_memory_bytes: 150 * MiB, big_vs_small: 1.2, concurrent_vs_one: 2 };
+export const TARGETS = { api_ready_ms: 1000, clone_ready_ms: 1500, pause_ms: 200, idle_disk_bytes: 20 * MiB, idle_memory_bytes: 150 * MiB, big_vs_small: 1.2, concurrent_vs_one: 2 };
 
 const ok = (pass: boolean): string => (pass ? ' ✓' : ' ✗');
 
@@ -123,7 +126,7 @@ export function renderTable(results: Results): string {
     `≤ ${bytes(TARGETS.idle_memory_bytes)}`,
   );
   row('replica init (copy of the source)', cols.map((c) => (c.replica_init ? seconds(c.replica_init.command_ms) : '—')), '—', '');
-  return [table.toString(), renderConcurrency(results)].filter((t) => t !== '').join('\n');
+  return [table.toString(), renderConcurrency(results), renderApi(results)].filter((t) => t !== '').join('\n');
 }
 
 /** The second table: many creates at once, and what a clone's own network namespace costs. */
@@ -143,6 +146,25 @@ function renderConcurrency(results: Results): string {
     const a = spread(iso.isolated.map((r) => r.total_ms)).median;
     const b = spread(iso.host.map((r) => r.total_ms)).median;
     table.push(['clone ready: own network namespace\n(default) vs host network, medians', `${seconds(a)} vs ${seconds(b)}: isolation costs ${millis(a - b)}`, `≤ ${seconds(TARGETS.clone_ready_ms)}`]);
+  }
+  return table.toString();
+}
+
+/** The third table: through the engine's HTTP API (no process starts per request). */
+function renderApi(results: Results): string {
+  const a = results.api;
+  if (!a) return '';
+  const table = new Table({ head: ['dolly serve (HTTP API), btrfs', 'figure', 'target'], style: { head: [], border: [] } });
+  for (const [label, runs] of Object.entries(a.ready)) {
+    const s = spread(runs);
+    const cli = label === results.sizes.small ? totals(results.columns.btrfs).median : label === results.sizes.big ? totals(results.columns.btrfs_big).median : Number.NaN;
+    table.push([`clone ready ${label}, median\n(request → SELECT 1)`, `${seconds(s.median)}${ok(s.median <= TARGETS.api_ready_ms)} (${seconds(s.min)} – ${seconds(s.max)}, ${runs.length} runs)${Number.isFinite(cli) ? `\nCLI: ${seconds(cli)}` : ''}`, `≤ ${seconds(TARGETS.api_ready_ms)}`]);
+  }
+  if (a.concurrent.clones > 0) {
+    table.push([`${a.concurrent.clones} creates at once by ${a.concurrent.users} users`, `all in ${seconds(a.concurrent.wall_ms)}; each: median ${seconds(a.concurrent.each.median)}, p95 ${seconds(a.concurrent.p95_ms)}; ${a.concurrent.failures} failed`, 'all succeed']);
+  }
+  if (a.fleet.clones > 0) {
+    table.push([`${a.fleet.clones} idle clones`, `memory ${bytes(a.fleet.memory_each_bytes)} each (${bytes(a.fleet.memory_total_bytes)} in all); create of the ${a.fleet.clones}th ${seconds(a.fleet.last_ms)} vs the first ${seconds(a.fleet.first_ms)} (${(a.fleet.last_ms / Math.max(1, a.fleet.first_ms)).toFixed(2)}×)`, '']);
   }
   return table.toString();
 }

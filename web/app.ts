@@ -4,6 +4,7 @@
  * the snapshots, and does what the CLI does: create (with TTL), copy the connection string,
  * reset, protect, destroy, snapshot now, set the schedule. Refreshes on the engine's events.
  */
+import { formatBytes } from '../src/format.js';
 import type { CloneListItem, ErrorBody, ReplicaHistory, ReplicaStatusView, SnapshotList, StatusView } from '../src/api/schemas.js';
 
 const KEY = 'dolly.token';
@@ -72,17 +73,6 @@ async function run(action: () => Promise<unknown>): Promise<void> {
   await refresh();
 }
 
-function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
-
 function renderReplica(replica: ReplicaStatusView, history: ReplicaHistory): void {
   $('r-source').textContent = replica.source;
   const flag = (id: string, on: boolean): void => {
@@ -105,7 +95,7 @@ function renderReplica(replica: ReplicaStatusView, history: ReplicaHistory): voi
 function renderPool(status: StatusView): void {
   const used = status.pool.total_bytes - status.pool.free_bytes;
   $('pool-used').style.width = `${((used / Math.max(1, status.pool.total_bytes)) * 100).toFixed(1)}%`;
-  $('pool-text').textContent = `${bytes(status.pool.free_bytes)} free of ${bytes(status.pool.total_bytes)}; ${bytes(status.pool.reserve_bytes)} kept for the replica; ${status.clones} clones, ${status.snapshots} snapshots`;
+  $('pool-text').textContent = `${formatBytes(status.pool.free_bytes)} free of ${formatBytes(status.pool.total_bytes)}; ${formatBytes(status.pool.reserve_bytes)} kept for the replica; ${status.clones} clones, ${status.snapshots} snapshots`;
 }
 
 function renderClones(clones: CloneListItem[]): void {

@@ -3,9 +3,9 @@ import type { Snapshot } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { findClone, findSnapshot } from './clone-create.js';
 import { withJob } from './jobs.js';
-import { snapshotId } from './names.js';
 import { prepareServerName, prepareSnapshot } from './prepare.js';
 import { reconcile } from './reconcile.js';
+import { newSnapshot } from './snapshot-create.js';
 import { cloneConnectOptions, cloneServerName, waitUntilAnswering } from './servers.js';
 
 /** How long a clone's server may take to shut down cleanly for a branch. */
@@ -30,22 +30,8 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       if (!replica) throw new FailedPreconditionError('there is no replica', { hint: 'run `dolly replica init` first' });
       const clone = findClone(state, name);
       const parent = findSnapshot(state, clone.snapshot);
-      let id = snapshotId(now);
-      for (let ms = 1; state.snapshots.some((s) => s.id === id); ms += 1) id = snapshotId(new Date(now.getTime() + ms));
-      const snapshot: Snapshot = {
-        id,
-        status: 'creating',
-        volume: `snap-${id}`,
-        gtid: parent.gtid,
-        data_state_at: now.toISOString(),
-        created_at: now.toISOString(),
-        pause_ms: 0,
-        prepare_ms: 0,
-        flavor: parent.flavor,
-        version: parent.version,
-        branch_of: clone.name,
-        parent: parent.id,
-      };
+      const snapshot = newSnapshot(state, now, { gtid: parent.gtid, flavor: parent.flavor, version: parent.version, branch_of: clone.name, parent: parent.id });
+      const id = snapshot.id;
       const before = { ...clone };
       clone.status = 'saving';
       state.snapshots.push(snapshot);

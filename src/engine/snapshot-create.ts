@@ -30,23 +30,9 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       if (!replica || replica.status !== 'ready') throw new FailedPreconditionError('there is no replica to snapshot', { hint: 'run `dolly replica init --source mysql://...` first' });
       const running = state.jobs.find((j) => j.kind === 'snapshot-create' && ownerAlive(j.owner));
       if (running) throw new FailedPreconditionError(`another snapshot (${running.target}) is being taken`, { hint: 'wait for it to finish' });
-      let id = snapshotId(now);
-      for (let ms = 1; state.snapshots.some((s) => s.id === id); ms += 1) id = snapshotId(new Date(now.getTime() + ms));
-      const snapshot: Snapshot = {
-        id,
-        status: 'creating',
-        volume: `snap-${id}`,
-        gtid: '',
-        data_state_at: now.toISOString(),
-        created_at: now.toISOString(),
-        pause_ms: 0,
-        prepare_ms: 0,
-        flavor: replica.source.flavor,
-        version: replica.source.version,
-        ...(options.scheduled ? { scheduled: true } : {}),
-      };
+      const snapshot = newSnapshot(state, now, { gtid: '', flavor: replica.source.flavor, version: replica.source.version, ...(options.scheduled ? { scheduled: true } : {}) });
       state.snapshots.push(snapshot);
-      return { target: id, undo: [{ do: 'forget-snapshot', id }], reserved: { snapshot, replica } };
+      return { target: snapshot.id, undo: [{ do: 'forget-snapshot', id: snapshot.id }], reserved: { snapshot, replica } };
     },
     async (job, { snapshot, replica }) => {
       const state = deps.store.require();
@@ -68,6 +54,13 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       return done;
     },
   );
+}
+
+/** A new snapshot entry in status `creating`, with an id no other snapshot has (ids sort by time). */
+export function newSnapshot(state: State, now: Date, fields: Pick<Snapshot, 'gtid' | 'flavor' | 'version'> & Partial<Snapshot>): Snapshot {
+  let id = snapshotId(now);
+  for (let ms = 1; state.snapshots.some((s) => s.id === id); ms += 1) id = snapshotId(new Date(now.getTime() + ms));
+  return { id, status: 'creating', volume: `snap-${id}`, data_state_at: now.toISOString(), created_at: now.toISOString(), pause_ms: 0, prepare_ms: 0, ...fields };
 }
 
 /** Every statement of a snapshot's pause fails after this long instead of hanging (a full pool). */

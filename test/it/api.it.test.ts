@@ -187,6 +187,27 @@ describe('dolly serve: the HTTP API, tokens, ownership, lifecycle', { skip: skip
     assert.ok(!(await admin.cloneList()).some((c) => c.name === 'too-long'));
   });
 
+  it('refuses a clone when the pool is below its reserve: 507 with the free space, nothing made', async () => {
+    const reserve = root.deps.store.require().settings.reserve_bytes;
+    root.deps.store.update((st) => {
+      st.settings.reserve_bytes = 1024 ** 4;
+    });
+    try {
+      const response = await fetch(`${engine.url}/v1/clones`, { method: 'POST', headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' }, body: '{"name": "no-room"}' });
+      assert.equal(response.status, 507);
+      const error = ((await response.json()) as { error: { category: string; message: string } }).error;
+      assert.equal(error.category, 'resource_exhausted');
+      assert.match(error.message, /^the pool has [\d.]+ \w+ free, less than the 1\.0 TiB kept for the replica$/);
+    } finally {
+      root.deps.store.update((st) => {
+        if (reserve === undefined) delete st.settings.reserve_bytes;
+        else st.settings.reserve_bytes = reserve;
+      });
+    }
+    assert.ok(!(await admin.cloneList()).some((c) => c.name === 'no-room'));
+    assert.deepEqual(root.deps.store.require().jobs, []);
+  });
+
   it('destroys a clone when its TTL is up, unless it is protected', async () => {
     const alice = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
     const short = await alice.cloneCreate({ name: 'short', ttl: '2s' });
@@ -276,8 +297,19 @@ describe('dolly serve: the HTTP API, tokens, ownership, lifecycle', { skip: skip
     assert.deepEqual(state.jobs, []);
     const servers = (await root.deps.runtime.list()).map((s) => s.name);
     assert.ok(!servers.some((s) => s.endsWith('crashed')), `left: ${servers.join(', ')}`);
+    // SIGTERM in the middle of a create: the job is undone, the engine exits 0.
+    const stopping = remoteApi({ url: engine.url, token: tokens.alice ?? '' }).cloneCreate({ name: 'stopped' }).then(
+      () => 'made',
+      (error: unknown) => (error instanceof DollyError ? error.category : String(error)),
+    );
+    await new Promise((r) => setTimeout(r, 200));
     assert.equal(await engine.stop(), 0);
-    assert.equal(root.deps.store.require().jobs.length, 0);
+    const outcome = await stopping;
+    const left = root.deps.store.require();
+    assert.deepEqual(left.jobs, []);
+    if (outcome !== 'made') assert.ok(!left.clones.some((c) => c.name === 'stopped'), `a half-made clone after SIGTERM (${outcome})`);
+    const leftServers = (await root.deps.runtime.list()).map((s) => s.name);
+    if (outcome !== 'made') assert.ok(!leftServers.some((s) => s.endsWith('stopped')), `left: ${leftServers.join(', ')}`);
     const status = await dolly(['--root', root.root, '--json', 'status'], { DOLLY_URL: '', DOLLY_TOKEN: '' });
     assert.equal((JSON.parse(status.stdout) as { engine: unknown }).engine, null);
   });

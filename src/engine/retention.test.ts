@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidArgumentError } from '../errors.js';
+import type { Snapshot, State } from '../state/state.js';
+import { checkCron, pastRetention } from './retention.js';
+
+const snapshot = (id: string, createdAt: string, extra: Partial<Snapshot> = {}): Snapshot => ({
+  id,
+  status: 'ready',
+  volume: `snap-${id}`,
+  gtid: '0-1-1',
+  data_state_at: createdAt,
+  created_at: createdAt,
+  pause_ms: 1,
+  prepare_ms: 1,
+  flavor: 'mariadb',
+  version: '10.11',
+  scheduled: true,
+  ...extra,
+});
+
+const state = (snapshots: Snapshot[], schedule: State['schedule']): State => ({
+  version: 2,
+  root: '/r',
+  pool: { driver: 'copy' },
+  settings: { image: 'x', port_min: 6000, port_max: 6001, bind_address: '127.0.0.1', buffer_pool: '64M' },
+  snapshots,
+  clones: [],
+  jobs: [],
+  ...(schedule ? { schedule } : {}),
+});
+
+describe('retention', () => {
+  const now = new Date('2026-12-01T12:00:00Z');
+  const list = [snapshot('a', '2026-11-28T00:00:00Z'), snapshot('manual', '2026-11-29T00:00:00Z', { scheduled: false }), snapshot('b', '2026-11-30T00:00:00Z'), snapshot('c', '2026-12-01T00:00:00Z'), snapshot('d', '2026-12-01T11:00:00Z')];
+
+  it('keeps the newest N scheduled snapshots, never a manual one', () => {
+    assert.deepEqual([...pastRetention(state(list, { snapshot: '* * * * *', keep: 2 }), now)].sort(), ['a', 'b']);
+  });
+  it('also lets scheduled snapshots older than max_age go', () => {
+    assert.deepEqual([...pastRetention(state(list, { snapshot: '* * * * *', keep: 10, max_age_ms: 30 * 3_600_000 }), now)].sort(), ['a', 'b']);
+  });
+  it('never the newest ready snapshot, and nothing without a schedule', () => {
+    const old = [snapshot('only', '2026-01-01T00:00:00Z')];
+    assert.deepEqual([...pastRetention(state(old, { snapshot: '* * * * *', keep: 1, max_age_ms: 1000 }), now)], []);
+    assert.deepEqual([...pastRetention(state(list, undefined), now)], []);
+  });
+  it('accepts five- and six-field cron and refuses the rest with a hint', () => {
+    checkCron('*/15 * * * *');
+    checkCron('*/5 * * * * *');
+    for (const bad of ['every minute', '* * *', '61 * * * *', '* * * * * * * *']) assert.throws(() => checkCron(bad), InvalidArgumentError, bad);
+  });
+});
