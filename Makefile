@@ -19,7 +19,7 @@ build: $(NODE_MODULES)
 	chmod +x bin/dolly
 
 image: deps build
-	bin/dolly images build --loadgen
+	bin/dolly images build --engine all --loadgen
 
 demo: image
 	bin/dolly --root /var/lib/dolly-demo demo --exit

@@ -1,5 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { DriverName } from '../storage/driver.js';
+import { InvalidArgumentError } from '../errors.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { formatBytes } from '../format.js';
 
@@ -74,8 +75,9 @@ export function registerPoolCommands(program: Root): void {
   const images = program.command('images').description('server images');
   images
     .command('build')
-    .description('build dolly/mariadb:10.11 locally from Debian packages (skipped when present)')
-    .option('--tag <tag>', 'image tag', 'dolly/mariadb:10.11')
+    .description('build server images locally from Debian packages (skipped when present): dolly/mariadb:10.11 (bookworm), dolly/mariadb:11.8 (trixie)')
+    .option('--engine <name>', 'mariadb-10.11 (default), mariadb-11.8, or all')
+    .option('--tag <tag>', 'image tag (default: the engine\'s)')
     .option('--mirror <url>', 'Debian mirror (default: the host apt source)')
     .option('--force', 'rebuild even when present')
     .option('--loadgen', "also build the Swarm load emulator's image (dolly/loadgen)")
@@ -83,7 +85,16 @@ export function registerPoolCommands(program: Root): void {
       const ctx = cliContext(cmd.optsWithGlobals());
       const deps = await ctx.deps();
       const build = { docker: deps.docker, shell: deps.shell, logger: ctx.logger };
-      const results = [await (await import('../docker/image-build.js')).buildImage({ tag: opts.tag, force: opts.force === true, ...(opts.mirror ? { mirror: opts.mirror } : {}) }, build)];
+      const images = await import('../docker/image-build.js');
+      const wanted = opts.engine === 'all' ? [...images.ENGINES] : [opts.engine === undefined ? images.ENGINES[0] : images.findEngine(opts.engine)];
+      if (wanted.some((e) => e === undefined)) {
+        throw new InvalidArgumentError(`unknown engine ${JSON.stringify(opts.engine)}`, { hint: `choose one of ${images.ENGINES.map((e) => e.name).join(', ')}, or all` });
+      }
+      if (opts.tag !== undefined && wanted.length > 1) throw new InvalidArgumentError('--tag names one image', { hint: 'build one --engine at a time with --tag' });
+      const results: { tag: string; built: boolean; seconds: number }[] = [];
+      for (const engine of wanted) {
+        if (engine) results.push(await images.buildImage({ engine, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), force: opts.force === true, ...(opts.mirror ? { mirror: opts.mirror } : {}) }, build));
+      }
       if (opts.loadgen) results.push(await (await import('../swarm/loadgen-image.js')).buildLoadgenImage({ force: opts.force === true }, build));
       ctx.out.result(results, () => results.map((r) => (r.built ? `built ${r.tag} in ${r.seconds.toFixed(0)} s` : `${r.tag} is present`)).join('\n'));
     });

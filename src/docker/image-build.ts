@@ -53,6 +53,8 @@ export interface DebianImageRecipe {
   rootHint: string;
   /** Bumped when the recipe changes what dolly relies on: an image of another revision is rebuilt. */
   revision?: number;
+  /** The Debian suite to bootstrap (default bookworm, the host's). */
+  suite?: 'bookworm' | 'trixie' | 'sid';
 }
 
 /** The label that records a recipe's revision on its image. */
@@ -83,8 +85,9 @@ export async function buildDebianImage(recipe: DebianImageRecipe, options: Omit<
   const work = await mkdtemp(join(options.workDir ?? '/var/tmp', 'dolly-image-'));
   const rootfs = join(work, 'rootfs');
   try {
-    deps.logger.info(`debootstrap: Debian bookworm with ${recipe.what} (about 2 minutes, once)`, { image: recipe.tag, mirror });
-    await deps.shell.run('debootstrap', ['--variant=minbase', `--include=${recipe.packages.join(',')}`, 'bookworm', rootfs, mirror]);
+    const suite = recipe.suite ?? 'bookworm';
+    deps.logger.info(`debootstrap: Debian ${suite} with ${recipe.what} (about 2 minutes, once)`, { image: recipe.tag, mirror });
+    await deps.shell.run('debootstrap', ['--variant=minbase', `--include=${recipe.packages.join(',')}`, suite, rootfs, mirror]);
     for (const path of PRUNE) await rm(join(rootfs, path), { recursive: true, force: true });
     await recipe.customize(rootfs);
     await importRootfs(deps.docker, rootfs, recipe.tag, [...recipe.changes, ...(recipe.revision === undefined ? [] : [`LABEL ${LABEL_RECIPE}=${recipe.revision}`])]);
@@ -96,13 +99,39 @@ export async function buildDebianImage(recipe: DebianImageRecipe, options: Omit<
   return { tag: recipe.tag, built: true, seconds };
 }
 
-/** The MariaDB server image: mariadb-server and mariadb-client, an empty datadir, /run/dolly. */
-export async function buildImage(options: ImageBuildOptions, deps: ImageBuildDeps): Promise<BuiltImage> {
+/** A server engine dolly builds from Debian's packages: which suite has it, and how it is named. */
+export interface EngineImage {
+  /** `dolly images build --engine NAME`. */
+  name: string;
+  tag: string;
+  suite: 'bookworm' | 'trixie' | 'sid';
+  flavor: 'mariadb' | 'mysql';
+  /** major.minor, recorded on the image (`dolly.version`): a replica is never older than its source. */
+  version: string;
+  packages: readonly string[];
+}
+
+/** The engines proven here: MariaDB 10.11 (bookworm), MariaDB 11.8 (trixie). */
+export const ENGINES: readonly EngineImage[] = [
+  { name: 'mariadb-10.11', tag: DEFAULT_IMAGE, suite: 'bookworm', flavor: 'mariadb', version: '10.11', packages: ['mariadb-server', 'mariadb-client'] },
+  { name: 'mariadb-11.8', tag: 'dolly/mariadb:11.8', suite: 'trixie', flavor: 'mariadb', version: '11.8', packages: ['mariadb-server', 'mariadb-client', 'mariadb-backup'] },
+];
+
+/** The engine of a name (`mariadb-11.8`) or of a tag (`dolly/mariadb:11.8`). */
+export function findEngine(nameOrTag: string): EngineImage | undefined {
+  return ENGINES.find((e) => e.name === nameOrTag || e.tag === nameOrTag);
+}
+
+/** A server image: the engine's packages, an empty datadir, /run/dolly, the unprivileged server user. */
+export async function buildImage(options: ImageBuildOptions & { engine?: EngineImage }, deps: ImageBuildDeps): Promise<BuiltImage> {
+  const engine = options.engine ?? ENGINES[0];
+  if (!engine) throw new NotFoundError('no engine to build');
   return buildDebianImage(
     {
-      tag: options.tag ?? DEFAULT_IMAGE,
-      what: 'mariadb-server',
-      packages: ['mariadb-server', 'mariadb-client'],
+      tag: options.tag ?? engine.tag,
+      what: engine.packages[0] ?? 'a server',
+      packages: engine.packages,
+      suite: engine.suite,
       customize: async (rootfs) => {
         // The package's own datadir goes: dolly initialises each replica's datadir itself.
         await rm(join(rootfs, 'var/lib/mysql'), { recursive: true, force: true });
@@ -115,7 +144,7 @@ export async function buildImage(options: ImageBuildOptions, deps: ImageBuildDep
         }
       },
       revision: MARIADB_RECIPE_REVISION,
-      changes: ['CMD ["mariadbd"]', 'LABEL dolly.image=mariadb', 'LABEL dolly.flavor=mariadb'],
+      changes: [`CMD ["${engine.flavor === 'mysql' ? 'mysqld' : 'mariadbd'}"]`, `LABEL dolly.image=${engine.flavor}`, `LABEL dolly.flavor=${engine.flavor}`, `LABEL ${LABEL_VERSION}=${engine.version}`],
       rootHint: 'run `sudo dolly images build`',
     },
     options,
@@ -123,11 +152,22 @@ export async function buildImage(options: ImageBuildOptions, deps: ImageBuildDep
   );
 }
 
+/** The label that records an image's server version (major.minor). */
+export const LABEL_VERSION = 'dolly.version';
+
+/** What an image says it runs (labels of dolly's own images; null for others). */
+export async function imageEngine(docker: DockerClient, tag: string): Promise<{ flavor: string; version: string } | null> {
+  const labels = (await docker.getImage(tag).inspect()).Config?.Labels ?? {};
+  const flavor = labels['dolly.flavor'];
+  if (flavor === undefined) return null;
+  return { flavor, version: labels[LABEL_VERSION] ?? findEngine(tag)?.version ?? '10.11' };
+}
+
 /** Makes sure `image` is present: pulls images from a registry, refuses to guess for dolly's own. */
 export async function ensureImage(docker: DockerClient, image: string, logger: Logger): Promise<void> {
   if (await imageExists(docker, image)) {
     const revision = await imageRevision(docker, image);
-    if (image.startsWith('dolly/mariadb') && revision !== MARIADB_RECIPE_REVISION) {
+    if ((image.startsWith('dolly/mariadb') || image.startsWith('dolly/mysql')) && revision !== MARIADB_RECIPE_REVISION) {
       throw new FailedPreconditionError(`image ${image} was built by an older dolly (its servers would run as root)`, { hint: 'rebuild it with `dolly images build --force`' });
     }
     return;

@@ -1,9 +1,9 @@
-import { AlreadyExistsError, SourceError } from '../errors.js';
-import { ensureImage } from '../docker/image-build.js';
+import { AlreadyExistsError, FailedPreconditionError, SourceError } from '../errors.js';
+import { ensureImage, ENGINES, imageEngine } from '../docker/image-build.js';
 import { copyDatabases } from '../mysql/dump.js';
 import { replicaStatus, startReplication } from '../mysql/replication.js';
 import { checkSource } from '../mysql/source-check.js';
-import { connectSql } from '../mysql/sql-client.js';
+import { connectSql, type SqlClient } from '../mysql/sql-client.js';
 import type { Replica } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { withJob } from './jobs.js';
@@ -67,7 +67,8 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       const sourceClient = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
       const info = await (async () => {
         try {
-          return await checkSource(sourceClient, options.databases ? { databases: options.databases } : {});
+          const checked = await checkSource(sourceClient, options.databases ? { databases: options.databases } : {});
+          return { ...checked, tls: await offersTls(sourceClient) };
         } finally {
           await sourceClient.close();
         }
@@ -81,6 +82,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       }
       const state = deps.store.require();
       await ensureImage(deps.docker, state.settings.image, deps.logger);
+      assertEngineFits(await imageEngine(deps.docker, state.settings.image), state.settings.image, info);
       const driver = deps.driver(state);
       await driver.open();
       const replica: Replica = {
@@ -109,7 +111,8 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       });
       const admin = await connectSql(connect);
       try {
-        await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password }, copy.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
+        if (!info.tls) deps.logger.warn('the source offers no TLS: replication from it runs unencrypted');
+        await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password, tls: info.tls }, copy.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
         await assertReplicationStarted(admin, info.flavor);
       } finally {
         await admin.close();
@@ -144,4 +147,43 @@ export async function assertReplicationStarted(admin: Awaited<ReturnType<typeof 
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** major.minor as numbers (`10.11.18-MariaDB-log` → [10, 11]). */
+function majorMinor(version: string): [number, number] {
+  const [, major = '0', minor = '0'] = /(\d+)\.(\d+)/.exec(version) ?? [];
+  return [Number(major), Number(minor)];
+}
+
+/**
+ * A replica runs the source's flavor at the same or a newer version: an older server cannot apply
+ * what a newer one writes (new row formats, new SQL), and MySQL and MariaDB binlogs do not mix.
+ * Images dolly did not build (no labels) are not checked.
+ */
+export function assertEngineFits(engine: { flavor: string; version: string } | null, image: string, source: { flavor: string; version: string }): void {
+  if (engine === null) return;
+  const version = /^\d+(\.\d+)*/.exec(source.version)?.[0] ?? source.version;
+  const fitting = ENGINES.filter((e) => e.flavor === source.flavor && compare(majorMinor(e.version), majorMinor(version)) >= 0);
+  const hint =
+    fitting.length > 0
+      ? `make a new root with --image ${fitting.map((e) => e.tag).join(' or ')} (\`dolly images build --engine ${fitting[0]?.name ?? ''}\`)`
+      : `no image dolly builds fits a ${source.flavor} ${version} source yet`;
+  if (engine.flavor !== source.flavor) throw new FailedPreconditionError(`the source is ${source.flavor} ${version} but the image ${image} runs ${engine.flavor} ${engine.version}`, { hint });
+  if (compare(majorMinor(engine.version), majorMinor(version)) < 0) {
+    throw new FailedPreconditionError(`the image ${image} runs ${engine.flavor} ${engine.version}, older than the source's ${version}: a replica must not be older than its source`, { hint });
+  }
+}
+
+function compare(a: [number, number], b: [number, number]): number {
+  return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1];
+}
+
+/**
+ * Whether the source accepts TLS connections (`have_ssl`): replication uses TLS when it does and
+ * says plainly when it cannot. MariaDB 11.4+ replicas require TLS unless told otherwise, so the
+ * choice is always made explicitly. Unknown (the variable is gone, as in MySQL 9): assumed yes.
+ */
+async function offersTls(client: SqlClient): Promise<boolean> {
+  const [row] = await client.query<{ Value?: unknown }>("SHOW GLOBAL VARIABLES LIKE 'have_ssl'");
+  return row === undefined || String(row.Value ?? '').toUpperCase() === 'YES';
 }

@@ -130,4 +130,11 @@ describe('privileges', () => {
     assert.ok(names('11.4.2-MariaDB').includes('BINLOG MONITOR'));
     assert.ok(flavorOps('mysql').requiredPrivileges('8.0.36').map((p) => p.grant).includes('REPLICATION CLIENT'));
   });
+  it('asks for TLS to the source, or says explicitly that there is none (MariaDB 11.4+ requires it by default)', () => {
+    const base = { host: 'h', port: 1, user: 'u', password: 'p' };
+    assert.match(flavorOps('mariadb').changeSourceSql({ ...base, tls: false }), /, MASTER_SSL=0$/);
+    assert.match(flavorOps('mariadb').changeSourceSql({ ...base, tls: true }), /, MASTER_SSL=1$/);
+    assert.doesNotMatch(flavorOps('mariadb').changeSourceSql(base), /MASTER_SSL/);
+    assert.match(flavorOps('mysql').changeSourceSql({ ...base, tls: true }), /, SOURCE_SSL=1$/);
+  });
 });

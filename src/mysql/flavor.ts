@@ -21,6 +21,8 @@ export interface ChangeSourceOptions {
   password: string;
   /** Seconds between reconnection attempts of the IO thread (default 5). */
   connectRetrySeconds?: number;
+  /** Connect to the source over TLS; undefined: the server's default (MariaDB 11.4+: required). */
+  tls?: boolean;
 }
 
 /** The SHOW SLAVE/REPLICA STATUS columns dolly reads, by their name in this flavor. */
@@ -137,7 +139,8 @@ const mariadb: FlavorOps = {
   setPositionSql: (gtid) => `SET GLOBAL gtid_slave_pos = ${quoteString(gtid)}`,
   changeSourceSql: (o) =>
     `CHANGE MASTER TO MASTER_HOST=${quoteString(o.host)}, MASTER_PORT=${sqlInteger(o.port, 'port')}, MASTER_USER=${quoteString(o.user)}, ` +
-    `MASTER_PASSWORD=${quoteString(o.password)}, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=${sqlInteger(o.connectRetrySeconds ?? 5, 'connect retry')}`,
+    `MASTER_PASSWORD=${quoteString(o.password)}, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=${sqlInteger(o.connectRetrySeconds ?? 5, 'connect retry')}` +
+    (o.tls === undefined ? '' : `, MASTER_SSL=${o.tls ? 1 : 0}`),
   filterSql: (databases) => [
     `SET GLOBAL replicate_wild_ignore_table = ${quoteString('mysql.%')}`,
     `SET GLOBAL replicate_wild_do_table = ${quoteString((databases ?? []).map(wildTablePattern).join(','))}`,
@@ -198,7 +201,8 @@ const mysql: FlavorOps = {
   setPositionSql: (gtid) => `SET @@GLOBAL.gtid_purged = ${quoteString(gtid)}`,
   changeSourceSql: (o) =>
     `CHANGE REPLICATION SOURCE TO SOURCE_HOST=${quoteString(o.host)}, SOURCE_PORT=${sqlInteger(o.port, 'port')}, SOURCE_USER=${quoteString(o.user)}, ` +
-    `SOURCE_PASSWORD=${quoteString(o.password)}, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=${sqlInteger(o.connectRetrySeconds ?? 5, 'connect retry')}`,
+    `SOURCE_PASSWORD=${quoteString(o.password)}, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=${sqlInteger(o.connectRetrySeconds ?? 5, 'connect retry')}` +
+    (o.tls === undefined ? '' : `, SOURCE_SSL=${o.tls ? 1 : 0}`),
   filterSql: (databases) => [
     `CHANGE REPLICATION FILTER REPLICATE_WILD_IGNORE_TABLE = (${quoteString('mysql.%')}), ` +
       `REPLICATE_WILD_DO_TABLE = (${(databases ?? []).map((d) => quoteString(wildTablePattern(d))).join(', ')})`,

@@ -9,6 +9,8 @@ export interface SourceEndpoint {
   port: number;
   user: string;
   password: string;
+  /** Replicate over TLS (see ChangeSourceOptions.tls). */
+  tls?: boolean;
 }
 
 /** The replica's state as SHOW SLAVE/REPLICA STATUS says it (snake_case: it is shown as JSON). */

@@ -39,7 +39,7 @@ export async function dolly(args: string[], env: Record<string, string> = {}): P
 
 /** Runs the real `mariadb` client against a server and returns its tab-separated output. */
 export async function mariadbQuery(conn: { host: string; port: number; user: string; password: string }, sql: string): Promise<string> {
-  const { stdout } = await run('mariadb', ['--host', conn.host, '--port', String(conn.port), '--user', conn.user, '--batch', '--skip-column-names', '-e', sql], {
+  const { stdout } = await run('mariadb', ['--host', conn.host, '--port', String(conn.port), '--user', conn.user, '--default-character-set=utf8mb4', '--batch', '--skip-column-names', '-e', sql], {
     env: { ...process.env, MYSQL_PWD: conn.password },
   });
   return stdout.trim();

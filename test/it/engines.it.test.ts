@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createDockerClient } from '../../src/docker/client.js';
+import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
+import { createClone } from '../../src/engine/clone-create.js';
+import { initPool } from '../../src/engine/pool-init.js';
+import { initReplica } from '../../src/engine/replica-init.js';
+import { getReplicaStatus } from '../../src/engine/replica-status.js';
+import { createSnapshot } from '../../src/engine/snapshot-create.js';
+import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
+import { createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
+
+const PASSWORD = 'Pr0d-secret!';
+const MARIADB_11 = 'dolly/mariadb:11.8';
+
+type Conn = { host: string; port: number; user: string; password: string };
+
+/** The source's data: a table with a generated column, JSON and 4-byte text, written before and after the copy. */
+const SCHEMA = [
+  'CREATE DATABASE shop',
+  "CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(40) CHARACTER SET utf8mb4, doc JSON, total DECIMAL(10,2), doubled DECIMAL(10,2) AS (total * 2) STORED)",
+  "INSERT INTO shop.items (id, name, doc, total) VALUES (1, 'café 🍰', '{\"a\": 1}', 1.50), (2, 'tea', '{\"b\": [1,2]}', 2.25)",
+].join('; ');
+
+/** A digest of every row's values (CHECKSUM TABLE differs between server versions for the same rows). */
+async function checksum(conn: Conn): Promise<string> {
+  return mariadbQuery(conn, "SELECT MD5(GROUP_CONCAT(CONCAT_WS('|', id, name, doc, total, doubled) ORDER BY id SEPARATOR '\\n')) FROM shop.items");
+}
+
+/** One pipeline, source image → replica image: copy, replicate, snapshot, clone; every table equal. */
+function pipeline(label: string, sourceImage: string, replicaImage: string, ports: string): void {
+  describe(`engines: ${label}`, { skip: skipUnless('root', 'docker', 'image', 'image-mariadb-11.8', 'btrfs', 'mariadb-client') }, () => {
+    let root: TestRoot | undefined;
+    let production: ProductionServer | undefined;
+    after(async () => {
+      await root?.dispose();
+      await production?.stop();
+    });
+    it('copies, replicates, snapshots and clones; the clone runs the replica engine with the data of the source', async () => {
+      root = await createTestRoot(`dolly-it-eng-`);
+      production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: sourceImage, rootPassword: PASSWORD, name: `it-eng-${ports.slice(0, 4)}` });
+      const source: Conn = { host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD };
+      await mariadbQuery(source, SCHEMA);
+      await initPool({ driver: 'btrfs', size: '2G', ports, image: replicaImage }, root.deps);
+      await initReplica({ source }, root.deps);
+      await mariadbQuery(source, "INSERT INTO shop.items (id, name, doc, total) VALUES (3, 'ζωή', '{\"c\": null}', 9.99)");
+      const gtid = await mariadbQuery(source, 'SELECT @@gtid_binlog_pos');
+      for (let i = 0; i < 100 && (await getReplicaStatus(root.deps)).gtid !== gtid; i += 1) await new Promise((r) => setTimeout(r, 200));
+      const status = await getReplicaStatus(root.deps);
+      assert.equal(status.gtid, gtid, `replica at ${status.gtid}, error ${status.last_error ?? 'none'}`);
+      const snapshot = await createSnapshot(root.deps);
+      assert.equal(snapshot.gtid, gtid);
+      const clone = await createClone({ name: 'eng' }, root.deps);
+      const want = replicaImage === MARIADB_11 ? /^11\.8\./ : /^10\.11\./;
+      assert.match(await mariadbQuery(clone, 'SELECT VERSION()'), want);
+      assert.equal(await checksum(clone), await checksum(source));
+      assert.equal(await mariadbQuery(clone, "SELECT name FROM shop.items WHERE id = 1"), 'café 🍰');
+      assert.equal(await mariadbQuery(clone, 'SELECT doubled FROM shop.items WHERE id = 3'), '19.98');
+    });
+  });
+}
+
+pipeline('MariaDB 10.11 → 11.8', MARIADB_IMAGE, MARIADB_11, '6830-6834');
+pipeline('MariaDB 11.8 → 11.8', MARIADB_11, MARIADB_11, '6835-6839');
+
+describe('engines: a replica older than its source is refused', { skip: skipUnless('root', 'docker', 'image', 'image-mariadb-11.8', 'btrfs') }, () => {
+  let root: TestRoot | undefined;
+  let production: ProductionServer | undefined;
+  after(async () => {
+    await root?.dispose();
+    await production?.stop();
+  });
+  it('MariaDB 11.8 → 10.11: one line with a hint, no replica and nothing half-made', async () => {
+    root = await createTestRoot('dolly-it-eng-old-');
+    production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: MARIADB_11, rootPassword: PASSWORD, name: 'it-eng-old' });
+    await mariadbQuery({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD }, 'CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)');
+    await initPool({ driver: 'btrfs', size: '1G', ports: '6840-6844' }, root.deps);
+    const result = await dolly(['--root', root.root, 'replica', 'init', '--source', `mysql://root@127.0.0.1:${production.port}`], { DOLLY_SOURCE_PASSWORD: PASSWORD });
+    assert.equal(result.code, 5, result.stderr);
+    assert.match(result.stderr, /^dolly: the image dolly\/mariadb:10\.11 runs mariadb 10\.11, older than the source's 11\.8\.\d+: a replica must not be older than its source \(hint: make a new root with --image dolly\/mariadb:11\.8 \(`dolly images build --engine mariadb-11\.8`\)\)\n$/);
+    const state = root.deps.store.require();
+    assert.equal(state.replica, undefined);
+    assert.deepEqual(state.jobs, []);
+    assert.deepEqual((await root.deps.runtime.list()).filter((s) => s.kind !== 'source').map((s) => s.name), []);
+    assert.equal(await root.deps.driver(state).exists('replica'), false);
+  });
+});
