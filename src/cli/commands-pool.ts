@@ -75,8 +75,8 @@ export function registerPoolCommands(program: Root): void {
   const images = program.command('images').description('server images');
   images
     .command('build')
-    .description('build server images locally from Debian packages (skipped when present): dolly/mariadb:10.11 (bookworm), dolly/mariadb:11.8 (trixie)')
-    .option('--engine <name>', 'mariadb-10.11 (default), mariadb-11.8, or all')
+    .description('build server images locally from Debian packages (skipped when present): dolly/mariadb:10.11 (bookworm), dolly/mariadb:11.8 (trixie), dolly/mysql:9.7 (sid)')
+    .option('--engine <name>', 'mariadb-10.11 (default), mariadb-11.8, mysql-9.7, or all')
     .option('--tag <tag>', 'image tag (default: the engine\'s)')
     .option('--mirror <url>', 'Debian mirror (default: the host apt source)')
     .option('--force', 'rebuild even when present')

@@ -26,6 +26,8 @@ export interface ProductionServerOptions {
   serverId?: number;
   rootPassword: string;
   name: string;
+  /** The image's server (default mariadb): MySQL runs with GTID mode on. */
+  flavor?: 'mariadb' | 'mysql';
 }
 
 /** A running "production" MariaDB: binlog, GTID, row format, root reachable over TCP on 127.0.0.1. */
@@ -59,9 +61,9 @@ function initSql(password: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-function serverArgs(port: number, serverId: number): string[] {
+function serverArgs(flavor: 'mariadb' | 'mysql', port: number, serverId: number): string[] {
   return [
-    flavorOps('mariadb').serverBinary,
+    flavorOps(flavor).serverBinary,
     '--no-defaults',
     '--user=root',
     `--datadir=${DATADIR}`,
@@ -71,8 +73,7 @@ function serverArgs(port: number, serverId: number): string[] {
     '--skip-name-resolve',
     `--server-id=${sqlInteger(serverId, 'server id')}`,
     '--log-bin=source-bin',
-    '--binlog-format=ROW',
-    '--gtid-strict-mode=ON',
+    ...(flavor === 'mysql' ? ['--gtid-mode=ON', '--enforce-gtid-consistency=ON', '--mysqlx=0'] : ['--binlog-format=ROW', '--gtid-strict-mode=ON']),
     `--init-file=${INIT_DIR}/init.sql`,
     '--max-allowed-packet=256M',
     // A demo source: fast bulk loading matters more than surviving a power cut.
@@ -106,12 +107,13 @@ async function startOn(opts: ProductionServerOptions, port: number): Promise<Pro
   let container: Docker.Container | undefined;
   try {
     await writeFile(join(initDir, 'init.sql'), initSql(opts.rootPassword), { mode: 0o600 });
-    const init = flavorOps('mariadb').initDatadir(DATADIR).join(' ');
+    const flavor = opts.flavor ?? 'mariadb';
+    const init = [...flavorOps(flavor).initDatadir(DATADIR), ...(flavor === 'mysql' ? ['--user=root'] : [])].join(' ');
     const script = `[ -d ${DATADIR}/mysql ] || ${init} > /tmp/install-db.log 2>&1 || { cat /tmp/install-db.log >&2; exit 1; }; exec "$@"`;
     container = await create(opts, name, {
       name,
       Image: opts.image,
-      Cmd: ['sh', '-c', script, 'sh', ...serverArgs(port, opts.serverId ?? 1)],
+      Cmd: ['sh', '-c', script, 'sh', ...serverArgs(flavor, port, opts.serverId ?? 1)],
       Labels: { ...labelsFor(opts.root, 'source', opts.name), 'dolly.port': String(port) },
       HostConfig: { NetworkMode: 'host', Binds: [`${initDir}:${INIT_DIR}:ro`], RestartPolicy: { Name: 'no' } },
     });

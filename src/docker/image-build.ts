@@ -111,10 +111,11 @@ export interface EngineImage {
   packages: readonly string[];
 }
 
-/** The engines proven here: MariaDB 10.11 (bookworm), MariaDB 11.8 (trixie). */
+/** The engines proven here: MariaDB 10.11 (bookworm), MariaDB 11.8 (trixie), MySQL 9.7 (sid). */
 export const ENGINES: readonly EngineImage[] = [
   { name: 'mariadb-10.11', tag: DEFAULT_IMAGE, suite: 'bookworm', flavor: 'mariadb', version: '10.11', packages: ['mariadb-server', 'mariadb-client'] },
   { name: 'mariadb-11.8', tag: 'dolly/mariadb:11.8', suite: 'trixie', flavor: 'mariadb', version: '11.8', packages: ['mariadb-server', 'mariadb-client', 'mariadb-backup'] },
+  { name: 'mysql-9.7', tag: 'dolly/mysql:9.7', suite: 'sid', flavor: 'mysql', version: '9.7', packages: ['mysql-server', 'mysql-client'] },
 ];
 
 /** The engine of a name (`mariadb-11.8`) or of a tag (`dolly/mariadb:11.8`). */

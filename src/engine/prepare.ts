@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { flavorOps, serverFlavor, type Flavor } from '../mysql/flavor.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
@@ -49,6 +50,8 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
     await deps.runtime.stop(server, 600);
     const code = await deps.runtime.waitExit(server, 600_000);
     if (code !== 0) deps.logger.warn('prepare server exited with a non-zero code after shutdown', { code });
+    // Files a clone must not inherit (MySQL's auto.cnf holds the server_uuid: each clone makes its own).
+    if (data.kind === 'path') for (const file of flavorOps(flavor).cloneRemoveFiles) await rm(join(data.path, file), { force: true });
     return Date.now() - started;
   } finally {
     await removeRunDir(deps.root, server).catch(() => undefined);

@@ -108,6 +108,8 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         target: { socketPath: connect.socketPath ?? '', user: replica.admin_user, password: replica.admin_password },
         onProgress: (bytes) => options.onProgress?.(bytes, info.sizeBytes),
         ...(options.signal ? { signal: options.signal } : {}),
+        // The host has MariaDB's client tools; MySQL's come from the replica's own image.
+        ...(info.flavor === 'mysql' ? { toolsImage: state.settings.image } : {}),
       });
       const admin = await connectSql(connect);
       try {

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { basename, dirname } from 'node:path';
+import { SERVER_UID } from '../runtime/runtime.js';
 import { CommandFailedError, FailedPreconditionError, ResourceExhaustedError, SourceError } from '../errors.js';
 import { DumpPositionScanner } from './dump-position.js';
 import { flavorOps, type Flavor } from './flavor.js';
@@ -16,6 +18,12 @@ export interface CopyDatabasesOptions {
   signal?: AbortSignal;
   /** Other programs than the flavor's dump and client (tests). */
   binaries?: { dump: string; client: string };
+  /**
+   * Run the dump and the client from this image instead of the host (MySQL's `mysqldump` and
+   * `mysql` are not the host's MariaDB tools): each in a throwaway container with the host's
+   * network, no capabilities, as the server user, the target's socket directory mounted.
+   */
+  toolsImage?: string;
 }
 
 export interface CopyResult {
@@ -53,10 +61,15 @@ export async function copyDatabases(opts: CopyDatabasesOptions): Promise<CopyRes
     '--no-defaults', '--protocol=TCP', `--host=${opts.source.host}`, `--port=${opts.source.port}`, `--user=${opts.source.user}`,
     '--max-allowed-packet=1G', ...ops.dumpArgs(opts.databases),
   ];
-  const clientArgs = ['--no-defaults', `--socket=${opts.target.socketPath}`, `--user=${opts.target.user}`, '--max-allowed-packet=1G', '--batch'];
+  const socketPath = opts.toolsImage ? `${TOOLS_SOCKET_DIR}/${basename(opts.target.socketPath)}` : opts.target.socketPath;
+  const clientArgs = ['--no-defaults', `--socket=${socketPath}`, `--user=${opts.target.user}`, '--max-allowed-packet=1G', '--batch'];
   const exits = { count: 0 };
-  const dump = startChild(opts.binaries?.dump ?? ops.dumpBinary, dumpArgs, opts.source.password, 'ignore', exits);
-  const load = startChild(opts.binaries?.client ?? ops.clientBinary, clientArgs, opts.target.password, 'pipe', exits);
+  const [dumpCommand, dumpFull] = inTools(opts, opts.binaries?.dump ?? ops.dumpBinary, dumpArgs);
+  const [clientCommand, clientFull] = inTools(opts, opts.binaries?.client ?? ops.clientBinary, clientArgs);
+  const dump = startChild(dumpCommand, dumpFull, opts.source.password, 'ignore', exits);
+  const load = startChild(clientCommand, clientFull, opts.target.password, 'pipe', exits);
+  dump.name = opts.binaries?.dump ?? ops.dumpBinary;
+  load.name = opts.binaries?.client ?? ops.clientBinary;
   const killBoth = (): void => {
     for (const child of [dump, load]) kill(child);
   };
@@ -110,6 +123,19 @@ export async function copyDatabases(opts: CopyDatabasesOptions): Promise<CopyRes
     });
   }
   return { bytes, gtid: scanner.position };
+}
+
+/** Where the target's socket directory is mounted in a tools container. */
+const TOOLS_SOCKET_DIR = '/run/dolly';
+
+/** The command line of a program, on the host or in a throwaway container of `toolsImage` (MYSQL_PWD passed by name, never by value). */
+function inTools(opts: CopyDatabasesOptions, program: string, args: string[]): [string, string[]] {
+  if (!opts.toolsImage) return [program, args];
+  return [
+    'docker',
+    ['run', '--rm', '-i', '--network', 'host', '--user', `${SERVER_UID}:${SERVER_UID}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--read-only', '-e', 'MYSQL_PWD',
+      '-v', `${dirname(opts.target.socketPath)}:${TOOLS_SOCKET_DIR}`, '--entrypoint', program, opts.toolsImage, ...args],
+  ];
 }
 
 /**

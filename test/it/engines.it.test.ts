@@ -7,6 +7,9 @@ import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
 import { getReplicaStatus } from '../../src/engine/replica-status.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
+import { createConnection } from 'mysql2/promise';
+import { replicaConnectOptions } from '../../src/engine/servers.js';
+import { connectSql } from '../../src/mysql/sql-client.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
 
@@ -23,8 +26,10 @@ const SCHEMA = [
 ].join('; ');
 
 /** A digest of every row's values (CHECKSUM TABLE differs between server versions for the same rows). */
+const DIGEST = "SELECT SHA2(GROUP_CONCAT(CONCAT_WS('|', id, name, doc, total, doubled) ORDER BY id SEPARATOR '\\n'), 256) FROM shop.items";
+
 async function checksum(conn: Conn): Promise<string> {
-  return mariadbQuery(conn, "SELECT MD5(GROUP_CONCAT(CONCAT_WS('|', id, name, doc, total, doubled) ORDER BY id SEPARATOR '\\n')) FROM shop.items");
+  return mariadbQuery(conn, DIGEST);
 }
 
 /** One pipeline, source image → replica image: copy, replicate, snapshot, clone; every table equal. */
@@ -83,5 +88,76 @@ describe('engines: a replica older than its source is refused', { skip: skipUnle
     assert.deepEqual(state.jobs, []);
     assert.deepEqual((await root.deps.runtime.list()).filter((s) => s.kind !== 'source').map((s) => s.name), []);
     assert.equal(await root.deps.driver(state).exists('replica'), false);
+  });
+});
+
+const MYSQL = 'dolly/mysql:9.7';
+
+/** One query over mysql2 (MySQL 9.7's accounts use caching_sha2_password). */
+async function mysqlQuery(conn: Conn, sql: string): Promise<string> {
+  const c = await createConnection({ ...conn, multipleStatements: true, charset: 'utf8mb4' });
+  try {
+    const [rows] = await c.query(sql);
+    const first = Array.isArray(rows) ? (rows.at(-1) as Record<string, unknown> | undefined) : undefined;
+    return first === undefined ? '' : String(Object.values(first)[0] ?? '');
+  } finally {
+    await c.end();
+  }
+}
+
+describe('engines: MySQL 9.7 → 9.7', { skip: skipUnless('root', 'docker', 'image-mysql-9.7', 'btrfs') }, () => {
+  let root: TestRoot | undefined;
+  let production: ProductionServer | undefined;
+  after(async () => {
+    await root?.dispose();
+    await production?.stop();
+  });
+  it("copies with MySQL's own mysqldump, replicates with auto-position, snapshots, and gives each clone its own server_uuid", async () => {
+    root = await createTestRoot('dolly-it-eng-mysql-');
+    production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: MYSQL, rootPassword: PASSWORD, name: 'it-eng-mysql', flavor: 'mysql' });
+    const source: Conn = { host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD };
+    await mysqlQuery(source, SCHEMA);
+    await initPool({ driver: 'btrfs', size: '2G', ports: '6845-6849', image: MYSQL }, root.deps);
+    await initReplica({ source }, root.deps);
+    await mysqlQuery(source, "INSERT INTO shop.items (id, name, doc, total) VALUES (3, 'ζωή', '{\"c\": null}', 9.99)");
+    const gtid = await mysqlQuery(source, 'SELECT @@GLOBAL.gtid_executed');
+    for (let i = 0; i < 100 && (await getReplicaStatus(root.deps)).gtid !== gtid; i += 1) await new Promise((r) => setTimeout(r, 200));
+    const status = await getReplicaStatus(root.deps);
+    assert.equal(status.gtid, gtid, `replica at ${status.gtid}, error ${status.last_error ?? 'none'}`);
+    assert.equal(status.io_running && status.sql_running, true);
+    const snapshot = await createSnapshot(root.deps);
+    assert.equal(snapshot.gtid, gtid);
+    assert.equal(snapshot.flavor, 'mysql');
+    assert.ok(snapshot.pause_ms < 1000, `pause ${snapshot.pause_ms} ms`);
+    const one = await createClone({ name: 'one' }, root.deps);
+    const two = await createClone({ name: 'two' }, root.deps);
+    assert.match(await mysqlQuery(one, 'SELECT VERSION()'), /^9\.7\./);
+    assert.equal(await mysqlQuery(one, DIGEST), await mysqlQuery(source, DIGEST));
+    assert.equal(await mysqlQuery(one, 'SELECT doubled FROM shop.items WHERE id = 3'), '19.98');
+    const replica = root.deps.store.require().replica;
+    assert.ok(replica);
+    const admin = await connectSql(replicaConnectOptions(root.root, replica));
+    const replicaUuid = String((await admin.query<{ u: unknown }>('SELECT @@server_uuid AS u'))[0]?.u);
+    await admin.close();
+    const uuids = [await mysqlQuery(source, 'SELECT @@server_uuid'), replicaUuid, await mysqlQuery(one, 'SELECT @@server_uuid'), await mysqlQuery(two, 'SELECT @@server_uuid')];
+    assert.equal(new Set(uuids).size, 4, `server_uuids repeat: ${uuids.join(', ')}`);
+    // A write in one clone stays there.
+    await mysqlQuery(one, 'DELETE FROM shop.items');
+    assert.equal(await mysqlQuery(two, 'SELECT COUNT(*) FROM shop.items'), '3');
+  });
+  it('refuses a MariaDB source for a MySQL replica, nothing half-made', async () => {
+    const other = await createTestRoot('dolly-it-eng-mix-');
+    const maria = await startProductionServer({ docker: createDockerClient(), root: other.root, image: MARIADB_IMAGE, rootPassword: PASSWORD, name: 'it-eng-mix' });
+    try {
+      await mariadbQuery({ host: '127.0.0.1', port: maria.port, user: 'root', password: PASSWORD }, 'CREATE DATABASE shop');
+      await initPool({ driver: 'btrfs', size: '1G', ports: '6855-6859', image: MYSQL }, other.deps);
+      const result = await dolly(['--root', other.root, 'replica', 'init', '--source', `mysql://root@127.0.0.1:${maria.port}`], { DOLLY_SOURCE_PASSWORD: PASSWORD });
+      assert.equal(result.code, 5, result.stderr);
+      assert.match(result.stderr, /^dolly: the source is mariadb 10\.11\.\d+ but the image dolly\/mysql:9\.7 runs mysql 9\.7 \(hint: make a new root with --image dolly\/mariadb:10\.11 or dolly\/mariadb:11\.8 .*\)\n$/);
+      assert.equal(other.deps.store.require().replica, undefined);
+    } finally {
+      await other.dispose();
+      await maria.stop();
+    }
   });
 });

@@ -5,7 +5,7 @@ import type { TestContext } from 'node:test';
  * Integration tests need root, tools and a Docker engine. Where one is missing the test skips and
  * says why; with CI=true a missing capability fails the test instead (nothing may skip in CI).
  */
-export type Capability = 'root' | 'docker' | 'btrfs' | 'mariadb-client' | 'image' | 'tmux' | 'chromium' | 'image-mariadb-11.8';
+export type Capability = 'root' | 'docker' | 'btrfs' | 'mariadb-client' | 'image' | 'tmux' | 'chromium' | 'image-mariadb-11.8' | 'image-mysql-9.7';
 
 export const MARIADB_IMAGE = process.env.DOLLY_TEST_IMAGE ?? 'dolly/mariadb:10.11';
 
@@ -29,6 +29,8 @@ function has(capability: Capability): string | null {
       return tryRun('mariadb', ['--version']) ? null : 'needs the mariadb client (make deps installs it)';
     case 'image-mariadb-11.8':
       return tryRun('docker', ['image', 'inspect', 'dolly/mariadb:11.8']) ? null : 'needs the image dolly/mariadb:11.8 (make image builds it: bin/dolly images build --engine all)';
+    case 'image-mysql-9.7':
+      return tryRun('docker', ['image', 'inspect', 'dolly/mysql:9.7']) ? null : 'needs the image dolly/mysql:9.7 (make image builds it: bin/dolly images build --engine all)';
     case 'chromium':
       return tryRun('/usr/bin/chromium', ['--version']) ? null : "needs Debian's chromium for the browser test (make deps installs it)";
     case 'tmux':
