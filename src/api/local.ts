@@ -70,6 +70,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
           ...(snapshot !== undefined ? { snapshot } : {}),
           ...(request.name !== undefined ? { name: request.name } : {}),
           ...(request.admin ? { admin: true } : {}),
+          ...(request.user !== undefined ? { user: request.user } : {}),
           ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
           owner: principal.name,
           ...(signal ? { signal } : {}),

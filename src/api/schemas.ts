@@ -46,6 +46,7 @@ export const cloneCreateSchema = z.strictObject({
   snapshot: z.string().min(1).optional().describe('snapshot id (default: the newest)'),
   name: name.optional().describe('clone name (default: generated)'),
   admin: z.boolean().optional().describe("every privilege in the clone's own server"),
+  user: z.string().min(1).max(80).optional().describe("log in as this production account (NAME@'%') with a new password, keeping its grants"),
   ttl: duration.optional().describe('destroyed by the engine after this long (default: the engine\'s --default-ttl)'),
   fresh: z.boolean().optional().describe('take a snapshot now and clone it (data seconds old)'),
 });

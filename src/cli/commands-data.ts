@@ -110,12 +110,13 @@ export function registerDataCommands(program: Root): void {
     .option('--snapshot <id>', 'snapshot (default: the newest)')
     .option('--name <name>', 'clone name (default: generated)')
     .option('--admin', "give the clone's user every privilege in its server (FILE, SUPER, plugins); the container stays confined")
+    .option('--user <name>', "log in as this production account (NAME@'%' on the source) with a new password; its own grants, so the application connects as usual")
     .option('--ttl <duration>', 'the engine destroys it after this long, e.g. 8h (default: the engine\'s --default-ttl)')
     .option('--fresh', 'take a snapshot now and clone it (data seconds old)')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const c = await (await ctx.api()).cloneCreate(
-        { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.fresh ? { fresh: true } : {}) },
+        { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), ...(opts.user !== undefined ? { user: opts.user } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.fresh ? { fresh: true } : {}) },
         ctx.signal,
       );
       ctx.out.result(c, () => describeClone(c));

@@ -1,5 +1,5 @@
 import type { CloneView } from '../api/schemas.js';
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError, ResourceExhaustedError } from '../errors.js';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { Clone, JobStep, Snapshot, State } from '../state/state.js';
@@ -15,6 +15,8 @@ export interface CloneCreateOptions {
   name?: string;
   /** Give the clone's user every privilege (FILE, SUPER, plugins) inside its own server. */
   admin?: boolean;
+  /** Log in as this production account (NAME@'%' in the snapshot) with a new password, instead of `dolly`. */
+  user?: string;
   /** Who it belongs to (a token's name; default `local`, the host's CLI). */
   owner?: string;
   /** When the engine destroys it (RFC 3339). */
@@ -83,13 +85,15 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
     if (state.clones.some((c) => c.name === name)) {
       throw new AlreadyExistsError(`a clone named ${JSON.stringify(name)} exists`, { hint: 'choose another --name, or `dolly clone reset` it' });
     }
+    const production = options.user === undefined ? undefined : productionAccount(snapshot, options.user, options.admin === true);
     const clone: Clone = {
       name,
       status: 'creating',
       snapshot: snapshot.id,
       volume: `clone-${name}-${shortId()}`,
       port: freePort(state, busy),
-      user: CLONE_USER,
+      user: production ?? CLONE_USER,
+      ...(production !== undefined ? { production_account: true } : {}),
       password: generatePassword(),
       server_id: generateServerId(),
       ...(options.admin ? { admin: true } : {}),
@@ -117,6 +121,20 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
     await job.commit((s) => setCloneStatus(s, clone.name, 'ready'));
     return { ...cloneView(state, clone), ready_ms: Date.now() - started };
   });
+}
+
+/** The production account a clone logs in as (`--user`): it must be NAME@'%' in the snapshot. */
+function productionAccount(snapshot: Snapshot, user: string, admin: boolean): string {
+  if (admin) throw new InvalidArgumentError('--user and --admin do not go together', { hint: '--user keeps the production account\'s own grants; --admin gives the dolly user every privilege' });
+  if (user === '' || user.length > 80 || /[\u0000-\u001f]/.test(user)) throw new InvalidArgumentError(`invalid --user ${JSON.stringify(user)}`, { hint: "give the name of a production account, such as app" });
+  if (snapshot.accounts === undefined) throw new FailedPreconditionError(`snapshot ${snapshot.id} does not list its accounts (taken by an older dolly)`, { hint: 'take a new snapshot: `dolly snapshot create`' });
+  if (!snapshot.accounts.includes(`${user}@%`)) {
+    const same = snapshot.accounts.filter((a) => a.startsWith(`${user}@`));
+    throw new NotFoundError(`snapshot ${snapshot.id} has no account ${JSON.stringify(`${user}@%`)}${same.length > 0 ? ` (it has ${same.join(', ')})` : ''}`, {
+      hint: snapshot.accounts.length > 0 ? `a clone is reached from any address, so it needs user@'%'; accounts: ${snapshot.accounts.slice(0, 8).join(', ')}` : 'the source had no accounts of its own when the snapshot was taken',
+    });
+  }
+  return user;
 }
 
 /** The lowest port of the range no clone of this root holds (nor one found busy on the host). */

@@ -59,10 +59,10 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       const pauseMs = Math.round(performance.now() - stopped);
       options.signal?.throwIfAborted();
       const data = await driver.mount(snapshot.volume);
-      const prepareMs = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
+      const { ms: prepareMs, accounts } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
-      const done: Snapshot = { ...snapshot, status: 'ready', pause_ms: pauseMs, prepare_ms: prepareMs };
+      const done: Snapshot = { ...snapshot, status: 'ready', pause_ms: pauseMs, prepare_ms: prepareMs, accounts };
       await job.commit((s) => {
         s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
         s.clones = s.clones.map((c) => (c.name === clone.name ? { ...c, status: 'ready' } : c));

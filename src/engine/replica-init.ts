@@ -1,5 +1,6 @@
 import { AlreadyExistsError, FailedPreconditionError, SourceError } from '../errors.js';
 import { ensureImage, ENGINES, imageEngine } from '../docker/image-build.js';
+import { copyAccounts } from '../mysql/accounts.js';
 import { copyDatabases } from '../mysql/dump.js';
 import { replicaStatus, startReplication } from '../mysql/replication.js';
 import { checkSource } from '../mysql/source-check.js';
@@ -113,6 +114,19 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       });
       const admin = await connectSql(connect);
       try {
+        // The source's accounts, so every DEFINER resolves (their later changes come by replication).
+        const accountSource = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
+        try {
+          const accounts = await copyAccounts(accountSource, admin, info.flavor, [ADMIN_USER]);
+          deps.logger.info(`copied ${accounts.copied.length} account(s) from the source`);
+          for (const problem of accounts.problems) {
+            const warning = `account not copied: ${problem}`;
+            warnings.push(warning);
+            deps.logger.warn(warning);
+          }
+        } finally {
+          await accountSource.close();
+        }
         if (!info.tls) deps.logger.warn('the source offers no TLS: replication from it runs unencrypted');
         await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password, tls: info.tls }, copy.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
         await assertReplicationStarted(admin, info.flavor);

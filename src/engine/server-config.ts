@@ -9,6 +9,8 @@ export interface ServerFlavor {
   initDatadir(datadir: string): string[];
   /** Flags that keep replication from starting (`--skip-slave-start` / `--skip-replica-start`). */
   readonly skipReplicaStart: string;
+  /** The replica's flag that skips account statements it already has (error 1396). */
+  readonly skipAccountErrors: string;
   /** Flags every dolly-run server of this flavor gets (e.g. `--mysqlx=0`). */
   readonly extraServerArgs: readonly string[];
 }
@@ -68,6 +70,7 @@ export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPoo
     '--skip-log-bin',
     '--relay-log=relay-bin',
     '--relay-log-recovery=ON',
+    flavor.skipAccountErrors,
     '--innodb-flush-log-at-trx-commit=1',
     `--innodb-buffer-pool-size=${bufferPool}`,
     `--init-file=${INIT_FILE}`,
@@ -153,4 +156,13 @@ export function accountInitSql(user: string, hosts: readonly string[], password:
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * SQL run at every start of a clone made with `--user NAME`: the production account NAME@'%' keeps
+ * its own grants and gets the clone's password (production's hash was replaced when the snapshot
+ * was prepared).
+ */
+export function productionAccountInitSql(user: string, password: string): string {
+  return `ALTER USER ${quoteAccount(user, '%')} IDENTIFIED BY ${quoteString(password)} ACCOUNT UNLOCK;\n`;
 }

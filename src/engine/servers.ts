@@ -8,7 +8,7 @@ import type { ServerSpec } from '../runtime/runtime.js';
 import type { Clone, Replica, State } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { prepareRunDir, runDir, type EngineDeps } from './context.js';
-import { CLONE_PRIVILEGES, REPLICA_MARKER, accountInitSql, cloneCommand, replicaCommand } from './server-config.js';
+import { CLONE_PRIVILEGES, REPLICA_MARKER, accountInitSql, productionAccountInitSql, cloneCommand, replicaCommand } from './server-config.js';
 
 export const REPLICA = 'replica';
 export const REPLICA_VOLUME = 'replica';
@@ -66,7 +66,8 @@ export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, da
   const server = cloneServerName(clone.name);
   const admin = clone.admin === true;
   const isolated = state.settings.clone_network !== 'host';
-  const dir = await prepareRunDir(deps.root, server, accountInitSql(clone.user, ['%'], clone.password, admin ? 'ALL' : CLONE_PRIVILEGES));
+  const initSql = clone.production_account ? productionAccountInitSql(clone.user, clone.password) : accountInitSql(clone.user, ['%'], clone.password, admin ? 'ALL' : CLONE_PRIVILEGES);
+  const dir = await prepareRunDir(deps.root, server, initSql);
   return {
     name: server,
     kind: 'clone',

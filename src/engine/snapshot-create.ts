@@ -43,10 +43,10 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       options.signal?.throwIfAborted();
       const data = await driver.mount(snapshot.volume);
       job.willUndo({ do: 'remove-run-dir', server: prepareServerName(snapshot.volume) }, { do: 'remove-server', name: prepareServerName(snapshot.volume) });
-      const prepareMs = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
+      const { ms: prepareMs, accounts } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
-      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), pause_ms: taken.pauseMs, prepare_ms: prepareMs };
+      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), pause_ms: taken.pauseMs, prepare_ms: prepareMs, accounts };
       await job.commit((s) => {
         s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
       });

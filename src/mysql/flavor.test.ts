@@ -63,13 +63,13 @@ describe('flavor statements', () => {
     assert.equal(ops.statusSql, 'SHOW REPLICA STATUS');
   });
 
-  it('replication filters skip account tables and escape LIKE wildcards', () => {
+  it('replication filters let account statements through and escape LIKE wildcards', () => {
     assert.deepEqual(flavorOps('mariadb').filterSql(['my_shop', 'b%']), [
-      "SET GLOBAL replicate_wild_ignore_table = 'mysql.%'",
+      "SET GLOBAL replicate_wild_ignore_table = ''",
       "SET GLOBAL replicate_wild_do_table = 'my\\\\_shop.%,b\\\\%.%'",
     ]);
-    assert.deepEqual(flavorOps('mariadb').filterSql(), ["SET GLOBAL replicate_wild_ignore_table = 'mysql.%'", "SET GLOBAL replicate_wild_do_table = ''"]);
-    assert.deepEqual(flavorOps('mysql').filterSql(['a']), ["CHANGE REPLICATION FILTER REPLICATE_WILD_IGNORE_TABLE = ('mysql.%'), REPLICATE_WILD_DO_TABLE = ('a.%')"]);
+    assert.deepEqual(flavorOps('mariadb').filterSql(), ["SET GLOBAL replicate_wild_ignore_table = ''", "SET GLOBAL replicate_wild_do_table = ''"]);
+    assert.deepEqual(flavorOps('mysql').filterSql(['a']), ["CHANGE REPLICATION FILTER REPLICATE_WILD_IGNORE_TABLE = (), REPLICATE_WILD_DO_TABLE = ('a.%')"]);
     assert.throws(() => flavorOps('mariadb').filterSql(['a,b']), /filter/);
   });
 });

@@ -55,6 +55,11 @@ export interface FlavorOps {
   initDatadir(datadir: string): string[];
   /** Flag that keeps replication from starting with the server. */
   readonly skipReplicaStart: string;
+  /**
+   * The replica skips error 1396 (CREATE USER of an account it has, DROP USER of one it has not):
+   * accounts are copied after the dump, so an account statement of that window arrives twice.
+   */
+  readonly skipAccountErrors: string;
   /** Flags every dolly-run server of this flavor gets (replica, prepare, clone). */
   readonly extraServerArgs: readonly string[];
   /** Files in a datadir a clone must not inherit (MySQL's server_uuid lives in auto.cnf). */
@@ -124,6 +129,7 @@ const mariadb: FlavorOps = {
   dumpBinary: 'mariadb-dump',
   initDatadir: (datadir) => ['mariadb-install-db', '--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=socket', '--skip-test-db'],
   skipReplicaStart: '--skip-slave-start',
+  skipAccountErrors: '--slave-skip-errors=1396',
   extraServerArgs: [],
   cloneRemoveFiles: [],
   dumpArgs: (databases) => ['--single-transaction', '--master-data=1', '--gtid', ...dumpTail(databases)],
@@ -142,7 +148,7 @@ const mariadb: FlavorOps = {
     `MASTER_PASSWORD=${quoteString(o.password)}, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=${sqlInteger(o.connectRetrySeconds ?? 5, 'connect retry')}` +
     (o.tls === undefined ? '' : `, MASTER_SSL=${o.tls ? 1 : 0}`),
   filterSql: (databases) => [
-    `SET GLOBAL replicate_wild_ignore_table = ${quoteString('mysql.%')}`,
+    "SET GLOBAL replicate_wild_ignore_table = ''",
     `SET GLOBAL replicate_wild_do_table = ${quoteString((databases ?? []).map(wildTablePattern).join(','))}`,
   ],
   startReplicationSql: 'START SLAVE',
@@ -184,6 +190,7 @@ const mysql: FlavorOps = {
   dumpBinary: 'mysqldump',
   initDatadir: (datadir) => ['mysqld', '--no-defaults', '--initialize-insecure', `--datadir=${datadir}`],
   skipReplicaStart: '--skip-replica-start',
+  skipAccountErrors: '--replica-skip-errors=1396',
   // AUTO_POSITION needs GTIDs on the replica too; clones inherit the GTID state.
   extraServerArgs: ['--mysqlx=0', '--gtid-mode=ON', '--enforce-gtid-consistency=ON'],
   cloneRemoveFiles: ['auto.cnf'],
@@ -204,7 +211,7 @@ const mysql: FlavorOps = {
     `SOURCE_PASSWORD=${quoteString(o.password)}, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=${sqlInteger(o.connectRetrySeconds ?? 5, 'connect retry')}` +
     (o.tls === undefined ? '' : `, SOURCE_SSL=${o.tls ? 1 : 0}`),
   filterSql: (databases) => [
-    `CHANGE REPLICATION FILTER REPLICATE_WILD_IGNORE_TABLE = (${quoteString('mysql.%')}), ` +
+    'CHANGE REPLICATION FILTER REPLICATE_WILD_IGNORE_TABLE = (), ' +
       `REPLICATE_WILD_DO_TABLE = (${(databases ?? []).map((d) => quoteString(wildTablePattern(d))).join(', ')})`,
   ],
   startReplicationSql: 'START REPLICA',

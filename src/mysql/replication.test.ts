@@ -51,7 +51,7 @@ describe('startReplication', () => {
     assert.deepEqual(client.statements.map((s) => s.sql), [
       'STOP SLAVE',
       'SELECT @@GLOBAL.gtid_slave_pos AS gtid',
-      "SET GLOBAL replicate_wild_ignore_table = 'mysql.%'",
+      "SET GLOBAL replicate_wild_ignore_table = ''",
       "SET GLOBAL replicate_wild_do_table = 'shop.%'",
       "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='p\\'w', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=5",
       'START SLAVE',
@@ -70,7 +70,7 @@ describe('startReplication', () => {
   });
 
   it('filter arguments for the replica command line', () => {
-    assert.deepEqual(replicationFilterArgs(['my_db']), ['--replicate-wild-ignore-table=mysql.%', '--replicate-wild-do-table=my\\_db.%']);
+    assert.deepEqual(replicationFilterArgs(['my_db']), ['--replicate-wild-do-table=my\\_db.%']);
   });
 });
 

@@ -35,8 +35,9 @@ export interface StartReplicationOptions {
 
 /**
  * Points the replica at the source and starts replication from `gtid` (the copy's position; on
- * MariaDB the dump already set it, and it is set only when it differs). Account statements
- * (tables mysql.%) are not replicated: the copy holds none of the source's accounts.
+ * MariaDB the dump already set it, and it is set only when it differs). Account statements are
+ * replicated (the source's accounts are copied at `replica init`), unless databases are chosen:
+ * then only those databases' tables are.
  */
 export async function startReplication(client: SqlClient, flavor: Flavor, source: SourceEndpoint, gtid?: string, options: StartReplicationOptions = {}): Promise<void> {
   const ops = flavorOps(flavor);
@@ -54,7 +55,7 @@ export async function startReplication(client: SqlClient, flavor: Flavor, source
  * CHANGE REPLICATION FILTER do not): put them on the replica's command line.
  */
 export function replicationFilterArgs(databases?: readonly string[]): string[] {
-  const args = ['--replicate-wild-ignore-table=mysql.%'];
+  const args: string[] = [];
   for (const db of databases ?? []) args.push(`--replicate-wild-do-table=${wildTablePattern(db)}`);
   return args;
 }

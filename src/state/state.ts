@@ -30,6 +30,8 @@ export const snapshotSchema = z.object({
   parent: z.string().optional(),
   /** Taken by the engine's schedule (only these are pruned by its retention). */
   scheduled: z.boolean().optional(),
+  /** The source's accounts in it (`user@host`), locked with new random passwords: `clone create --user` picks one. */
+  accounts: z.array(z.string()).optional(),
 });
 export type Snapshot = z.infer<typeof snapshotSchema>;
 
@@ -45,6 +47,8 @@ export const cloneSchema = z.object({
   server_id: z.number().int(),
   /** `clone create --admin`: the user has every privilege (FILE, SUPER, plugins) in its server. */
   admin: z.boolean().optional(),
+  /** `clone create --user NAME`: the user is a production account (its own grants), given a new password. */
+  production_account: z.boolean().optional(),
   created_at: z.string(),
   /** Who it belongs to: the name of the engine token that made it (`local`: the host's CLI). */
   owner: z.string().optional(),
