@@ -1,5 +1,6 @@
 import { AlreadyExistsError, FailedPreconditionError, SourceError } from '../errors.js';
 import { ensureImage, ENGINES, imageEngine } from '../docker/image-build.js';
+import { labelsFor } from '../labels.js';
 import { copyAccounts } from '../mysql/accounts.js';
 import { copyDatabases } from '../mysql/dump.js';
 import { replicaStatus, startReplication } from '../mysql/replication.js';
@@ -110,7 +111,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         onProgress: (bytes) => options.onProgress?.(bytes, info.sizeBytes),
         ...(options.signal ? { signal: options.signal } : {}),
         // The host has MariaDB's client tools; MySQL's come from the replica's own image.
-        ...(info.flavor === 'mysql' ? { toolsImage: state.settings.image } : {}),
+        ...(info.flavor === 'mysql' ? { toolsImage: state.settings.image, toolsLabels: labelsFor(deps.root, 'copy', 'replica-copy') } : {}),
       });
       const admin = await connectSql(connect);
       try {

@@ -24,6 +24,8 @@ export interface CopyDatabasesOptions {
    * network, no capabilities, as the server user, the target's socket directory mounted.
    */
   toolsImage?: string;
+  /** Labels of those containers (the root's), so a teardown finds one a crash left running. */
+  toolsLabels?: Record<string, string>;
 }
 
 export interface CopyResult {
@@ -133,7 +135,7 @@ function inTools(opts: CopyDatabasesOptions, program: string, args: string[]): [
   if (!opts.toolsImage) return [program, args];
   return [
     'docker',
-    ['run', '--rm', '-i', '--network', 'host', '--user', `${SERVER_UID}:${SERVER_UID}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--read-only', '-e', 'MYSQL_PWD',
+    ['run', '--rm', '-i', ...Object.entries(opts.toolsLabels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]), '--network', 'host', '--user', `${SERVER_UID}:${SERVER_UID}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--read-only', '-e', 'MYSQL_PWD',
       '-v', `${dirname(opts.target.socketPath)}:${TOOLS_SOCKET_DIR}`, '--entrypoint', program, opts.toolsImage, ...args],
   ];
 }

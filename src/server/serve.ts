@@ -86,6 +86,7 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
     timer = setInterval(tick, options.intervalMs ?? 30_000);
     tick();
     deps.logger.info(`dolly engine serving ${deps.root} on ${url}`);
+    if (!tls && !['127.0.0.1', '::1', 'localhost'].includes(host)) deps.logger.warn(`listening on ${host} without TLS: tokens and clone passwords cross the network in clear (use --tls-cert/--tls-key)`);
     const server = app;
     const webhooks = stopWebhooks;
     return {

@@ -23,10 +23,38 @@ const SCHEMA = [
   'CREATE DATABASE shop',
   "CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(40) CHARACTER SET utf8mb4, doc JSON, total DECIMAL(10,2), doubled DECIMAL(10,2) AS (total * 2) STORED)",
   "INSERT INTO shop.items (id, name, doc, total) VALUES (1, 'café 🍰', '{\"a\": 1}', 1.50), (2, 'tea', '{\"b\": [1,2]}', 2.25)",
+  // The fidelity tables: partitions, full-text and spatial indexes, a foreign key, a BLOB, a MyISAM table.
+  'CREATE TABLE shop.parts (id INT, region INT, PRIMARY KEY (id, region)) PARTITION BY HASH(region) PARTITIONS 4',
+  'INSERT INTO shop.parts VALUES (1, 1), (2, 2), (3, 3), (4, 4)',
+  'CREATE TABLE shop.docs (id INT PRIMARY KEY, body TEXT, FULLTEXT KEY ft (body)) ENGINE=InnoDB',
+  "INSERT INTO shop.docs VALUES (1, 'copy on write snapshots'), (2, 'dump and restore overnight')",
+  'CREATE TABLE shop.places (id INT PRIMARY KEY, pos POINT NOT NULL, SPATIAL KEY sp (pos))',
+  "INSERT INTO shop.places VALUES (1, ST_GeomFromText('POINT(1 2)', 0)), (2, ST_GeomFromText('POINT(3 4)', 0))",
+  'CREATE TABLE shop.lines (id INT PRIMARY KEY, item_id INT, FOREIGN KEY (item_id) REFERENCES shop.items (id))',
+  'INSERT INTO shop.lines VALUES (1, 1), (2, 2)',
+  'CREATE TABLE shop.blobs (id INT PRIMARY KEY, b LONGBLOB)',
+  "INSERT INTO shop.blobs VALUES (1, UNHEX(SHA2('dolly', 512))), (2, REPEAT(UNHEX('00FF'), 5000))",
+  'CREATE TABLE shop.legacy (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=MyISAM',
+  "INSERT INTO shop.legacy VALUES (1, 'old')",
 ].join('; ');
 
 /** A digest of every row's values (CHECKSUM TABLE differs between server versions for the same rows). */
 const DIGEST = "SELECT SHA2(GROUP_CONCAT(CONCAT_WS('|', id, name, doc, total, doubled) ORDER BY id SEPARATOR '\\n'), 256) FROM shop.items";
+
+/** The same over every fidelity table, in one row of digests. */
+const FIDELITY = [
+  "SELECT CONCAT_WS(' '",
+  "(SELECT SHA2(GROUP_CONCAT(CONCAT_WS('|', id, region) ORDER BY id), 256) FROM shop.parts)",
+  "(SELECT SHA2(GROUP_CONCAT(CONCAT_WS('|', id, body) ORDER BY id), 256) FROM shop.docs)",
+  "(SELECT SHA2(GROUP_CONCAT(CONCAT_WS('|', id, ST_AsText(pos)) ORDER BY id), 256) FROM shop.places)",
+  "(SELECT SHA2(GROUP_CONCAT(CONCAT_WS('|', id, item_id) ORDER BY id), 256) FROM shop.lines)",
+  "(SELECT SHA2(GROUP_CONCAT(CONCAT_WS('|', id, HEX(b)) ORDER BY id), 256) FROM shop.blobs)",
+  "(SELECT SHA2(GROUP_CONCAT(CONCAT_WS('|', id, v) ORDER BY id), 256) FROM shop.legacy)",
+  "(SELECT COUNT(*) FROM shop.docs WHERE MATCH (body) AGAINST ('snapshots')))",
+].join(', ');
+
+/** A foreign key is enforced in the clone: an order line for a missing item is refused. */
+const FK_VIOLATION = 'INSERT INTO shop.lines VALUES (9, 999)';
 
 async function checksum(conn: Conn): Promise<string> {
   return mariadbQuery(conn, DIGEST);
@@ -59,6 +87,10 @@ function pipeline(label: string, sourceImage: string, replicaImage: string, port
       const want = replicaImage === MARIADB_11 ? /^11\.8\./ : /^10\.11\./;
       assert.match(await mariadbQuery(clone, 'SELECT VERSION()'), want);
       assert.equal(await checksum(clone), await checksum(source));
+      const fidelity = await mariadbQuery(clone, FIDELITY);
+      assert.equal(fidelity, await mariadbQuery(source, FIDELITY));
+      assert.match(fidelity, / 1$/, 'the full-text index finds nothing in the clone');
+      await assert.rejects(mariadbQuery(clone, FK_VIOLATION), /foreign key constraint fails/);
       assert.equal(await mariadbQuery(clone, "SELECT name FROM shop.items WHERE id = 1"), 'café 🍰');
       assert.equal(await mariadbQuery(clone, 'SELECT doubled FROM shop.items WHERE id = 3'), '19.98');
     });
@@ -133,6 +165,10 @@ describe('engines: MySQL 9.7 → 9.7', { skip: skipUnless('root', 'docker', 'ima
     const two = await createClone({ name: 'two' }, root.deps);
     assert.match(await mysqlQuery(one, 'SELECT VERSION()'), /^9\.7\./);
     assert.equal(await mysqlQuery(one, DIGEST), await mysqlQuery(source, DIGEST));
+    const fidelity = await mysqlQuery(one, FIDELITY);
+    assert.equal(fidelity, await mysqlQuery(source, FIDELITY));
+    assert.match(fidelity, / 1$/, 'the full-text index finds nothing in the clone');
+    await assert.rejects(mysqlQuery(one, FK_VIOLATION), /foreign key constraint fails/);
     assert.equal(await mysqlQuery(one, 'SELECT doubled FROM shop.items WHERE id = 3'), '19.98');
     const replica = root.deps.store.require().replica;
     assert.ok(replica);
@@ -142,8 +178,8 @@ describe('engines: MySQL 9.7 → 9.7', { skip: skipUnless('root', 'docker', 'ima
     const uuids = [await mysqlQuery(source, 'SELECT @@server_uuid'), replicaUuid, await mysqlQuery(one, 'SELECT @@server_uuid'), await mysqlQuery(two, 'SELECT @@server_uuid')];
     assert.equal(new Set(uuids).size, 4, `server_uuids repeat: ${uuids.join(', ')}`);
     // A write in one clone stays there.
-    await mysqlQuery(one, 'DELETE FROM shop.items');
-    assert.equal(await mysqlQuery(two, 'SELECT COUNT(*) FROM shop.items'), '3');
+    await mysqlQuery(one, 'DELETE FROM shop.blobs');
+    assert.equal(await mysqlQuery(two, 'SELECT COUNT(*) FROM shop.blobs'), '2');
   });
   it('refuses a MariaDB source for a MySQL replica, nothing half-made', async () => {
     const other = await createTestRoot('dolly-it-eng-mix-');
