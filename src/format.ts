@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from './errors.js';
+
 /** Bytes for people: `12.0 MiB`; `?` when unknown. */
 export function formatBytes(bytes: number | null): string {
   if (bytes === null) return '?';
@@ -19,6 +21,13 @@ export function parseDuration(text: string): number | null {
   let ms = 0;
   for (const [, amount, unit] of text.matchAll(/(\d+)([smhdw])/g)) ms += Number(amount) * (DURATION_UNITS[unit ?? 's'] ?? 0);
   return Number.isSafeInteger(ms) ? ms : null;
+}
+
+/** The milliseconds of a duration option; InvalidArgumentError naming the flag when malformed. */
+export function durationArg(text: string, flag: string): number {
+  const ms = parseDuration(text);
+  if (ms === null) throw new InvalidArgumentError(`invalid ${flag} ${JSON.stringify(text)}`, { hint: 'write a duration such as 90s, 30m, 8h, 7d or 1h30m' });
+  return ms;
 }
 
 /** A duration for people: `8h`, `1d 2h`, `45s`. */

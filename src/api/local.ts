@@ -1,11 +1,10 @@
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from '../errors.js';
 import type { EngineDeps } from '../engine/context.js';
-import { formatDuration, parseDuration } from '../format.js';
+import { durationArg, formatDuration } from '../format.js';
 import { LOCAL_PRINCIPAL, createToken, listTokens, revokeToken, type Principal } from '../server/tokens.js';
 import type { EventType } from '../server/events.js';
 import type { Clone } from '../state/state.js';
 import type { DollyApi, LifecyclePolicy } from './api.js';
-import type { CloneListItem } from './schemas.js';
 
 export interface LocalApiOptions {
   /** Who asks (default: the host's CLI, an admin). */
@@ -80,10 +79,10 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       emit('clone.created', { name: clone.name, snapshot: clone.snapshot, expires_at: clone.expires_at }, clone.owner);
       return clone;
     },
-    cloneList: async () => (await (await engine.manage()).listClones(deps)).filter((c) => principal.admin || c.owner === principal.name),
+    cloneList: async () => (await engine.manage()).listClones(deps, (c) => mayUse(principal, c)),
     cloneGet: async (name) => {
       own(name);
-      const found = (await api.cloneList()).find((c): c is CloneListItem => c.name === name);
+      const [found] = await (await engine.manage()).listClones(deps, (c) => c.name === name);
       if (!found) throw new NotFoundError(`no clone named ${JSON.stringify(name)}`, { hint: 'list yours with `dolly clone list`' });
       return found;
     },
@@ -142,8 +141,7 @@ export function mayUse(principal: Principal, clone: Clone): boolean {
 }
 
 function checkedDuration(text: string, max: number | undefined, flag: string): number {
-  const ms = parseDuration(text);
-  if (ms === null) throw new InvalidArgumentError(`invalid ${flag} ${JSON.stringify(text)}`, { hint: 'write a duration such as 90s, 30m, 8h, 7d or 1h30m' });
+  const ms = durationArg(text, flag);
   if (max !== undefined && ms > max) throw new InvalidArgumentError(`${flag} ${text} is longer than this engine allows (${formatDuration(max)})`, { hint: `ask for at most ${formatDuration(max)}` });
   return ms;
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError, messageOf } from '../errors.js';
-import { parseDuration } from '../format.js';
+import { durationArg } from '../format.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { table } from './output.js';
 import { secretPrompt } from './prompt.js';
@@ -31,9 +31,9 @@ export function registerServeCommands(program: Root): void {
       const ctx = cliContext(globals);
       if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new InvalidArgumentError('--tls-cert and --tls-key go together', { hint: 'pass both, or neither for plain HTTP' });
       const policy = {
-        ...(opts.defaultTtl !== undefined ? { defaultTtlMs: duration(opts.defaultTtl, '--default-ttl') } : {}),
-        maxTtlMs: duration(opts.maxTtl, '--max-ttl'),
-        maxProtectMs: duration(opts.maxProtect, '--max-protect'),
+        ...(opts.defaultTtl !== undefined ? { defaultTtlMs: durationArg(opts.defaultTtl, '--default-ttl') } : {}),
+        maxTtlMs: durationArg(opts.maxTtl, '--max-ttl'),
+        maxProtectMs: durationArg(opts.maxProtect, '--max-protect'),
       };
       if (policy.defaultTtlMs !== undefined && policy.defaultTtlMs > policy.maxTtlMs) throw new InvalidArgumentError('--default-ttl is longer than --max-ttl', { hint: 'lower it or raise --max-ttl' });
       if (opts.install) {
@@ -52,9 +52,9 @@ export function registerServeCommands(program: Root): void {
           listen: opts.listen,
           ...(opts.tlsCert !== undefined && opts.tlsKey !== undefined ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : {}),
           policy,
-          intervalMs: duration(opts.expiryInterval, '--expiry-interval'),
+          intervalMs: durationArg(opts.expiryInterval, '--expiry-interval'),
           ...(opts.metricsToken ? { metricsNeedToken: true } : {}),
-          ...(opts.idleAfter !== undefined ? { idleMs: duration(opts.idleAfter, '--idle-after') } : {}),
+          ...(opts.idleAfter !== undefined ? { idleMs: durationArg(opts.idleAfter, '--idle-after') } : {}),
           webhooks,
         },
         await ctx.deps(),
@@ -190,12 +190,6 @@ async function firstLine(file: string, flag: string): Promise<string> {
   const first = text.split('\n')[0]?.trim() ?? '';
   if (first === '') throw new InvalidArgumentError(`${file} is empty`, { hint: 'write the secret on its first line' });
   return first;
-}
-
-function duration(text: string, flag: string): number {
-  const ms = parseDuration(text);
-  if (ms === null) throw new InvalidArgumentError(`invalid ${flag} ${JSON.stringify(text)}`, { hint: 'write a duration such as 90s, 30m, 8h, 7d or 1h30m' });
-  return ms;
 }
 
 async function loginToken(file: string | undefined): Promise<string> {

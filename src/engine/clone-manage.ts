@@ -10,13 +10,13 @@ import { cloneConnectOptions, cloneServerName, cloneSpec, startAndWait } from '.
 
 export type { CloneListItem };
 
-/** `dolly clone list`: every clone with its status, server state and the disk it alone uses. */
-export async function listClones(deps: EngineDeps): Promise<CloneListItem[]> {
+/** `dolly clone list`: every clone (or those `only` accepts) with its status, server state and the disk it alone uses. */
+export async function listClones(deps: EngineDeps, only: (clone: Clone) => boolean = () => true): Promise<CloneListItem[]> {
   const state = deps.store.require();
   const driver = deps.driver(state);
   const servers = new Map((await deps.runtime.list()).map((s) => [s.name, s.state]));
   const items: CloneListItem[] = [];
-  for (const clone of state.clones) {
+  for (const clone of state.clones.filter(only)) {
     const exclusive = await driver.exclusiveBytes(clone.volume).catch(() => null);
     items.push({ ...cloneView(state, clone), status: clone.status, state: servers.get(cloneServerName(clone.name)) ?? 'missing', exclusive_bytes: exclusive });
   }

@@ -12,7 +12,7 @@ export interface EngineClaim {
 
 /** The recorded engine, if its process still runs (a dead one's claim is stale and ignored). */
 export function runningEngine(store: StateStore): EngineClaim | null {
-  const row = store.transact((db) => db.prepare('SELECT pid, start, url, started_at FROM engine WHERE id = 1').get()) as EngineClaim | undefined;
+  const row = store.query((db) => db.prepare('SELECT pid, start, url, started_at FROM engine WHERE id = 1').get()) as EngineClaim | undefined;
   return row && ownerAlive({ pid: row.pid, start: row.start }) ? row : null;
 }
 

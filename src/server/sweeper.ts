@@ -43,7 +43,8 @@ export class Sweeper {
   private readonly lastActive = new Map<string, number>();
   private readonly samples: ReplicaSample[] = [];
   private readonly started = Date.now();
-  private replicationStopped: boolean | undefined;
+  /** As last seen (a replication found stopped at the engine's start is reported too). */
+  private replicationStopped = false;
   private poolLow = false;
   private cron: { expression: string; job: Cron } | undefined;
   private snapshotting = false;
@@ -154,10 +155,8 @@ export class Sweeper {
     this.samples.push({ at: this.deps.now().toISOString(), io_running: status.io_running, sql_running: status.sql_running, lag_seconds: status.lag_seconds });
     if (this.samples.length > HISTORY) this.samples.shift();
     const stopped = !status.io_running || !status.sql_running;
-    if (this.replicationStopped !== undefined && stopped !== this.replicationStopped) {
+    if (stopped !== this.replicationStopped) {
       this.events.emit(stopped ? 'replication.stopped' : 'replication.running', { io_running: status.io_running, sql_running: status.sql_running, last_error: status.last_error });
-    } else if (this.replicationStopped === undefined && stopped) {
-      this.events.emit('replication.stopped', { io_running: status.io_running, sql_running: status.sql_running, last_error: status.last_error });
     }
     this.replicationStopped = stopped;
   }

@@ -44,7 +44,7 @@ export function createToken(store: StateStore, name: string, admin: boolean, now
 }
 
 export function listTokens(store: StateStore): TokenInfo[] {
-  const rows = store.transact((db) => db.prepare('SELECT name, admin, created_at, revoked_at FROM tokens ORDER BY created_at, name').all()) as { name: string; admin: number; created_at: string; revoked_at: string | null }[];
+  const rows = store.query((db) => db.prepare('SELECT name, admin, created_at, revoked_at FROM tokens ORDER BY created_at, name').all()) as { name: string; admin: number; created_at: string; revoked_at: string | null }[];
   return rows.map((r) => ({ name: r.name, admin: r.admin === 1, created_at: r.created_at, revoked_at: r.revoked_at }));
 }
 
@@ -57,11 +57,11 @@ export function revokeToken(store: StateStore, name: string, now: Date): void {
 /** The principal of a presented secret, or null when it is unknown, malformed or revoked. */
 export function authenticate(store: StateStore, secret: string): Principal | null {
   if (!secret.startsWith(PREFIX) || secret.length > 128) return null;
-  const row = store.transact((db) => db.prepare('SELECT name, admin FROM tokens WHERE hash = ? AND revoked_at IS NULL').get(hashOf(secret))) as { name: string; admin: number } | undefined;
+  const row = store.query((db) => db.prepare('SELECT name, admin FROM tokens WHERE hash = ? AND revoked_at IS NULL').get(hashOf(secret))) as { name: string; admin: number } | undefined;
   return row ? { name: row.name, admin: row.admin === 1 } : null;
 }
 
 /** True when the root has no token at all (the engine's first start makes the admin token then). */
 export function noTokens(store: StateStore): boolean {
-  return store.transact((db) => db.prepare('SELECT 1 FROM tokens LIMIT 1').get()) === undefined;
+  return store.query((db) => db.prepare('SELECT 1 FROM tokens LIMIT 1').get()) === undefined;
 }

@@ -83,6 +83,16 @@ export class StateStore {
     return (db as Db).transaction(() => fn(db as Db)).immediate();
   }
 
+  /**
+   * Reads with `fn` without taking the write lock (the engine's tokens and claim: every API request
+   * authenticates, and must not queue behind a writer). Needs an initialised root.
+   */
+  query<T>(fn: (db: Db) => T): T {
+    const db = this.open(false);
+    if (db === undefined) this.require();
+    return fn(db as Db);
+  }
+
   /** Deletes the store (`teardown --purge`). */
   delete(): void {
     this.close();
