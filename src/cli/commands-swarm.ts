@@ -133,10 +133,10 @@ export function registerSwarmCommands(program: Root): void {
       ].join('\n'),
     );
   });
-  withTarget(swarm.command('destroy').description("remove the stack's services, secrets, network and node labels")).action(async (opts, cmd) => {
+  withTarget(swarm.command('destroy').description("remove the stack's services, secrets, network and node labels, and the replica's data on this machine (the source's volume stays)")).action(async (opts, cmd) => {
     const { ctx, topology, deps } = await swarmSetup(opts as { config: string; dockerHost?: string }, cmd.optsWithGlobals());
-    const removed = await (await import('../swarm/deploy/swarm-deploy.js')).swarmDestroy(topology, deps);
-    ctx.out.result({ removed }, () => `removed ${removed.length} object(s)`);
+    const result = await (await import('../swarm/deploy/swarm-deploy.js')).swarmDestroy(topology, deps);
+    ctx.out.result(result, () => [`removed ${result.removed.length}: ${result.removed.join(', ') || 'nothing'}`, ...result.kept.map((k) => `kept ${k}`)].join('\n'));
   });
 }
 

@@ -90,6 +90,14 @@ export class BtrfsDriver implements StorageDriver {
     await this.btrfs(['subvolume', 'delete', '--commit-after', path], `removing ${id}`);
   }
 
+  async discardFree(): Promise<boolean> {
+    await this.volumesDir();
+    // Deleted subvolumes are freed by the cleaner in the background: wait for it, then trim.
+    await this.deps.shell.run('btrfs', ['subvolume', 'sync', this.config.mountpoint]);
+    await this.deps.shell.run('fstrim', [this.config.mountpoint]);
+    return true;
+  }
+
   async mount(id: string): Promise<DataMount> {
     return { kind: 'path', path: await this.existingPath(id) };
   }

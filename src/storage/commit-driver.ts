@@ -181,6 +181,11 @@ export class CommitDriver implements StorageDriver {
     return false;
   }
 
+  /** The pool is Docker's own storage: nothing dolly may trim. */
+  async discardFree(): Promise<boolean> {
+    return false;
+  }
+
   async space(): Promise<PoolSpace> {
     const info: unknown = await this.deps.docker.info();
     const dir = typeof info === 'object' && info !== null && 'DockerRootDir' in info && typeof info.DockerRootDir === 'string' ? info.DockerRootDir : '/var/lib/docker';

@@ -132,6 +132,11 @@ export class CopyDriver implements StorageDriver {
     return false;
   }
 
+  /** The pool is a directory on a file system dolly does not own: nothing dolly may trim. */
+  async discardFree(): Promise<boolean> {
+    return false;
+  }
+
   async space(): Promise<PoolSpace> {
     const fs = await statfs(await this.ready());
     return { totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bavail * fs.bsize };

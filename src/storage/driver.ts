@@ -62,6 +62,12 @@ export interface StorageDriver {
    */
   limit(id: string, bytes: number): Promise<boolean>;
   space(): Promise<PoolSpace>;
+  /**
+   * Hands the blocks of removed volumes back to the device underneath (TRIM: a loop image gets
+   * holes punched), so a removed volume's bytes are gone from the disk, not only unlinked. Returns
+   * false when the driver cannot (the pool is a directory or Docker's own storage).
+   */
+  discardFree(): Promise<boolean>;
 }
 
 const VOLUME_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;

@@ -148,6 +148,8 @@ export interface PoolModel {
   readonly root: string;
   /** Host path of the replica's datadir on the pool node (a volume of the pool). */
   readonly dataDir: string;
+  /** True when the topology names pool.dataDir: without a pool at the root, a datadir dolly does not manage. */
+  readonly dataDirGiven: boolean;
   /** Host path of the replica's run directory (socket, init file) on the pool node. */
   readonly runDir: string;
   /** Ports the clones publish on the pool node (host mode); no service may take them. */

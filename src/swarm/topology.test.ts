@@ -109,6 +109,7 @@ describe('buildTopology: the seed on three nodes', () => {
       label: { key: 'dolly.pool', value: 'true' },
       root: '/var/lib/dolly',
       dataDir: '/var/lib/dolly/pool/volumes/replica',
+      dataDirGiven: false,
       runDir: '/var/lib/dolly/run/replica',
       clonePorts: { first: 6000, last: 6099 },
     });
@@ -168,6 +169,7 @@ describe('buildTopology: configured values', () => {
     assert.equal(loadgen.env['LOADGEN_INTERVAL_MS'], '250');
     assert.equal(loadgen.env['MYSQL_PASSWORD_FILE'], '/run/secrets/root-pw-v2');
     assert.deepEqual(replica.mounts.map((m) => m.source), ['/srv/pool/replica', '/srv/run/replica']);
+    assert.equal(topology.pool.dataDirGiven, true, 'a named datadir is one dolly does not manage unless the root holds a pool');
     assert.deepEqual(topology.nodes[0]?.labels, { zone: 'x' });
     assert.deepEqual(topology.secrets[0]?.from, { kind: 'pulumi-config', key: 'rootPassword' });
   });

@@ -64,6 +64,7 @@ function poolOf(config: ResolvedTopologyConfig): PoolModel {
     root: config.pool.root,
     // The core's layout: the btrfs pool mounted at <root>/pool, the replica's volume `replica`.
     dataDir: config.pool.dataDir ?? join(config.pool.root, 'pool', 'volumes', 'replica'),
+    dataDirGiven: config.pool.dataDir !== undefined,
     runDir: config.pool.runDir ?? join(config.pool.root, 'run', 'replica'),
     clonePorts: config.pool.clonePorts,
   };

@@ -16,7 +16,8 @@ async function setup(): Promise<ConformanceHarness> {
     await driver.open();
     return {
       driver,
-      capabilities: { removeSnapshotWithClones: true, thinClones: true, readOnlySeal: true, limits: true },
+      capabilities: { removeSnapshotWithClones: true, thinClones: true, readOnlySeal: true, limits: true, discards: true },
+      deviceHolds: async (text) => (await shell.run('grep', ['-c', '-a', '-F', '-e', text, config.image ?? ''], { nothrow: true })).exitCode === 0,
       use: async () => {},
       release: async () => {},
       writeFile: writePathFile,

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -25,6 +27,15 @@ import { skipUnless } from '../support/capabilities.js';
 import { createTestRoot, dolly, leftovers, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
 
 const run = promisify(execFile);
+
+/** Files under `dir` whose bytes hold `needle` (grep -F over every regular file, binary ones too). */
+async function filesHolding(dir: string, needle: string): Promise<string[]> {
+  const result = await run('grep', ['-rlF', '-a', '-s', '-D', 'skip', '-e', needle, dir], { maxBuffer: 64 * 1024 * 1024 }).catch((error: { code?: number; stdout?: string }) => {
+    if (error.code === 1 || error.code === 2) return { stdout: error.stdout ?? '' };
+    throw error;
+  });
+  return result.stdout.split('\n').filter(Boolean);
+}
 const PASSWORD = `sw'"$\`arm\\pw`;
 
 /** Polls `probe` until it returns true; fails with `what` after `timeoutMs`. */
@@ -108,6 +119,29 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
       await squatter.remove();
     }
     assert.deepEqual(await stackObjects(deps.docker, 'dolly'), []);
+  });
+
+  it('a deploy on a root with no dolly pool is refused with one line and a hint, and leaves nothing', async () => {
+    const bare = await mkdtemp(join(tmpdir(), 'dolly-it-nopool-'));
+    const labels = async (): Promise<unknown> => ((await deps.docker.listNodes()) as { Description?: { Hostname?: string }; Spec?: { Labels?: Record<string, string> } }[]).map((n) => [n.Description?.Hostname, n.Spec?.Labels]).sort();
+    const labelsBefore = await labels();
+    try {
+      const base = config();
+      const noPool = { ...base, pool: { ...base.pool, root: bare } };
+      await assert.rejects(swarmDeploy(buildTopology(noPool), deps), /holds no dolly pool/);
+      const file = join(bare, 'topology.yaml');
+      await writeFile(file, stringify(noPool));
+      const out = await dolly(['--root', root, 'swarm', 'deploy', '--config', file], { DOLLY_SOURCE_PASSWORD: PASSWORD });
+      assert.notEqual(out.code, 0);
+      assert.match(out.stderr, /holds no dolly pool/);
+      assert.match(out.stderr, /dolly --root .* init/);
+      assert.equal(out.stderr.trim().split('\n').filter((l) => !l.startsWith('hint')).length, 1, out.stderr);
+      assert.deepEqual(await stackObjects(deps.docker, 'dolly'), [], 'no network, secret or service');
+      assert.deepEqual(await readdir(bare), ['topology.yaml'], 'no datadir, run dir or account file');
+      assert.deepEqual(await labels(), labelsBefore, 'no node label changed');
+    } finally {
+      await rm(bare, { recursive: true, force: true });
+    }
   });
 
   it('deploys the stack: the replica on the pool node, never beside the source', async () => {
@@ -234,11 +268,25 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
     await eventually('rows keep coming to the replica', async () => (await onReplica()).rows > count + 2, 60_000);
   });
 
-  it('destroy leaves no service, secret or network of the stack, and takes the pool label off', async () => {
-    await swarmDestroy(topology(), deps);
+  it('destroy leaves no service, secret or network of the stack, no replica data, and no file with the source password on the host or the nodes', async () => {
+    assert.ok(await filesHolding(root, PASSWORD).then((f) => f.some((x) => x.endsWith('master.info'))), 'the running replica keeps the password in master.info, in the pool (the check can fail)');
+    const result = await swarmDestroy(topology(), deps);
     assert.deepEqual(await stackObjects(deps.docker, 'dolly'), []);
     const nodes = (await deps.docker.listNodes()) as { Spec?: { Labels?: Record<string, string> } }[];
     assert.ok(nodes.every((n) => n.Spec?.Labels?.['dolly.pool'] === undefined));
+    assert.ok(result.removed.includes('pool volume replica (the replica\'s data)'), JSON.stringify(result));
+    assert.ok(result.kept.some((k) => k.startsWith('volume ') && k.includes('node-1')), 'says it keeps the source\'s volume');
+    assert.equal(existsSync(join(root, 'pool', 'volumes', 'replica')), false);
+    assert.equal(existsSync(join(root, 'run', 'replica')), false);
+    assert.equal(existsSync(join(root, 'swarm-replica.json')), false);
+    const state = testRoot.deps.store.read();
+    assert.equal(state?.replica, undefined);
+    assert.equal(state?.swarm, undefined);
+    assert.ok((state?.snapshots.length ?? 0) > 0, 'the snapshots stay in the pool');
+    assert.deepEqual(await filesHolding(root, PASSWORD), [], 'no file under the root holds the password (snapshots included)');
+    const nodeVolumes = ((await docker.listVolumes({ filters: { label: [`${LABEL_ROOT}=${root}`] } })).Volumes ?? []).map((v) => v.Mountpoint);
+    assert.ok(nodeVolumes.length >= 3, 'the nodes\' volumes are still there to look into');
+    for (const dir of nodeVolumes) assert.deepEqual(await filesHolding(dir, PASSWORD), [], `no file in ${dir} holds the password`);
     await sandboxDown({ root }, { docker, logger: silentLogger });
     assert.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${LABEL_ROOT}=${root}`] } }), [], 'no sandbox container left');
     assert.deepEqual((await docker.listVolumes({ filters: { label: [`${LABEL_ROOT}=${root}`] } })).Volumes ?? [], [], 'no sandbox volume left');

@@ -17,6 +17,8 @@ export interface DriverCapabilities {
   readOnlySeal: boolean;
   /** limit() caps what a volume alone may write. */
   limits: boolean;
+  /** discardFree() trims the device underneath. */
+  discards: boolean;
 }
 
 /** What a driver's test file hands the suite. */
@@ -32,6 +34,8 @@ export interface ConformanceHarness {
   readFile(volume: TestVolume, rel: string): Promise<string | null>;
   /** Leaves no room for another snapshot or clone (outside the volumes); resolves to the function that frees it again. */
   fill?: () => Promise<() => Promise<void>>;
+  /** Whether the device underneath the pool (its loop image) holds these bytes anywhere, deleted files included. */
+  deviceHolds?: (text: string) => Promise<boolean>;
   /** Things the driver left outside its volumes (partial copies); must stay empty. */
   strays?: () => Promise<string[]>;
   cleanup(): Promise<void>;

@@ -212,6 +212,20 @@ export function driverConformance(name: string, needs: Capability[], setup: () =
       assert.equal((await h.readFile(a, 'small.bin'))?.length, 2 * MiB, 'what fitted is kept');
     });
 
+    test('discardFree: a removed volume and its snapshot leave none of their bytes on the device underneath', async (h) => {
+      const secret = `dolly-discard-${randomText(24)}`;
+      const v = await volume(h, 'discard-a');
+      await h.writeFile(v, 'master.info', `${secret}\n`);
+      const snap = await snapshotOf(h, v, 'discard-snap');
+      await h.release(snap);
+      await h.release(v);
+      await h.driver.remove('discard-snap');
+      await h.driver.remove('discard-a');
+      assert.equal(await h.driver.discardFree(), h.capabilities.discards);
+      if (!h.capabilities.discards || !h.deviceHolds) return;
+      assert.equal(await h.deviceHolds(secret), false, 'no copy of the removed file on the pool image');
+    });
+
     test('space() reports sane numbers', async (h) => {
       const { totalBytes, freeBytes } = await h.driver.space();
       assert.ok(Number.isSafeInteger(totalBytes) && totalBytes > 0);

@@ -7,7 +7,7 @@ import { SERVICE_PARTS, type SecretModel, type SecretSource, type Topology } fro
 import { readSecretValue } from '../secret-value.js';
 import { toNetworkSpec, toSecretSpec, toServiceSpec } from '../service-spec.js';
 import { preflight } from './preflight.js';
-import { prepareReplicaPaths } from './replica-prep.js';
+import { checkReplicaHome, prepareReplicaPaths, removeReplicaPaths } from './replica-prep.js';
 import { assertManager, liveNodes, stackObjects, swarmFacts, type NodeEngines, type StackObject } from './swarm-facts.js';
 
 export interface SwarmDeps {
@@ -42,6 +42,7 @@ export function readDeploySecret(secret: SecretModel, deps: Pick<SwarmDeps, 'env
  */
 export async function swarmDeploy(topology: Topology, deps: SwarmDeps): Promise<TopologyChange[]> {
   const changes = await swarmPlan(topology, deps);
+  checkReplicaHome(topology);
   const secretValues = new Map<string, string>();
   for (const secret of topology.secrets) {
     if (changes.some((c) => c.kind === 'secret' && c.name === secret.name && c.action === 'create')) {
@@ -129,8 +130,47 @@ export async function waitForServices(topology: Topology, deps: SwarmDeps, timeo
   }
 }
 
-/** `dolly swarm destroy`: removes the stack's services, secrets and network, and its node labels. */
-export async function swarmDestroy(topology: Topology, deps: SwarmDeps): Promise<string[]> {
+/** What `dolly swarm destroy` removed, and what it kept with the reason. */
+export interface DestroyResult {
+  removed: string[];
+  kept: string[];
+}
+
+/**
+ * `dolly swarm destroy`: removes the stack's services, secrets and network, and its node labels;
+ * then, once the replica's containers are gone, what deploy made on this machine for the replica
+ * (removeReplicaPaths). The source's volume stays on its node, as `docker stack rm` keeps volumes:
+ * it is production's data in the seed, and the result says so.
+ */
+export async function swarmDestroy(topology: Topology, deps: SwarmDeps): Promise<DestroyResult> {
+  const removed = await removeStack(topology, deps);
+  await waitForServiceContainersGone(topology, deps, 120_000);
+  const paths = await removeReplicaPaths(topology, deps.logger);
+  const source = topology.services.source;
+  const volumes = source.mounts.filter((m) => m.type === 'volume').map((m) => m.source);
+  const node = source.constraints.map((c) => /^node\.hostname==(.+)$/.exec(c)?.[1]).find((n) => n !== undefined) ?? "the source's node";
+  const kept = [...paths.kept, ...volumes.map((v) => `volume ${v} on ${node}: the source's data (\`docker volume rm ${v}\` there)`)];
+  for (const line of kept) deps.logger.info('kept', { what: line });
+  return { removed: [...removed, ...paths.removed], kept };
+}
+
+/**
+ * Waits until no container of the stack's replica service is left on the pool node (Swarm removes
+ * a service's tasks in the background): its datadir must not be removed under a running server.
+ */
+async function waitForServiceContainersGone(topology: Topology, deps: SwarmDeps, timeoutMs: number): Promise<void> {
+  const engine = deps.engines(topology.pool.node) ?? deps.docker;
+  const name = topology.services.replica.name;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = await engine.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${name}`] } }).catch(() => []);
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new UnavailableError(`the ${name} service's container is still on ${topology.pool.node} after ${timeoutMs / 1000} s`, { hint: 'run `dolly swarm destroy` again' });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function removeStack(topology: Topology, deps: SwarmDeps): Promise<string[]> {
   await assertManager(deps.docker);
   const deployed = await stackObjects(deps.docker, topology.stack);
   const order = ['service', 'secret', 'network'] as const;
