@@ -1,5 +1,7 @@
-import type { Command } from '@commander-js/extra-typings';
+import { Option, type Command } from '@commander-js/extra-typings';
 import type { CloneView, SnapshotListItem } from '../api/schemas.js';
+import type { BackupInput } from '../engine/restore-backup.js';
+import { InvalidArgumentError } from '../errors.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { secretPrompt } from './prompt.js';
 import { formatBytes } from '../format.js';
@@ -26,6 +28,20 @@ function snapshotNote(s: SnapshotListItem): string {
 }
 
 /** `replica …`, `snapshot …`, `clone …`. */
+/** `--backup DIR|-`: a directory that must exist, or stdin, which must not be a terminal. */
+async function backupInput(value: string | undefined): Promise<BackupInput | undefined> {
+  if (value === undefined) return undefined;
+  if (value === '-') {
+    if (process.stdin.isTTY) throw new InvalidArgumentError('--backup - reads an xbstream stream from stdin, but stdin is a terminal', { hint: 'pipe one in: `mariadb-backup --backup --stream=xbstream ... | dolly replica init --method backup --backup - ...`' });
+    return { kind: 'stream', stream: process.stdin };
+  }
+  const { stat } = await import('node:fs/promises');
+  const { resolve } = await import('node:path');
+  const path = resolve(value);
+  if (!(await stat(path).then((s) => s.isDirectory(), () => false))) throw new InvalidArgumentError(`--backup ${value} is not a directory`, { hint: 'give the --target-dir of `mariadb-backup --backup`, or - for a stream on stdin' });
+  return { kind: 'directory', path };
+}
+
 export function registerDataCommands(program: Root): void {
   const replica = program.command('replica').description('the replica of production');
   replica
@@ -34,8 +50,11 @@ export function registerDataCommands(program: Root): void {
     .requiredOption('--source <url>', 'mysql://USER@HOST:PORT (the password: DOLLY_SOURCE_PASSWORD, --source-password-file, or a prompt)')
     .option('--source-password-file <file>', "a file whose first line is the source user's password")
     .option('--databases <list>', 'comma-separated databases (default: every user database)')
+    .addOption(new Option('--method <method>', 'dump: a consistent logical copy over the network; backup: restore a mariadb-backup backup of the source').choices(['dump', 'backup'] as const).default('dump' as const))
+    .option('--backup <dir|->', 'with --method backup: the backup directory, or - for an xbstream stream on stdin (`mariadb-backup --backup --stream=xbstream`)')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
+      const backup = await backupInput(opts.backup);
       const { parseSourceUrl, sourcePassword } = await import('../engine/source-url.js');
       const where = parseSourceUrl(opts.source);
       const prompt = secretPrompt(`password of ${where.user}@${where.host}:${where.port}: `);
@@ -44,9 +63,9 @@ export function registerDataCommands(program: Root): void {
       const deps = await ctx.deps();
       const progress = byteProgress(ctx.logger, 'copying');
       try {
-        const result = await (await import('../engine/replica-init.js')).initReplica({ source, ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t), signal: ctx.signal }, deps);
+        const result = await (await import('../engine/replica-init.js')).initReplica({ source, method: opts.method, ...(backup ? { backup } : {}), ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t), signal: ctx.signal }, deps);
         progress.stop();
-        ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} copied (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s), replicating from GTID ${result.gtid}`);
+        ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} ${result.method === 'backup' ? 'restored from the backup' : 'copied'} (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s), replicating from GTID ${result.gtid}`);
       } finally {
         progress.stop();
       }

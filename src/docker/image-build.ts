@@ -60,7 +60,7 @@ export interface DebianImageRecipe {
 /** The label that records a recipe's revision on its image. */
 export const LABEL_RECIPE = 'dolly.recipe';
 
-/** The MariaDB image's revision: 2 = servers run as the unprivileged SERVER_UID. */
+/** The server images' revision: 2 = servers run as the unprivileged SERVER_UID (3 for MariaDB 10.11: with mariadb-backup). */
 export const MARIADB_RECIPE_REVISION = 2;
 
 export interface BuiltImage {
@@ -109,13 +109,15 @@ export interface EngineImage {
   /** major.minor, recorded on the image (`dolly.version`): a replica is never older than its source. */
   version: string;
   packages: readonly string[];
+  /** The recipe's revision (label `dolly.recipe`): an image of an older one is rebuilt. */
+  revision: number;
 }
 
 /** The engines proven here: MariaDB 10.11 (bookworm), MariaDB 11.8 (trixie), MySQL 9.7 (sid). */
 export const ENGINES: readonly EngineImage[] = [
-  { name: 'mariadb-10.11', tag: DEFAULT_IMAGE, suite: 'bookworm', flavor: 'mariadb', version: '10.11', packages: ['mariadb-server', 'mariadb-client'] },
-  { name: 'mariadb-11.8', tag: 'dolly/mariadb:11.8', suite: 'trixie', flavor: 'mariadb', version: '11.8', packages: ['mariadb-server', 'mariadb-client', 'mariadb-backup'] },
-  { name: 'mysql-9.7', tag: 'dolly/mysql:9.7', suite: 'sid', flavor: 'mysql', version: '9.7', packages: ['mysql-server', 'mysql-client'] },
+  { name: 'mariadb-10.11', tag: DEFAULT_IMAGE, suite: 'bookworm', flavor: 'mariadb', version: '10.11', packages: ['mariadb-server', 'mariadb-client', 'mariadb-backup'], revision: 3 },
+  { name: 'mariadb-11.8', tag: 'dolly/mariadb:11.8', suite: 'trixie', flavor: 'mariadb', version: '11.8', packages: ['mariadb-server', 'mariadb-client', 'mariadb-backup'], revision: MARIADB_RECIPE_REVISION },
+  { name: 'mysql-9.7', tag: 'dolly/mysql:9.7', suite: 'sid', flavor: 'mysql', version: '9.7', packages: ['mysql-server', 'mysql-client'], revision: MARIADB_RECIPE_REVISION },
 ];
 
 /** The engine of a name (`mariadb-11.8`) or of a tag (`dolly/mariadb:11.8`). */
@@ -144,7 +146,7 @@ export async function buildImage(options: ImageBuildOptions & { engine?: EngineI
           await chown(join(rootfs, dir), SERVER_UID, SERVER_UID);
         }
       },
-      revision: MARIADB_RECIPE_REVISION,
+      revision: engine.revision,
       changes: [`CMD ["${engine.flavor === 'mysql' ? 'mysqld' : 'mariadbd'}"]`, `LABEL dolly.image=${engine.flavor}`, `LABEL dolly.flavor=${engine.flavor}`, `LABEL ${LABEL_VERSION}=${engine.version}`],
       rootHint: 'run `sudo dolly images build`',
     },
@@ -168,8 +170,12 @@ export async function imageEngine(docker: DockerClient, tag: string): Promise<{ 
 export async function ensureImage(docker: DockerClient, image: string, logger: Logger): Promise<void> {
   if (await imageExists(docker, image)) {
     const revision = await imageRevision(docker, image);
-    if ((image.startsWith('dolly/mariadb') || image.startsWith('dolly/mysql')) && revision !== MARIADB_RECIPE_REVISION) {
+    const engine = findEngine(image);
+    if ((image.startsWith('dolly/mariadb') || image.startsWith('dolly/mysql')) && (revision ?? 0) < MARIADB_RECIPE_REVISION) {
       throw new FailedPreconditionError(`image ${image} was built by an older dolly (its servers would run as root)`, { hint: 'rebuild it with `dolly images build --force`' });
+    }
+    if (engine && (revision ?? 0) < engine.revision) {
+      throw new FailedPreconditionError(`image ${image} was built by an older dolly (recipe ${revision ?? 0}; this one needs ${engine.revision})`, { hint: `rebuild it with \`dolly images build --engine ${engine.name}\`` });
     }
     return;
   }

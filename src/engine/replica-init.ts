@@ -1,11 +1,13 @@
-import { AlreadyExistsError, FailedPreconditionError, SourceError } from '../errors.js';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, SourceError } from '../errors.js';
 import { ensureImage, ENGINES, imageEngine } from '../docker/image-build.js';
 import { labelsFor } from '../labels.js';
 import { copyAccounts } from '../mysql/accounts.js';
 import { copyDatabases } from '../mysql/dump.js';
 import { replicaStatus, startReplication } from '../mysql/replication.js';
 import { checkSource } from '../mysql/source-check.js';
-import { connectSql, type SqlClient } from '../mysql/sql-client.js';
+import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
+import type { DataMount } from '../storage/driver.js';
+import { restoreBackup, type BackupInput } from './restore-backup.js';
 import type { Replica } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { withJob } from './jobs.js';
@@ -14,8 +16,14 @@ import { generatePassword, generateServerId } from './names.js';
 import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaSpec, startAndWait } from './servers.js';
 import type { SourceSpec } from './source-url.js';
 
+/** How the first copy is made: a logical dump over the network, or a physical backup. */
+export type ProvisionMethod = 'dump' | 'backup';
+
 export interface ReplicaInitOptions {
   source: SourceSpec;
+  /** Default `dump`. `backup` restores `backup` (a mariadb-backup backup of the source). */
+  method?: ProvisionMethod;
+  backup?: BackupInput;
   /** Databases to copy; all user databases when absent. */
   databases?: string[];
   /** Called as the dump streams: bytes so far, and the source's data size as an estimate. */
@@ -24,6 +32,7 @@ export interface ReplicaInitOptions {
 }
 
 export interface ReplicaInitResult {
+  method: ProvisionMethod;
   flavor: string;
   version: string;
   databases: string[];
@@ -40,6 +49,9 @@ export interface ReplicaInitResult {
  */
 export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps): Promise<ReplicaInitResult> {
   const started = Date.now();
+  const method = options.method ?? 'dump';
+  if (method === 'backup' && !options.backup) throw new InvalidArgumentError('--method backup needs --backup DIR or --backup - (a stream on stdin)', { hint: 'e.g. `mariadb-backup --backup --stream=xbstream | dolly replica init --method backup --backup - --source URL`' });
+  if (method === 'backup' && options.databases) throw new InvalidArgumentError('--databases does not apply to --method backup: a physical backup holds every database', { hint: 'drop --databases, or use --method dump' });
   await reconcile(deps);
   const { source } = options;
   return withJob(
@@ -84,7 +96,9 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       }
       const state = deps.store.require();
       await ensureImage(deps.docker, state.settings.image, deps.logger);
-      assertEngineFits(await imageEngine(deps.docker, state.settings.image), state.settings.image, info);
+      const engine = await imageEngine(deps.docker, state.settings.image);
+      assertEngineFits(engine, state.settings.image, info);
+      if (method === 'backup') assertBackupFits(engine, state.settings.image, info);
       const driver = deps.driver(state);
       await driver.open();
       const replica: Replica = {
@@ -99,37 +113,20 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       job.willUndo({ do: 'remove-volume', id: REPLICA_VOLUME });
       const data = await driver.createVolume(REPLICA_VOLUME);
       job.willUndo({ do: 'remove-run-dir', server: REPLICA }, { do: 'remove-server', name: REPLICA });
-      const spec = await replicaSpec(deps, state, replica, data, info.flavor);
       const connect = replicaConnectOptions(deps.root, replica);
+      const copy = options.backup && method === 'backup'
+        ? await restoreInto(options.backup, data, state.settings.image, options, deps)
+        : null;
+      const spec = await replicaSpec(deps, state, replica, data, info.flavor);
       await startAndWait(deps, spec, connect, options.signal);
-      deps.logger.info('copying databases from the source', { databases: info.databases, estimated_bytes: info.sizeBytes });
-      const copy = await copyDatabases({
-        source: { host: source.host, port: source.port, user: source.user, password: source.password },
-        databases: info.databases,
-        flavor: info.flavor,
-        target: { socketPath: connect.socketPath ?? '', user: replica.admin_user, password: replica.admin_password },
-        onProgress: (bytes) => options.onProgress?.(bytes, info.sizeBytes),
-        ...(options.signal ? { signal: options.signal } : {}),
-        // The host has MariaDB's client tools; MySQL's come from the replica's own image.
-        ...(info.flavor === 'mysql' ? { toolsImage: state.settings.image, toolsLabels: labelsFor(deps.root, 'copy', 'replica-copy') } : {}),
-      });
+      const dumped = copy ?? (await dumpInto(info, replica, connect, state.settings.image, options, deps));
       const admin = await connectSql(connect);
       try {
-        // The source's accounts, so every DEFINER resolves (their later changes come by replication).
-        const accountSource = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
-        try {
-          const accounts = await copyAccounts(accountSource, admin, info.flavor, [ADMIN_USER]);
-          deps.logger.info(`copied ${accounts.copied.length} account(s) from the source`);
-          for (const problem of accounts.problems) {
-            const warning = `account not copied: ${problem}`;
-            warnings.push(warning);
-            deps.logger.warn(warning);
-          }
-        } finally {
-          await accountSource.close();
-        }
+        // The source's accounts, so every DEFINER resolves (their later changes come by replication);
+        // a physical backup has them already.
+        if (method === 'dump') await copySourceAccounts(source, admin, info.flavor, warnings, deps);
         if (!info.tls) deps.logger.warn('the source offers no TLS: replication from it runs unencrypted');
-        await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password, tls: info.tls }, copy.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
+        await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password, tls: info.tls }, dumped.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
         await assertReplicationStarted(admin, info.flavor);
       } finally {
         await admin.close();
@@ -138,16 +135,80 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         if (s.replica) s.replica.status = 'ready';
       });
       return {
+        method,
         flavor: info.flavor,
         version: info.version,
         databases: info.databases,
-        gtid: copy.gtid,
-        copied_bytes: copy.bytes,
+        gtid: dumped.gtid,
+        copied_bytes: dumped.bytes,
         seconds: (Date.now() - started) / 1000,
         warnings,
       };
     },
   );
+}
+
+type SourceInfo = Awaited<ReturnType<typeof checkSource>>;
+
+/** The logical copy: dump from the source, load into the replica's socket. */
+async function dumpInto(info: SourceInfo, replica: Replica, connect: ConnectOptions, image: string, options: ReplicaInitOptions, deps: EngineDeps): Promise<{ gtid: string; bytes: number }> {
+  const { source } = options;
+  deps.logger.info('copying databases from the source', { databases: info.databases, estimated_bytes: info.sizeBytes });
+  return copyDatabases({
+    source: { host: source.host, port: source.port, user: source.user, password: source.password },
+    databases: info.databases,
+    flavor: info.flavor,
+    target: { socketPath: connect.socketPath ?? '', user: replica.admin_user, password: replica.admin_password },
+    onProgress: (bytes) => options.onProgress?.(bytes, info.sizeBytes),
+    ...(options.signal ? { signal: options.signal } : {}),
+    // The host has MariaDB's client tools; MySQL's come from the replica's own image.
+    ...(info.flavor === 'mysql' ? { toolsImage: image, toolsLabels: labelsFor(deps.root, 'copy', 'replica-copy') } : {}),
+  });
+}
+
+/** The physical copy: the backup unpacked and prepared in the replica's volume, before its server starts. */
+async function restoreInto(input: BackupInput, data: DataMount, image: string, options: ReplicaInitOptions, deps: EngineDeps): Promise<{ gtid: string; bytes: number }> {
+  if (data.kind !== 'path') throw new FailedPreconditionError('--method backup needs a pool whose volumes are directories (btrfs or copy)', { hint: 'use --method dump with the commit driver' });
+  deps.logger.info('restoring the backup into the replica volume', { from: input.kind === 'directory' ? input.path : 'stdin' });
+  const restored = await restoreBackup(
+    { input, target: data.path, image, labels: labelsFor(deps.root, 'copy', 'replica-restore'), onProgress: (bytes) => options.onProgress?.(bytes, 0), ...(options.signal ? { signal: options.signal } : {}) },
+    deps.shell,
+  );
+  deps.logger.info('backup prepared', { gtid: restored.position.gtid, binlog: `${restored.position.file}:${restored.position.position}` });
+  return { gtid: restored.position.gtid, bytes: restored.bytes };
+}
+
+/** Copies the source's accounts into the replica, warning about each one that could not be. */
+async function copySourceAccounts(source: SourceSpec, admin: SqlClient, flavor: 'mariadb' | 'mysql', warnings: string[], deps: EngineDeps): Promise<void> {
+  const accountSource = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
+  try {
+    const accounts = await copyAccounts(accountSource, admin, flavor, [ADMIN_USER]);
+    deps.logger.info(`copied ${accounts.copied.length} account(s) from the source`);
+    for (const problem of accounts.problems) {
+      const warning = `account not copied: ${problem}`;
+      warnings.push(warning);
+      deps.logger.warn(warning);
+    }
+  } finally {
+    await accountSource.close();
+  }
+}
+
+/**
+ * A physical backup is a MariaDB datadir: it is prepared, and then run, by the same major.minor
+ * as the source that made it (a newer server would upgrade the files in place, unlike replication).
+ */
+export function assertBackupFits(engine: { flavor: string; version: string } | null, image: string, source: { flavor: string; version: string }): void {
+  if (source.flavor !== 'mariadb') {
+    throw new FailedPreconditionError(`--method backup restores mariadb-backup backups of MariaDB; the source is ${source.flavor} ${source.version}`, { hint: 'use --method dump (XtraBackup, for MySQL, is not in Debian)' });
+  }
+  const wanted = majorMinor(source.version).join('.');
+  if (engine && majorMinor(engine.version).join('.') !== wanted) {
+    const fitting = ENGINES.find((e) => e.flavor === 'mariadb' && e.version === wanted);
+    throw new FailedPreconditionError(`a backup of MariaDB ${wanted} must be prepared by mariadb-backup ${wanted}; the image ${image} runs ${engine.version}`, {
+      hint: fitting ? `make the root with --image ${fitting.tag}, or use --method dump` : 'use --method dump',
+    });
+  }
 }
 
 /** Waits a few seconds for the IO thread to connect; a wrong host or grant shows up here. */

@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process';
+import { chown, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CommandFailedError, FailedPreconditionError, ResourceExhaustedError, messageOf } from '../errors.js';
+import { BACKUP_POSITION_FILES, parseBackupPosition, type BackupPosition } from '../mysql/backup-position.js';
+import { CONTAINER_DATADIR, SERVER_UID } from '../runtime/runtime.js';
+import type { Shell } from '../shell.js';
+
+/** Where a physical backup comes from: an `xbstream` stream (e.g. stdin), or a directory of one. */
+export type BackupInput = { kind: 'stream'; stream: Readable } | { kind: 'directory'; path: string };
+
+export interface RestoreBackupOptions {
+  input: BackupInput;
+  /** The empty pool volume, as a host path: the backup is unpacked and prepared in it. */
+  target: string;
+  /** The replica's image: its `mbstream` and `mariadb-backup` unpack and prepare the backup. */
+  image: string;
+  /** Labels of the throwaway container (the root's), so a teardown finds one a crash left. */
+  labels: Record<string, string>;
+  onProgress?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface RestoreBackupResult {
+  /** Bytes read from the stream, or copied from the directory. */
+  bytes: number;
+  position: BackupPosition;
+}
+
+const STDERR_KEEP = 16 * 1024;
+const DISK_FULL = /errno 28|Errcode: 28|No space left|error 28/i;
+
+/**
+ * Turns a `mariadb-backup` backup into a datadir in the pool volume `target`: a stream is
+ * unpacked by `mbstream -x`, a directory is copied (reflinked where the file system can), then
+ * `mariadb-backup --prepare` makes it consistent (applies the redo log). Both run in a throwaway
+ * container of the replica's image, as the server's user, with no network and no capabilities,
+ * so the prepared files belong to the server and the tools match its version. Returns the
+ * source's position the backup recorded; a backup that records none is refused (replication could
+ * not start from it). On failure the volume is half-filled: the caller removes it.
+ */
+export async function restoreBackup(opts: RestoreBackupOptions, shell: Shell): Promise<RestoreBackupResult> {
+  opts.signal?.throwIfAborted();
+  let bytes = 0;
+  if (opts.input.kind === 'directory') {
+    const found = await Promise.all(['xtrabackup_checkpoints', 'mariadb_backup_checkpoints'].map((f) => readFile(join(opts.input.kind === 'directory' ? opts.input.path : '', f), 'utf8').then(() => true, () => false)));
+    if (!found.some(Boolean)) {
+      throw new FailedPreconditionError(`${opts.input.path} is not a mariadb-backup backup (no xtrabackup_checkpoints)`, { hint: 'give the --target-dir of `mariadb-backup --backup`, or stream one: `mariadb-backup --backup --stream=xbstream | dolly replica init --method backup --backup -`' });
+    }
+    const du = await shell.run('du', ['-sb', opts.input.path]);
+    bytes = Number(du.stdout.split('\t')[0] ?? 0);
+    await shell.run('cp', ['-a', '--reflink=auto', `${opts.input.path}/.`, `${opts.target}/`]).catch(mapDiskFull);
+    await shell.run('chown', ['-R', `${SERVER_UID}:${SERVER_UID}`, opts.target]);
+  } else {
+    // The tools run as the server's user: the (empty) volume becomes theirs first.
+    await chown(opts.target, SERVER_UID, SERVER_UID);
+    bytes = await inTools(opts, 'mbstream -x -C "$0"', opts.input.stream);
+  }
+  await inTools(opts, 'mariadb-backup --prepare --target-dir="$0" > /tmp/prepare.log 2>&1 || { tail -n 20 /tmp/prepare.log >&2; exit 1; }', null);
+  const position = await readPosition(opts.target);
+  if (!position) {
+    throw new FailedPreconditionError('the backup records no binary log position (no xtrabackup_binlog_info): replication could not start from it', {
+      hint: 'take the backup from a source with log_bin on, with `mariadb-backup --backup` (not --no-lock or --safe-slave-backup on a server without binlog)',
+    });
+  }
+  return { bytes, position };
+}
+
+/** The position file the backup wrote (its newest name first). */
+async function readPosition(dir: string): Promise<BackupPosition | null> {
+  for (const name of BACKUP_POSITION_FILES) {
+    const text = await readFile(join(dir, name), 'utf8').catch(() => null);
+    if (text !== null) return parseBackupPosition(text);
+  }
+  return null;
+}
+
+function mapDiskFull(error: unknown): never {
+  if (DISK_FULL.test(String(error))) throw new ResourceExhaustedError('the pool filled up while the backup was copied into it', { hint: 'grow the pool (`dolly init --size`) or free space in it', cause: error });
+  throw error;
+}
+
+/**
+ * Runs `script` (sh, `$0` = the datadir) in a throwaway container of the image, the volume
+ * mounted at the datadir; `input` is piped to its stdin. Returns the bytes piped.
+ */
+async function inTools(opts: RestoreBackupOptions, script: string, input: Readable | null): Promise<number> {
+  const args = [
+    'run', '--rm', '-i', ...Object.entries(opts.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    '--network', 'none', '--user', `${SERVER_UID}:${SERVER_UID}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
+    '--read-only', '--tmpfs', '/tmp:rw,size=64m', '-v', `${opts.target}:${CONTAINER_DATADIR}`,
+    '--entrypoint', 'sh', opts.image, '-c', script, CONTAINER_DATADIR,
+  ];
+  const child = spawn('docker', args, { stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-STDERR_KEEP);
+  });
+  const exit = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  const onAbort = (): void => {
+    child.kill('SIGTERM');
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let bytes = 0;
+  try {
+    let piped: Promise<unknown> = Promise.resolve(null);
+    if (input && child.stdin) {
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          bytes += chunk.length;
+          opts.onProgress?.(bytes);
+          callback(null, chunk);
+        },
+      });
+      piped = pipeline(input, counter, child.stdin).catch((error: unknown) => {
+        child.kill('SIGTERM');
+        return error;
+      });
+    }
+    const [code, pipeError] = await Promise.all([exit, piped]);
+    opts.signal?.throwIfAborted();
+    if (code !== 0) {
+      if (DISK_FULL.test(stderr)) throw new ResourceExhaustedError('the pool filled up while the backup was unpacked into it', { hint: 'grow the pool (`dolly init --size`) or free space in it' });
+      const tool = script.split(' ')[0] ?? 'sh';
+      if (/not found/.test(stderr) && /mbstream|mariadb-backup/.test(stderr)) {
+        throw new FailedPreconditionError(`the image ${opts.image} has no ${tool}`, { hint: 'use a dolly image (`dolly images build`), which has mariadb-backup' });
+      }
+      const hint = tool === 'mbstream' ? 'the input must be the output of `mariadb-backup --backup --stream=xbstream`, complete' : 'see the lines above; the backup may be damaged or made by another version';
+      throw new CommandFailedError(`${tool} (in the replica's image)`, code, stderr, { hint });
+    }
+    if (pipeError) throw new CommandFailedError('reading the backup stream', null, messageOf(pipeError), { cause: pipeError, hint: 'the program writing the stream stopped early: see its own error' });
+    return bytes;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
