@@ -50,7 +50,7 @@ export function registerDataCommands(program: Root): void {
     .requiredOption('--source <url>', 'mysql://USER@HOST:PORT (the password: DOLLY_SOURCE_PASSWORD, --source-password-file, or a prompt)')
     .option('--source-password-file <file>', "a file whose first line is the source user's password")
     .option('--databases <list>', 'comma-separated databases (default: every user database)')
-    .addOption(new Option('--method <method>', 'dump: a consistent logical copy over the network; backup: restore a mariadb-backup backup of the source').choices(['dump', 'backup'] as const).default('dump' as const))
+    .addOption(new Option('--method <method>', 'dump: a consistent logical copy over the network (any engine); backup: restore a mariadb-backup backup of the source (MariaDB); clone: the CLONE plugin pulls a physical copy (MySQL)').choices(['dump', 'backup', 'clone'] as const).default('dump' as const))
     .option('--backup <dir|->', 'with --method backup: the backup directory, or - for an xbstream stream on stdin (`mariadb-backup --backup --stream=xbstream`)')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());

@@ -1,13 +1,10 @@
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, SourceError } from '../errors.js';
 import { ensureImage, ENGINES, imageEngine } from '../docker/image-build.js';
-import { labelsFor } from '../labels.js';
-import { copyAccounts } from '../mysql/accounts.js';
-import { copyDatabases } from '../mysql/dump.js';
 import { replicaStatus, startReplication } from '../mysql/replication.js';
 import { checkSource } from '../mysql/source-check.js';
-import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
-import type { DataMount } from '../storage/driver.js';
-import { restoreBackup, type BackupInput } from './restore-backup.js';
+import { connectSql, type SqlClient } from '../mysql/sql-client.js';
+import type { BackupInput } from './restore-backup.js';
+import { checkCloneDonor, cloneInto, copySourceAccounts, dumpInto, restoreInto, type ProvisionContext, type ProvisionMethod } from './provision.js';
 import type { Replica } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { withJob } from './jobs.js';
@@ -16,12 +13,10 @@ import { generatePassword, generateServerId } from './names.js';
 import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaSpec, startAndWait } from './servers.js';
 import type { SourceSpec } from './source-url.js';
 
-/** How the first copy is made: a logical dump over the network, or a physical backup. */
-export type ProvisionMethod = 'dump' | 'backup';
 
 export interface ReplicaInitOptions {
   source: SourceSpec;
-  /** Default `dump`. `backup` restores `backup` (a mariadb-backup backup of the source). */
+  /** Default `dump`. `backup` restores `backup` (a mariadb-backup backup of the source); `clone` is MySQL's CLONE. */
   method?: ProvisionMethod;
   backup?: BackupInput;
   /** Databases to copy; all user databases when absent. */
@@ -51,7 +46,8 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
   const started = Date.now();
   const method = options.method ?? 'dump';
   if (method === 'backup' && !options.backup) throw new InvalidArgumentError('--method backup needs --backup DIR or --backup - (a stream on stdin)', { hint: 'e.g. `mariadb-backup --backup --stream=xbstream | dolly replica init --method backup --backup - --source URL`' });
-  if (method === 'backup' && options.databases) throw new InvalidArgumentError('--databases does not apply to --method backup: a physical backup holds every database', { hint: 'drop --databases, or use --method dump' });
+  if (method !== 'dump' && options.databases) throw new InvalidArgumentError(`--databases does not apply to --method ${method}: a physical copy holds every database`, { hint: 'drop --databases, or use --method dump' });
+  if (method !== 'backup' && options.backup) throw new InvalidArgumentError('--backup applies only to --method backup', { hint: 'add --method backup, or drop --backup' });
   await reconcile(deps);
   const { source } = options;
   return withJob(
@@ -82,6 +78,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       const info = await (async () => {
         try {
           const checked = await checkSource(sourceClient, options.databases ? { databases: options.databases } : {});
+          if (method === 'clone') await checkCloneDonor(sourceClient, checked, source.user);
           return { ...checked, tls: await offersTls(sourceClient) };
         } finally {
           await sourceClient.close();
@@ -114,19 +111,18 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       const data = await driver.createVolume(REPLICA_VOLUME);
       job.willUndo({ do: 'remove-run-dir', server: REPLICA }, { do: 'remove-server', name: REPLICA });
       const connect = replicaConnectOptions(deps.root, replica);
-      const copy = options.backup && method === 'backup'
-        ? await restoreInto(options.backup, data, state.settings.image, options, deps)
-        : null;
+      const ctx: ProvisionContext = { source, info, replica, connect, image: state.settings.image, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+      const restored = options.backup && method === 'backup' ? await restoreInto(options.backup, data, state.settings.image, ctx, deps) : null;
       const spec = await replicaSpec(deps, state, replica, data, info.flavor);
       await startAndWait(deps, spec, connect, options.signal);
-      const dumped = copy ?? (await dumpInto(info, replica, connect, state.settings.image, options, deps));
+      const copied = restored ?? (method === 'clone' ? await cloneInto(ctx, deps) : await dumpInto(ctx, deps));
       const admin = await connectSql(connect);
       try {
         // The source's accounts, so every DEFINER resolves (their later changes come by replication);
-        // a physical backup has them already.
+        // a physical copy has them already.
         if (method === 'dump') await copySourceAccounts(source, admin, info.flavor, warnings, deps);
         if (!info.tls) deps.logger.warn('the source offers no TLS: replication from it runs unencrypted');
-        await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password, tls: info.tls }, dumped.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
+        await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password, tls: info.tls }, copied.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
         await assertReplicationStarted(admin, info.flavor);
       } finally {
         await admin.close();
@@ -139,59 +135,13 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         flavor: info.flavor,
         version: info.version,
         databases: info.databases,
-        gtid: dumped.gtid,
-        copied_bytes: dumped.bytes,
+        gtid: copied.gtid,
+        copied_bytes: copied.bytes,
         seconds: (Date.now() - started) / 1000,
         warnings,
       };
     },
   );
-}
-
-type SourceInfo = Awaited<ReturnType<typeof checkSource>>;
-
-/** The logical copy: dump from the source, load into the replica's socket. */
-async function dumpInto(info: SourceInfo, replica: Replica, connect: ConnectOptions, image: string, options: ReplicaInitOptions, deps: EngineDeps): Promise<{ gtid: string; bytes: number }> {
-  const { source } = options;
-  deps.logger.info('copying databases from the source', { databases: info.databases, estimated_bytes: info.sizeBytes });
-  return copyDatabases({
-    source: { host: source.host, port: source.port, user: source.user, password: source.password },
-    databases: info.databases,
-    flavor: info.flavor,
-    target: { socketPath: connect.socketPath ?? '', user: replica.admin_user, password: replica.admin_password },
-    onProgress: (bytes) => options.onProgress?.(bytes, info.sizeBytes),
-    ...(options.signal ? { signal: options.signal } : {}),
-    // The host has MariaDB's client tools; MySQL's come from the replica's own image.
-    ...(info.flavor === 'mysql' ? { toolsImage: image, toolsLabels: labelsFor(deps.root, 'copy', 'replica-copy') } : {}),
-  });
-}
-
-/** The physical copy: the backup unpacked and prepared in the replica's volume, before its server starts. */
-async function restoreInto(input: BackupInput, data: DataMount, image: string, options: ReplicaInitOptions, deps: EngineDeps): Promise<{ gtid: string; bytes: number }> {
-  if (data.kind !== 'path') throw new FailedPreconditionError('--method backup needs a pool whose volumes are directories (btrfs or copy)', { hint: 'use --method dump with the commit driver' });
-  deps.logger.info('restoring the backup into the replica volume', { from: input.kind === 'directory' ? input.path : 'stdin' });
-  const restored = await restoreBackup(
-    { input, target: data.path, image, labels: labelsFor(deps.root, 'copy', 'replica-restore'), onProgress: (bytes) => options.onProgress?.(bytes, 0), ...(options.signal ? { signal: options.signal } : {}) },
-    deps.shell,
-  );
-  deps.logger.info('backup prepared', { gtid: restored.position.gtid, binlog: `${restored.position.file}:${restored.position.position}` });
-  return { gtid: restored.position.gtid, bytes: restored.bytes };
-}
-
-/** Copies the source's accounts into the replica, warning about each one that could not be. */
-async function copySourceAccounts(source: SourceSpec, admin: SqlClient, flavor: 'mariadb' | 'mysql', warnings: string[], deps: EngineDeps): Promise<void> {
-  const accountSource = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
-  try {
-    const accounts = await copyAccounts(accountSource, admin, flavor, [ADMIN_USER]);
-    deps.logger.info(`copied ${accounts.copied.length} account(s) from the source`);
-    for (const problem of accounts.problems) {
-      const warning = `account not copied: ${problem}`;
-      warnings.push(warning);
-      deps.logger.warn(warning);
-    }
-  } finally {
-    await accountSource.close();
-  }
 }
 
 /**

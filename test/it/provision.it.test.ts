@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { createConnection } from 'mysql2/promise';
 import { createDockerClient } from '../../src/docker/client.js';
 import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
 import { createClone } from '../../src/engine/clone-create.js';
@@ -26,11 +27,11 @@ function backupArgs(production: ProductionServer, extra: string[]): string[] {
 }
 
 /** Runs bin/dolly with the source password in its environment; `feed`, a shell command, is piped into its stdin. */
-async function dollyFed(args: string[], feed?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function dollyFed(args: string[], feed?: string, password = PASSWORD): Promise<{ code: number; stdout: string; stderr: string }> {
   const dolly = [join(process.cwd(), 'bin/dolly'), ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const script = feed ? `set -o pipefail; ${feed} | ${dolly}` : `${dolly} < /dev/null`;
   try {
-    const { stdout, stderr } = await run('bash', ['-c', script], { env: { ...process.env, DOLLY_SOURCE_PASSWORD: PASSWORD, MYSQL_PWD: PASSWORD }, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run('bash', ['-c', script], { env: { ...process.env, DOLLY_SOURCE_PASSWORD: password, MYSQL_PWD: PASSWORD }, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -217,5 +218,78 @@ describe('replica init --method backup (MariaDB 11.8), and a backup for another 
     assert.notEqual(result.code, 0);
     assertOneErrorLine(result.stderr, /older than the source|must be prepared by mariadb-backup 11\.8/);
     await assertNothingHalfMade(root);
+  });
+});
+
+describe('replica init --method clone (MySQL 9.7, the CLONE plugin)', { skip: skipUnless('root', 'docker', 'image-mysql-9.7', 'btrfs') }, () => {
+  const MYSQL = 'dolly/mysql:9.7';
+  let production: ProductionServer;
+  let root: TestRoot;
+  const source = () => ({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD });
+  const sql = async (conn: { host: string; port: number; user: string; password: string }, text: string): Promise<string> => {
+    const c = await createConnection({ ...conn, multipleStatements: true, charset: 'utf8mb4' });
+    try {
+      const [rows] = await c.query(text);
+      const last = Array.isArray(rows) ? (rows.at(-1) as Record<string, unknown> | undefined) : undefined;
+      return last === undefined ? '' : String(Object.values(last)[0] ?? '');
+    } finally {
+      await c.end();
+    }
+  };
+  const DIGEST = "SELECT SHA2(GROUP_CONCAT(CONCAT_WS('|', id, note, HEX(body)) ORDER BY id SEPARATOR '\\n'), 256) FROM shop.orders";
+  const init = (user = 'root', password = PASSWORD) =>
+    dollyFed(['--root', root.root, '--json', 'replica', 'init', '--source', `mysql://${user}@127.0.0.1:${production.port}`, '--method', 'clone'], undefined, password);
+
+  before(async () => {
+    root = await createTestRoot('dolly-it-clone-');
+    production = await startProductionServer({ docker, root: '/var/tmp/dolly-it-clone-source', image: MYSQL, rootPassword: PASSWORD, name: 'it-clone-source', flavor: 'mysql' });
+    await sql(source(), [
+      'CREATE DATABASE shop',
+      'CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(60) CHARACTER SET utf8mb4, body BLOB)',
+      "INSERT INTO shop.orders VALUES (1, 'café 🍰', RANDOM_BYTES(200)), (2, 'tea', RANDOM_BYTES(300))",
+      "CREATE USER 'nob'@'%' IDENTIFIED BY 'nob-pw'",
+      "GRANT SELECT, RELOAD, REPLICATION SLAVE, REPLICATION CLIENT, SHOW VIEW, EVENT, TRIGGER, LOCK TABLES ON *.* TO 'nob'@'%'",
+    ].join('; '));
+    await initPool({ driver: 'btrfs', size: '2G', ports: '6895-6899', image: MYSQL }, root.deps);
+  });
+
+  after(async () => {
+    await root?.dispose();
+    await production?.stop();
+  });
+
+  it('refused before anything is made: no clone plugin on the source, an account without BACKUP_ADMIN, a MyISAM table', async () => {
+    const noPlugin = await init();
+    assert.equal(noPlugin.code, 9, noPlugin.stderr);
+    assertOneErrorLine(noPlugin.stderr, /no active clone plugin/);
+    await assertNothingHalfMade(root);
+    await sql(source(), "INSTALL PLUGIN clone SONAME 'mysql_clone.so'");
+    const noGrant = await init('nob', 'nob-pw');
+    assert.notEqual(noGrant.code, 0);
+    assertOneErrorLine(noGrant.stderr, /nob lacks BACKUP_ADMIN/);
+    await assertNothingHalfMade(root);
+    await sql(source(), 'CREATE TABLE shop.legacy (id INT PRIMARY KEY) ENGINE=MyISAM');
+    const myisam = await init();
+    assertOneErrorLine(myisam.stderr, /CLONE copies only InnoDB: 1 table\(s\) would arrive empty, e\.g\. shop\.legacy \(MyISAM\)/);
+    await assertNothingHalfMade(root);
+    await sql(source(), 'DROP TABLE shop.legacy');
+  });
+
+  it("clones the source's datadir, replicates from the clone's GTID set, and the clones have their own server_uuid", async () => {
+    const result = await init();
+    assert.equal(result.code, 0, result.stderr);
+    const out = JSON.parse(result.stdout) as { method: string; gtid: string; copied_bytes: number };
+    assert.equal(out.method, 'clone');
+    assert.match(out.gtid, /^[0-9a-f-]{36}:1-\d+$/);
+    assert.ok(out.copied_bytes > 1024 * 1024, `cloned ${out.copied_bytes} bytes`);
+    await sql(source(), "INSERT INTO shop.orders VALUES (3, 'after the clone', NULL)");
+    const gtid = await sql(source(), 'SELECT @@GLOBAL.gtid_executed');
+    for (let i = 0; i < 100 && (await getReplicaStatus(root.deps)).gtid !== gtid.replace(/\s+/g, ''); i += 1) await new Promise((r) => setTimeout(r, 200));
+    const status = await getReplicaStatus(root.deps);
+    assert.equal(status.gtid, gtid.replace(/\s+/g, ''), `replication: ${status.last_error ?? 'behind'}`);
+    await createSnapshot(root.deps);
+    const clone = await createClone({ name: 'cloned' }, root.deps);
+    assert.equal(await sql(clone, DIGEST), await sql(source(), DIGEST));
+    assert.notEqual(await sql(clone, 'SELECT @@server_uuid'), await sql(source(), 'SELECT @@server_uuid'));
   });
 });

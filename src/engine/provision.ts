@@ -1,0 +1,112 @@
+import { labelsFor } from '../labels.js';
+import { copyAccounts } from '../mysql/accounts.js';
+import { checkCloneDonor, cloneFromDonor, cloneOutcome } from '../mysql/clone-plugin.js';
+import { copyDatabases } from '../mysql/dump.js';
+import type { SourceInfo } from '../mysql/source-check.js';
+import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
+import type { Replica } from '../state/state.js';
+import type { DataMount } from '../storage/driver.js';
+import { FailedPreconditionError } from '../errors.js';
+import type { EngineDeps } from './context.js';
+import { restoreBackup, type BackupInput } from './restore-backup.js';
+import { ADMIN_USER, REPLICA, waitUntilAnswering } from './servers.js';
+import type { SourceSpec } from './source-url.js';
+
+/**
+ * The three ways `replica init` makes the first copy (each returns the source's GTID position the
+ * copy corresponds to, and the bytes it moved):
+ * - dump: a consistent logical copy over the network into the running replica (every engine);
+ * - backup: a mariadb-backup backup restored into the volume before the server starts (MariaDB);
+ * - clone: MySQL's CLONE plugin, the replica's server pulling a physical copy from the source.
+ */
+export type ProvisionMethod = 'dump' | 'backup' | 'clone';
+
+export interface Copied {
+  gtid: string;
+  bytes: number;
+}
+
+/** What every method needs to know. */
+export interface ProvisionContext {
+  source: SourceSpec;
+  info: SourceInfo & { tls: boolean };
+  replica: Replica;
+  connect: ConnectOptions;
+  image: string;
+  onProgress?: (bytes: number, estimatedTotal: number) => void;
+  signal?: AbortSignal;
+}
+
+/** The logical copy: dump from the source, load into the replica's socket. */
+export async function dumpInto(ctx: ProvisionContext, deps: EngineDeps): Promise<Copied> {
+  const { source, info, replica, connect, image } = ctx;
+  const options = ctx;
+  deps.logger.info('copying databases from the source', { databases: info.databases, estimated_bytes: info.sizeBytes });
+  return copyDatabases({
+    source: { host: source.host, port: source.port, user: source.user, password: source.password },
+    databases: info.databases,
+    flavor: info.flavor,
+    target: { socketPath: connect.socketPath ?? '', user: replica.admin_user, password: replica.admin_password },
+    onProgress: (bytes) => options.onProgress?.(bytes, info.sizeBytes),
+    ...(options.signal ? { signal: options.signal } : {}),
+    // The host has MariaDB's client tools; MySQL's come from the replica's own image.
+    ...(info.flavor === 'mysql' ? { toolsImage: image, toolsLabels: labelsFor(deps.root, 'copy', 'replica-copy') } : {}),
+  });
+}
+
+/** The physical copy: the backup unpacked and prepared in the replica's volume, before its server starts. */
+export async function restoreInto(input: BackupInput, data: DataMount, image: string, options: Pick<ProvisionContext, 'onProgress' | 'signal'>, deps: EngineDeps): Promise<Copied> {
+  if (data.kind !== 'path') throw new FailedPreconditionError('--method backup needs a pool whose volumes are directories (btrfs or copy)', { hint: 'use --method dump with the commit driver' });
+  deps.logger.info('restoring the backup into the replica volume', { from: input.kind === 'directory' ? input.path : 'stdin' });
+  const restored = await restoreBackup(
+    { input, target: data.path, image, labels: labelsFor(deps.root, 'copy', 'replica-restore'), onProgress: (bytes) => options.onProgress?.(bytes, 0), ...(options.signal ? { signal: options.signal } : {}) },
+    deps.shell,
+  );
+  deps.logger.info('backup prepared', { gtid: restored.position.gtid, binlog: `${restored.position.file}:${restored.position.position}` });
+  return { gtid: restored.position.gtid, bytes: restored.bytes };
+}
+
+/** Copies the source's accounts into the replica, warning about each one that could not be. */
+export async function copySourceAccounts(source: SourceSpec, admin: SqlClient, flavor: 'mariadb' | 'mysql', warnings: string[], deps: EngineDeps): Promise<void> {
+  const accountSource = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
+  try {
+    const accounts = await copyAccounts(accountSource, admin, flavor, [ADMIN_USER]);
+    deps.logger.info(`copied ${accounts.copied.length} account(s) from the source`);
+    for (const problem of accounts.problems) {
+      const warning = `account not copied: ${problem}`;
+      warnings.push(warning);
+      deps.logger.warn(warning);
+    }
+  } finally {
+    await accountSource.close();
+  }
+}
+
+/**
+ * The MySQL CLONE: the empty replica, already running, pulls the source's datadir; it shuts down
+ * when the copy is in, is started again here (its init file puts dolly's admin account back into
+ * the copied accounts), and reports the GTID set the copy holds.
+ */
+export async function cloneInto(ctx: ProvisionContext, deps: EngineDeps): Promise<Copied> {
+  const recipient = await connectSql(ctx.connect);
+  try {
+    deps.logger.info('cloning the source with the CLONE plugin', { from: `${ctx.source.host}:${ctx.source.port}`, estimated_bytes: ctx.info.sizeBytes });
+    await cloneFromDonor(recipient, { host: ctx.source.host, port: ctx.source.port, user: ctx.source.user, password: ctx.source.password, tls: ctx.info.tls }, ctx.info.version);
+  } finally {
+    await recipient.close().catch(() => undefined);
+  }
+  await deps.runtime.stop(REPLICA).catch(() => undefined);
+  await deps.runtime.startExisting(REPLICA);
+  await waitUntilAnswering(deps, REPLICA, ctx.connect, ctx.signal);
+  const admin = await connectSql(ctx.connect);
+  try {
+    const outcome = await cloneOutcome(admin);
+    ctx.onProgress?.(outcome.bytes, ctx.info.sizeBytes);
+    deps.logger.info('clone complete', { gtid: outcome.gtid, binlog: `${outcome.binlog.file}:${outcome.binlog.position}` });
+    return { gtid: outcome.gtid, bytes: outcome.bytes };
+  } finally {
+    await admin.close();
+  }
+}
+
+export { checkCloneDonor };
