@@ -44,6 +44,7 @@ test: image typecheck
 
 bench: image
 	node --import tsx bench/bench.ts
+	node --import tsx bench/provision.ts
 	node --import tsx bench/swarm.ts
 
 clean:

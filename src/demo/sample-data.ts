@@ -7,6 +7,8 @@ export interface SampleDataOptions {
   bytes: number;
   /** Bytes made so far (estimated), after each batch. */
   onProgress?: (bytes: number) => void;
+  /** The server's flavor (default mariadb): MySQL has no sequence engine and no MD5(). */
+  flavor?: 'mariadb' | 'mysql';
 }
 
 /** Bytes one order row takes on disk with its share of the indexes (measured on 10.11: ~265). */
@@ -17,7 +19,8 @@ const BATCH_ROWS = 20_000;
 /**
  * Fills `database` with about `bytes` of realistic InnoDB data, fast: `customers` and `orders`
  * with secondary indexes, rows of ~200 bytes, made server-side by INSERT ... SELECT from
- * MariaDB's sequence engine (`seq_1_to_N`) in batches. MariaDB only (MySQL has no sequence engine).
+ * MariaDB's sequence engine (`seq_1_to_N`) in batches; on MySQL from a helper table of 1..N made
+ * once by a recursive CTE (and dropped at the end).
  */
 /** Returns the rows made and the database's size on disk afterwards (from fresh statistics). */
 export async function fillSampleData(sql: SqlClient, opts: SampleDataOptions): Promise<{ rows: number; bytes: number }> {
@@ -32,6 +35,18 @@ export async function fillSampleData(sql: SqlClient, opts: SampleDataOptions): P
       'status VARCHAR(16) NOT NULL, amount DECIMAL(10,2) NOT NULL, note VARCHAR(200) NOT NULL, created_at DATETIME NOT NULL, ' +
       'KEY customer (customer_id), KEY created (created_at)) ENGINE=InnoDB',
   );
+  const mysql = opts.flavor === 'mysql';
+  if (mysql) {
+    await sql.execute('SET SESSION cte_max_recursion_depth = 1000000');
+    await sql.execute(`CREATE TABLE IF NOT EXISTS ${db}.dolly_seq (n INT UNSIGNED NOT NULL PRIMARY KEY) ENGINE=InnoDB`);
+    await sql.execute(`INSERT IGNORE INTO ${db}.dolly_seq (n) WITH RECURSIVE s (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${BATCH_ROWS}) SELECT n FROM s`);
+  }
+  /** The integers from..to as a row source with one column `seq`. */
+  const sequence = (from: number, to: number): string =>
+    mysql
+      ? `(SELECT n + ${sqlInteger(from - 1, 'sequence start')} AS seq FROM ${db}.dolly_seq WHERE n <= ${sqlInteger(to - from + 1, 'sequence length')}) AS s`
+      : `${db}.seq_${sqlInteger(from, 'sequence start')}_to_${sqlInteger(to, 'sequence end')}`;
+  const hash = (expr: string): string => (mysql ? `LEFT(SHA2(${expr}, 256), 32)` : `MD5(${expr})`);
   const customers = Math.max(1, Math.min(100_000, Math.floor(opts.bytes / 10 / CUSTOMER_ROW_BYTES)));
   let made = 0;
   let rows = 0;
@@ -40,7 +55,7 @@ export async function fillSampleData(sql: SqlClient, opts: SampleDataOptions): P
     await sql.execute(
       `INSERT IGNORE INTO ${db}.customers (id, name, email, city, created_at) ` +
         "SELECT seq, CONCAT('Customer ', seq), CONCAT('user', seq, '@example.com'), ELT(1 + seq % 5, 'Berlin', 'Lisbon', 'Oslo', 'Riga', 'Turin'), " +
-        `NOW() - INTERVAL (seq % 31536000) SECOND FROM ${db}.${sequence(from, to)}`,
+        `NOW() - INTERVAL (seq % 31536000) SECOND FROM ${sequence(from, to)}`,
     );
     rows += to - from + 1;
     made += (to - from + 1) * CUSTOMER_ROW_BYTES;
@@ -52,13 +67,14 @@ export async function fillSampleData(sql: SqlClient, opts: SampleDataOptions): P
     await sql.execute(
       `INSERT INTO ${db}.orders (customer_id, status, amount, note, created_at) ` +
         `SELECT 1 + seq % ${sqlInteger(customers, 'customers')}, ELT(1 + seq % 4, 'new', 'paid', 'shipped', 'cancelled'), (seq % 100000) / 100, ` +
-        `RPAD(MD5(seq), 150, MD5(seq * 7)), NOW() - INTERVAL (seq % 31536000) SECOND FROM ${db}.${sequence(seq, seq + count - 1)}`,
+        `RPAD(${hash('seq')}, 150, ${hash('seq * 7')}), NOW() - INTERVAL (seq % 31536000) SECOND FROM ${sequence(seq, seq + count - 1)}`,
     );
     seq += count;
     rows += count;
     made += count * ORDER_ROW_BYTES;
     opts.onProgress?.(Math.min(made, opts.bytes));
   }
+  if (mysql) await sql.execute(`DROP TABLE ${db}.dolly_seq`);
   // Fresh statistics, so information_schema (and a source check) sees the real size at once.
   await sql.query(`ANALYZE TABLE ${db}.customers, ${db}.orders`);
   const [size] = await sql.query<{ bytes: unknown }>(
@@ -66,9 +82,4 @@ export async function fillSampleData(sql: SqlClient, opts: SampleDataOptions): P
     [opts.database],
   );
   return { rows, bytes: Number(size?.bytes ?? made) };
-}
-
-/** The sequence engine's virtual table of the integers from..to. */
-function sequence(from: number, to: number): string {
-  return `seq_${sqlInteger(from, 'sequence start')}_to_${sqlInteger(to, 'sequence end')}`;
 }

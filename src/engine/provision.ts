@@ -8,6 +8,7 @@ import type { Replica } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { FailedPreconditionError } from '../errors.js';
 import type { EngineDeps } from './context.js';
+import { containerName } from '../runtime/docker-runtime.js';
 import { restoreBackup, type BackupInput } from './restore-backup.js';
 import { ADMIN_USER, REPLICA, waitUntilAnswering } from './servers.js';
 import type { SourceSpec } from './source-url.js';
@@ -55,11 +56,16 @@ export async function dumpInto(ctx: ProvisionContext, deps: EngineDeps): Promise
 }
 
 /** The physical copy: the backup unpacked and prepared in the replica's volume, before its server starts. */
-export async function restoreInto(input: BackupInput, data: DataMount, image: string, options: Pick<ProvisionContext, 'onProgress' | 'signal'>, deps: EngineDeps): Promise<Copied> {
+/** The restore's throwaway containers, as runtime names: a job journals their removal (see initReplica). */
+export const RESTORE_UNPACK = 'replica-restore-unpack';
+export const RESTORE_PREPARE = 'replica-restore-prepare';
+
+export async function restoreInto(input: BackupInput, data: DataMount, ctx: ProvisionContext, deps: EngineDeps): Promise<Copied> {
   if (data.kind !== 'path') throw new FailedPreconditionError('--method backup needs a pool whose volumes are directories (btrfs or copy)', { hint: 'use --method dump with the commit driver' });
   deps.logger.info('restoring the backup into the replica volume', { from: input.kind === 'directory' ? input.path : 'stdin' });
+  const names = { unpack: containerName(deps.root, RESTORE_UNPACK), prepare: containerName(deps.root, RESTORE_PREPARE) };
   const restored = await restoreBackup(
-    { input, target: data.path, image, labels: labelsFor(deps.root, 'copy', 'replica-restore'), onProgress: (bytes) => options.onProgress?.(bytes, 0), ...(options.signal ? { signal: options.signal } : {}) },
+    { input, target: data.path, image: ctx.image, names, labels: labelsFor(deps.root, 'copy', 'replica-restore'), onProgress: (bytes) => ctx.onProgress?.(bytes, ctx.info.sizeBytes), ...(ctx.signal ? { signal: ctx.signal } : {}) },
     deps.shell,
   );
   deps.logger.info('backup prepared', { gtid: restored.position.gtid, binlog: `${restored.position.file}:${restored.position.position}` });

@@ -4,7 +4,7 @@ import { replicaStatus, startReplication } from '../mysql/replication.js';
 import { checkSource } from '../mysql/source-check.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
 import type { BackupInput } from './restore-backup.js';
-import { checkCloneDonor, cloneInto, copySourceAccounts, dumpInto, restoreInto, type ProvisionContext, type ProvisionMethod } from './provision.js';
+import { RESTORE_PREPARE, RESTORE_UNPACK, checkCloneDonor, cloneInto, copySourceAccounts, dumpInto, restoreInto, type ProvisionContext, type ProvisionMethod } from './provision.js';
 import type { Replica } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { withJob } from './jobs.js';
@@ -112,7 +112,8 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       job.willUndo({ do: 'remove-run-dir', server: REPLICA }, { do: 'remove-server', name: REPLICA });
       const connect = replicaConnectOptions(deps.root, replica);
       const ctx: ProvisionContext = { source, info, replica, connect, image: state.settings.image, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) };
-      const restored = options.backup && method === 'backup' ? await restoreInto(options.backup, data, state.settings.image, ctx, deps) : null;
+      if (method === 'backup') job.willUndo({ do: 'remove-server', name: RESTORE_UNPACK }, { do: 'remove-server', name: RESTORE_PREPARE });
+      const restored = options.backup && method === 'backup' ? await restoreInto(options.backup, data, ctx, deps) : null;
       const spec = await replicaSpec(deps, state, replica, data, info.flavor);
       await startAndWait(deps, spec, connect, options.signal);
       const copied = restored ?? (method === 'clone' ? await cloneInto(ctx, deps) : await dumpInto(ctx, deps));

@@ -18,8 +18,13 @@ export interface RestoreBackupOptions {
   target: string;
   /** The replica's image: its `mbstream` and `mariadb-backup` unpack and prepare the backup. */
   image: string;
-  /** Labels of the throwaway container (the root's), so a teardown finds one a crash left. */
+  /** Labels of the throwaway containers (the root's), so a teardown finds one a crash left. */
   labels: Record<string, string>;
+  /**
+   * Names of the two throwaway containers (unpack, prepare): the caller journals their removal,
+   * so a crash that leaves one running is undone like any other step of the job.
+   */
+  names: { unpack: string; prepare: string };
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
 }
@@ -44,28 +49,30 @@ const DISK_FULL = /errno 28|Errcode: 28|No space left|error 28/i;
  */
 export async function restoreBackup(opts: RestoreBackupOptions, shell: Shell): Promise<RestoreBackupResult> {
   opts.signal?.throwIfAborted();
+  const input = opts.input;
   let bytes = 0;
-  if (opts.input.kind === 'directory') {
-    const found = await Promise.all(['xtrabackup_checkpoints', 'mariadb_backup_checkpoints'].map((f) => readFile(join(opts.input.kind === 'directory' ? opts.input.path : '', f), 'utf8').then(() => true, () => false)));
+  if (input.kind === 'directory') {
+    const found = await Promise.all(['xtrabackup_checkpoints', 'mariadb_backup_checkpoints'].map((f) => readFile(join(input.path, f), 'utf8').then(() => true, () => false)));
     if (!found.some(Boolean)) {
-      throw new FailedPreconditionError(`${opts.input.path} is not a mariadb-backup backup (no xtrabackup_checkpoints)`, { hint: 'give the --target-dir of `mariadb-backup --backup`, or stream one: `mariadb-backup --backup --stream=xbstream | dolly replica init --method backup --backup -`' });
+      throw new FailedPreconditionError(`${input.path} is not a mariadb-backup backup (no xtrabackup_checkpoints)`, { hint: 'give the --target-dir of `mariadb-backup --backup`, or stream one: `mariadb-backup --backup --stream=xbstream | dolly replica init --method backup --backup -`' });
     }
-    const du = await shell.run('du', ['-sb', opts.input.path]);
+    const du = await shell.run('du', ['-sb', input.path]);
     bytes = Number(du.stdout.split('\t')[0] ?? 0);
-    await shell.run('cp', ['-a', '--reflink=auto', `${opts.input.path}/.`, `${opts.target}/`]).catch(mapDiskFull);
+    await shell.run('cp', ['-a', '--reflink=auto', `${input.path}/.`, `${opts.target}/`]).catch(mapDiskFull);
     await shell.run('chown', ['-R', `${SERVER_UID}:${SERVER_UID}`, opts.target]);
   } else {
     // The tools run as the server's user: the (empty) volume becomes theirs first.
     await chown(opts.target, SERVER_UID, SERVER_UID);
-    bytes = await inTools(opts, 'mbstream -x -C "$0"', opts.input.stream);
+    bytes = await inTools(opts, opts.names.unpack, 'mbstream -x -C "$0"', input.stream);
   }
-  await inTools(opts, 'mariadb-backup --prepare --target-dir="$0" > /tmp/prepare.log 2>&1 || { tail -n 20 /tmp/prepare.log >&2; exit 1; }', null);
+  // Before the (long) prepare: without a position, replication could not start from this backup.
   const position = await readPosition(opts.target);
   if (!position) {
     throw new FailedPreconditionError('the backup records no binary log position (no xtrabackup_binlog_info): replication could not start from it', {
       hint: 'take the backup from a source with log_bin on, with `mariadb-backup --backup` (not --no-lock or --safe-slave-backup on a server without binlog)',
     });
   }
+  await inTools(opts, opts.names.prepare, 'mariadb-backup --prepare --target-dir="$0" > /tmp/prepare.log 2>&1 || { tail -n 20 /tmp/prepare.log >&2; exit 1; }', null);
   return { bytes, position };
 }
 
@@ -87,11 +94,13 @@ function mapDiskFull(error: unknown): never {
  * Runs `script` (sh, `$0` = the datadir) in a throwaway container of the image, the volume
  * mounted at the datadir; `input` is piped to its stdin. Returns the bytes piped.
  */
-async function inTools(opts: RestoreBackupOptions, script: string, input: Readable | null): Promise<number> {
+async function inTools(opts: RestoreBackupOptions, name: string, script: string, input: Readable | null): Promise<number> {
   const args = [
-    'run', '--rm', '-i', ...Object.entries(opts.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    'run', '--rm', '-i', '--name', name, ...Object.entries(opts.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
     '--network', 'none', '--user', `${SERVER_UID}:${SERVER_UID}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
-    '--read-only', '--tmpfs', '/tmp:rw,size=64m', '-v', `${opts.target}:${CONTAINER_DATADIR}`,
+    '--read-only', '--tmpfs', '/tmp:rw,size=64m',
+    // --mount, not -v: a path a crash's undo already removed must not be made again by Docker.
+    '--mount', `type=bind,src=${opts.target},dst=${CONTAINER_DATADIR}`,
     '--entrypoint', 'sh', opts.image, '-c', script, CONTAINER_DATADIR,
   ];
   const child = spawn('docker', args, { stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'] });

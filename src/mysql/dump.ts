@@ -5,6 +5,7 @@ import { basename, dirname } from 'node:path';
 import { SERVER_UID } from '../runtime/runtime.js';
 import { CommandFailedError, FailedPreconditionError, ResourceExhaustedError, SourceError } from '../errors.js';
 import { DumpPositionScanner } from './dump-position.js';
+import { mysqlTriggerFix } from './dump-fixes.js';
 import { flavorOps, type Flavor } from './flavor.js';
 
 export interface CopyDatabasesOptions {
@@ -88,8 +89,10 @@ export async function copyDatabases(opts: CopyDatabasesOptions): Promise<CopyRes
       callback(null, chunk);
     },
   });
+  // MySQL's own dump of a trigger that kept its terminating ';' does not load: mended on the way.
+  const stages = opts.flavor === 'mysql' ? [counter, mysqlTriggerFix()] : [counter];
   const piped = dump.proc.stdout && load.proc.stdin
-    ? pipeline(dump.proc.stdout, counter, load.proc.stdin).then(
+    ? pipeline([dump.proc.stdout, ...stages, load.proc.stdin]).then(
         () => null,
         (e: unknown) => {
           killBoth();
@@ -136,7 +139,7 @@ function inTools(opts: CopyDatabasesOptions, program: string, args: string[]): [
   return [
     'docker',
     ['run', '--rm', '-i', ...Object.entries(opts.toolsLabels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]), '--network', 'host', '--user', `${SERVER_UID}:${SERVER_UID}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--read-only', '-e', 'MYSQL_PWD',
-      '-v', `${dirname(opts.target.socketPath)}:${TOOLS_SOCKET_DIR}`, '--entrypoint', program, opts.toolsImage, ...args],
+      '--mount', `type=bind,src=${dirname(opts.target.socketPath)},dst=${TOOLS_SOCKET_DIR}`, '--entrypoint', program, opts.toolsImage, ...args],
   ];
 }
 

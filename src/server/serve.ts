@@ -8,6 +8,7 @@ import { buildApp } from './app.js';
 import { claimEngine, releaseEngine } from './claim.js';
 import { EventBus } from './events.js';
 import { Sweeper } from './sweeper.js';
+import { storeOutbox } from './webhook-outbox.js';
 import { startWebhooks, type WebhookTarget } from './webhooks.js';
 import { createMetrics } from './metrics.js';
 import { createToken, noTokens } from './tokens.js';
@@ -64,7 +65,7 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
     }
     const metrics = createMetrics(deps);
     const events = new EventBus();
-    stopWebhooks = startWebhooks(events, options.webhooks ?? [], deps.logger);
+    stopWebhooks = startWebhooks(events, options.webhooks ?? [], deps.logger, { outbox: storeOutbox(deps.store) });
     sweeper = new Sweeper(deps, events, options.idleMs !== undefined ? { idleMs: options.idleMs } : {});
     const readings = sweeper;
     app = await buildApp({ deps, policy: options.policy ?? {}, metrics, events, history: () => readings.history(), signal: stopping.signal, ...(tls ? { tls } : {}), ...(options.metricsNeedToken ? { metricsNeedToken: true } : {}) });

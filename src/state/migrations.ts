@@ -15,6 +15,9 @@ const MIGRATIONS: readonly string[] = [
   // The engine (`dolly serve`): its API tokens, stored as hashes, and the one engine that runs.
   `CREATE TABLE tokens (name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, admin INTEGER NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);
    CREATE TABLE engine (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, start TEXT NOT NULL, url TEXT NOT NULL, started_at TEXT NOT NULL);`,
+  // Webhook deliveries not made yet: written when the event happens, deleted once delivered, so a
+  // killed engine delivers them after its restart (at least once; X-Dolly-Delivery is stable).
+  `CREATE TABLE webhook_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, event TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL);`,
 ];
 
 /** The schema version this dolly writes. */

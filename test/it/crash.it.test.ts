@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -31,8 +33,10 @@ function random(seed: number): () => number {
 }
 
 /** Runs the CLI and SIGKILLs it after `killAfterMs` (if it is still running); resolves when it is gone. */
-async function dollyKilled(args: string[], killAfterMs: number, env: Record<string, string> = {}): Promise<'killed' | 'finished'> {
-  const child = spawn(join(process.cwd(), 'bin/dolly'), args, { stdio: 'ignore', env: { ...process.env, ...env } });
+async function dollyKilled(args: string[], killAfterMs: number, env: Record<string, string> = {}, stdinFile?: string): Promise<'killed' | 'finished'> {
+  const stdin = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
+  const child = spawn(join(process.cwd(), 'bin/dolly'), args, { stdio: [stdin, 'ignore', 'ignore'], env: { ...process.env, ...env } });
+  if (typeof stdin === 'number') closeSync(stdin);
   let finished = false;
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   child.on('exit', () => (finished = true));
@@ -182,71 +186,86 @@ describe('kill -9 at random points, then one command', { skip: skipUnless('root'
   });
 });
 
-/** replica init killed at random points: nothing is left, and the root can init again. */
-describe('kill -9 of replica init, then one command', { skip: skipUnless('root', 'docker', 'image', 'btrfs', 'mariadb-client') }, () => {
-  let root: TestRoot;
-  let production: ProductionServer;
-  const seed = Number(process.env.DOLLY_CRASH_SEED ?? Date.now() % 100_000);
-  const rand = random(seed + 1);
+/**
+ * replica init killed at random points: nothing is left, and the root can init again. With
+ * `backup`, the copy is a mariadb-backup stream (made once, into a file) on stdin, unpacked and
+ * prepared by throwaway containers a kill may leave running.
+ */
+function replicaInitCrashes(method: 'dump' | 'backup', ports: [string, string]): void {
+  describe(`kill -9 of replica init --method ${method}, then one command`, { skip: skipUnless('root', 'docker', 'image', 'btrfs', 'mariadb-client') }, () => {
+    let root: TestRoot;
+    let production: ProductionServer;
+    let backupFile: string | undefined;
+    const seed = Number(process.env.DOLLY_CRASH_SEED ?? Date.now() % 100_000);
+    const rand = random(seed + (method === 'dump' ? 1 : 2));
 
-  before(async () => {
-    root = await createTestRoot('dolly-it-crash-init-');
-    production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: MARIADB_IMAGE, rootPassword: PASSWORD, name: 'it-crash-init-source' });
-    const sql = await production.sql();
-    await sql.execute('CREATE DATABASE shop');
-    await sql.execute('CREATE TABLE shop.t (id INT PRIMARY KEY) ENGINE=InnoDB');
-    await sql.execute('INSERT INTO shop.t VALUES (1), (2), (3)');
-    await sql.close();
-    await initPool({ driver: 'btrfs', size: '2G', ports: '6600-6609' }, root.deps);
-  });
-
-  after(async () => {
-    await root?.dispose();
-    await production?.stop();
-  });
-
-  it('leaves no replica, container, volume or run dir, and a later init works', async () => {
-    const args = (r: string): string[] => ['--root', r, '--json', '--log-level', 'silent', 'replica', 'init', '--source', `mysql://root@127.0.0.1:${production.port}`];
-    // Timed once on a root of its own.
-    const timing = await createTestRoot('dolly-it-crash-timing-');
-    let spanMs: number;
-    try {
-      await initPool({ driver: 'btrfs', size: '1G', ports: '6610-6619' }, timing.deps);
-      const started = Date.now();
-      assert.equal(await dollyKilled(args(timing.root), 600_000, { DOLLY_SOURCE_PASSWORD: PASSWORD }), 'finished');
-      spanMs = Date.now() - started;
-    } finally {
-      await timing.dispose();
-    }
-    let killed = 0;
-    for (let i = 0; i < KILLS; i += 1) {
-      // Up to 80% of a timed run: a slower run on a busy machine must still be killed before it commits.
-      const at = Math.round(rand() * spanMs * 0.8);
-      const outcome = await dollyKilled(args(root.root), at, { DOLLY_SOURCE_PASSWORD: PASSWORD });
-      if (outcome === 'finished') break; // it completed: the root has its replica
-      const upped = await dolly(['--root', root.root, 'up']);
-      assert.equal(upped.code, 0, upped.stderr);
-      const state = root.deps.store.require();
-      if (state.replica) {
-        // The kill landed after the job committed (the process was on its way out): a whole replica.
-        assert.equal(state.replica.status, 'ready', `killed at ${at} ms: a half-made replica is recorded`);
-        assert.deepEqual(state.jobs, [], `killed at ${at} ms: up said ${upped.stdout} ${upped.stderr}`);
-        assert.equal((await root.deps.runtime.inspect('replica'))?.state, 'running', `killed at ${at} ms after its commit: the replica does not run`);
-        break;
+    before(async () => {
+      root = await createTestRoot('dolly-it-crash-init-');
+      production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: MARIADB_IMAGE, rootPassword: PASSWORD, name: `it-crash-init-${method}-source` });
+      const sql = await production.sql();
+      await sql.execute('CREATE DATABASE shop');
+      await sql.execute('CREATE TABLE shop.t (id INT PRIMARY KEY) ENGINE=InnoDB');
+      await sql.execute('INSERT INTO shop.t VALUES (1), (2), (3)');
+      await sql.close();
+      await initPool({ driver: 'btrfs', size: '2G', ports: ports[0] }, root.deps);
+      if (method === 'backup') {
+        backupFile = join(root.root, 'source.xbstream');
+        await promisify(execFile)('bash', ['-c', `docker exec -e MYSQL_PWD ${production.containerId} mariadb-backup --backup --user=root --socket=/run/dolly/mysqld.sock --stream=xbstream --target-dir=/tmp 2>/dev/null > "$0"`, backupFile], { env: { ...process.env, MYSQL_PWD: PASSWORD } });
       }
-      killed += 1;
-      assert.deepEqual(state.jobs, [], `killed at ${at} ms: up said ${upped.stdout} ${upped.stderr}`);
-      assert.deepEqual((await root.deps.runtime.list()).filter((s) => s.kind !== 'source'), [], `killed at ${at} ms: containers left`);
-      assert.deepEqual(await root.deps.driver(state).list(), [], `killed at ${at} ms: volumes left`);
-      assert.deepEqual(await readdir(join(root.root, 'run')).catch(() => []), [], `killed at ${at} ms: run dirs left`);
-    }
-    assert.ok(killed >= Math.min(KILLS, 3), `only ${killed} runs were killed before they ended`);
-    const state = root.deps.store.require();
-    if (!state.replica) {
-      // With its logs: when the replica's server does not start, they say why.
-      const done = await dolly(args(root.root).filter((a) => a !== '--log-level' && a !== 'silent'), { DOLLY_SOURCE_PASSWORD: PASSWORD });
-      assert.equal(done.code, 0, done.stderr);
-    }
-    assert.equal((await getReplicaStatus(root.deps)).sql_running, true);
+    });
+
+    after(async () => {
+      await root?.dispose();
+      await production?.stop();
+    });
+
+    it('leaves no replica, container, volume or run dir, and a later init works', async () => {
+      const args = (r: string): string[] => ['--root', r, '--json', '--log-level', 'silent', 'replica', 'init', '--source', `mysql://root@127.0.0.1:${production.port}`, ...(method === 'backup' ? ['--method', 'backup', '--backup', '-'] : [])];
+      // Timed once on a root of its own.
+      const timing = await createTestRoot('dolly-it-crash-timing-');
+      let spanMs: number;
+      try {
+        await initPool({ driver: 'btrfs', size: '1G', ports: ports[1] }, timing.deps);
+        const started = Date.now();
+        assert.equal(await dollyKilled(args(timing.root), 600_000, { DOLLY_SOURCE_PASSWORD: PASSWORD }, backupFile), 'finished');
+        spanMs = Date.now() - started;
+      } finally {
+        await timing.dispose();
+      }
+      let killed = 0;
+      for (let i = 0; i < KILLS; i += 1) {
+        // Up to 80% of a timed run: a slower run on a busy machine must still be killed before it commits.
+        const at = Math.round(rand() * spanMs * 0.8);
+        const outcome = await dollyKilled(args(root.root), at, { DOLLY_SOURCE_PASSWORD: PASSWORD }, backupFile);
+        if (outcome === 'finished') break; // it completed: the root has its replica
+        const upped = await dolly(['--root', root.root, 'up']);
+        assert.equal(upped.code, 0, upped.stderr);
+        const state = root.deps.store.require();
+        if (state.replica) {
+          // The kill landed after the job committed (the process was on its way out): a whole replica.
+          assert.equal(state.replica.status, 'ready', `killed at ${at} ms: a half-made replica is recorded`);
+          assert.deepEqual(state.jobs, [], `killed at ${at} ms: up said ${upped.stdout} ${upped.stderr}`);
+          assert.equal((await root.deps.runtime.inspect('replica'))?.state, 'running', `killed at ${at} ms after its commit: the replica does not run`);
+          break;
+        }
+        killed += 1;
+        assert.deepEqual(state.jobs, [], `killed at ${at} ms: up said ${upped.stdout} ${upped.stderr}`);
+        assert.deepEqual((await root.deps.runtime.list()).filter((s) => s.kind !== 'source'), [], `killed at ${at} ms: containers left`);
+        assert.deepEqual(await root.deps.driver(state).list(), [], `killed at ${at} ms: volumes left`);
+        assert.deepEqual(await readdir(join(root.root, 'run')).catch(() => []), [], `killed at ${at} ms: run dirs left`);
+        assert.deepEqual(await createDockerClient().listContainers({ all: true, filters: { label: [`dolly.root=${root.root}`, 'dolly.kind=copy'] } }), [], `killed at ${at} ms: a tools container left`);
+      }
+      assert.ok(killed >= Math.min(KILLS, 3), `only ${killed} runs were killed before they ended`);
+      const state = root.deps.store.require();
+      if (!state.replica) {
+        // With its logs: when the replica's server does not start, they say why.
+        const done = await dollyKilled(args(root.root).filter((a) => a !== '--log-level' && a !== 'silent'), 600_000, { DOLLY_SOURCE_PASSWORD: PASSWORD }, backupFile);
+        assert.equal(done, 'finished');
+      }
+      assert.equal((await getReplicaStatus(root.deps)).sql_running, true);
+    });
   });
-});
+}
+
+replicaInitCrashes('dump', ['6600-6609', '6610-6619']);
+replicaInitCrashes('backup', ['6640-6649', '6650-6659']);

@@ -16,6 +16,7 @@ import { replicaConnectOptions } from '../../src/engine/servers.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
 import { DollyError } from '../../src/errors.js';
 import { signature } from '../../src/server/webhooks.js';
+import { freePort } from '../../src/demo/free-port.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { createTestRoot, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
 import { adminToken, spawnEngine, type EngineProcess } from '../support/engine-server.js';
@@ -30,7 +31,7 @@ interface Delivery {
 }
 
 /** A webhook receiver on loopback that fails the first `failFirst` attempts of every delivery. */
-async function receiver(failFirst: number): Promise<{ url: string; deliveries: Delivery[]; close(): Promise<void> }> {
+async function receiver(failFirst: number, listenPort = 0): Promise<{ url: string; deliveries: Delivery[]; close(): Promise<void> }> {
   const deliveries: Delivery[] = [];
   const attempts = new Map<string, number>();
   const server: Server = createServer((request, response) => {
@@ -45,7 +46,7 @@ async function receiver(failFirst: number): Promise<{ url: string; deliveries: D
       response.writeHead(status).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return { url: `http://127.0.0.1:${port}/hook`, deliveries, close: () => new Promise((resolve) => server.close(() => resolve())) };
@@ -251,5 +252,29 @@ describe('dolly serve: webhooks, events, branches, schedules, idle clones', { sk
     }
     await until('the busy clone destroyed once its session ended', async () => !(await api.cloneList()).some((c) => c.name === 'busy'), 30_000);
     assert.ok((await api.cloneList()).some((c) => c.name === 'guarded'));
+  });
+
+  it('a webhook delivery the engine still owed when it was killed -9 is made after it starts again', async () => {
+    await engine.kill();
+    const port = await freePort();
+    const late = `http://127.0.0.1:${port}/hook`;
+    const args = ['--expiry-interval', '1s', '--webhook', late, '--webhook-secret-file', join(scratch, 'secret')];
+    const crashed = await spawnEngine(root.root, args);
+    try {
+      // Nothing listens yet: the delivery fails and waits in the root's store.
+      await remoteApi({ url: crashed.url, token: tokens.admin ?? '' }).cloneCreate({ name: 'owed' });
+    } finally {
+      await crashed.kill();
+    }
+    const hook = await receiver(0, port);
+    try {
+      engine = await spawnEngine(root.root, args);
+      const delivered = await until('the owed delivery', async () => hook.deliveries.find((d) => d.status === 204 && d.body.includes('"owed"')), 30_000);
+      assert.equal(delivered.headers['x-dolly-signature'], signature(SECRET, delivered.body));
+      assert.equal((JSON.parse(delivered.body) as { type: string }).type, 'clone.created');
+      assert.equal(hook.deliveries.filter((d) => d.headers['x-dolly-delivery'] === delivered.headers['x-dolly-delivery'] && d.status === 204).length, 1, 'delivered once');
+    } finally {
+      await hook.close();
+    }
   });
 });

@@ -7,11 +7,10 @@ import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
 import { getReplicaStatus } from '../../src/engine/replica-status.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
-import { createConnection } from 'mysql2/promise';
 import { replicaConnectOptions } from '../../src/engine/servers.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
-import { createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
+import { createTestRoot, dolly, mariadbQuery, mysqlQuery, type TestRoot } from '../support/engine-harness.js';
 
 const PASSWORD = 'Pr0d-secret!';
 const MARIADB_11 = 'dolly/mariadb:11.8';
@@ -124,18 +123,6 @@ describe('engines: a replica older than its source is refused', { skip: skipUnle
 });
 
 const MYSQL = 'dolly/mysql:9.7';
-
-/** One query over mysql2 (MySQL 9.7's accounts use caching_sha2_password). */
-async function mysqlQuery(conn: Conn, sql: string): Promise<string> {
-  const c = await createConnection({ ...conn, multipleStatements: true, charset: 'utf8mb4' });
-  try {
-    const [rows] = await c.query(sql);
-    const first = Array.isArray(rows) ? (rows.at(-1) as Record<string, unknown> | undefined) : undefined;
-    return first === undefined ? '' : String(Object.values(first)[0] ?? '');
-  } finally {
-    await c.end();
-  }
-}
 
 describe('engines: MySQL 9.7 → 9.7', { skip: skipUnless('root', 'docker', 'image-mysql-9.7', 'btrfs') }, () => {
   let root: TestRoot | undefined;

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { createConnection } from 'mysql2/promise';
 import { createDockerClient } from '../../src/docker/client.js';
 import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
 import { createClone } from '../../src/engine/clone-create.js';
@@ -14,7 +13,7 @@ import { getReplicaStatus } from '../../src/engine/replica-status.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { LABEL_ROOT } from '../../src/labels.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
-import { createTestRoot, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
+import { createTestRoot, mariadbQuery, mysqlQuery, type TestRoot } from '../support/engine-harness.js';
 
 const run = promisify(execFile);
 const PASSWORD = 'Backup-s3cret!';
@@ -226,16 +225,7 @@ describe('replica init --method clone (MySQL 9.7, the CLONE plugin)', { skip: sk
   let production: ProductionServer;
   let root: TestRoot;
   const source = () => ({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD });
-  const sql = async (conn: { host: string; port: number; user: string; password: string }, text: string): Promise<string> => {
-    const c = await createConnection({ ...conn, multipleStatements: true, charset: 'utf8mb4' });
-    try {
-      const [rows] = await c.query(text);
-      const last = Array.isArray(rows) ? (rows.at(-1) as Record<string, unknown> | undefined) : undefined;
-      return last === undefined ? '' : String(Object.values(last)[0] ?? '');
-    } finally {
-      await c.end();
-    }
-  };
+  const sql = mysqlQuery;
   const DIGEST = "SELECT SHA2(GROUP_CONCAT(CONCAT_WS('|', id, note, HEX(body)) ORDER BY id SEPARATOR '\\n'), 256) FROM shop.orders";
   const init = (user = 'root', password = PASSWORD) =>
     dollyFed(['--root', root.root, '--json', 'replica', 'init', '--source', `mysql://${user}@127.0.0.1:${production.port}`, '--method', 'clone'], undefined, password);

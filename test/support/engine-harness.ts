@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
+import { createConnection } from 'mysql2/promise';
 import { promisify } from 'node:util';
 import { createEngineDeps, type EngineDeps } from '../../src/engine/context.js';
 import { teardown } from '../../src/engine/lifecycle.js';
@@ -43,6 +44,28 @@ export async function mariadbQuery(conn: { host: string; port: number; user: str
     env: { ...process.env, MYSQL_PWD: conn.password },
   });
   return stdout.trim();
+}
+
+/**
+ * One query (or several, `;`-separated) over mysql2, the first column of the last row as text:
+ * for MySQL 9.7, whose accounts use caching_sha2_password.
+ */
+export async function mysqlQuery(conn: { host: string; port: number; user: string; password: string }, sql: string): Promise<string> {
+  const c = await createConnection({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, multipleStatements: true, charset: 'utf8mb4' });
+  try {
+    const [result] = await c.query(sql);
+    // Several statements give one entry per statement (rows, or a header for a write): the last rows win.
+    const entries: unknown[] = Array.isArray(result) && result.some((r) => Array.isArray(r) || !isRow(r)) ? result : [result];
+    const rows = entries.filter((e): e is unknown[] => Array.isArray(e)).at(-1) ?? [];
+    const row = rows.at(-1);
+    return isRow(row) ? String(Object.values(row)[0] ?? '') : '';
+  } finally {
+    await c.end();
+  }
+}
+
+function isRow(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !('affectedRows' in value);
 }
 
 /** Loop devices and mounts that mention a path (to prove nothing leaked). */
