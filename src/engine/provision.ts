@@ -1,6 +1,6 @@
 import { labelsFor } from '../labels.js';
 import { copyAccounts } from '../mysql/accounts.js';
-import { checkCloneDonor, cloneFromDonor, cloneOutcome } from '../mysql/clone-plugin.js';
+import { cloneFromDonor, cloneOutcome } from '../mysql/clone-plugin.js';
 import { copyDatabases } from '../mysql/dump.js';
 import type { SourceInfo } from '../mysql/source-check.js';
 import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
@@ -115,4 +115,3 @@ export async function cloneInto(ctx: ProvisionContext, deps: EngineDeps): Promis
   }
 }
 
-export { checkCloneDonor };
