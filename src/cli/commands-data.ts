@@ -27,7 +27,6 @@ function snapshotNote(s: SnapshotListItem): string {
   return notes.filter((n) => n !== '').join('; ') || '-';
 }
 
-/** `replica …`, `snapshot …`, `clone …`. */
 /** `--backup DIR|-`: a directory that must exist, or stdin, which must not be a terminal. */
 async function backupInput(value: string | undefined): Promise<BackupInput | undefined> {
   if (value === undefined) return undefined;
@@ -42,6 +41,7 @@ async function backupInput(value: string | undefined): Promise<BackupInput | und
   return { kind: 'directory', path };
 }
 
+/** `replica …`, `snapshot …`, `clone …`. */
 export function registerDataCommands(program: Root): void {
   const replica = program.command('replica').description('the replica of production');
   replica

@@ -40,26 +40,25 @@ export interface ProvisionContext {
 
 /** The logical copy: dump from the source, load into the replica's socket. */
 export async function dumpInto(ctx: ProvisionContext, deps: EngineDeps): Promise<Copied> {
-  const { source, info, replica, connect, image } = ctx;
-  const options = ctx;
+  const { source, info, replica, connect, image, onProgress, signal } = ctx;
   deps.logger.info('copying databases from the source', { databases: info.databases, estimated_bytes: info.sizeBytes });
   return copyDatabases({
     source: { host: source.host, port: source.port, user: source.user, password: source.password },
     databases: info.databases,
     flavor: info.flavor,
     target: { socketPath: connect.socketPath ?? '', user: replica.admin_user, password: replica.admin_password },
-    onProgress: (bytes) => options.onProgress?.(bytes, info.sizeBytes),
-    ...(options.signal ? { signal: options.signal } : {}),
+    onProgress: (bytes) => onProgress?.(bytes, info.sizeBytes),
+    ...(signal ? { signal } : {}),
     // The host has MariaDB's client tools; MySQL's come from the replica's own image.
     ...(info.flavor === 'mysql' ? { toolsImage: image, toolsLabels: labelsFor(deps.root, 'copy', 'replica-copy') } : {}),
   });
 }
 
-/** The physical copy: the backup unpacked and prepared in the replica's volume, before its server starts. */
 /** The restore's throwaway containers, as runtime names: a job journals their removal (see initReplica). */
 export const RESTORE_UNPACK = 'replica-restore-unpack';
 export const RESTORE_PREPARE = 'replica-restore-prepare';
 
+/** The physical copy: the backup unpacked and prepared in the replica's volume, before its server starts. */
 export async function restoreInto(input: BackupInput, data: DataMount, ctx: ProvisionContext, deps: EngineDeps): Promise<Copied> {
   if (data.kind !== 'path') throw new FailedPreconditionError('--method backup needs a pool whose volumes are directories (btrfs or copy)', { hint: 'use --method dump with the commit driver' });
   deps.logger.info('restoring the backup into the replica volume', { from: input.kind === 'directory' ? input.path : 'stdin' });

@@ -14,7 +14,6 @@ import { generatePassword, generateServerId } from './names.js';
 import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaSpec, startAndWait } from './servers.js';
 import type { SourceSpec } from './source-url.js';
 
-
 export interface ReplicaInitOptions {
   source: SourceSpec;
   /** Default `dump`. `backup` restores `backup` (a mariadb-backup backup of the source); `clone` is MySQL's CLONE. */

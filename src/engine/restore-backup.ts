@@ -8,6 +8,8 @@ import { CommandFailedError, FailedPreconditionError, ResourceExhaustedError, me
 import { BACKUP_POSITION_FILES, parseBackupPosition, type BackupPosition } from '../mysql/backup-position.js';
 import { CONTAINER_DATADIR, SERVER_UID } from '../runtime/runtime.js';
 import type { Shell } from '../shell.js';
+import { toolsRunArgs } from '../docker/tools-container.js';
+import { mapNoSpace } from '../storage/driver-errors.js';
 
 /** Where a physical backup comes from: an `xbstream` stream (e.g. stdin), or a directory of one. */
 export type BackupInput = { kind: 'stream'; stream: Readable } | { kind: 'directory'; path: string };
@@ -36,7 +38,9 @@ export interface RestoreBackupResult {
 }
 
 const STDERR_KEEP = 16 * 1024;
+/** How mbstream and mariadb-backup say ENOSPC. */
 const DISK_FULL = /errno 28|Errcode: 28|No space left|error 28/i;
+const NO_SPACE_HINT = 'grow the pool (`dolly init --size`) or free space in it';
 
 /**
  * Turns a `mariadb-backup` backup into a datadir in the pool volume `target`: a stream is
@@ -58,7 +62,9 @@ export async function restoreBackup(opts: RestoreBackupOptions, shell: Shell): P
     }
     const du = await shell.run('du', ['-sb', input.path]);
     bytes = Number(du.stdout.split('\t')[0] ?? 0);
-    await shell.run('cp', ['-a', '--reflink=auto', `${input.path}/.`, `${opts.target}/`]).catch(mapDiskFull);
+    await shell.run('cp', ['-a', '--reflink=auto', `${input.path}/.`, `${opts.target}/`]).catch((error: unknown) => {
+      throw mapNoSpace(error, 'the backup was copied into it', NO_SPACE_HINT);
+    });
     await shell.run('chown', ['-R', `${SERVER_UID}:${SERVER_UID}`, opts.target]);
   } else {
     // The tools run as the server's user: the (empty) volume becomes theirs first.
@@ -85,24 +91,12 @@ async function readPosition(dir: string): Promise<BackupPosition | null> {
   return null;
 }
 
-function mapDiskFull(error: unknown): never {
-  if (DISK_FULL.test(String(error))) throw new ResourceExhaustedError('the pool filled up while the backup was copied into it', { hint: 'grow the pool (`dolly init --size`) or free space in it', cause: error });
-  throw error;
-}
-
 /**
  * Runs `script` (sh, `$0` = the datadir) in a throwaway container of the image, the volume
  * mounted at the datadir; `input` is piped to its stdin. Returns the bytes piped.
  */
 async function inTools(opts: RestoreBackupOptions, name: string, script: string, input: Readable | null): Promise<number> {
-  const args = [
-    'run', '--rm', '-i', '--name', name, ...Object.entries(opts.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
-    '--network', 'none', '--user', `${SERVER_UID}:${SERVER_UID}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
-    '--read-only', '--tmpfs', '/tmp:rw,size=64m',
-    // --mount, not -v: a path a crash's undo already removed must not be made again by Docker.
-    '--mount', `type=bind,src=${opts.target},dst=${CONTAINER_DATADIR}`,
-    '--entrypoint', 'sh', opts.image, '-c', script, CONTAINER_DATADIR,
-  ];
+  const args = toolsRunArgs({ image: opts.image, labels: opts.labels, name, network: 'none', tmp: true, mount: { source: opts.target, target: CONTAINER_DATADIR }, entrypoint: 'sh', args: ['-c', script, CONTAINER_DATADIR] });
   const child = spawn('docker', args, { stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -135,7 +129,7 @@ async function inTools(opts: RestoreBackupOptions, name: string, script: string,
     const [code, pipeError] = await Promise.all([exit, piped]);
     opts.signal?.throwIfAborted();
     if (code !== 0) {
-      if (DISK_FULL.test(stderr)) throw new ResourceExhaustedError('the pool filled up while the backup was unpacked into it', { hint: 'grow the pool (`dolly init --size`) or free space in it' });
+      if (DISK_FULL.test(stderr)) throw new ResourceExhaustedError('no space left in the pool while the backup was unpacked into it', { hint: NO_SPACE_HINT });
       const tool = script.split(' ')[0] ?? 'sh';
       if (/not found/.test(stderr) && /mbstream|mariadb-backup/.test(stderr)) {
         throw new FailedPreconditionError(`the image ${opts.image} has no ${tool}`, { hint: 'use a dolly image (`dolly images build`), which has mariadb-backup' });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { basename, dirname } from 'node:path';
-import { SERVER_UID } from '../runtime/runtime.js';
+import { toolsRunArgs } from '../docker/tools-container.js';
 import { CommandFailedError, FailedPreconditionError, ResourceExhaustedError, SourceError } from '../errors.js';
 import { DumpPositionScanner } from './dump-position.js';
 import { mysqlTriggerFix } from './dump-fixes.js';
@@ -136,11 +136,16 @@ const TOOLS_SOCKET_DIR = '/run/dolly';
 /** The command line of a program, on the host or in a throwaway container of `toolsImage` (MYSQL_PWD passed by name, never by value). */
 function inTools(opts: CopyDatabasesOptions, program: string, args: string[]): [string, string[]] {
   if (!opts.toolsImage) return [program, args];
-  return [
-    'docker',
-    ['run', '--rm', '-i', ...Object.entries(opts.toolsLabels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]), '--network', 'host', '--user', `${SERVER_UID}:${SERVER_UID}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--read-only', '-e', 'MYSQL_PWD',
-      '--mount', `type=bind,src=${dirname(opts.target.socketPath)},dst=${TOOLS_SOCKET_DIR}`, '--entrypoint', program, opts.toolsImage, ...args],
-  ];
+  const run = toolsRunArgs({
+    image: opts.toolsImage,
+    labels: opts.toolsLabels ?? {},
+    network: 'host',
+    env: ['MYSQL_PWD'],
+    mount: { source: dirname(opts.target.socketPath), target: TOOLS_SOCKET_DIR },
+    entrypoint: program,
+    args,
+  });
+  return ['docker', run];
 }
 
 /**
