@@ -15,7 +15,7 @@ import { replicaConnectOptions } from '../../src/engine/servers.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
-import { createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
+import { assertNoReplicaLeft, createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
 
 const PASSWORD = 'Pr0d-secret!';
 /** Kill points per operation (issue 7: 20). */
@@ -250,9 +250,7 @@ function replicaInitCrashes(method: 'dump' | 'backup', ports: [string, string]):
         }
         killed += 1;
         assert.deepEqual(state.jobs, [], `killed at ${at} ms: up said ${upped.stdout} ${upped.stderr}`);
-        assert.deepEqual((await root.deps.runtime.list()).filter((s) => s.kind !== 'source'), [], `killed at ${at} ms: containers left`);
-        assert.deepEqual(await root.deps.driver(state).list(), [], `killed at ${at} ms: volumes left`);
-        assert.deepEqual(await readdir(join(root.root, 'run')).catch(() => []), [], `killed at ${at} ms: run dirs left`);
+        await assertNoReplicaLeft(root, `killed at ${at} ms`);
         assert.deepEqual(await createDockerClient().listContainers({ all: true, filters: { label: [`dolly.root=${root.root}`, 'dolly.kind=copy'] } }), [], `killed at ${at} ms: a tools container left`);
       }
       assert.ok(killed >= Math.min(KILLS, 3), `only ${killed} runs were killed before they ended`);

@@ -10,7 +10,7 @@ import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { replicaConnectOptions } from '../../src/engine/servers.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
-import { createTestRoot, dolly, mariadbQuery, mysqlQuery, type TestRoot } from '../support/engine-harness.js';
+import { assertNoReplicaLeft, createTestRoot, dolly, mariadbQuery, mysqlQuery, type TestRoot } from '../support/engine-harness.js';
 
 const PASSWORD = 'Pr0d-secret!';
 const MARIADB_11 = 'dolly/mariadb:11.8';
@@ -114,11 +114,7 @@ describe('engines: a replica older than its source is refused', { skip: skipUnle
     const result = await dolly(['--root', root.root, 'replica', 'init', '--source', `mysql://root@127.0.0.1:${production.port}`], { DOLLY_SOURCE_PASSWORD: PASSWORD });
     assert.equal(result.code, 5, result.stderr);
     assert.match(result.stderr, /^dolly: the image dolly\/mariadb:10\.11 runs mariadb 10\.11, older than the source's 11\.8\.\d+: a replica must not be older than its source \(hint: make a new root with --image dolly\/mariadb:11\.8 \(`dolly images build --engine mariadb-11\.8`\)\)\n$/);
-    const state = root.deps.store.require();
-    assert.equal(state.replica, undefined);
-    assert.deepEqual(state.jobs, []);
-    assert.deepEqual((await root.deps.runtime.list()).filter((s) => s.kind !== 'source').map((s) => s.name), []);
-    assert.equal(await root.deps.driver(state).exists('replica'), false);
+    await assertNoReplicaLeft(root);
   });
 });
 

@@ -9,11 +9,11 @@ import { createDockerClient } from '../../src/docker/client.js';
 import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
 import { createClone } from '../../src/engine/clone-create.js';
 import { initPool } from '../../src/engine/pool-init.js';
+import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { getReplicaStatus } from '../../src/engine/replica-status.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
-import { LABEL_ROOT } from '../../src/labels.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
-import { createTestRoot, mariadbQuery, mysqlQuery, type TestRoot } from '../support/engine-harness.js';
+import { assertNoReplicaLeft, createTestRoot, mariadbQuery, mysqlQuery, type TestRoot } from '../support/engine-harness.js';
 
 const run = promisify(execFile);
 const PASSWORD = 'Backup-s3cret!';
@@ -50,16 +50,6 @@ function assertOneErrorLine(stderr: string, message: RegExp): void {
   assert.equal(lines.length, 1, stderr);
   assert.match(lines[0] ?? '', message);
   assert.match(lines[0] ?? '', /\(hint: .+\)$/);
-}
-
-/** Nothing of a failed replica init is left: no replica in the state, no volume, no container, no run dir. */
-async function assertNothingHalfMade(root: TestRoot): Promise<void> {
-  const state = root.deps.store.require();
-  assert.equal(state.replica, undefined, 'no replica in the state');
-  assert.deepEqual(state.jobs, [], 'no job left');
-  assert.deepEqual(await root.deps.driver(state).list(), [], 'no volume');
-  assert.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${LABEL_ROOT}=${root.root}`] } }), [], 'no container');
-  assert.deepEqual((await readdir(join(root.root, 'run')).catch(() => [])).filter((d) => d !== 'dolly.sock'), [], 'no run dir');
 }
 
 /**
@@ -127,6 +117,32 @@ describe('replica init --method backup (MariaDB 10.11)', { skip: skipUnless('roo
     await assert.rejects(mariadbQuery({ ...asApp, password: APP_PASSWORD }, 'SELECT 1'), /Access denied/, "production's password does not open a clone");
   });
 
+  it('a backup larger than the pool: the pool fills, one line with a hint, nothing half-made, and the pool is usable again', async () => {
+    await mariadbQuery(rootConn(), 'CREATE TABLE shop.ballast (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB; INSERT INTO shop.ballast SELECT seq, REPEAT(RANDOM_BYTES(1024), 1024) FROM shop.seq_1_to_400');
+    try {
+      const root = await createTestRoot('dolly-it-backup-full-');
+      roots.push(root);
+      await initPool({ driver: 'btrfs', size: '256M', ports: '6950-6954' }, root.deps);
+      const full = await initFromStream(root, production);
+      assert.notEqual(full.code, 0);
+      assert.equal(full.code, EXIT_CODES.resource_exhausted, full.stderr);
+      assertOneErrorLine(full.stderr, /no space left in the pool/);
+      await assertNoReplicaLeft(root);
+      // btrfs frees a deleted subvolume's extents in the background and shows them free at its next
+      // commit (every 30 s by default): the space comes back, not at once.
+      const driver = root.deps.driver(root.deps.store.require());
+      let space = await driver.space();
+      const waited = Date.now();
+      for (let i = 0; i < 180 && space.freeBytes <= space.totalBytes / 2; i += 1) {
+        await new Promise((r) => setTimeout(r, 500));
+        space = await driver.space();
+      }
+      assert.ok(space.freeBytes > space.totalBytes / 2, `the half-made copy's space came back: ${space.freeBytes} of ${space.totalBytes} free after ${Date.now() - waited} ms`);
+    } finally {
+      await mariadbQuery(rootConn(), 'DROP TABLE shop.ballast');
+    }
+  });
+
   it('from a directory; a backup without a recorded position is refused with one line and a hint, and nothing is half-made', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dolly-it-backup-dir-'));
     try {
@@ -142,7 +158,7 @@ describe('replica init --method backup (MariaDB 10.11)', { skip: skipUnless('roo
       const refused = await dollyFed(['--root', root.root, 'replica', 'init', '--source', `mysql://root@127.0.0.1:${production.port}`, '--method', 'backup', '--backup', backupDir]);
       assert.notEqual(refused.code, 0);
       assertOneErrorLine(refused.stderr, /records no binary log position/);
-      await assertNothingHalfMade(root);
+      await assertNoReplicaLeft(root);
       await run('mv', [join(dir, positionFile), join(backupDir, positionFile)]);
       const ok = await dollyFed(['--root', root.root, '--json', 'replica', 'init', '--source', `mysql://root@127.0.0.1:${production.port}`, '--method', 'backup', '--backup', backupDir]);
       assert.equal(ok.code, 0, ok.stderr);
@@ -172,7 +188,7 @@ describe('replica init --method backup (MariaDB 10.11)', { skip: skipUnless('roo
     const out = await dollyFed([...base, '--backup', '-'], 'head -c 1000000 /dev/urandom');
     assert.notEqual(out.code, 0);
     assert.match(out.stderr, /mbstream/);
-    await assertNothingHalfMade(root);
+    await assertNoReplicaLeft(root);
   });
 });
 
@@ -216,7 +232,7 @@ describe('replica init --method backup (MariaDB 11.8), and a backup for another 
     const result = await initFromStream(root, production);
     assert.notEqual(result.code, 0);
     assertOneErrorLine(result.stderr, /older than the source|must be prepared by mariadb-backup 11\.8/);
-    await assertNothingHalfMade(root);
+    await assertNoReplicaLeft(root);
   });
 });
 
@@ -252,16 +268,16 @@ describe('replica init --method clone (MySQL 9.7, the CLONE plugin)', { skip: sk
     const noPlugin = await init();
     assert.equal(noPlugin.code, 9, noPlugin.stderr);
     assertOneErrorLine(noPlugin.stderr, /no active clone plugin/);
-    await assertNothingHalfMade(root);
+    await assertNoReplicaLeft(root);
     await sql(source(), "INSTALL PLUGIN clone SONAME 'mysql_clone.so'");
     const noGrant = await init('nob', 'nob-pw');
     assert.notEqual(noGrant.code, 0);
     assertOneErrorLine(noGrant.stderr, /nob lacks BACKUP_ADMIN/);
-    await assertNothingHalfMade(root);
+    await assertNoReplicaLeft(root);
     await sql(source(), 'CREATE TABLE shop.legacy (id INT PRIMARY KEY) ENGINE=MyISAM');
     const myisam = await init();
     assertOneErrorLine(myisam.stderr, /CLONE copies only InnoDB: 1 table\(s\) would arrive empty, e\.g\. shop\.legacy \(MyISAM\)/);
-    await assertNothingHalfMade(root);
+    await assertNoReplicaLeft(root);
     await sql(source(), 'DROP TABLE shop.legacy');
   });
 

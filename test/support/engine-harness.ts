@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -25,6 +26,20 @@ export async function createTestRoot(prefix = 'dolly-it-'): Promise<TestRoot> {
     await rm(root, { recursive: true, force: true });
   };
   return { root, deps, dispose, [Symbol.asyncDispose]: dispose };
+}
+
+/**
+ * What a failed or killed `replica init` must leave: no replica in the state, no job, no volume,
+ * no container of the root but a source's, no run directory. `when` prefixes each message.
+ */
+export async function assertNoReplicaLeft(root: TestRoot, when = ''): Promise<void> {
+  const state = root.deps.store.require();
+  const at = when === '' ? '' : `${when}: `;
+  assert.equal(state.replica, undefined, `${at}a replica is recorded`);
+  assert.deepEqual(state.jobs, [], `${at}a job is left`);
+  assert.deepEqual(await root.deps.driver(state).list(), [], `${at}volumes left`);
+  assert.deepEqual((await root.deps.runtime.list()).filter((s) => s.kind !== 'source'), [], `${at}containers left`);
+  assert.deepEqual(await readdir(join(root.root, 'run')).catch(() => []), [], `${at}run dirs left`);
 }
 
 /** Runs the built CLI (`bin/dolly`) and returns its exit code and output, never throwing. */
