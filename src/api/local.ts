@@ -2,7 +2,7 @@ import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from '../e
 import type { EngineDeps } from '../engine/context.js';
 import { durationArg, formatDuration } from '../format.js';
 import { LOCAL_PRINCIPAL, createToken, listTokens, revokeToken, type Principal } from '../server/tokens.js';
-import type { EventType } from '../server/events.js';
+import { storeEventLog, type EventType } from '../server/event-log.js';
 import type { Clone } from '../state/state.js';
 import type { DollyApi, LifecyclePolicy } from './api.js';
 
@@ -11,7 +11,7 @@ export interface LocalApiOptions {
   principal?: Principal;
   /** The engine's limits (default: none). */
   policy?: LifecyclePolicy;
-  /** Told about every change made (the engine's webhooks and events stream). */
+  /** Told about every change made (default: the root's event log, which the engine follows). */
   emit?: (type: EventType, data: Record<string, unknown>, owner?: string) => void;
 }
 
@@ -22,7 +22,8 @@ export interface LocalApiOptions {
 export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): DollyApi {
   const principal = options.principal ?? LOCAL_PRINCIPAL;
   const policy = options.policy ?? {};
-  const emit = options.emit ?? ((): void => undefined);
+  const log = storeEventLog(deps.store, deps.now);
+  const emit = options.emit ?? ((type: EventType, data: Record<string, unknown>, owner?: string): void => void log.append(type, data, owner));
   /** The clone if this principal may see it; another's clone is not found, as if it did not exist. */
   const own = (name: string): Clone => {
     const clone = deps.store.require().clones.find((c) => c.name === name);

@@ -39,9 +39,11 @@ export function cliContext(options: GlobalOptions): CliContext {
     deps: () => (deps ??= import('../engine/context.js').then((m) => m.createEngineDeps(options.root, logger))),
     api: async () => {
       const target = await (await import('./remote-config.js')).remoteTarget(options.root === undefined ? {} : { root: options.root });
-      if (target) return (await import('../api/remote.js')).remoteApi(target);
+      // Each step of a long operation, as it is done: shown to people, in the debug log otherwise.
+      const progress = (step: string): void => (process.stderr.isTTY ? logger.info(step) : logger.debug(step));
+      if (target) return (await import('../api/remote.js')).remoteApi(target, fetch, { onProgress: progress });
       const engine = await import('../engine/context.js');
-      return (await import('../api/local.js')).localApi(await (deps ??= engine.createEngineDeps(options.root, logger)));
+      return (await import('../api/local.js')).localApi({ ...(await (deps ??= engine.createEngineDeps(options.root, logger))), progress });
     },
     get signal() {
       abort ??= interruptible(logger);

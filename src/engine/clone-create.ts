@@ -3,7 +3,7 @@ import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotF
 import { formatBytes } from '../format.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { Clone, JobStep, Snapshot, State } from '../state/state.js';
-import type { EngineDeps } from './context.js';
+import { reportStep, type EngineDeps } from './context.js';
 import { withJob, type JobRun, type Reservation } from './jobs.js';
 import { generateName, generatePassword, generateServerId, shortId, validateName } from './names.js';
 import { isPortFree, lowestFreePort } from './ports.js';
@@ -114,11 +114,14 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
     const snapshot = findSnapshot(state, clone.snapshot);
     const driver = deps.driver(state);
     await assertAboveReserve(driver, state);
+    reportStep(deps, `clone ${clone.name}: port ${clone.port} reserved, snapshot ${snapshot.id}`);
     const data = await driver.clone(snapshot.volume, clone.volume);
     await limitClone(driver, state, clone.volume);
+    reportStep(deps, `clone ${clone.name}: writable copy of ${snapshot.id} made; starting its server`);
     const spec = await cloneSpec(deps, state, clone, data, snapshot.flavor);
     await startAndWait(deps, spec, cloneConnectOptions(state, clone), options.signal);
     await job.commit((s) => setCloneStatus(s, clone.name, 'ready'));
+    reportStep(deps, `clone ${clone.name}: ready (${Date.now() - started} ms)`);
     return { ...cloneView(state, clone), ready_ms: Date.now() - started };
   });
 }

@@ -1,7 +1,7 @@
 import type { CloneListItem } from '../api/schemas.js';
 import { FailedPreconditionError } from '../errors.js';
 import type { Clone, JobStep } from '../state/state.js';
-import type { EngineDeps } from './context.js';
+import { reportStep, type EngineDeps } from './context.js';
 import { cloneView, findClone, findSnapshot, limitClone, setCloneStatus, type CloneView } from './clone-create.js';
 import { withJob, withRemoval } from './jobs.js';
 import { shortId, validateName } from './names.js';
@@ -51,6 +51,7 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
       const driver = deps.driver(state);
       const data = await driver.clone(snapshot.volume, next.volume);
       await limitClone(driver, state, next.volume);
+      reportStep(deps, `clone ${name}: fresh copy of ${snapshot.id} made; restarting its server on it`);
       await deps.runtime.remove(cloneServerName(name));
       await startAndWait(deps, await cloneSpec(deps, state, next, data, snapshot.flavor), cloneConnectOptions(state, next), options.signal);
       await job.commit(
@@ -59,6 +60,7 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
         },
         [{ do: 'remove-volume', id: before.volume }],
       );
+      reportStep(deps, `clone ${name}: ready (${Date.now() - started} ms)`);
       return { ...cloneView(state, next), ready_ms: Date.now() - started };
     },
   );

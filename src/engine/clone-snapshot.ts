@@ -1,6 +1,6 @@
 import { FailedPreconditionError } from '../errors.js';
 import type { Snapshot } from '../state/state.js';
-import type { EngineDeps } from './context.js';
+import { reportStep, type EngineDeps } from './context.js';
 import { findClone, findSnapshot } from './clone-create.js';
 import { withJob } from './jobs.js';
 import { prepareServerName, prepareSnapshot } from './prepare.js';
@@ -58,6 +58,7 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       }
       const pauseMs = Math.round(performance.now() - stopped);
       options.signal?.throwIfAborted();
+      reportStep(deps, `snapshot ${snapshot.id}: state of clone ${clone.name} saved (its server stopped ${pauseMs} ms); preparing it`);
       const data = await driver.mount(snapshot.volume);
       const { ms: prepareMs, accounts } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
       await driver.seal(snapshot.volume);
@@ -67,6 +68,7 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
         s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
         s.clones = s.clones.map((c) => (c.name === clone.name ? { ...c, status: 'ready' } : c));
       });
+      reportStep(deps, `snapshot ${done.id}: prepared (${prepareMs} ms) and ready`);
       deps.logger.info('branch snapshot created', { id: done.id, clone: clone.name, pause_ms: pauseMs, prepare_ms: prepareMs });
       return done;
     },

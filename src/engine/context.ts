@@ -28,6 +28,17 @@ export interface EngineDeps {
   driver(state: State): StorageDriver;
   /** Whether a clone port is free where clones run (default: bind it on this host). */
   portFree?: (port: number, host: string) => Promise<boolean>;
+  /** Told each step of a long operation as it is done (the CLI prints them; the API streams them). */
+  progress?: (step: string) => void;
+}
+
+/** Reports a step of a long operation to whoever follows it (nothing when nobody does). */
+export function reportStep(deps: EngineDeps, step: string): void {
+  try {
+    deps.progress?.(step);
+  } catch {
+    // A follower that went away does not stop the operation.
+  }
 }
 
 /** An absolute, normalised root: it is also the label that keeps roots apart on one engine. */

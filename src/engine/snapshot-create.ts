@@ -3,7 +3,7 @@ import { connectSql } from '../mysql/sql-client.js';
 import { pauseReplica } from './quiesce.js';
 import type { Snapshot, State } from '../state/state.js';
 import type { StorageDriver } from '../storage/driver.js';
-import type { EngineDeps } from './context.js';
+import { reportStep, type EngineDeps } from './context.js';
 import { ownerAlive } from '../state/owner.js';
 import { withJob, type JobRun } from './jobs.js';
 import { snapshotId } from './names.js';
@@ -41,6 +41,7 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       job.willUndo({ do: 'remove-volume', id: snapshot.volume });
       const taken = driver.atomic ? await atomicSnapshot(deps, job, state, driver, snapshot.volume) : await stoppedSnapshot(deps, job, state, driver, snapshot.volume);
       options.signal?.throwIfAborted();
+      reportStep(deps, `snapshot ${snapshot.id}: taken at ${taken.gtid} (applier paused ${taken.pauseMs} ms); preparing it`);
       const data = await driver.mount(snapshot.volume);
       job.willUndo({ do: 'remove-run-dir', server: prepareServerName(snapshot.volume) }, { do: 'remove-server', name: prepareServerName(snapshot.volume) });
       const { ms: prepareMs, accounts } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
@@ -50,6 +51,7 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       await job.commit((s) => {
         s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
       });
+      reportStep(deps, `snapshot ${done.id}: prepared (${prepareMs} ms) and ready`);
       deps.logger.info('snapshot created', { id: done.id, gtid: done.gtid, pause_ms: done.pause_ms, prepare_ms: prepareMs });
       return done;
     },

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DollyApi, LifecyclePolicy } from '../api/api.js';
@@ -56,6 +56,9 @@ const errors = Object.fromEntries([400, 401, 403, 404, 409, 500, 502, 503, 507].
 const nameParams = z.object({ name: z.string() });
 const idParams = z.object({ id: z.string() });
 const empty = z.object({}).strict();
+/** The media type of a long operation's streamed answer. */
+export const NDJSON = 'application/x-ndjson';
+const STREAMS = ' (with Accept: application/x-ndjson: 200 and one JSON line per step, {"progress"}, then {"result"} or {"error"})';
 
 /**
  * The engine's HTTP API: the `DollyApi` of the caller's token, with the schemas of src/api/schemas.ts
@@ -102,10 +105,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(HTTP_STATUS[dolly.category]).send(errorBody(dolly));
   });
 
-  const api = (request: FastifyRequest): DollyApi => {
+  const api = (request: FastifyRequest, progress?: (step: string) => void): DollyApi => {
     const principal = principals.get(request);
     if (!principal) throw new UnauthenticatedError('this request needs a token');
-    return localApi(deps, { principal, policy, emit: (type, data, owner) => options.events.emit(type, data, owner) });
+    return localApi(progress ? { ...deps, progress } : deps, { principal, policy, emit: (type, data, owner) => options.events.emit(type, data, owner) });
   };
   /** Times an operation into the job histogram. */
   const timed = async <T>(kind: string, fn: () => Promise<T>): Promise<T> => {
@@ -118,6 +121,32 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       end({ outcome: 'failed' });
       throw error;
     }
+  };
+
+  /**
+   * A long operation (create, reset, snapshot, branch). Asked with `Accept: application/x-ndjson`,
+   * the answer is 200 and streams a JSON line per step as it is done (`{"progress": "..."}`), then
+   * `{"result": ...}` or `{"error": {...}}`; otherwise it is the result alone, once done.
+   */
+  const long = async <S extends z.ZodType>(req: FastifyRequest, reply: FastifyReply, kind: string, status: number, schema: S, run: (api: DollyApi) => Promise<unknown>): Promise<FastifyReply> => {
+    if (!(req.headers.accept ?? '').includes(NDJSON)) return reply.code(status).send(await timed(kind, () => run(api(req))));
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    const line = (value: unknown): void => {
+      if (!raw.writableEnded) raw.write(`${JSON.stringify(value)}\n`);
+    };
+    try {
+      line({ result: schema.parse(await timed(kind, () => run(api(req, (step) => line({ progress: step }))))) });
+    } catch (error) {
+      const dolly = toDollyError(error as FastifyError);
+      metrics.failures.inc({ category: dolly.category });
+      if (dolly.category === 'internal' || dolly.category === 'command_failed') deps.logger.error('request failed', { error: messageOf(error) });
+      line(errorBody(dolly));
+    } finally {
+      raw.end();
+    }
+    return reply;
   };
 
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -152,8 +181,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   r.get('/v1/replica/history', { schema: { summary: "the replica's recent lag and thread readings, oldest first", response: { 200: replicaHistorySchema, ...errors } } }, async () => options.history?.() ?? []);
 
   r.get('/v1/snapshots', { schema: { summary: 'snapshots, oldest first', response: { 200: snapshotListSchema, ...errors } } }, async (req) => api(req).snapshotList());
-  r.post('/v1/snapshots', { schema: { summary: 'take a consistent, prepared snapshot now', body: empty.optional(), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
-    reply.code(201).send(await timed('snapshot-create', () => api(req).snapshotCreate(signal))),
+  r.post('/v1/snapshots', { schema: { summary: `take a consistent, prepared snapshot now${STREAMS}`, body: empty.optional(), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
+    long(req, reply, 'snapshot-create', 201, snapshotViewSchema, (a) => a.snapshotCreate(signal)),
   );
   r.delete('/v1/snapshots/:id', { schema: { summary: 'delete a snapshot (admins)', params: idParams, response: { 204: z.null(), ...errors } } }, async (req, reply) => {
     await api(req).snapshotDestroy(req.params.id);
@@ -161,12 +190,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   r.get('/v1/clones', { schema: { summary: 'your clones (admins: all)', response: { 200: z.array(cloneListItemSchema), ...errors } } }, async (req) => api(req).cloneList());
-  r.post('/v1/clones', { schema: { summary: 'a writable clone, ready to query', body: cloneCreateSchema.optional(), response: { 201: cloneViewSchema, ...errors } } }, async (req, reply) =>
-    reply.code(201).send(await timed('clone-create', () => api(req).cloneCreate(req.body ?? {}, signal))),
+  r.post('/v1/clones', { schema: { summary: `a writable clone, ready to query${STREAMS}`, body: cloneCreateSchema.optional(), response: { 201: cloneViewSchema, ...errors } } }, async (req, reply) =>
+    long(req, reply, 'clone-create', 201, cloneViewSchema, (a) => a.cloneCreate(req.body ?? {}, signal)),
   );
   r.get('/v1/clones/:name', { schema: { summary: 'one clone', params: nameParams, response: { 200: cloneListItemSchema, ...errors } } }, async (req) => api(req).cloneGet(req.params.name));
-  r.post('/v1/clones/:name/reset', { schema: { summary: 'back to its snapshot (or another)', params: nameParams, body: cloneResetSchema.optional(), response: { 200: cloneViewSchema, ...errors } } }, async (req) =>
-    timed('clone-reset', () => api(req).cloneReset(req.params.name, req.body ?? {}, signal)),
+  r.post('/v1/clones/:name/reset', { schema: { summary: `back to its snapshot (or another)${STREAMS}`, params: nameParams, body: cloneResetSchema.optional(), response: { 200: cloneViewSchema, ...errors } } }, async (req, reply) =>
+    long(req, reply, 'clone-reset', 200, cloneViewSchema, (a) => a.cloneReset(req.params.name, req.body ?? {}, signal)),
   );
   r.post('/v1/clones/:name/protect', { schema: { summary: 'keep it from expiring for a while', params: nameParams, body: cloneProtectSchema, response: { 200: cloneViewSchema, ...errors } } }, async (req) =>
     api(req).cloneProtect(req.params.name, req.body),
@@ -176,8 +205,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(204).send(null);
   });
 
-  r.post('/v1/clones/:name/snapshot', { schema: { summary: "save the clone's state as a prepared snapshot (a branch)", params: nameParams, body: empty.optional(), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
-    reply.code(201).send(await timed('clone-snapshot', () => api(req).cloneSnapshot(req.params.name, signal))),
+  r.post('/v1/clones/:name/snapshot', { schema: { summary: `save the clone's state as a prepared snapshot (a branch)${STREAMS}`, params: nameParams, body: empty.optional(), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
+    long(req, reply, 'clone-snapshot', 201, snapshotViewSchema, (a) => a.cloneSnapshot(req.params.name, signal)),
   );
 
   r.get('/v1/schedule', { schema: { summary: "the engine's snapshot schedule (null: none)", response: { 200: scheduleViewSchema, ...errors } } }, async (req) => api(req).scheduleGet());
@@ -199,9 +228,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     raw.write(': dolly events\n\n');
-    const unsubscribe = options.events.subscribe((event) => {
-      if (principal.admin || event.owner === undefined || event.owner === principal.name) raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-    });
+    // A client that reconnects with Last-Event-ID gets what it missed (the log keeps the newest 10,000).
+    const resume = Number(req.headers['last-event-id']);
+    const unsubscribe = options.events.subscribe(
+      (event) => {
+        if (principal.admin || event.owner === undefined || event.owner === principal.name) raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      },
+      Number.isSafeInteger(resume) && resume >= 0 ? resume : undefined,
+    );
     const heartbeat = setInterval(() => raw.write(': keepalive\n\n'), 15_000);
     const end = (): void => {
       clearInterval(heartbeat);

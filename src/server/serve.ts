@@ -6,6 +6,7 @@ import type { EngineDeps } from '../engine/context.js';
 import { InvalidArgumentError, UnavailableError, messageOf } from '../errors.js';
 import { buildApp } from './app.js';
 import { claimEngine, releaseEngine } from './claim.js';
+import { storeEventLog } from './event-log.js';
 import { EventBus } from './events.js';
 import { Sweeper } from './sweeper.js';
 import { storeOutbox } from './webhook-outbox.js';
@@ -55,6 +56,7 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
   let timer: NodeJS.Timeout | undefined;
   let sweeper: Sweeper | undefined;
   let stopWebhooks: (() => Promise<void>) | undefined;
+  const events = new EventBus(storeEventLog(deps.store, deps.now));
   try {
     const report = await (await import('../engine/reconcile.js')).reconcile(deps);
     for (const line of [...report.undone, ...report.finished]) deps.logger.info(`adopted: ${line}`);
@@ -64,7 +66,7 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
       deps.logger.info(`first start: the admin token is in ${file}`);
     }
     const metrics = createMetrics(deps);
-    const events = new EventBus();
+    events.start();
     stopWebhooks = startWebhooks(events, options.webhooks ?? [], deps.logger, { outbox: storeOutbox(deps.store) });
     sweeper = new Sweeper(deps, events, options.idleMs !== undefined ? { idleMs: options.idleMs } : {});
     const readings = sweeper;
@@ -95,6 +97,7 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
       async stop() {
         clearInterval(timer);
         running.stop();
+        events.stop();
         stopping.abort(new UnavailableError('the engine is stopping', { hint: 'nothing half-made is left; ask again once it is back' }));
         await server.close();
         await webhooks();
@@ -104,6 +107,7 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
   } catch (error) {
     clearInterval(timer);
     sweeper?.stop();
+    events.stop();
     await stopWebhooks?.();
     await app?.close().catch(() => undefined);
     releaseEngine(deps.store);

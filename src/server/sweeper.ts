@@ -3,6 +3,7 @@ import type { EngineDeps } from '../engine/context.js';
 import { messageOf } from '../errors.js';
 import { connectSql } from '../mysql/sql-client.js';
 import type { Clone } from '../state/state.js';
+import { judgeActivity, readServer, storeActivity, type ServerReading } from './clone-activity.js';
 import type { EventBus } from './events.js';
 
 /** One reading of the replica, kept for the web page's lag chart. */
@@ -31,18 +32,13 @@ function isProtected(clone: Clone, now: Date): boolean {
   return clone.protected_until !== undefined && Date.parse(clone.protected_until) > now.getTime();
 }
 
-/** Sessions of clients in a clone's server (not dolly's own, not the server's threads). */
-const SESSIONS_SQL = "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID') AND USER NOT IN ('system user', 'event_scheduler', 'unauthenticated user')";
-
 /**
  * The engine's periodic work, one `tick` at a time: destroys expired and idle clones (webhook
  * first), snapshots on the schedule and prunes past retention, and reports when replication
  * stops or starts and when the pool runs low (each once per change).
  */
 export class Sweeper {
-  private readonly lastActive = new Map<string, number>();
   private readonly samples: ReplicaSample[] = [];
-  private readonly started = Date.now();
   /** As last seen (a replication found stopped at the engine's start is reported too). */
   private replicationStopped = false;
   private poolLow = false;
@@ -87,7 +83,6 @@ export class Sweeper {
     const owner = clone.owner ?? 'local';
     this.events.emit('clone.expiring', { name: clone.name, reason, expires_at: clone.expires_at ?? null }, owner);
     await (await import('../engine/clone-manage.js')).destroyClone(clone.name, this.deps, { onlyIf: still });
-    this.lastActive.delete(clone.name);
     this.events.emit('clone.destroyed', { name: clone.name, reason }, owner);
     this.deps.logger.info(`clone ${clone.name} of ${owner} ${reason}: destroyed`);
   }
@@ -104,23 +99,25 @@ export class Sweeper {
     if (!state) return;
     const now = this.deps.now();
     const { cloneConnectOptions } = await import('../engine/servers.js');
+    const records = storeActivity(this.deps.store);
+    records.keepOnly(state.clones.map((c) => c.name));
     for (const clone of state.clones.filter((c) => c.status === 'ready')) {
-      const since = this.lastActive.get(clone.name) ?? Math.max(this.started, Date.parse(clone.created_at));
-      let sessions = 0;
+      let reading: ServerReading;
       try {
         const client = await connectSql({ ...cloneConnectOptions(state, clone), connectTimeoutMs: 3_000, queryTimeoutMs: 3_000 });
         try {
-          sessions = Number((await client.query<{ n: unknown }>(SESSIONS_SQL))[0]?.n ?? 0);
+          reading = await readServer(client);
         } finally {
           await client.close();
         }
       } catch {
         continue; // a clone that does not answer is not called idle
       }
-      if (sessions > 0) this.lastActive.set(clone.name, now.getTime());
-      else if (!isProtected(clone, now) && now.getTime() - since >= idleMs) {
+      const activity = judgeActivity(records.get(clone.name), reading, now);
+      records.put(clone.name, activity);
+      if (!isProtected(clone, now) && now.getTime() - Date.parse(activity.last_active_at) >= idleMs) {
         await this.destroy(clone, 'idle', (current) => current.status === 'ready' && !isProtected(current, now));
-      } else if (!this.lastActive.has(clone.name)) this.lastActive.set(clone.name, since);
+      }
     }
   }
 

@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { formatDuration, parseDuration } from '../format.js';
 import type { Clone } from '../state/state.js';
 import { parseListen } from './serve.js';
+import { judgeActivity } from './clone-activity.js';
 import { isExpired } from './sweeper.js';
 import { signature } from './webhooks.js';
 import { unitText } from './systemd.js';
@@ -39,5 +40,16 @@ describe('engine helpers', () => {
   it('quotes what the shell-less unit parser would split', () => {
     const text = unitText('/var/lib/dolly', ['--listen', '0.0.0.0:2345', '--webhook', 'https://x/y?a=1&b=2'], '/usr/bin/node', '/opt/dolly/bin/dolly');
     assert.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/dolly\/bin\/dolly --root \/var\/lib\/dolly serve --listen 0\.0\.0\.0:2345 --webhook "https:\/\/x\/y\?a=1&b=2"$/m);
+  });
+  it('judges a clone used: a session now, a connection since the last reading, a restart, or a first sighting', () => {
+    const now = new Date('2026-12-01T12:00:00Z');
+    const before = { last_active_at: '2026-12-01T11:00:00Z', connections: 40, uptime: 3600 };
+    const quiet = { sessions: 0, connections: 41, uptime: 3630 }; // only dolly's own probe connected
+    assert.equal(judgeActivity(before, quiet, now).last_active_at, before.last_active_at);
+    assert.deepEqual(judgeActivity(before, quiet, now), { ...before, connections: 41, uptime: 3630 }, 'the counters move on');
+    for (const used of [{ ...quiet, sessions: 1 }, { ...quiet, connections: 43 }, { sessions: 0, connections: 3, uptime: 5 }]) {
+      assert.equal(judgeActivity(before, used, now).last_active_at, now.toISOString(), JSON.stringify(used));
+    }
+    assert.equal(judgeActivity(undefined, quiet, now).last_active_at, now.toISOString(), 'unwatched time is not idle time');
   });
 });

@@ -17,6 +17,13 @@ export interface PendingDelivery {
 export interface WebhookOutbox {
   /** Queues `event` for `url`, due at once. */
   add(url: string, event: DollyEvent, now: number): void;
+  /**
+   * Queues `event` for every URL and records that the webhooks have taken the event log up to it,
+   * in one step (so an event is queued once, even across a killed engine).
+   */
+  accept(event: DollyEvent, urls: readonly string[], now: number): void;
+  /** The seq of the last event accepted; undefined before the first start. */
+  cursor(): number | undefined;
   /** Deliveries due at `now`, oldest first. */
   due(now: number, limit: number): PendingDelivery[];
   /** Delivered, or given up: forgotten. */
@@ -29,10 +36,18 @@ export interface WebhookOutbox {
 
 /** The outbox as a table of the root's store (webhook_outbox, migration 3). */
 export function storeOutbox(store: StateStore): WebhookOutbox {
+  const insert = 'INSERT INTO webhook_outbox (url, event, attempts, next_at) VALUES (?, ?, 0, ?)';
   return {
     add: (url, event, now) => {
-      store.transact((db) => db.prepare('INSERT INTO webhook_outbox (url, event, attempts, next_at) VALUES (?, ?, 0, ?)').run(url, JSON.stringify(event), now));
+      store.transact((db) => db.prepare(insert).run(url, JSON.stringify(event), now));
     },
+    accept: (event, urls, now) => {
+      store.transact((db) => {
+        for (const url of urls) db.prepare(insert).run(url, JSON.stringify(event), now);
+        db.prepare("INSERT INTO event_cursors (name, seq) VALUES ('webhooks', ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq").run(event.seq);
+      });
+    },
+    cursor: () => store.query((db) => (db.prepare("SELECT seq FROM event_cursors WHERE name = 'webhooks'").get() as { seq: number } | undefined)?.seq),
     due: (now, limit) =>
       store
         .query((db) => db.prepare('SELECT seq, url, event, attempts FROM webhook_outbox WHERE next_at <= ? ORDER BY seq LIMIT ?').all(now, limit) as { seq: number; url: string; event: string; attempts: number }[])
@@ -56,11 +71,18 @@ export function storeOutbox(store: StateStore): WebhookOutbox {
 /** The outbox in memory: what a process that may lose them uses (and the rules' unit tests). */
 export function memoryOutbox(): WebhookOutbox {
   let next = 1;
+  let taken: number | undefined;
   const rows: (PendingDelivery & { nextAt: number })[] = [];
+  const add = (url: string, event: DollyEvent, now: number): void => {
+    rows.push({ seq: next++, url, event, attempts: 0, nextAt: now });
+  };
   return {
-    add: (url, event, now) => {
-      rows.push({ seq: next++, url, event, attempts: 0, nextAt: now });
+    add,
+    accept: (event, urls, now) => {
+      for (const url of urls) add(url, event, now);
+      taken = event.seq;
     },
+    cursor: () => taken,
     due: (now, limit) => rows.filter((r) => r.nextAt <= now).slice(0, limit).map(({ nextAt: _, ...row }) => ({ ...row })),
     remove: (seq) => {
       const index = rows.findIndex((r) => r.seq === seq);

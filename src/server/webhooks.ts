@@ -26,9 +26,10 @@ export function signature(secret: string, body: string): string {
 /**
  * Delivers every event of the bus to every target as a JSON POST, signed, retried with backoff
  * (`backoffMs` × 2^n) on a network error or a non-2xx answer, up to `attempts` times. Each
- * delivery is written to the outbox the moment the event happens and leaves it only once
- * delivered (or given up), so deliveries a killed engine still owed are made after it starts
- * again; the delivery id (X-Dolly-Delivery, the event's id) lets a receiver drop a repeat.
+ * delivery is written to the outbox as the bus hands the event over (with the place in the event
+ * log, in one step) and leaves it only once delivered (or given up), so deliveries a killed engine
+ * still owed, and events appended while no engine ran, are delivered after it starts again; the
+ * delivery id (X-Dolly-Delivery, the event's id) lets a receiver drop a repeat.
  * Deliveries go one at a time, oldest first. Returns a function that stops (waiting for the
  * delivery in flight; what is left stays in the outbox).
  */
@@ -84,10 +85,12 @@ export function startWebhooks(bus: EventBus, targets: readonly WebhookTarget[], 
         pumping = null;
       });
   };
+  const urls = targets.map((t) => t.url);
+  // From where the last engine got to: events appended while no engine ran are delivered now.
   const unsubscribe = bus.subscribe((event) => {
-    for (const target of targets) outbox.add(target.url, event, now());
+    outbox.accept(event, urls, now());
     pump();
-  });
+  }, outbox.cursor());
   // Retries come due on their own; a restarted engine starts with what its predecessor owed.
   const timer = setInterval(pump, Math.max(50, Math.min(backoff, 1_000)));
   timer.unref();

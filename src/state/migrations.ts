@@ -18,6 +18,12 @@ const MIGRATIONS: readonly string[] = [
   // Webhook deliveries not made yet: written when the event happens, deleted once delivered, so a
   // killed engine delivers them after its restart (at least once; X-Dolly-Delivery is stable).
   `CREATE TABLE webhook_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, event TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL);`,
+  // The root's events, appended by whichever process made the change (the engine or the host's
+  // CLI); where each reader of it got to (the webhooks); and what the engine last saw of each
+  // clone's clients (idle deletion survives an engine restart).
+  `CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
+   CREATE TABLE event_cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+   CREATE TABLE clone_activity (name TEXT PRIMARY KEY, body TEXT NOT NULL);`,
 ];
 
 /** The schema version this dolly writes. */

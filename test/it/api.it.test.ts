@@ -122,6 +122,7 @@ describe('dolly serve: the HTTP API, tokens, ownership, lifecycle', { skip: skip
 
   conformance('local (this process)', () => localApi(root.deps), () => snapshot);
   conformance('remote (HTTP, token alice)', () => remoteApi({ url: engine.url, token: tokens.alice ?? '' }), () => snapshot);
+  conformance('streamed (HTTP with progress, token alice)', () => remoteApi({ url: engine.url, token: tokens.alice ?? '' }, fetch, { onProgress: () => undefined }), () => snapshot);
 
   it('the admin token is written once, 0600, and is an admin', async () => {
     assert.equal((await stat(join(root.root, 'admin.token'))).mode & 0o777, 0o600);
@@ -229,9 +230,20 @@ describe('dolly serve: the HTTP API, tokens, ownership, lifecycle', { skip: skip
     const alice = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
     await mariadbQuery({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD }, "INSERT INTO shop.items VALUES (4,'d')");
     await new Promise((r) => setTimeout(r, 1500));
-    const fresh = await alice.cloneCreate({ name: 'fresh', fresh: true });
+    const steps: string[] = [];
+    const following = remoteApi({ url: engine.url, token: tokens.alice ?? '' }, fetch, { onProgress: (step) => steps.push(step) });
+    const fresh = await following.cloneCreate({ name: 'fresh', fresh: true });
     assert.notEqual(fresh.snapshot, snapshot.id);
     assert.equal(await mariadbQuery(fresh, 'SELECT COUNT(*) FROM shop.items'), '4');
+    // The steps arrived while the engine worked, in order: the snapshot's, then the clone's.
+    const at = (pattern: RegExp): number => steps.findIndex((step) => pattern.test(step));
+    assert.ok(at(/^snapshot .*: taken at .* \(applier paused \d+ ms\)/) >= 0, steps.join(' | '));
+    assert.ok(at(/^snapshot .*: prepared/) > at(/: taken at/), steps.join(' | '));
+    assert.ok(at(/^clone fresh: port \d+ reserved/) > at(/^snapshot .*: prepared/), steps.join(' | '));
+    assert.ok(at(/^clone fresh: ready/) === steps.length - 1, steps.join(' | '));
+    assert.ok(!steps.some((step) => step.includes(fresh.password)), 'a step showed the password');
+    // A streamed failure is the same error as an unstreamed one, and nothing is made.
+    await rejectsWith(following.cloneCreate({ name: 'fresh' }), 'already_exists', /fresh/);
     await alice.cloneDestroy('fresh');
   });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createConnection } from 'mysql2/promise';
 import type { DollyApi } from '../../src/api/api.js';
+import { localApi } from '../../src/api/local.js';
 import { remoteApi } from '../../src/api/remote.js';
 import { createDockerClient } from '../../src/docker/client.js';
 import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
@@ -252,6 +253,51 @@ describe('dolly serve: webhooks, events, branches, schedules, idle clones', { sk
     }
     await until('the busy clone destroyed once its session ended', async () => !(await api.cloneList()).some((c) => c.name === 'busy'), 30_000);
     assert.ok((await api.cloneList()).some((c) => c.name === 'guarded'));
+  });
+
+  it('idle time survives an engine restart; a client that came and went while no engine ran counts as use', async () => {
+    await engine.stop();
+    engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--idle-after', '8s']);
+    const api = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
+    const visited = await api.cloneCreate({ name: 'visited' });
+    await api.cloneCreate({ name: 'forgotten' });
+    await new Promise((r) => setTimeout(r, 3_000)); // a few readings of both
+    await engine.stop();
+    // While no engine runs, a client connects to one clone and leaves again.
+    const session = await createConnection({ host: visited.host, port: visited.port, user: visited.user, password: visited.password });
+    await session.query('SELECT 1');
+    await session.end();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const restarted = Date.now();
+    engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--idle-after', '8s']);
+    const again = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
+    await until('the forgotten clone destroyed', async () => !(await again.cloneList()).some((c) => c.name === 'forgotten'), 30_000);
+    assert.ok(Date.now() - restarted < 7_000, 'the idle time before the restart counted (an engine that forgot it would wait 8 s more)');
+    assert.ok((await again.cloneList()).some((c) => c.name === 'visited'), 'the clone used while no engine ran was destroyed as idle');
+    await again.cloneDestroy('visited');
+  });
+
+  it('changes made by the host CLI reach webhooks and the events stream, also those made while no engine ran', async () => {
+    await engine.stop();
+    engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--webhook', hooks.url, '--webhook-secret-file', join(scratch, 'secret')]);
+    const seen: { type: string; owner?: string; data: Record<string, unknown> }[] = [];
+    const stream = follow(engine.url, tokens.admin ?? '', seen);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const host = localApi(root.deps);
+      await host.cloneCreate({ name: 'by-host' });
+      await until('the host clone in the events stream', async () => seen.some((e) => e.type === 'clone.created' && e.data.name === 'by-host' && e.owner === 'local'), 10_000);
+      await until('the host clone webhook', async () => hooks.deliveries.some((d) => d.status === 204 && d.body.includes('"by-host"')), 30_000);
+      await engine.stop();
+      await host.cloneDestroy('by-host');
+      engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--webhook', hooks.url, '--webhook-secret-file', join(scratch, 'secret')]);
+      const destroyed = await until('the destroy made while no engine ran, delivered', async () =>
+        hooks.deliveries.find((d) => d.status === 204 && d.body.includes('"by-host"') && d.body.includes('clone.destroyed')),
+      );
+      assert.equal(destroyed.headers['x-dolly-signature'], signature(SECRET, destroyed.body));
+    } finally {
+      stream.abort();
+    }
   });
 
   it('a webhook delivery the engine still owed when it was killed -9 is made after it starts again', async () => {
