@@ -1,4 +1,4 @@
-import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError, PermissionDeniedError, messageOf } from '../errors.js';
 import type { EngineDeps } from '../engine/context.js';
 import { durationArg, formatDuration } from '../format.js';
 import { LOCAL_PRINCIPAL, createToken, listTokens, revokeToken, type Principal } from '../server/tokens.js';
@@ -23,7 +23,16 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
   const principal = options.principal ?? LOCAL_PRINCIPAL;
   const policy = options.policy ?? {};
   const log = storeEventLog(deps.store, deps.now);
-  const emit = options.emit ?? ((type: EventType, data: Record<string, unknown>, owner?: string): void => void log.append(type, data, owner));
+  const emit =
+    options.emit ??
+    ((type: EventType, data: Record<string, unknown>, owner?: string): void => {
+      try {
+        log.append(type, data, owner);
+      } catch (error) {
+        // The change is made: a lost event must not turn it into a failure.
+        deps.logger.warn(`could not record the ${type} event`, { error: messageOf(error) });
+      }
+    });
   /** The clone if this principal may see it; another's clone is not found, as if it did not exist. */
   const own = (name: string): Clone => {
     const clone = deps.store.require().clones.find((c) => c.name === name);
