@@ -46,6 +46,7 @@ bench: image
 	node --import tsx bench/bench.ts
 	node --import tsx bench/provision.ts
 	node --import tsx bench/swarm.ts
+	node --import tsx bench/cpu-floor.ts
 
 clean:
 	rm -rf dist
