@@ -115,6 +115,7 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
     const driver = deps.driver(state);
     await assertAboveReserve(driver, state);
     reportStep(deps, `clone ${clone.name}: port ${clone.port} reserved, snapshot ${snapshot.id}`);
+    await keepReserve(driver, state);
     const data = await driver.clone(snapshot.volume, clone.volume);
     await limitClone(driver, state, clone.volume);
     reportStep(deps, `clone ${clone.name}: writable copy of ${snapshot.id} made; starting its server`);
@@ -170,6 +171,15 @@ export async function assertAboveReserve(driver: StorageDriver, state: State): P
       hint: 'destroy clones or snapshots you no longer need (`dolly clone list`, `dolly snapshot list`), or grow the pool',
     });
   }
+}
+
+/**
+ * Keeps the reserve out of reach of all running clones together (a kernel limit on the clones'
+ * group, where the driver has one), from the free space as it is now: set before each clone is
+ * made and after each is destroyed, so the cap follows the replica's growth and a changed reserve.
+ */
+export async function keepReserve(driver: StorageDriver, state: State): Promise<void> {
+  await driver.reserveFree(state.settings.reserve_bytes ?? 0);
 }
 
 /** Caps what a clone alone may write (its share of the pool), where the driver can. */

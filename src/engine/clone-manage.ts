@@ -2,7 +2,7 @@ import type { CloneListItem } from '../api/schemas.js';
 import { FailedPreconditionError } from '../errors.js';
 import type { Clone, JobStep } from '../state/state.js';
 import { reportStep, type EngineDeps } from './context.js';
-import { cloneView, findClone, findSnapshot, limitClone, setCloneStatus, type CloneView } from './clone-create.js';
+import { cloneView, findClone, findSnapshot, keepReserve, limitClone, setCloneStatus, type CloneView } from './clone-create.js';
 import { withJob, withRemoval } from './jobs.js';
 import { shortId, validateName } from './names.js';
 import { reconcile } from './reconcile.js';
@@ -49,6 +49,7 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
     async (job, { before, next, snapshot }) => {
       const state = deps.store.require();
       const driver = deps.driver(state);
+      await keepReserve(driver, state);
       const data = await driver.clone(snapshot.volume, next.volume);
       await limitClone(driver, state, next.volume);
       reportStep(deps, `clone ${name}: fresh copy of ${snapshot.id} made; restarting its server on it`);
@@ -78,6 +79,9 @@ export async function destroyClone(name: string, deps: EngineDeps, options: { on
     const server = cloneServerName(name);
     return { target: name, finish: [{ do: 'remove-server', name: server }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'forget-clone', name }] };
   });
+  // What the clone held is free again: the clones' cap grows by it (not all of it before btrfs's cleaner ran).
+  const state = deps.store.require();
+  await keepReserve(deps.driver(state), state).catch((error: unknown) => deps.logger.warn('could not move the clones\' cap', { error: String(error) }));
 }
 
 /** `dolly clone protect`: not destroyed by its expiry until `until` (undefined: protection lifted). */

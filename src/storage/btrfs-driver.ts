@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, InternalError, NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Shell } from '../shell.js';
+import { CLONE_GROUP, ensureQuotas, qgroupExclusive, type QuotaMode } from './btrfs-quota.js';
+import { cloneGroupLimit, type CloneGroupUsage } from './clone-group.js';
 import { BTRFS_SUPER_MAGIC, mountBtrfsPool, removeBtrfsPool, unmountBtrfsPool, type BtrfsPoolConfig } from './btrfs-pool.js';
 import { assertVolumeId, mapNoSpace } from './driver-errors.js';
 import type { DataMount, PoolSpace, StorageDriver } from './driver.js';
@@ -22,11 +24,14 @@ const NO_SPACE_HINT = 'grow the pool (`btrfs filesystem resize`) or destroy clon
  * StorageDriver on a btrfs pool: each volume is a subvolume at `<mountpoint>/volumes/<id>`.
  * snapshot() and clone() are writable subvolume snapshots (atomic, O(1)); seal() sets the
  * subvolume's `ro` property. exclusiveBytes() reads `btrfs filesystem du` (no quotas needed).
+ * Quotas (limit, reserveFree) are simple quotas where the kernel has them: every clone is made
+ * straight into the qgroup CLONE_GROUP (`snapshot -i`), which costs no rescan only in that mode.
  */
 export class BtrfsDriver implements StorageDriver {
   readonly name = 'btrfs';
   readonly atomic = true;
-  private quotasOn = false;
+  private quotas: QuotaMode | undefined;
+  private warnedFull = false;
 
   constructor(
     private readonly config: BtrfsPoolConfig,
@@ -77,7 +82,8 @@ export class BtrfsDriver implements StorageDriver {
       throw new FailedPreconditionError(`snapshot ${snapshotId} is not sealed`, { hint: 'seal (prepare) the snapshot before cloning it' });
     }
     const path = await this.freePath(id);
-    await this.btrfs(['subvolume', 'snapshot', source, path], `cloning ${snapshotId}`, path);
+    const group = (await this.cloneGroupExists()) ? ['-i', CLONE_GROUP] : [];
+    await this.btrfs(['subvolume', 'snapshot', ...group, source, path], `cloning ${snapshotId}`, path);
     return { kind: 'path', path };
   }
 
@@ -128,19 +134,53 @@ export class BtrfsDriver implements StorageDriver {
   /** A qgroup limit on the subvolume's exclusive bytes (quotas are turned on for the pool the first time). */
   async limit(id: string, bytes: number): Promise<boolean> {
     const path = await this.existingPath(id);
-    if (!this.quotasOn) {
-      // Idempotent; on a pool that already has quotas it returns at once.
-      await this.btrfs(['quota', 'enable', this.config.mountpoint], 'turning on quotas');
-      this.quotasOn = true;
-    }
+    await this.quotaMode();
     await this.btrfs(['qgroup', 'limit', '-e', String(bytes), path], `limiting ${id}`);
     return true;
+  }
+
+  /**
+   * A limit on the exclusive bytes of the level-1 qgroup CLONE_GROUP, made the first time. Only on
+   * simple quotas: on full ones (a pool whose quotas an older dolly turned on, or a kernel before
+   * 6.7) each clone joining the group would mark the pool's accounting inconsistent, and btrfs then
+   * counts nothing, per-clone limits included, until a whole-pool rescan.
+   */
+  async reserveFree(reserveBytes: number): Promise<CloneGroupUsage | null> {
+    await this.volumesDir();
+    if ((await this.quotaMode()) !== 'simple') {
+      if (!this.warnedFull) this.deps.logger.debug('the pool has full btrfs quotas: clones are limited one by one, not together', { hint: 'a pool made by this dolly on a 6.7+ kernel has simple quotas' });
+      this.warnedFull = true;
+      return null;
+    }
+    const mountpoint = this.config.mountpoint;
+    let held = await qgroupExclusive(mountpoint, CLONE_GROUP, this.deps.shell);
+    if (held === null) {
+      await this.btrfs(['qgroup', 'create', CLONE_GROUP, mountpoint], 'creating the clones\' qgroup');
+      held = 0;
+    }
+    const { freeBytes } = await this.space();
+    const limitBytes = cloneGroupLimit(held, freeBytes, reserveBytes);
+    await this.btrfs(['qgroup', 'limit', '-e', String(limitBytes), CLONE_GROUP, mountpoint], 'limiting the clones together');
+    return { heldBytes: held, limitBytes };
   }
 
   async space(): Promise<PoolSpace> {
     await this.volumesDir();
     const fs = await statfs(this.config.mountpoint);
     return { totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bavail * fs.bsize };
+  }
+
+  private async quotaMode(): Promise<QuotaMode> {
+    this.quotas ??= await ensureQuotas(this.config.mountpoint, this.deps.shell).catch((error: unknown) => {
+      throw mapNoSpace(error, 'turning on quotas', NO_SPACE_HINT);
+    });
+    return this.quotas;
+  }
+
+  /** Whether reserveFree() made the clones' qgroup (quotas off: no). */
+  private async cloneGroupExists(): Promise<boolean> {
+    if (this.quotas === undefined && (await this.deps.shell.run('btrfs', ['qgroup', 'show', this.config.mountpoint], { nothrow: true })).exitCode !== 0) return false;
+    return (await qgroupExclusive(this.config.mountpoint, CLONE_GROUP, this.deps.shell)) !== null;
   }
 
   /** `<mountpoint>/volumes`, after checking that the pool is mounted. */

@@ -181,6 +181,11 @@ export class CommitDriver implements StorageDriver {
     return false;
   }
 
+  /** No group limit over the clones either: below the reserve only new clones are refused. */
+  async reserveFree(): Promise<null> {
+    return null;
+  }
+
   /** The pool is Docker's own storage: nothing dolly may trim. */
   async discardFree(): Promise<boolean> {
     return false;

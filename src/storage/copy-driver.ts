@@ -132,6 +132,11 @@ export class CopyDriver implements StorageDriver {
     return false;
   }
 
+  /** No group limit over the clones either: below the reserve only new clones are refused. */
+  async reserveFree(): Promise<null> {
+    return null;
+  }
+
   /** The pool is a directory on a file system dolly does not own: nothing dolly may trim. */
   async discardFree(): Promise<boolean> {
     return false;

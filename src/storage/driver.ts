@@ -10,6 +10,9 @@ export interface PoolSpace {
   freeBytes: number;
 }
 
+export type { CloneGroupUsage } from './clone-group.js';
+import type { CloneGroupUsage } from './clone-group.js';
+
 export type DriverName = 'btrfs' | 'copy' | 'commit';
 
 /**
@@ -62,6 +65,17 @@ export interface StorageDriver {
    */
   limit(id: string, bytes: number): Promise<boolean>;
   space(): Promise<PoolSpace>;
+  /**
+   * Keeps `reserveBytes` of the pool's free space out of reach of all clones together (what
+   * clone() made): caps what they hold at what they hold now plus (free space − reserveBytes),
+   * enforced by the kernel, so a write past it fails with "quota exceeded" in the clone that makes
+   * it, whichever clone that is; volumes made by createVolume() and snapshot() never count and are
+   * never refused. Clones made after the first call are in the group from their creation (no
+   * rescan). The cap is computed from the free space at the call: call it again when that moved
+   * (the replica grew, volumes were removed, the pool grew). Returns what the clones hold and
+   * their cap, or null when the driver cannot enforce it (nothing is changed then).
+   */
+  reserveFree(reserveBytes: number): Promise<CloneGroupUsage | null>;
   /**
    * Hands the blocks of removed volumes back to the device underneath (TRIM: a loop image gets
    * holes punched), so a removed volume's bytes are gone from the disk, not only unlinked. Returns

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
@@ -16,7 +17,7 @@ async function setup(): Promise<ConformanceHarness> {
     await driver.open();
     return {
       driver,
-      capabilities: { removeSnapshotWithClones: true, thinClones: true, readOnlySeal: true, limits: true, discards: true },
+      capabilities: { removeSnapshotWithClones: true, thinClones: true, readOnlySeal: true, limits: true, cloneGroup: existsSync('/sys/fs/btrfs/features/simple_quota'), discards: true },
       deviceHolds: async (text) => (await shell.run('grep', ['-c', '-a', '-F', '-e', text, config.image ?? ''], { nothrow: true })).exitCode === 0,
       use: async () => {},
       release: async () => {},

@@ -53,7 +53,7 @@ async function setup(): Promise<ConformanceHarness> {
   }
   return {
     driver,
-    capabilities: { removeSnapshotWithClones: false, thinClones: true, readOnlySeal: false, limits: false, discards: false },
+    capabilities: { removeSnapshotWithClones: false, thinClones: true, readOnlySeal: false, limits: false, cloneGroup: false, discards: false },
     use: async (volume) => void (await use(volume)),
     release: async (volume) => {
       const id = containers.get(volume.id);

@@ -16,7 +16,7 @@ async function setup(): Promise<ConformanceHarness> {
     await driver.open();
     return {
       driver,
-      capabilities: { removeSnapshotWithClones: true, thinClones: false, readOnlySeal: false, limits: false, discards: false },
+      capabilities: { removeSnapshotWithClones: true, thinClones: false, readOnlySeal: false, limits: false, cloneGroup: false, discards: false },
       use: async () => {},
       release: async () => {},
       writeFile: writePathFile,

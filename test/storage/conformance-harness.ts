@@ -17,6 +17,8 @@ export interface DriverCapabilities {
   readOnlySeal: boolean;
   /** limit() caps what a volume alone may write. */
   limits: boolean;
+  /** reserveFree() caps all clones together (btrfs on a kernel with simple quotas). */
+  cloneGroup: boolean;
   /** discardFree() trims the device underneath. */
   discards: boolean;
 }

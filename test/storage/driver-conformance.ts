@@ -212,6 +212,38 @@ export function driverConformance(name: string, needs: Capability[], setup: () =
       assert.equal((await h.readFile(a, 'small.bin'))?.length, 2 * MiB, 'what fitted is kept');
     });
 
+    test('reserveFree keeps the last bytes of the pool from all clones together, never from other volumes', async (h) => {
+      const src = await volume(h, 'grp-src');
+      await h.writeFile(src, 'data.bin', randomText(4 * MiB));
+      await snapshotOf(h, src, 'grp-snap');
+      await h.driver.seal('grp-snap');
+      const { freeBytes } = await h.driver.space();
+      // The clones together may take 12 MiB more; each alone writes less than that.
+      const group = await h.driver.reserveFree(freeBytes - 12 * MiB);
+      if (!h.capabilities.cloneGroup) {
+        assert.equal(group, null);
+        return;
+      }
+      assert.ok(group !== null && group.limitBytes - group.heldBytes <= 12 * MiB, JSON.stringify(group));
+      const a = await cloneOf(h, 'grp-snap', 'grp-a');
+      const b = await cloneOf(h, 'grp-snap', 'grp-b');
+      await h.writeFile(a, 'a.bin', randomText(8 * MiB));
+      await assert.rejects(h.writeFile(b, 'b.bin', randomText(8 * MiB)), /quota|EDQUOT|error -122/i);
+      await h.writeFile(src, 'more.bin', randomText(16 * MiB));
+      assert.equal((await h.readFile(a, 'a.bin'))?.length, 8 * MiB, 'what fitted is kept');
+      // Space comes back when a clone goes, and the next call hands it out again.
+      await h.release(a);
+      await h.driver.remove('grp-a');
+      await h.release(b);
+      await h.driver.remove('grp-b');
+      await h.driver.discardFree();
+      const after = await h.driver.reserveFree((await h.driver.space()).freeBytes - 12 * MiB);
+      assert.ok(after !== null && after.heldBytes < MiB, JSON.stringify(after));
+      const c = await cloneOf(h, 'grp-snap', 'grp-c');
+      await h.writeFile(c, 'c.bin', randomText(8 * MiB));
+      await h.driver.reserveFree(0);
+    });
+
     test('discardFree: a removed volume and its snapshot leave none of their bytes on the device underneath', async (h) => {
       const secret = `dolly-discard-${randomText(24)}`;
       const v = await volume(h, 'discard-a');
