@@ -55,7 +55,8 @@ export interface Results {
 
 export const TARGETS = { api_ready_ms: 1000, clone_ready_ms: 1500, pause_ms: 200, idle_disk_bytes: 20 * MiB, idle_memory_bytes: 150 * MiB, big_vs_small: 1.2, concurrent_vs_one: 2 };
 
-const ok = (pass: boolean): string => (pass ? ' ✓' : ' ✗');
+/** ' ✓' or ' ✗' after a figure, against its target. */
+export const ok = (pass: boolean): string => (pass ? ' ✓' : ' ✗');
 
 export function ratioText(r: number): string {
   if (!Number.isFinite(r)) return '—';
