@@ -8,6 +8,7 @@
  *   then `myloader -t N` (binlog off). Debian's mydumper 0.10.1 on the host.
  * Time = start of the copy → the target's row count of `orders` answered (empty server start excluded).
  *
+ *   apt-get install mydumper   # not among dolly's dependencies: only this probe uses it
  *   node --import tsx bench/dump-parallel.ts [--size MB] [--runs N] [--threads 2,4]
  */
 import { spawn } from 'node:child_process';
