@@ -145,6 +145,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       line(errorBody(dolly));
     } finally {
       raw.end();
+      // A hijacked answer skips the onResponse hook: its one log line is written here.
+      deps.logger.info('request', { method: req.method, route: req.routeOptions.url ?? req.url.split('?')[0], status: 200, streamed: true, user: principals.get(req)?.name ?? null, ms: Math.round(performance.now() - (started.get(req) ?? performance.now())) });
     }
     return reply;
   };
