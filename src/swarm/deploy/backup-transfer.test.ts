@@ -27,7 +27,7 @@ describe('swarm bootstrap --method backup: the sender and the receiver', () => {
     assert.deepEqual(spec.TaskTemplate?.Networks, [{ Target: 'net-id' }]);
     assert.equal(spec.EndpointSpec?.Mode, 'dnsrr');
     assert.deepEqual(spec.EndpointSpec?.Ports, undefined, 'never published');
-    const container = spec.TaskTemplate?.ContainerSpec;
+    const container = (spec.TaskTemplate as { ContainerSpec?: { Mounts?: unknown; Command?: string[] } } | undefined)?.ContainerSpec;
     assert.deepEqual(container?.Mounts, [{ Type: 'bind', Source: topology.pool.dataDir, Target: '/var/lib/mysql', ReadOnly: false }]);
     assert.deepEqual(container?.Command?.slice(3), ['/var/lib/mysql', '.dolly-replica', String(RECEIVER_PORT), '10.0.1.7', UNPACK_SCRIPT, PREPARE_SCRIPT], 'the single-host unpack and prepare steps, reused');
     execFileSync('bash', ['-n', '-c', receiverScript()]);
