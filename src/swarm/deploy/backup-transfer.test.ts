@@ -18,8 +18,8 @@ describe('swarm bootstrap --method backup: the sender and the receiver', () => {
     execFileSync('bash', ['-n', '-c', cmd[2] ?? '']);
   });
 
-  it('the receiver: a labelled one-shot service on the pool node, on the stack network, the datadir bound, one allowed client', () => {
-    const spec = receiverServiceSpec(topology, 'net-id', '10.0.1.7');
+  it('the receiver: a labelled one-shot service on the pool node, on the stack network, the datadir bound, clients of its subnet only', () => {
+    const spec = receiverServiceSpec(topology, 'net-id', '10.0.1.0/24');
     assert.equal(spec.Name, RECEIVER_SERVICE);
     assert.deepEqual(spec.Labels, { 'dolly.swarm.stack': topology.stack, 'dolly.swarm.part': 'backup-receiver' });
     assert.deepEqual(spec.TaskTemplate?.Placement?.Constraints, [`node.hostname==${topology.pool.node}`]);
@@ -29,7 +29,7 @@ describe('swarm bootstrap --method backup: the sender and the receiver', () => {
     assert.deepEqual(spec.EndpointSpec?.Ports, undefined, 'never published');
     const container = (spec.TaskTemplate as { ContainerSpec?: { Mounts?: unknown; Command?: string[] } } | undefined)?.ContainerSpec;
     assert.deepEqual(container?.Mounts, [{ Type: 'bind', Source: topology.pool.dataDir, Target: '/var/lib/mysql', ReadOnly: false }]);
-    assert.deepEqual(container?.Command?.slice(3), ['/var/lib/mysql', '.dolly-replica', String(RECEIVER_PORT), '10.0.1.7', UNPACK_SCRIPT, PREPARE_SCRIPT], 'the single-host unpack and prepare steps, reused');
+    assert.deepEqual(container?.Command?.slice(3), ['/var/lib/mysql', '.dolly-replica', String(RECEIVER_PORT), '10.0.1.0/24', UNPACK_SCRIPT, PREPARE_SCRIPT], 'the single-host unpack and prepare steps, reused');
     execFileSync('bash', ['-n', '-c', receiverScript()]);
   });
 

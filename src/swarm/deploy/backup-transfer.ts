@@ -22,8 +22,8 @@ export const RECEIVER_PORT = 4444;
 const STAGING = '.dolly-restore';
 
 /**
- * The receiver's bash script (`$0` the datadir, `$1` dolly's marker, `$2` the port, `$3` the one
- * address allowed to connect, `$4`/`$5` the single-host unpack and prepare scripts): empties the
+ * The receiver's bash script (`$0` the datadir, `$1` dolly's marker, `$2` the port, `$3` the subnet
+ * allowed to connect (the stack network's), `$4`/`$5` the single-host unpack and prepare scripts): empties the
  * datadir (the marker stays), accepts one connection from the source's task, unpacks the
  * xbstream into a staging directory, refuses a backup without a position, prepares it, then moves
  * it into place with `mysql/` last, so the replica's start script (which initialises a datadir
@@ -35,7 +35,7 @@ export function receiverScript(): string {
     'd="$0"; r="$0/' + STAGING + '"',
     'find "$d" -mindepth 1 -maxdepth 1 ! -name "$1" -exec rm -rf {} +',
     'mkdir "$r"',
-    'socat -u "TCP-LISTEN:$2,reuseaddr,range=$3/32" STDOUT | sh -c "$4" "$r"',
+    'socat -u "TCP4-LISTEN:$2,reuseaddr,range=$3" STDOUT | sh -c "$4" "$r"',
     '[ -f "$r/mariadb_backup_binlog_info" ] || [ -f "$r/xtrabackup_binlog_info" ] || { echo "dolly: the backup records no binary log position" >&2; exit 3; }',
     'sh -c "$5" "$r"',
     'find "$r" -mindepth 1 -maxdepth 1 ! -name mysql -exec mv -t "$d" {} +',
@@ -53,7 +53,7 @@ export function senderScript(): string {
   return [
     'set -o pipefail',
     'host="$1"; port="$2"; shift 2',
-    `mariadb-backup --backup --stream=xbstream --user=root --socket=${SOURCE_RUNDIR}/mysqld.sock "$@" | socat -u STDIN "TCP:$host:$port,retry=120,interval=1"`,
+    `mariadb-backup --backup --stream=xbstream --user=root --socket=${SOURCE_RUNDIR}/mysqld.sock "$@" | socat -u STDIN "TCP4:$host:$port,retry=120,interval=1"`,
   ].join('\n');
 }
 
@@ -109,17 +109,23 @@ export interface TransferOptions {
 export async function transferBackup(topology: Topology, deps: SwarmDeps, opts: TransferOptions): Promise<BackupPosition> {
   const network = (await stackObjects(deps.docker, topology.stack)).find((o) => o.kind === 'network' && o.name === topology.network.name);
   if (!network) throw new FailedPreconditionError(`the network ${topology.network.name} does not exist`, { hint: 'run `dolly swarm deploy` first' });
-  const address = await taskAddress(opts.source, topology.network.name);
+  const address = await networkSubnet(deps, network.id, topology.network.name);
   await scaleReplica(topology, deps, 0);
   let ok = false;
   try {
     await deps.docker.createService(receiverServiceSpec(topology, network.id, address));
     deps.logger.info('streaming a mariadb-backup of the source to the pool node', { from: opts.source.node, to: topology.pool.node, network: topology.network.name });
-    const [sent, received] = await Promise.all([
-      execIn(opts.source.engine, opts.source.containerId, senderCommand(opts.extraArgs), { keepBytes: 16 * 1024 }),
-      waitForReceiver(deps, opts.timeoutMs),
-    ]);
-    if (sent.code !== 0) throw new CommandFailedError('mariadb-backup --backup --stream (in the source task)', sent.code, sent.stderr, { hint: 'see the lines above' });
+    const stop = new AbortController();
+    const receiving = waitForReceiver(deps, topology.pool.node, opts.timeoutMs, stop.signal);
+    receiving.catch(() => undefined);
+    const sent = await execIn(opts.source.engine, opts.source.containerId, senderCommand(opts.extraArgs), { keepBytes: 16 * 1024 });
+    // A sender that failed may never let the receiver finish: stop waiting for it.
+    if (sent.code !== 0) stop.abort();
+    const received = sent.code === 0 ? await receiving : null;
+    if (sent.code !== 0 || !received) {
+      const log = await receiverLog(deps, topology.pool.node, await latestTask(deps)).catch(() => '');
+      throw new CommandFailedError('mariadb-backup --backup --stream (in the source task)', sent.code, `${sent.stderr}${log ? `\nreceiver: ${log}` : ''}`, { hint: 'see the lines above' });
+    }
     if (received.state !== 'complete') {
       if (received.log.includes('records no binary log position')) throw noPositionError();
       throw new CommandFailedError(`mbstream + mariadb-backup --prepare (in ${RECEIVER_SERVICE} on ${topology.pool.node})`, null, received.log || received.err, { hint: 'see the lines above' });
@@ -135,23 +141,23 @@ export async function transferBackup(topology: Topology, deps: SwarmDeps, opts: 
   }
 }
 
-/** The task's address on the network (the one client the receiver accepts). */
-async function taskAddress(task: RunningTask, network: string): Promise<string> {
-  const info = await task.engine.getContainer(task.containerId).inspect();
-  const address = info.NetworkSettings.Networks[network]?.IPAddress;
-  if (!address) throw new FailedPreconditionError(`the source's task is not on ${network}`, { hint: 'see `dolly swarm status`' });
-  return address;
+/** The stack network's subnet: the receiver accepts a connection from it only (the sender's task is on it). */
+async function networkSubnet(deps: SwarmDeps, id: string, name: string): Promise<string> {
+  const info = (await deps.docker.getNetwork(id).inspect()) as { IPAM?: { Config?: { Subnet?: string }[] } };
+  const subnet = info.IPAM?.Config?.find((c) => c.Subnet?.includes('.'))?.Subnet;
+  if (!subnet) throw new FailedPreconditionError(`the network ${name} has no IPv4 subnet`, { hint: 'see `docker network inspect` on the manager' });
+  return subnet;
 }
 
 /** Waits for the receiver's task to end; its state and the tail of its log. */
-async function waitForReceiver(deps: SwarmDeps, timeoutMs: number): Promise<{ state: string; err: string; log: string }> {
+async function waitForReceiver(deps: SwarmDeps, node: string, timeoutMs: number, signal: AbortSignal): Promise<{ state: string; err: string; log: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const tasks = (await deps.docker.listTasks({ filters: { service: [RECEIVER_SERVICE] } })) as TaskState[];
-    const task = tasks.sort((a, b) => (b.CreatedAt ?? '').localeCompare(a.CreatedAt ?? ''))[0];
+    signal.throwIfAborted();
+    const task = await latestTask(deps);
     const state = task?.Status?.State ?? 'pending';
     if (['complete', 'failed', 'rejected', 'shutdown', 'orphaned'].includes(state)) {
-      const log = state === 'complete' ? '' : await receiverLog(deps, task).catch(() => '');
+      const log = state === 'complete' ? '' : await receiverLog(deps, node, task).catch(() => '');
       return { state, err: task?.Status?.Err ?? '', log };
     }
     if (Date.now() > deadline) throw new UnavailableError(`the backup was not received after ${timeoutMs / 1000} s (receiver ${state})`, { hint: 'see `dolly swarm status`; a larger source needs a longer --timeout' });
@@ -159,11 +165,15 @@ async function waitForReceiver(deps: SwarmDeps, timeoutMs: number): Promise<{ st
   }
 }
 
-async function receiverLog(deps: SwarmDeps, task: TaskState | undefined): Promise<string> {
+async function latestTask(deps: SwarmDeps): Promise<TaskState | undefined> {
+  const tasks = (await deps.docker.listTasks({ filters: { service: [RECEIVER_SERVICE] } })) as TaskState[];
+  return tasks.sort((a, b) => (b.CreatedAt ?? '').localeCompare(a.CreatedAt ?? ''))[0];
+}
+
+async function receiverLog(deps: SwarmDeps, node: string, task: TaskState | undefined): Promise<string> {
   const id = task?.Status?.ContainerStatus?.ContainerID;
   if (!id) return '';
-  const running = await waitForRunningTask(deps.docker, deps.engines, RECEIVER_SERVICE, 0).catch(() => undefined);
-  const engine = running?.engine ?? deps.docker;
+  const engine = deps.engines(node) ?? deps.docker;
   const buffer = (await engine.getContainer(id).logs({ stdout: true, stderr: true, tail: 20 })) as unknown as Buffer;
   return buffer.toString('utf8').replace(/[\x00-\x08]/g, '').trim();
 }
