@@ -53,6 +53,8 @@ export function senderScript(): string {
   return [
     'set -o pipefail',
     'host="$1"; port="$2"; shift 2',
+    // The receiver's name resolves once its task runs; socat resolves only once.
+    'for i in $(seq 120); do getent hosts "$host" > /dev/null && break; sleep 1; done',
     `mariadb-backup --backup --stream=xbstream --user=root --socket=${SOURCE_RUNDIR}/mysqld.sock "$@" | socat -u STDIN "TCP4:$host:$port,retry=120,interval=1"`,
   ].join('\n');
 }
@@ -115,6 +117,7 @@ export async function transferBackup(topology: Topology, deps: SwarmDeps, opts: 
   try {
     await deps.docker.createService(receiverServiceSpec(topology, network.id, address));
     deps.logger.info('streaming a mariadb-backup of the source to the pool node', { from: opts.source.node, to: topology.pool.node, network: topology.network.name });
+    await waitForRunningTask(deps.docker, deps.engines, RECEIVER_SERVICE, opts.timeoutMs);
     const stop = new AbortController();
     const receiving = waitForReceiver(deps, topology.pool.node, opts.timeoutMs, stop.signal);
     receiving.catch(() => undefined);
