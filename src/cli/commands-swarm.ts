@@ -102,13 +102,15 @@ export function registerSwarmCommands(program: Root): void {
   });
   withTarget(swarm.command('deploy').description('create or update network, secrets and services, then bootstrap replication; running it twice changes nothing'))
     .option('--no-bootstrap', 'do not copy the source into the replica and start replication')
+    .option('--method <method>', 'how the bootstrap copies: dump (mariadb-dump in the replica task) or backup (mariadb-backup in the source task, streamed over the network)', 'dump')
     .action(async (options, cmd) => {
-      const opts = options as unknown as { config: string; dockerHost?: string; bootstrap: boolean };
+      const opts = options as unknown as { config: string; dockerHost?: string; bootstrap: boolean; method: string };
+      const method = bootstrapMethod(opts.method);
       const { ctx, topology, deps } = await swarmSetup(opts, cmd.optsWithGlobals());
       const { swarmDeploy, waitForServices } = await import('../swarm/deploy/swarm-deploy.js');
       const changes = await swarmDeploy(topology, deps);
       const services = await waitForServices(topology, deps, 300_000);
-      const bootstrap = opts.bootstrap ? await (await import('../swarm/deploy/bootstrap.js')).swarmBootstrap(topology, deps) : null;
+      const bootstrap = opts.bootstrap ? await (await import('../swarm/deploy/bootstrap.js')).swarmBootstrap(topology, deps, { method }) : null;
       ctx.out.result({ changes, services, bootstrap }, () =>
         [
           `${changes.filter((c) => c.action !== 'keep').length} change(s); ${services.map((s) => `${s.name} on ${s.node}`).join(', ')}`,
@@ -116,9 +118,13 @@ export function registerSwarmCommands(program: Root): void {
         ].join('\n'),
       );
     });
-  withTarget(swarm.command('bootstrap').description('copy the source into the replica across nodes and start GTID replication (once)')).action(async (opts, cmd) => {
-    const { ctx, topology, deps } = await swarmSetup(opts as { config: string; dockerHost?: string }, cmd.optsWithGlobals());
-    const result = await (await import('../swarm/deploy/bootstrap.js')).swarmBootstrap(topology, deps);
+  withTarget(swarm.command('bootstrap').description('copy the source into the replica across nodes and start GTID replication (once)'))
+    .option('--method <method>', 'dump (mariadb-dump in the replica task) or backup (mariadb-backup in the source task, streamed over the network to the pool node)', 'dump')
+    .action(async (options, cmd) => {
+    const opts = options as unknown as { config: string; dockerHost?: string; method: string };
+    const method = bootstrapMethod(opts.method);
+    const { ctx, topology, deps } = await swarmSetup(opts, cmd.optsWithGlobals());
+    const result = await (await import('../swarm/deploy/bootstrap.js')).swarmBootstrap(topology, deps, { method });
     ctx.out.result(result, () => bootstrapLine(result));
   });
   withTarget(swarm.command('status').description('services, their nodes and states, and the replica\'s replication')).action(async (opts, cmd) => {
@@ -140,6 +146,12 @@ export function registerSwarmCommands(program: Root): void {
   });
 }
 
-function bootstrapLine(result: { already: boolean; databases: string[]; gtid: string; seconds: number }): string {
-  return result.already ? `replication already configured (gtid ${result.gtid})` : `copied ${result.databases.join(', ') || 'no database'} and started replication at ${result.gtid || '(empty)'} in ${result.seconds} s`;
+/** `--method` of `swarm deploy|bootstrap`, checked before anything is asked of the Swarm. */
+export function bootstrapMethod(value: string): 'dump' | 'backup' {
+  if (value === 'dump' || value === 'backup') return value;
+  throw new InvalidArgumentError(`--method must be dump or backup, not ${JSON.stringify(value)}`, { hint: 'backup needs a MariaDB source of the replica image\'s major.minor' });
+}
+
+function bootstrapLine(result: { already: boolean; method: string; databases: string[]; gtid: string; seconds: number }): string {
+  return result.already ? `replication already configured (gtid ${result.gtid})` : `copied ${result.databases.join(', ') || 'no database'}${result.method === 'backup' ? ' (mariadb-backup)' : ''} and started replication at ${result.gtid || '(empty)'} in ${result.seconds} s`;
 }

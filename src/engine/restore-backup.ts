@@ -69,21 +69,29 @@ export async function restoreBackup(opts: RestoreBackupOptions, shell: Shell): P
   } else {
     // The tools run as the server's user: the (empty) volume becomes theirs first.
     await chown(opts.target, SERVER_UID, SERVER_UID);
-    bytes = await inTools(opts, opts.names.unpack, 'mbstream -x -C "$0"', input.stream);
+    bytes = await inTools(opts, opts.names.unpack, UNPACK_SCRIPT, input.stream);
   }
   // Before the (long) prepare: without a position, replication could not start from this backup.
-  const position = await readPosition(opts.target);
-  if (!position) {
-    throw new FailedPreconditionError('the backup records no binary log position (no xtrabackup_binlog_info): replication could not start from it', {
-      hint: 'take the backup from a source with log_bin on, with `mariadb-backup --backup` (not --no-lock or --safe-slave-backup on a server without binlog)',
-    });
-  }
-  await inTools(opts, opts.names.prepare, 'mariadb-backup --prepare --target-dir="$0" > /tmp/prepare.log 2>&1 || { tail -n 20 /tmp/prepare.log >&2; exit 1; }', null);
+  const position = await readBackupPosition(opts.target);
+  if (!position) throw noPositionError();
+  await inTools(opts, opts.names.prepare, PREPARE_SCRIPT, null);
   return { bytes, position };
 }
 
-/** The position file the backup wrote (its newest name first). */
-async function readPosition(dir: string): Promise<BackupPosition | null> {
+/** The unpack step (sh, `$0` = the directory): an xbstream on stdin into it. */
+export const UNPACK_SCRIPT = 'mbstream -x -C "$0"';
+/** The prepare step (sh, `$0` = the directory): its log's tail on stderr when it fails. */
+export const PREPARE_SCRIPT = 'mariadb-backup --prepare --target-dir="$0" > /tmp/prepare.log 2>&1 || { tail -n 20 /tmp/prepare.log >&2; exit 1; }';
+
+/** A backup that records no position: replication could not start from it. */
+export function noPositionError(): FailedPreconditionError {
+  return new FailedPreconditionError('the backup records no binary log position (no xtrabackup_binlog_info): replication could not start from it', {
+    hint: 'take the backup from a source with log_bin on, with `mariadb-backup --backup` (not --no-lock or --safe-slave-backup on a server without binlog)',
+  });
+}
+
+/** The position file a backup in `dir` wrote (its newest name first); null when it has none. */
+export async function readBackupPosition(dir: string): Promise<BackupPosition | null> {
   for (const name of BACKUP_POSITION_FILES) {
     const text = await readFile(join(dir, name), 'utf8').catch(() => null);
     if (text !== null) return parseBackupPosition(text);

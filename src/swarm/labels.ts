@@ -12,7 +12,7 @@ export const LABEL_SWARM_SPEC_HASH = 'dolly.swarm.spec-hash';
 export const LABEL_POOL_NODE = 'dolly.pool';
 
 /** What an object is within a stack. */
-export type SwarmPart = 'network' | 'secret' | 'source' | 'loadgen' | 'replica';
+export type SwarmPart = 'network' | 'secret' | 'source' | 'loadgen' | 'replica' | 'backup-receiver';
 
 /** The labels every object of `stack` carries. */
 export function swarmLabels(stack: string, part: SwarmPart): Record<string, string> {

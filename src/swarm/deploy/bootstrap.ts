@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { execIn } from '../../docker/exec.js';
-import { assertReplicationStarted } from '../../engine/replica-init.js';
+import { assertBackupFits, assertReplicationStarted } from '../../engine/replica-init.js';
 import { REPLICA_VOLUME } from '../../engine/servers.js';
 import { CommandFailedError, FailedPreconditionError, SourceError, UnavailableError, messageOf } from '../../errors.js';
 import { quoteIdentifier } from '../../mysql/identifiers.js';
@@ -17,11 +17,13 @@ import { readReplicaAdmin, swarmRecord, type ReplicaAdmin } from './replica-prep
 import { readDeploySecret, type SwarmDeps } from './swarm-deploy.js';
 import { waitForRunningTask, type RunningTask } from './tasks.js';
 import { secondsSince } from '../../elapsed.js';
+import { emptyDatadir, removeReceiver, scaleReplica, transferBackup } from './backup-transfer.js';
 
 /** What `dolly swarm bootstrap` did. */
 export interface BootstrapResult {
   /** True when replication was already configured: nothing was copied. */
   already: boolean;
+  method: 'dump' | 'backup';
   source_version: string;
   databases: string[];
   gtid: string;
@@ -30,8 +32,15 @@ export interface BootstrapResult {
 }
 
 export interface BootstrapOptions {
-  /** How long to wait for the services and servers to answer (default 300 s). */
+  /** How long to wait for the services and servers to answer, and for a backup to arrive (default 300 s). */
   timeoutMs?: number;
+  /**
+   * `dump` (default): mariadb-dump inside the replica's task. `backup`: mariadb-backup in the
+   * source's task, streamed over the stack's network to the pool node (backup-transfer.ts).
+   */
+  method?: 'dump' | 'backup';
+  /** Extra mariadb-backup options (e.g. `--parallel=4`), passed as arguments, never through a shell. */
+  backupArgs?: readonly string[];
 }
 
 /** The replica's socket on the pool node, as the machine holding the pool root sees it. */
@@ -55,16 +64,20 @@ export async function swarmBootstrap(topology: Topology, deps: SwarmDeps, option
   if (!admin) {
     throw new FailedPreconditionError(`no replica account under ${topology.pool.root} on this machine`, { hint: 'run `dolly swarm deploy` first, on the machine that holds the pool root' });
   }
+  const method = options.method ?? 'dump';
+  // What an interrupted backup bootstrap left: its receiver, the replica scaled to none.
+  await removeReceiver(topology, deps);
+  await scaleReplica(topology, deps, topology.services.replica.replicas);
   const task = await waitForRunningTask(deps.docker, deps.engines, topology.services.replica.name, timeoutMs);
   const connect = swarmReplicaConnect(topology, admin);
   await waitForServer(connect, { timeoutMs });
-  const client = await connectSql(connect);
+  let client = await connectSql(connect);
   try {
     const ops = flavorOps('mariadb');
     if ((await client.query(ops.statusSql)).length > 0) {
       const status = await replicaStatus(client, 'mariadb');
       deps.logger.info('replication is already configured', { io_running: status.io_running, sql_running: status.sql_running });
-      return { already: true, source_version: '', databases: [], gtid: status.gtid, seconds: secondsSince(started), replica: status };
+      return { already: true, method, source_version: '', databases: [], gtid: status.gtid, seconds: secondsSince(started), replica: status };
     }
     await assertEmpty(client);
     const secret = topology.secrets.find((x) => x.key === 'rootPassword');
@@ -72,10 +85,21 @@ export async function swarmBootstrap(topology: Topology, deps: SwarmDeps, option
     const password = await readDeploySecret(secret, deps);
     const source = { host: topology.services.source.name, port: SOURCE_PORT, user: SOURCE_USER, password };
     const probe = await probeSource(task, source, Date.now() + timeoutMs);
-    deps.logger.info('copying from the source across nodes', { from: `${source.host}:${source.port}`, to: `replica on ${task.node}`, databases: probe.databases });
+    deps.logger.info('copying from the source across nodes', { method, from: `${source.host}:${source.port}`, to: `replica on ${task.node}`, databases: probe.databases });
     let gtid = probe.gtid;
+    if (method === 'backup') {
+      const [replicaVersion] = await client.query<{ v: string }>('SELECT @@version AS v');
+      assertBackupFits({ flavor: 'mariadb', version: replicaVersion?.v ?? '' }, topology.services.replica.image, { flavor: detectFlavor(probe.version), version: probe.version });
+      await client.close();
+      const sourceTask = await waitForRunningTask(deps.docker, deps.engines, topology.services.source.name, timeoutMs);
+      const position = await transferBackup(topology, deps, { source: sourceTask, timeoutMs, ...(options.backupArgs ? { extraArgs: options.backupArgs } : {}) });
+      deps.logger.info('backup prepared; the replica starts on it', { gtid: position.gtid, binlog: `${position.file}:${position.position}` });
+      await waitForServer(connect, { timeoutMs });
+      client = await connectSql(connect);
+      gtid = position.gtid;
+    }
     try {
-      if (probe.databases.length > 0) {
+      if (method === 'dump' && probe.databases.length > 0) {
         await copyInTask(task, source, admin, probe.databases);
         gtid = normalizeGtid((await client.query<{ gtid: string }>(ops.gtidPositionSql))[0]?.gtid);
       }
@@ -83,16 +107,27 @@ export async function swarmBootstrap(topology: Topology, deps: SwarmDeps, option
       await assertReplicationStarted(client, 'mariadb');
     } catch (error) {
       deps.logger.warn('bootstrap failed; undoing the copy', { reason: messageOf(error) });
-      await undoCopy(client, probe.databases).catch((undoError: unknown) => deps.logger.error('undo failed', { reason: messageOf(undoError) }));
+      const undo = method === 'backup' ? undoRestore(topology, deps, client) : undoCopy(client, probe.databases);
+      await undo.catch((undoError: unknown) => deps.logger.error('undo failed', { reason: messageOf(undoError) }));
       throw error;
     }
     await recordReplica(topology, admin, probe);
     const status = await replicaStatus(client, 'mariadb');
     deps.logger.info('replication running across nodes', { gtid, seconds: secondsSince(started) });
-    return { already: false, source_version: probe.version, databases: probe.databases, gtid, seconds: secondsSince(started), replica: status };
+    return { already: false, method, source_version: probe.version, databases: probe.databases, gtid, seconds: secondsSince(started), replica: status };
   } finally {
-    await client.close();
+    await client.close().catch(() => undefined);
   }
+}
+
+/** Takes a restored backup out again: the replica stopped, its datadir emptied, started on a fresh one. */
+async function undoRestore(topology: Topology, deps: SwarmDeps, client: SqlClient): Promise<void> {
+  await client.execute('STOP SLAVE').catch(() => undefined);
+  await client.execute('RESET SLAVE ALL').catch(() => undefined);
+  await client.close().catch(() => undefined);
+  await scaleReplica(topology, deps, 0);
+  await emptyDatadir(topology.pool.dataDir);
+  await scaleReplica(topology, deps, topology.services.replica.replicas);
 }
 
 /** The replica must hold no user database before a copy goes in. */
