@@ -27,6 +27,13 @@ function snapshotNote(s: SnapshotListItem): string {
   return notes.filter((n) => n !== '').join('; ') || '-';
 }
 
+/** An option that takes a whole number (digits only), or undefined when not given. */
+function wholeNumber(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(value.trim())) throw new InvalidArgumentError(`${flag} takes a whole number, not ${JSON.stringify(value)}`, { hint: `e.g. ${flag} 2` });
+  return Number(value.trim());
+}
+
 /** `--backup DIR|-`: a directory that must exist, or stdin, which must not be a terminal. */
 async function backupInput(value: string | undefined): Promise<BackupInput | undefined> {
   if (value === undefined) return undefined;
@@ -52,8 +59,10 @@ export function registerDataCommands(program: Root): void {
     .option('--databases <list>', 'comma-separated databases (default: every user database)')
     .addOption(new Option('--method <method>', 'dump: a consistent logical copy over the network (any engine); backup: restore a mariadb-backup backup of the source (MariaDB); clone: the CLONE plugin pulls a physical copy (MySQL)').choices(['dump', 'backup', 'clone'] as const).default('dump' as const))
     .option('--backup <dir|->', 'with --method backup: the backup directory, or - for an xbstream stream on stdin (`mariadb-backup --backup --stream=xbstream`)')
+    .option('--parallel <n>', 'with --method dump of a MariaDB source: dump sessions sharing one snapshot (1-8; default 2, 1 = one stream)')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
+      const parallel = wholeNumber('--parallel', opts.parallel);
       const backup = await backupInput(opts.backup);
       const { parseSourceUrl, sourcePassword } = await import('../engine/source-url.js');
       const where = parseSourceUrl(opts.source);
@@ -63,9 +72,9 @@ export function registerDataCommands(program: Root): void {
       const deps = await ctx.deps();
       const progress = byteProgress(ctx.logger, 'copying');
       try {
-        const result = await (await import('../engine/replica-init.js')).initReplica({ source, method: opts.method, ...(backup ? { backup } : {}), ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t), signal: ctx.signal }, deps);
+        const result = await (await import('../engine/replica-init.js')).initReplica({ source, method: opts.method, ...(backup ? { backup } : {}), ...(parallel !== undefined ? { parallel } : {}), ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t), signal: ctx.signal }, deps);
         progress.stop();
-        ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} ${result.method === 'backup' ? 'restored from the backup' : 'copied'} (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s), replicating from GTID ${result.gtid}`);
+        ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} ${result.method === 'backup' ? 'restored from the backup' : 'copied'} (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s${result.parallel ? `, ${result.parallel.sessions} streams (${result.parallel.ranges} ranges of ${result.parallel.split_column ?? '-'}), commits held ${result.parallel.lock_ms} ms` : ''}), replicating from GTID ${result.gtid}`);
       } finally {
         progress.stop();
       }

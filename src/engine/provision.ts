@@ -2,6 +2,7 @@ import { labelsFor } from '../labels.js';
 import { copyAccounts } from '../mysql/accounts.js';
 import { cloneFromDonor, cloneOutcome } from '../mysql/clone-plugin.js';
 import { copyDatabases } from '../mysql/dump.js';
+import { copyDatabasesParallel } from '../mysql/parallel-dump.js';
 import type { SourceInfo } from '../mysql/source-check.js';
 import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
 import type { Replica } from '../state/state.js';
@@ -25,6 +26,16 @@ export type ProvisionMethod = 'dump' | 'backup' | 'clone';
 export interface Copied {
   gtid: string;
   bytes: number;
+  parallel?: ParallelFigures;
+}
+
+/** What a parallel dump reports: its data sessions, how long the source's commits waited, what it split. */
+export interface ParallelFigures {
+  sessions: number;
+  ranges: number;
+  lock_ms: number;
+  split_column: string | null;
+  split_tables: number;
 }
 
 /** What every method needs to know. */
@@ -34,24 +45,31 @@ export interface ProvisionContext {
   replica: Replica;
   connect: ConnectOptions;
   image: string;
+  /** Dump sessions sharing one snapshot (MariaDB); 1 is one stream. */
+  sessions: number;
   onProgress?: (bytes: number, estimatedTotal: number) => void;
   signal?: AbortSignal;
 }
 
-/** The logical copy: dump from the source, load into the replica's socket. */
+/** The logical copy: dump from the source, load into the replica's socket (in parallel sessions for MariaDB). */
 export async function dumpInto(ctx: ProvisionContext, deps: EngineDeps): Promise<Copied> {
   const { source, info, replica, connect, image, onProgress, signal } = ctx;
-  deps.logger.info('copying databases from the source', { databases: info.databases, estimated_bytes: info.sizeBytes });
-  return copyDatabases({
+  deps.logger.info('copying databases from the source', { databases: info.databases, estimated_bytes: info.sizeBytes, sessions: ctx.sessions });
+  const options = {
     source: { host: source.host, port: source.port, user: source.user, password: source.password },
     databases: info.databases,
     flavor: info.flavor,
     target: { socketPath: connect.socketPath ?? '', user: replica.admin_user, password: replica.admin_password },
-    onProgress: (bytes) => onProgress?.(bytes, info.sizeBytes),
+    onProgress: (bytes: number) => onProgress?.(bytes, info.sizeBytes),
     ...(signal ? { signal } : {}),
-    // The host has MariaDB's client tools; MySQL's come from the replica's own image.
-    ...(info.flavor === 'mysql' ? { toolsImage: image, toolsLabels: labelsFor(deps.root, 'copy', 'replica-copy') } : {}),
-  });
+  };
+  if (info.flavor === 'mariadb' && ctx.sessions > 1) {
+    const { bytes, gtid, ...parallel } = await copyDatabasesParallel({ ...options, sessions: ctx.sessions });
+    deps.logger.info('parallel copy done', { ...parallel });
+    return { bytes, gtid, parallel };
+  }
+  // The host has MariaDB's client tools; MySQL's come from the replica's own image.
+  return copyDatabases({ ...options, ...(info.flavor === 'mysql' ? { toolsImage: image, toolsLabels: labelsFor(deps.root, 'copy', 'replica-copy') } : {}) });
 }
 
 /** The restore's throwaway containers, as runtime names: a job journals their removal (see initReplica). */

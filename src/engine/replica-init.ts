@@ -5,7 +5,8 @@ import { checkSource } from '../mysql/source-check.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
 import type { BackupInput } from './restore-backup.js';
 import { checkCloneDonor } from '../mysql/clone-plugin.js';
-import { RESTORE_PREPARE, RESTORE_UNPACK, cloneInto, copySourceAccounts, dumpInto, restoreInto, type ProvisionContext, type ProvisionMethod } from './provision.js';
+import { MAX_SESSIONS } from '../mysql/parallel-dump.js';
+import { RESTORE_PREPARE, RESTORE_UNPACK, cloneInto, copySourceAccounts, dumpInto, restoreInto, type ParallelFigures, type ProvisionContext, type ProvisionMethod } from './provision.js';
 import type { Replica } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { withJob } from './jobs.js';
@@ -21,6 +22,11 @@ export interface ReplicaInitOptions {
   backup?: BackupInput;
   /** Databases to copy; all user databases when absent. */
   databases?: string[];
+  /**
+   * `--method dump` of a MariaDB source: sessions sharing one snapshot (1 = one stream; default 2,
+   * the best measured on 2 cores). MySQL sources copy through one stream.
+   */
+  parallel?: number;
   /** Called as the dump streams: bytes so far, and the source's data size as an estimate. */
   onProgress?: (bytes: number, estimatedTotal: number) => void;
   signal?: AbortSignal;
@@ -28,6 +34,8 @@ export interface ReplicaInitOptions {
 
 export interface ReplicaInitResult {
   method: ProvisionMethod;
+  /** How a parallel dump ran (absent for one stream). */
+  parallel?: ParallelFigures;
   flavor: string;
   version: string;
   databases: string[];
@@ -48,6 +56,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
   if (method === 'backup' && !options.backup) throw new InvalidArgumentError('--method backup needs --backup DIR or --backup - (a stream on stdin)', { hint: 'e.g. `mariadb-backup --backup --stream=xbstream | dolly replica init --method backup --backup - --source URL`' });
   if (method !== 'dump' && options.databases) throw new InvalidArgumentError(`--databases does not apply to --method ${method}: a physical copy holds every database`, { hint: 'drop --databases, or use --method dump' });
   if (method !== 'backup' && options.backup) throw new InvalidArgumentError('--backup applies only to --method backup', { hint: 'add --method backup, or drop --backup' });
+  checkParallel(options.parallel, method);
   await reconcile(deps);
   const { source } = options;
   return withJob(
@@ -96,6 +105,9 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       const engine = await imageEngine(deps.docker, state.settings.image);
       assertEngineFits(engine, state.settings.image, info);
       if (method === 'backup') assertBackupFits(engine, state.settings.image, info);
+      if (info.flavor !== 'mariadb' && (options.parallel ?? 1) > 1) {
+        throw new FailedPreconditionError(`--parallel ${options.parallel} copies MariaDB sources; the source is ${info.flavor} ${info.version}`, { hint: 'drop --parallel (one mysqldump stream), or use --method clone' });
+      }
       const driver = deps.driver(state);
       await driver.open();
       const replica: Replica = {
@@ -111,7 +123,8 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       const data = await driver.createVolume(REPLICA_VOLUME);
       job.willUndo({ do: 'remove-run-dir', server: REPLICA }, { do: 'remove-server', name: REPLICA });
       const connect = replicaConnectOptions(deps.root, replica);
-      const ctx: ProvisionContext = { source, info, replica, connect, image: state.settings.image, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+      const sessions = options.parallel ?? (info.flavor === 'mariadb' ? DEFAULT_PARALLEL : 1);
+      const ctx: ProvisionContext = { source, info, replica, connect, image: state.settings.image, sessions, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) };
       if (method === 'backup') job.willUndo({ do: 'remove-server', name: RESTORE_UNPACK }, { do: 'remove-server', name: RESTORE_PREPARE });
       const restored = options.backup && method === 'backup' ? await restoreInto(options.backup, data, ctx, deps) : null;
       const spec = await replicaSpec(deps, state, replica, data, info.flavor);
@@ -133,6 +146,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       });
       return {
         method,
+        ...(copied.parallel ? { parallel: copied.parallel } : {}),
         flavor: info.flavor,
         version: info.version,
         databases: info.databases,
@@ -143,6 +157,18 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       };
     },
   );
+}
+
+/** Sessions of a MariaDB dump when --parallel is not given (BENCHMARKS.md: 2 beat 1 and 4 on 2 cores). */
+export const DEFAULT_PARALLEL = 2;
+
+/** `--parallel`: a whole number of sessions, 1 to MAX_SESSIONS, for --method dump only. */
+export function checkParallel(parallel: number | undefined, method: ProvisionMethod): void {
+  if (parallel === undefined) return;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > MAX_SESSIONS) {
+    throw new InvalidArgumentError(`--parallel takes a whole number of sessions from 1 to ${MAX_SESSIONS}, not ${parallel}`, { hint: `e.g. --parallel 2 (the default for MariaDB); 1 copies through one stream` });
+  }
+  if (method !== 'dump') throw new InvalidArgumentError(`--parallel applies to --method dump, not --method ${method}`, { hint: 'drop --parallel' });
 }
 
 /**

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { basename, dirname } from 'node:path';
 import { toolsRunArgs } from '../docker/tools-container.js';
-import { CommandFailedError, FailedPreconditionError, ResourceExhaustedError, SourceError } from '../errors.js';
+import { SourceError } from '../errors.js';
+import { kill, pipeFailure, startChild, type Child, type Exit } from './dump-pipe.js';
 import { DumpPositionScanner } from './dump-position.js';
 import { mysqlTriggerFix } from './dump-fixes.js';
 import { flavorOps, type Flavor } from './flavor.js';
@@ -34,21 +34,6 @@ export interface CopyResult {
   bytes: number;
   /** The source's GTID position the copy corresponds to (as the dump wrote it; may be ''). */
   gtid: string;
-}
-
-/** Tail of stderr kept per child (enough for the last lines; stderr never holds a password). */
-const STDERR_KEEP = 16 * 1024;
-const KILL_GRACE_MS = 2000;
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  stderr: string;
-  killedByUs: boolean;
-  /** Order in which the children exited (0 first), -1 while running. */
-  exitOrder: number;
-  spawnError: Error | null;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /**
@@ -101,7 +86,7 @@ export async function copyDatabases(opts: CopyDatabasesOptions): Promise<CopyRes
       )
     : Promise.resolve(null);
   // A child that fails takes the other down with it.
-  const watch = (child: Child): Promise<{ code: number | null; signal: NodeJS.Signals | null }> =>
+  const watch = (child: Child): Promise<Exit> =>
     child.exit.then((r) => {
       if (r.code !== 0) killBoth();
       return r;
@@ -110,18 +95,8 @@ export async function copyDatabases(opts: CopyDatabasesOptions): Promise<CopyRes
   opts.signal?.removeEventListener('abort', onAbort);
   opts.signal?.throwIfAborted();
 
-  for (const child of [dump, load]) {
-    if (child.spawnError) {
-      throw new FailedPreconditionError(`cannot run ${child.name}: ${child.spawnError.message}`, {
-        hint: 'install the MariaDB/MySQL client tools on this host (Debian: apt-get install mariadb-client)',
-        cause: child.spawnError,
-      });
-    }
-  }
-  const root = rootCause({ child: dump, exit: dumpExit }, { child: load, exit: loadExit });
-  if (root === dump) throw dumpError(dump, dumpExit.code, opts);
-  if (root === load) throw loadError(load, loadExit.code);
-  if (pipeError !== null) throw new CommandFailedError(`${dump.name} | ${load.name}`, null, String(pipeError), { cause: pipeError });
+  const failure = pipeFailure({ child: dump, exit: dumpExit }, { child: load, exit: loadExit }, pipeError, opts.source);
+  if (failure) throw failure;
   if (scanner.position === null) {
     throw new SourceError(`the dump of ${opts.source.host}:${opts.source.port} carried no GTID position`, {
       hint: 'the source needs a binary log with GTIDs (log_bin; on MySQL gtid_mode=ON)',
@@ -148,86 +123,3 @@ function inTools(opts: CopyDatabasesOptions, program: string, args: string[]): [
   return ['docker', run];
 }
 
-/**
- * Which failure to report. A full target first (definitive); then the child that failed first on
- * its own: a dead client breaks the dump's pipe after it, a failed dump truncates the client's
- * input after it. Children ended by our own signal, and a dump that only lost its pipe, are effects.
- */
-function rootCause(dump: Outcome, load: Outcome): Child | undefined {
-  const failed = [dump, load].filter(({ child, exit }) => exit.code !== 0 && !(exit.signal !== null && child.killedByUs));
-  if (failed.includes(load) && DISK_FULL.test(load.child.stderr)) return load.child;
-  const causes = failed.length > 1 && BROKEN_PIPE.test(dump.child.stderr) ? [load] : failed;
-  causes.sort((a, b) => a.child.exitOrder - b.child.exitOrder);
-  return causes[0]?.child;
-}
-
-type Outcome = { child: Child; exit: { code: number | null; signal: NodeJS.Signals | null } };
-
-const DISK_FULL = /errno: 28|Errcode: 28|No space left|ERROR 1114|ERROR 1021|is full/i;
-const BROKEN_PIPE = /errno 32|Broken pipe|EPIPE|I\/O error|write error/i;
-
-function startChild(command: string, args: string[], password: string, stdin: 'ignore' | 'pipe', exits: { count: number }): Child {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('MYSQL_')) env[key] = value;
-  if (password !== '') env.MYSQL_PWD = password;
-  const proc = spawn(command, args, { env, stdio: [stdin, 'pipe', 'pipe'] });
-  const child: Child = { name: command, proc, stderr: '', killedByUs: false, exitOrder: -1, spawnError: null, exit: Promise.resolve({ code: null, signal: null }) };
-  proc.on('exit', () => {
-    child.exitOrder = exits.count++;
-  });
-  proc.stderr?.setEncoding('utf8');
-  proc.stderr?.on('data', (text: string) => {
-    child.stderr = (child.stderr + text).slice(-STDERR_KEEP);
-  });
-  child.exit = new Promise((resolve) => {
-    let done = false;
-    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
-      if (!done) resolve({ code, signal });
-      done = true;
-    };
-    proc.on('error', (error) => {
-      child.spawnError = error;
-      finish(null, null);
-    });
-    proc.on('close', finish);
-  });
-  // The client's stdin may break when the client dies; the pipeline reports it.
-  proc.stdin?.on('error', () => undefined);
-  return child;
-}
-
-function kill(child: Child): void {
-  if (child.proc.exitCode !== null || child.proc.signalCode !== null || child.spawnError) return;
-  child.killedByUs = true;
-  child.proc.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGKILL');
-  }, KILL_GRACE_MS);
-  timer.unref();
-}
-
-function dumpError(dump: Child, code: number | null, opts: CopyDatabasesOptions): SourceError {
-  const failure = new CommandFailedError(dump.name, code, dump.stderr);
-  const tail = lastLine(dump.stderr);
-  return new SourceError(`copying from ${opts.source.host}:${opts.source.port} failed: ${tail || `${dump.name} exited with ${code ?? 'a signal'}`}`, {
-    hint: /access denied/i.test(tail)
-      ? 'the source user lacks a privilege the dump needs (dolly checks them first: run the source check again)'
-      : 'check that the source stays reachable while the copy runs; the half-made replica is removed',
-    cause: failure,
-  });
-}
-
-function loadError(load: Child, code: number | null): Error {
-  const failure = new CommandFailedError(`${load.name} (loading into the replica)`, code, load.stderr);
-  if (DISK_FULL.test(load.stderr)) {
-    return new ResourceExhaustedError(`the replica ran out of space while loading the copy: ${lastLine(load.stderr)}`, {
-      hint: 'grow the pool (or choose fewer databases) and run replica init again',
-      cause: failure,
-    });
-  }
-  return failure;
-}
-
-function lastLine(text: string): string {
-  return text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0).at(-1) ?? '';
-}

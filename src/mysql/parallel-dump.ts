@@ -1,0 +1,274 @@
+/**
+ * The parallel logical copy of a MariaDB source (`replica init --method dump --parallel N`, N ≥ 2):
+ * several `mariadb-dump | mariadb` streams that read one consistent snapshot.
+ *
+ * MariaDB cannot share a snapshot between sessions, so the copy makes them start at one instant:
+ * a coordinator session takes `FLUSH TABLES WITH READ LOCK` (commits wait), reads the GTID
+ * position, starts every data session (each `START TRANSACTION WITH CONSISTENT SNAPSHOT`), waits
+ * until each has shown output that `mariadb-dump` writes only after its transaction began, and
+ * unlocks. The lock is held for that start only (reported as `lock_ms`).
+ *
+ * Data sessions (see dump-plan.ts for the split): N for ranges of the split group's key, one for
+ * every other table whole. After the unlock, one session dumps the definitions (tables, views,
+ * routines, events; no data, no triggers), loaded first, and one the triggers, loaded last, so no
+ * trigger fires while rows load. Data streams wait in memory (up to BUFFER_BYTES each) while the
+ * definitions load; a data session whose output waits longer than the source's net_write_timeout
+ * (60 s by default) would be cut off, which only a schema that takes a minute to create risks.
+ */
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { InvalidArgumentError, SourceError } from '../errors.js';
+import { kill, pipeFailure, startChild, type Child, type Exit } from './dump-pipe.js';
+import type { CopyDatabasesOptions, CopyResult } from './dump.js';
+import { planCopy, quoteIdentifier, rangeConditions, type CopyPlan, type TableStat } from './dump-plan.js';
+import { flavorOps } from './flavor.js';
+import { connectSql, type SqlClient } from './sql-client.js';
+
+export interface ParallelCopyOptions extends CopyDatabasesOptions {
+  /** Sessions that share the split group's key ranges (2–8). */
+  sessions: number;
+  /** Longest the source's commits may wait for the sessions to start (default 30 s). */
+  lockTimeoutMs?: number;
+}
+
+export interface ParallelCopyResult extends CopyResult {
+  /** Data streams that ran side by side: one per key range, plus one for every other table. */
+  sessions: number;
+  /** Key ranges the split group was dumped in (0: nothing could be split). */
+  ranges: number;
+  /** How long the source's commits waited while the sessions started. */
+  lock_ms: number;
+  /** The split group's key column and its tables (none when nothing could be split). */
+  split_column: string | null;
+  split_tables: number;
+}
+
+export const MAX_SESSIONS = 8;
+/** Output of one data session kept in memory while the definitions load. */
+const BUFFER_BYTES = 64 * 1024 * 1024;
+const LOCK_TIMEOUT_MS = 30_000;
+/** Lines `mariadb-dump --databases` writes only after its transaction started (the header comes before). */
+const AFTER_SNAPSHOT = ['\n-- Current Database: ', '\n-- Dumping data for table ', '\n-- Table structure for table '];
+
+/** Copies `databases` through several sessions of one snapshot; see the module comment. */
+export async function copyDatabasesParallel(opts: ParallelCopyOptions): Promise<ParallelCopyResult> {
+  if (opts.flavor !== 'mariadb' || opts.toolsImage) throw new InvalidArgumentError('a parallel copy reads MariaDB sources only', { hint: 'use --parallel 1 (or --method clone for MySQL)' });
+  if (!Number.isInteger(opts.sessions) || opts.sessions < 2 || opts.sessions > MAX_SESSIONS) {
+    throw new InvalidArgumentError(`a parallel copy takes 2 to ${MAX_SESSIONS} sessions, not ${opts.sessions}`, { hint: `--parallel 1 copies through one stream; 2 is the default` });
+  }
+  opts.signal?.throwIfAborted();
+  const coordinator = await connectSql({ ...opts.source, connectTimeoutMs: 10_000, role: 'source' });
+  const run = new CopyRun(opts);
+  let locked = false;
+  try {
+    const plan = planCopy(await tableStats(coordinator, opts.databases));
+    const ranges = await splitRanges(coordinator, plan, opts.sessions);
+    await coordinator.execute(`SET SESSION lock_wait_timeout = ${Math.ceil((opts.lockTimeoutMs ?? LOCK_TIMEOUT_MS) / 1000)}`);
+    await coordinator.execute('FLUSH LOCAL TABLES');
+    const lockedAt = performance.now();
+    await coordinator.execute('FLUSH TABLES WITH READ LOCK');
+    locked = true;
+    const [row] = await coordinator.query<{ gtid: string }>(flavorOps('mariadb').sourcePositionSql);
+    const gtid = row?.gtid ?? '';
+    const data = startDataSessions(run, plan, ranges);
+    await run.allStarted(opts.lockTimeoutMs ?? LOCK_TIMEOUT_MS);
+    await coordinator.execute('UNLOCK TABLES');
+    locked = false;
+    const lockMs = Math.round(performance.now() - lockedAt);
+    // Definitions are not versioned rows: like one mariadb-dump's, they are read after the snapshot.
+    const dbs = opts.databases;
+    const definitions = run.start('definitions', ['--no-data', '--skip-triggers', '--routines', '--events', '--databases', ...dbs]);
+    const triggers = run.start('triggers', ['--no-data', '--no-create-info', '--no-create-db', '--triggers', '--databases', ...dbs]);
+    await run.load(definitions);
+    await Promise.all(data.map((s) => run.load(s)));
+    await run.load(triggers);
+    return { bytes: run.bytes, gtid, sessions: data.length, ranges: ranges.length, lock_ms: lockMs, split_column: plan.column, split_tables: ranges.length > 0 ? plan.split.length : 0 };
+  } catch (error) {
+    run.stop();
+    await run.settled();
+    opts.signal?.throwIfAborted();
+    throw run.rootError() ?? error;
+  } finally {
+    run.dispose();
+    if (locked) await coordinator.execute('UNLOCK TABLES').catch(() => undefined);
+    await coordinator.close().catch(() => undefined);
+  }
+}
+
+/** The data sessions: one per key range of the split group, one for every other table. */
+function startDataSessions(run: CopyRun, plan: CopyPlan, ranges: string[]): DumpSession[] {
+  const data: DumpSession[] = [];
+  const rows = ['--no-create-info', '--no-create-db', '--skip-triggers', '--skip-add-locks'];
+  if (ranges.length > 0) {
+    const splitDbs = [...new Set(plan.split.map((t) => t.schema))];
+    const others = plan.whole.filter((t) => splitDbs.includes(t.schema)).map(ignore);
+    ranges.forEach((where, i) => data.push(run.start(`range ${i + 1}`, [...rows, `--where=${where}`, '--databases', ...splitDbs, ...others])));
+  }
+  data.push(run.start('other tables', [...rows, '--databases', ...run.opts.databases, ...(ranges.length > 0 ? plan.split.map(ignore) : [])]));
+  return data;
+}
+
+const ignore = (t: TableStat): string => `--ignore-table=${t.schema}.${t.table}`;
+
+/** The base tables (and sequences) of `databases`: engine, size, and a single integer primary key. */
+async function tableStats(client: SqlClient, databases: readonly string[]): Promise<TableStat[]> {
+  if (databases.length === 0) return [];
+  const marks = databases.map(() => '?').join(', ');
+  const rows = await client.query<{ schema: string; name: string; engine: string | null; type: string; bytes: number | string | null; keycol: string | null }>(
+    `SELECT t.TABLE_SCHEMA AS \`schema\`, t.TABLE_NAME AS name, t.ENGINE AS engine, t.TABLE_TYPE AS type,
+            COALESCE(t.DATA_LENGTH, 0) + COALESCE(t.INDEX_LENGTH, 0) AS bytes,
+            (SELECT IF(COUNT(*) = 1 AND MAX(c.DATA_TYPE) IN ('tinyint', 'smallint', 'mediumint', 'int', 'bigint'), MAX(c.COLUMN_NAME), NULL)
+               FROM information_schema.STATISTICS s
+               JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME
+              WHERE s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME AND s.INDEX_NAME = 'PRIMARY') AS keycol
+       FROM information_schema.TABLES t
+      WHERE t.TABLE_SCHEMA IN (${marks}) AND t.TABLE_TYPE <> 'VIEW'`,
+    [...databases],
+  );
+  return rows.map((r) => ({
+    schema: r.schema,
+    table: r.name,
+    engine: r.engine ?? '',
+    bytes: Number(r.bytes ?? 0),
+    intKey: r.type === 'BASE TABLE' ? r.keycol : null,
+  }));
+}
+
+/** The `--where` ranges of the plan's key, cut from its largest table's MIN..MAX (none when empty). */
+async function splitRanges(client: SqlClient, plan: CopyPlan, sessions: number): Promise<string[]> {
+  if (plan.column === null || plan.rangeTable === null) return [];
+  const col = quoteIdentifier(plan.column);
+  const [row] = await client.query<{ lo: string | null; hi: string | null }>(
+    `SELECT CAST(MIN(${col}) AS CHAR) AS lo, CAST(MAX(${col}) AS CHAR) AS hi FROM ${quoteIdentifier(plan.rangeTable.schema)}.${quoteIdentifier(plan.rangeTable.table)}`,
+  );
+  if (!row || row.lo === null || row.hi === null) return [];
+  const ranges = rangeConditions(plan.column, row.lo, row.hi, sessions);
+  return ranges.length > 1 ? ranges : [];
+}
+
+/** One dump session: its program, its output (counted, watched for the snapshot, buffered) and later its loader. */
+interface DumpSession {
+  label: string;
+  dump: Child;
+  output: Readable;
+  /** Resolves once the session's transaction has begun (or it ended well). */
+  started: Promise<void>;
+  /** The dump → buffer pipeline (rejects when the output breaks). */
+  read: Promise<unknown>;
+}
+
+/** The children of one copy: started, loaded, stopped together; the first root failure kept. */
+class CopyRun {
+  bytes = 0;
+  private readonly children: Child[] = [];
+  private readonly waits: Promise<unknown>[] = [];
+  /** Per session: resolves once its transaction began. */
+  private readonly started: Promise<void>[] = [];
+  private readonly exits = { count: 0 };
+  private failure: Error | null = null;
+  private readonly onAbort = (): void => this.stop();
+
+  constructor(readonly opts: ParallelCopyOptions) {
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  start(label: string, args: string[]): DumpSession {
+    const { source } = this.opts;
+    const program = this.opts.binaries?.dump ?? 'mariadb-dump';
+    const full = ['--no-defaults', '--protocol=TCP', `--host=${source.host}`, `--port=${source.port}`, `--user=${source.user}`, '--max-allowed-packet=1G', '--single-transaction', '--hex-blob', ...args];
+    const dump = this.track(startChild(program, full, source.password, 'ignore', this.exits));
+    let began = (): void => undefined;
+    const started = new Promise<void>((resolve) => (began = resolve));
+    void dump.exit.then((e) => e.code === 0 && began());
+    this.started.push(started);
+    let seen = '';
+    const watch = new Transform({
+      transform: (chunk: Buffer, _encoding, callback) => {
+        this.bytes += chunk.length;
+        this.opts.onProgress?.(this.bytes);
+        if (seen !== 'found') {
+          seen = (seen + chunk.toString('latin1')).slice(-4096);
+          if (AFTER_SNAPSHOT.some((m) => seen.includes(m))) {
+            seen = 'found';
+            began();
+          }
+        }
+        callback(null, chunk);
+      },
+    });
+    const output = new PassThrough({ highWaterMark: BUFFER_BYTES });
+    const read = dump.proc.stdout ? pipeline(dump.proc.stdout, watch, output).catch((e: unknown) => e) : Promise.resolve(null);
+    this.waits.push(read);
+    return { label, dump, output, started, read };
+  }
+
+  /** Waits until every session began its transaction; a session that fails first, or the time limit, ends the copy. */
+  async allStarted(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+    const failed = new Promise<Child>((resolve) => {
+      for (const child of this.children) void child.exit.then((e) => e.code !== 0 && resolve(child));
+    });
+    try {
+      const outcome = await Promise.race([Promise.all(this.started).then(() => 'ok' as const), late, failed]);
+      if (outcome === 'late') {
+        throw new SourceError(`the copy's sessions did not all start within ${Math.round(timeoutMs / 1000)} s, so the source's commits were let go and the copy stopped`, {
+          hint: 'check max_connections and the load on the source, or copy with --parallel 1',
+        });
+      }
+      if (outcome !== 'ok') {
+        const exit = await outcome.exit;
+        this.failure ??= pipeFailure({ child: outcome, exit }, { child: outcome, exit: { code: 0, signal: null } }, null, this.opts.source);
+        throw this.failure ?? new SourceError(`${outcome.name} failed as it started`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Loads a session's output into the target with its own client, then checks both programs. */
+  async load(session: DumpSession): Promise<void> {
+    const { target } = this.opts;
+    const program = this.opts.binaries?.client ?? 'mariadb';
+    const args = ['--no-defaults', `--socket=${target.socketPath}`, `--user=${target.user}`, '--max-allowed-packet=1G', '--batch'];
+    const load = this.track(startChild(program, args, target.password, 'pipe', this.exits));
+    const piped = load.proc.stdin ? pipeline(session.output, load.proc.stdin).then(() => null, (e: unknown) => e) : Promise.resolve(null);
+    this.waits.push(piped);
+    const [dumpExit, loadExit, readError, pipeError] = await Promise.all([this.watch(session.dump), this.watch(load), session.read, piped]);
+    const failure = pipeFailure({ child: session.dump, exit: dumpExit }, { child: load, exit: loadExit }, readError ?? pipeError, this.opts.source);
+    if (failure) {
+      this.failure ??= failure;
+      throw failure;
+    }
+  }
+
+  /** Stops every program of the copy. */
+  stop(): void {
+    for (const child of this.children) kill(child);
+  }
+
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.children.map((c) => c.exit), ...this.waits]);
+  }
+
+  dispose(): void {
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  /** The failure to report: a program that failed on its own (not one we stopped) before the others. */
+  rootError(): Error | null {
+    return this.failure;
+  }
+
+  private track(child: Child): Child {
+    this.children.push(child);
+    return child;
+  }
+
+  private watch(child: Child): Promise<Exit> {
+    return child.exit.then((e) => {
+      if (e.code !== 0) this.stop();
+      return e;
+    });
+  }
+}
