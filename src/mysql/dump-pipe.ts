@@ -66,6 +66,8 @@ export function startChild(command: string, args: string[], password: string, st
     });
     proc.on('close', finish);
   });
+  // A loader's stdout is read by no one: drained, so its exit ('close') never waits on it.
+  if (stdin === 'pipe') proc.stdout?.resume();
   // The client's stdin may break when the client dies; the pipeline reports it.
   proc.stdin?.on('error', () => undefined);
   return child;

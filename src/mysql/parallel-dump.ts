@@ -60,6 +60,11 @@ export async function copyDatabasesParallel(opts: ParallelCopyOptions): Promise<
   const coordinator = await connectSql({ ...opts.source, connectTimeoutMs: 10_000, role: 'source' });
   const run = new CopyRun(opts);
   let locked = false;
+  let closed = false;
+  const closeOnce = async (): Promise<void> => {
+    if (!closed) await coordinator.close().catch(() => undefined);
+    closed = true;
+  };
   try {
     const plan = planCopy(await tableStats(coordinator, opts.databases));
     const ranges = await splitRanges(coordinator, plan, opts.sessions);
@@ -75,6 +80,7 @@ export async function copyDatabasesParallel(opts: ParallelCopyOptions): Promise<
     await coordinator.execute('UNLOCK TABLES');
     locked = false;
     const lockMs = Math.round(performance.now() - lockedAt);
+    await closeOnce();
     // Definitions are not versioned rows: like one mariadb-dump's, they are read after the snapshot.
     const dbs = opts.databases;
     const definitions = run.start('definitions', ['--no-data', '--skip-triggers', '--routines', '--events', '--databases', ...dbs]);
@@ -84,6 +90,9 @@ export async function copyDatabasesParallel(opts: ParallelCopyOptions): Promise<
     await run.load(triggers);
     return { bytes: run.bytes, gtid, sessions: data.length, ranges: ranges.length, lock_ms: lockMs, split_column: plan.column, split_tables: ranges.length > 0 ? plan.split.length : 0 };
   } catch (error) {
+    // The source's commits first: never wait for the sessions to end while they are blocked.
+    if (locked) await coordinator.execute('UNLOCK TABLES').catch(() => undefined);
+    locked = false;
     run.stop();
     await run.settled();
     opts.signal?.throwIfAborted();
@@ -91,7 +100,7 @@ export async function copyDatabasesParallel(opts: ParallelCopyOptions): Promise<
   } finally {
     run.dispose();
     if (locked) await coordinator.execute('UNLOCK TABLES').catch(() => undefined);
-    await coordinator.close().catch(() => undefined);
+    await closeOnce();
   }
 }
 
@@ -162,6 +171,7 @@ class CopyRun {
   bytes = 0;
   private readonly children: Child[] = [];
   private readonly waits: Promise<unknown>[] = [];
+  private readonly sessions: DumpSession[] = [];
   /** Per session: resolves once its transaction began. */
   private readonly started: Promise<void>[] = [];
   private readonly exits = { count: 0 };
@@ -181,25 +191,21 @@ class CopyRun {
     const started = new Promise<void>((resolve) => (began = resolve));
     void dump.exit.then((e) => e.code === 0 && began());
     this.started.push(started);
-    let seen = '';
+    const marker = new MarkerScan(AFTER_SNAPSHOT);
     const watch = new Transform({
       transform: (chunk: Buffer, _encoding, callback) => {
         this.bytes += chunk.length;
         this.opts.onProgress?.(this.bytes);
-        if (seen !== 'found') {
-          seen = (seen + chunk.toString('latin1')).slice(-4096);
-          if (AFTER_SNAPSHOT.some((m) => seen.includes(m))) {
-            seen = 'found';
-            began();
-          }
-        }
+        if (marker.push(chunk)) began();
         callback(null, chunk);
       },
     });
     const output = new PassThrough({ highWaterMark: BUFFER_BYTES });
     const read = dump.proc.stdout ? pipeline(dump.proc.stdout, watch, output).catch((e: unknown) => e) : Promise.resolve(null);
     this.waits.push(read);
-    return { label, dump, output, started, read };
+    const session = { label, dump, output, started, read };
+    this.sessions.push(session);
+    return session;
   }
 
   /** Waits until every session began its transaction; a session that fails first, or the time limit, ends the copy. */
@@ -242,9 +248,13 @@ class CopyRun {
     }
   }
 
-  /** Stops every program of the copy. */
+  /**
+   * Stops every program of the copy, and drops what their outputs hold: a session's output that
+   * no loader reads any more would otherwise keep its program's stdout (and its exit) open.
+   */
   stop(): void {
     for (const child of this.children) kill(child);
+    for (const session of this.sessions) session.output.destroy();
   }
 
   async settled(): Promise<void> {
@@ -270,5 +280,25 @@ class CopyRun {
       if (e.code !== 0) this.stop();
       return e;
     });
+  }
+}
+
+/** Finds the first of some markers in a stream of chunks (a marker may straddle two chunks). */
+export class MarkerScan {
+  private tail = '';
+  private found = false;
+  private readonly keep: number;
+
+  constructor(private readonly markers: readonly string[]) {
+    this.keep = Math.max(...markers.map((m) => m.length)) - 1;
+  }
+
+  /** True from the chunk that completes a marker on. */
+  push(chunk: Buffer): boolean {
+    if (this.found) return true;
+    const text = this.tail + chunk.toString('latin1');
+    this.found = this.markers.some((m) => text.includes(m));
+    this.tail = text.slice(-this.keep);
+    return this.found;
   }
 }

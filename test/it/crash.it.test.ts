@@ -189,10 +189,12 @@ describe('kill -9 at random points, then one command', { skip: skipUnless('root'
 /**
  * replica init killed at random points: nothing is left, and the root can init again. With
  * `backup`, the copy is a mariadb-backup stream (made once, into a file) on stdin, unpacked and
- * prepared by throwaway containers a kill may leave running.
+ * prepared by throwaway containers a kill may leave running. With `split`, the source holds
+ * enough rows (~40 MB) for the parallel dump to cut its key into ranges, and after each kill the
+ * source must be left with no lock and no dump session.
  */
-function replicaInitCrashes(method: 'dump' | 'backup', ports: [string, string]): void {
-  describe(`kill -9 of replica init --method ${method}, then one command`, { skip: skipUnless('root', 'docker', 'image', 'btrfs', 'mariadb-client') }, () => {
+function replicaInitCrashes(method: 'dump' | 'backup', ports: [string, string], split = false): void {
+  describe(`kill -9 of replica init --method ${method}${split ? ' (parallel, in key ranges)' : ''}, then one command`, { skip: skipUnless('root', 'docker', 'image', 'btrfs', 'mariadb-client') }, () => {
     let root: TestRoot;
     let production: ProductionServer;
     let backupFile: string | undefined;
@@ -201,11 +203,16 @@ function replicaInitCrashes(method: 'dump' | 'backup', ports: [string, string]):
 
     before(async () => {
       root = await createTestRoot('dolly-it-crash-init-');
-      production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: MARIADB_IMAGE, rootPassword: PASSWORD, name: `it-crash-init-${method}-source` });
+      production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: MARIADB_IMAGE, rootPassword: PASSWORD, name: `it-crash-init-${method}${split ? "-split" : ""}-source` });
       const sql = await production.sql();
       await sql.execute('CREATE DATABASE shop');
       await sql.execute('CREATE TABLE shop.t (id INT PRIMARY KEY) ENGINE=InnoDB');
       await sql.execute('INSERT INTO shop.t VALUES (1), (2), (3)');
+      if (split) {
+        await sql.execute('CREATE TABLE shop.big (id INT PRIMARY KEY, pad VARCHAR(200)) ENGINE=InnoDB');
+        await sql.execute("INSERT INTO shop.big SELECT seq, REPEAT('p', 150) FROM shop.seq_1_to_200000");
+        await sql.execute('ANALYZE TABLE shop.big');
+      }
       await sql.close();
       await initPool({ driver: 'btrfs', size: '2G', ports: ports[0] }, root.deps);
       if (method === 'backup') {
@@ -249,6 +256,7 @@ function replicaInitCrashes(method: 'dump' | 'backup', ports: [string, string]):
           break;
         }
         killed += 1;
+        if (split) await assertSourceReleased(production, `killed at ${at} ms`);
         assert.deepEqual(state.jobs, [], `killed at ${at} ms: up said ${upped.stdout} ${upped.stderr}`);
         await assertNoReplicaLeft(root, `killed at ${at} ms`);
         assert.deepEqual(await createDockerClient().listContainers({ all: true, filters: { label: [`dolly.root=${root.root}`, 'dolly.kind=copy'] } }), [], `killed at ${at} ms: a tools container left`);
@@ -265,5 +273,19 @@ function replicaInitCrashes(method: 'dump' | 'backup', ports: [string, string]):
   });
 }
 
+/** The source after a killed parallel copy: writes commit (no read lock held) and, within 10 s, no dump session is left. */
+async function assertSourceReleased(production: ProductionServer, when: string): Promise<void> {
+  const conn = { host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD };
+  await mariadbQuery(conn, 'SET SESSION lock_wait_timeout = 5; UPDATE shop.t SET id = id WHERE id = 1');
+  let left = '';
+  for (let i = 0; i < 50; i += 1) {
+    left = await mariadbQuery(conn, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'root' AND ID <> CONNECTION_ID() AND COMMAND NOT IN ('Binlog Dump', 'Daemon')");
+    if (left === '0') return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`${when}: ${left} session(s) of the copy still on the source`);
+}
+
 replicaInitCrashes('dump', ['6600-6609', '6610-6619']);
+replicaInitCrashes('dump', ['6975-6984', '6985-6994'], true);
 replicaInitCrashes('backup', ['6640-6649', '6650-6659']);

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDockerClient } from '../../src/docker/client.js';
 import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
@@ -8,6 +11,8 @@ import { initReplica } from '../../src/engine/replica-init.js';
 import { getReplicaStatus } from '../../src/engine/replica-status.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { SourceError } from '../../src/errors.js';
+import { copyDatabasesParallel } from '../../src/mysql/parallel-dump.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { assertNoReplicaLeft, createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
@@ -57,6 +62,16 @@ describe('replica init --method dump --parallel (MariaDB 10.11)', { skip: skipUn
     return root;
   };
   const rootConn = () => ({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD });
+  /** No session of a copy is left on the source (replication's own Binlog Dump aside). */
+  const assertNoCopySession = async (): Promise<void> => {
+    let left = '';
+    for (let i = 0; i < 25; i += 1) {
+      left = await mariadbQuery(rootConn(), "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'root' AND ID <> CONNECTION_ID() AND COMMAND NOT IN ('Binlog Dump', 'Daemon')");
+      if (left === '0') return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.fail(`${left} dump session(s) left on the source`);
+  };
 
   before(async () => {
     production = await startProductionServer({ docker, root: '/var/tmp/dolly-it-pardump-source', image: MARIADB_IMAGE, rootPassword: PASSWORD, name: 'it-pardump-source' });
@@ -144,6 +159,71 @@ describe('replica init --method dump --parallel (MariaDB 10.11)', { skip: skipUn
     assert.deepEqual(out.databases, ['crm']);
   });
 
+  it('sessions that do not start in time: the lock is let go at once, the sessions are stopped, one error', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      copyDatabasesParallel({
+        source: { host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD },
+        databases: ['shop', 'crm'],
+        flavor: 'mariadb',
+        target: { socketPath: '/nonexistent/never-used.sock', user: 'root', password: 'x' },
+        sessions: 2,
+        lockTimeoutMs: 1,
+      }),
+      (e: Error) => e instanceof SourceError && /did not all start within/.test(e.message) && /max_connections/.test(String((e as SourceError).hint)),
+    );
+    assert.ok(Date.now() - started < 20_000, 'stopped promptly');
+    await mariadbQuery(rootConn(), "SET SESSION lock_wait_timeout = 5; INSERT INTO shop.tags VALUES ('after-timeout', 1)");
+    await assertNoCopySession();
+  });
+
+  /** Stand-ins for mariadb-dump (`data` for the data sessions, `definitions` for the others) and for the client; a real source coordinates. */
+  async function standIns(data: string, definitions: string): Promise<{ dir: string; binaries: { dump: string; client: string } }> {
+    const dir = await mkdtemp(join(tmpdir(), 'dolly-it-pardump-bin-'));
+    const dump = join(dir, 'dump');
+    await writeFile(dump, `#!/bin/sh\ncase "$*" in *--no-data*) ${definitions} ;; *) ${data} ;; esac\n`);
+    const client = join(dir, 'client');
+    await writeFile(client, '#!/bin/sh\ncat > /dev/null\n');
+    await chmod(dump, 0o755);
+    await chmod(client, 0o755);
+    return { dir, binaries: { dump, client } };
+  }
+  const parallelTo = (binaries: { dump: string; client: string }) => ({
+    source: { host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD },
+    databases: ['shop', 'crm'],
+    flavor: 'mariadb' as const,
+    target: { socketPath: '/nonexistent/never-used.sock', user: 'root', password: 'x' },
+    sessions: 2,
+    binaries,
+  });
+
+  it('a session counts as started from what it writes after its transaction began, not from its end: the lock is not held to the end of a dump', async () => {
+    const header = "printf -- '-- MariaDB dump\\n--\\n-- Current Database: `shop`\\n--\\n'";
+    const { dir, binaries } = await standIns(`${header}; head -c 200000 /dev/zero; exec sleep 8`, `${header}`);
+    try {
+      const result = await copyDatabasesParallel(parallelTo(binaries));
+      assert.equal(result.ranges, 2);
+      assert.ok(result.lock_ms < 6000, `commits held ${result.lock_ms} ms: the lock waited for the sessions to end (8 s), not for their start`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await assertNoCopySession();
+  });
+
+  it('a failure while data waits unread in memory stops every session at once, with the failing one\'s error', async () => {
+    const header = "printf -- '--\\n-- Current Database: `shop`\\n'";
+    // Data sessions: 100 MB each, more than the 64 MiB kept in memory while definitions load.
+    const { dir, binaries } = await standIns(`${header}; head -c 100000000 /dev/zero; exec sleep 60`, "echo 'mariadb-dump: Got error: 1356: View broken.v references invalid table(s)' >&2; exit 2");
+    const started = Date.now();
+    try {
+      await assert.rejects(copyDatabasesParallel(parallelTo(binaries)), /copying from 127\.0\.0\.1:\d+ failed: .*1356/);
+      assert.ok(Date.now() - started < 30_000, `stopped after ${Date.now() - started} ms`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await mariadbQuery(rootConn(), 'SET SESSION lock_wait_timeout = 5; UPDATE shop.tags SET n = n WHERE name = \'tag1\'');
+  });
+
   it('a session that fails stops the copy: one error, nothing half-made, the source not left locked', async () => {
     const root = await newRoot('6970-6974');
     // A view over a table that is gone: the definitions session fails (mariadb-dump error 1356).
@@ -156,8 +236,7 @@ describe('replica init --method dump --parallel (MariaDB 10.11)', { skip: skipUn
       await assertNoReplicaLeft(root, 'after the failed copy');
       // No lock left behind: a write commits at once, and no dump session stays connected.
       await mariadbQuery(rootConn(), "SET SESSION lock_wait_timeout = 5; INSERT INTO shop.tags VALUES ('after-failure', 1)");
-      const sessions = await mariadbQuery(rootConn(), "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'root' AND ID <> CONNECTION_ID() AND COMMAND <> 'Binlog Dump'");
-      assert.equal(sessions, '0', 'no dump session left on the source');
+      await assertNoCopySession();
     } finally {
       await mariadbQuery(rootConn(), 'DROP DATABASE broken');
     }
