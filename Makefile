@@ -45,6 +45,7 @@ test: image typecheck
 bench: image
 	node --import tsx bench/bench.ts
 	node --import tsx bench/provision.ts
+	node --import tsx bench/dump-sessions.ts --sessions 1,2
 	node --import tsx bench/swarm.ts
 	node --import tsx bench/cpu-floor.ts
 
