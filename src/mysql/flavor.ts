@@ -114,11 +114,16 @@ function seconds(value: number): string {
   return Math.max(0, Number.isFinite(value) ? value : 0).toFixed(3);
 }
 
+/** Database names that can follow `--databases` on a dump's command line: none empty, none that reads as an option. */
+export function checkDumpableDatabases(databases: readonly string[]): void {
+  for (const db of databases) {
+    if (db.startsWith('-') || db.length === 0) throw new InvalidArgumentError(`cannot dump a database named ${JSON.stringify(db)}`, { hint: 'leave it out with --databases' });
+  }
+}
+
 /** Common dump options; `--databases` comes last, followed by the names (checked: no leading `-`). */
 function dumpTail(databases: readonly string[]): string[] {
-  for (const db of databases) {
-    if (db.startsWith('-') || db.length === 0) throw new InvalidArgumentError(`cannot dump a database named ${JSON.stringify(db)}`);
-  }
+  checkDumpableDatabases(databases);
   return ['--routines', '--events', '--triggers', '--hex-blob', '--databases', ...databases];
 }
 

@@ -18,10 +18,10 @@
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError, SourceError } from '../errors.js';
-import { kill, pipeFailure, startChild, type Child, type Exit } from './dump-pipe.js';
+import { BROKEN_PIPE, DISK_FULL, dumpError, kill, loadError, pipeFailure, startChild, type Child, type Exit } from './dump-pipe.js';
 import type { CopyDatabasesOptions, CopyResult } from './dump.js';
 import { planCopy, quoteIdentifier, rangeConditions, type CopyPlan, type TableStat } from './dump-plan.js';
-import { flavorOps } from './flavor.js';
+import { checkDumpableDatabases, flavorOps } from './flavor.js';
 import { connectSql, type SqlClient } from './sql-client.js';
 
 export interface ParallelCopyOptions extends CopyDatabasesOptions {
@@ -56,9 +56,11 @@ export async function copyDatabasesParallel(opts: ParallelCopyOptions): Promise<
   if (!Number.isInteger(opts.sessions) || opts.sessions < 2 || opts.sessions > MAX_SESSIONS) {
     throw new InvalidArgumentError(`a parallel copy takes 2 to ${MAX_SESSIONS} sessions, not ${opts.sessions}`, { hint: `--parallel 1 copies through one stream; 2 is the default` });
   }
+  checkDumpableDatabases(opts.databases);
   opts.signal?.throwIfAborted();
   const coordinator = await connectSql({ ...opts.source, connectTimeoutMs: 10_000, role: 'source' });
   const run = new CopyRun(opts);
+  const budgetMs = opts.lockTimeoutMs ?? LOCK_TIMEOUT_MS;
   let locked = false;
   let closed = false;
   const closeOnce = async (): Promise<void> => {
@@ -66,17 +68,34 @@ export async function copyDatabasesParallel(opts: ParallelCopyOptions): Promise<
     closed = true;
   };
   try {
-    const plan = planCopy(await tableStats(coordinator, opts.databases));
-    const ranges = await splitRanges(coordinator, plan, opts.sessions);
-    await coordinator.execute(`SET SESSION lock_wait_timeout = ${Math.ceil((opts.lockTimeoutMs ?? LOCK_TIMEOUT_MS) / 1000)}`);
-    await coordinator.execute('FLUSH LOCAL TABLES');
-    const lockedAt = performance.now();
-    await coordinator.execute('FLUSH TABLES WITH READ LOCK');
-    locked = true;
+    await coordinator.execute(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.ceil(budgetMs / 2000))}`);
+    let planned: { plan: CopyPlan; ranges: string[] } | null = null;
+    let lockedAt = 0;
+    for (let attempt = 1; planned === null; attempt += 1) {
+      const stats = await tableStats(coordinator, opts.databases);
+      const plan = planCopy(stats);
+      const ranges = await splitRanges(coordinator, plan, opts.sessions);
+      opts.signal?.throwIfAborted();
+      await coordinator.execute('FLUSH LOCAL TABLES');
+      lockedAt = performance.now();
+      await coordinator.execute('FLUSH TABLES WITH READ LOCK');
+      locked = true;
+      opts.signal?.throwIfAborted();
+      // DDL waits now: the tables the sessions will see are the ones planned, or the plan is made again.
+      const names = await tableNames(coordinator, opts.databases);
+      if (names === stats.map((t) => `${t.schema}.${t.table}`).sort().join('\n')) {
+        planned = { plan, ranges };
+        break;
+      }
+      await coordinator.execute('UNLOCK TABLES');
+      locked = false;
+      if (attempt >= 3) throw new SourceError("the source's tables kept changing while the copy started (three tries)", { hint: 'run replica init again when no tables are being created or dropped' });
+    }
+    const { plan, ranges } = planned;
     const [row] = await coordinator.query<{ gtid: string }>(flavorOps('mariadb').sourcePositionSql);
     const gtid = row?.gtid ?? '';
     const data = startDataSessions(run, plan, ranges);
-    await run.allStarted(opts.lockTimeoutMs ?? LOCK_TIMEOUT_MS);
+    await run.allStarted(Math.max(1, budgetMs - (performance.now() - lockedAt)));
     await coordinator.execute('UNLOCK TABLES');
     locked = false;
     const lockMs = Math.round(performance.now() - lockedAt);
@@ -143,6 +162,16 @@ async function tableStats(client: SqlClient, databases: readonly string[]): Prom
   }));
 }
 
+/** The names (`schema.table`, sorted, one per line) of what tableStats lists: compared under the lock. */
+async function tableNames(client: SqlClient, databases: readonly string[]): Promise<string> {
+  if (databases.length === 0) return '';
+  const rows = await client.query<{ name: string }>(
+    `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${databases.map(() => '?').join(', ')}) AND TABLE_TYPE <> 'VIEW'`,
+    [...databases],
+  );
+  return rows.map((r) => r.name).sort().join('\n');
+}
+
 /** The `--where` ranges of the plan's key, cut from its largest table's MIN..MAX (none when empty). */
 async function splitRanges(client: SqlClient, plan: CopyPlan, sessions: number): Promise<string[]> {
   if (plan.column === null || plan.rangeTable === null) return [];
@@ -172,6 +201,9 @@ class CopyRun {
   private readonly children: Child[] = [];
   private readonly waits: Promise<unknown>[] = [];
   private readonly sessions: DumpSession[] = [];
+  private readonly loaders = new Set<Child>();
+  /** Programs that failed on their own (not stopped by us), in the order they ended. */
+  private readonly selfFailed: { child: Child; exit: Exit }[] = [];
   /** Per session: resolves once its transaction began. */
   private readonly started: Promise<void>[] = [];
   private readonly exits = { count: 0 };
@@ -183,6 +215,7 @@ class CopyRun {
   }
 
   start(label: string, args: string[]): DumpSession {
+    this.opts.signal?.throwIfAborted();
     const { source } = this.opts;
     const program = this.opts.binaries?.dump ?? 'mariadb-dump';
     const full = ['--no-defaults', '--protocol=TCP', `--host=${source.host}`, `--port=${source.port}`, `--user=${source.user}`, '--max-allowed-packet=1G', '--single-transaction', '--hex-blob', ...args];
@@ -200,7 +233,7 @@ class CopyRun {
         callback(null, chunk);
       },
     });
-    const output = new PassThrough({ highWaterMark: BUFFER_BYTES });
+    const output = new PassThrough({ readableHighWaterMark: BUFFER_BYTES, writableHighWaterMark: 64 * 1024 });
     const read = dump.proc.stdout ? pipeline(dump.proc.stdout, watch, output).catch((e: unknown) => e) : Promise.resolve(null);
     this.waits.push(read);
     const session = { label, dump, output, started, read };
@@ -238,6 +271,7 @@ class CopyRun {
     const program = this.opts.binaries?.client ?? 'mariadb';
     const args = ['--no-defaults', `--socket=${target.socketPath}`, `--user=${target.user}`, '--max-allowed-packet=1G', '--batch'];
     const load = this.track(startChild(program, args, target.password, 'pipe', this.exits));
+    this.loaders.add(load);
     const piped = load.proc.stdin ? pipeline(session.output, load.proc.stdin).then(() => null, (e: unknown) => e) : Promise.resolve(null);
     this.waits.push(piped);
     const [dumpExit, loadExit, readError, pipeError] = await Promise.all([this.watch(session.dump), this.watch(load), session.read, piped]);
@@ -265,9 +299,20 @@ class CopyRun {
     this.opts.signal?.removeEventListener('abort', this.onAbort);
   }
 
-  /** The failure to report: a program that failed on its own (not one we stopped) before the others. */
+  /**
+   * The failure to report: of the programs that failed on their own (not stopped by us), a loader
+   * that found the replica's disk full, else the first that did not merely lose its pipe; else the
+   * first failure a load saw.
+   */
   rootError(): Error | null {
-    return this.failure;
+    const failed = this.selfFailed;
+    const pick =
+      failed.find((f) => this.loaders.has(f.child) && DISK_FULL.test(f.child.stderr)) ??
+      failed.find((f) => this.loaders.has(f.child) || !BROKEN_PIPE.test(f.child.stderr)) ??
+      failed[0];
+    if (!pick) return this.failure;
+    if (pick.child.spawnError) return pipeFailure(pick, pick, null, this.opts.source) ?? this.failure;
+    return this.loaders.has(pick.child) ? loadError(pick.child, pick.exit.code) : dumpError(pick.child, pick.exit.code, this.opts.source);
   }
 
   private track(child: Child): Child {
@@ -277,7 +322,10 @@ class CopyRun {
 
   private watch(child: Child): Promise<Exit> {
     return child.exit.then((e) => {
-      if (e.code !== 0) this.stop();
+      if (e.code !== 0) {
+        if (!child.killedByUs) this.selfFailed.push({ child, exit: e });
+        this.stop();
+      }
       return e;
     });
   }

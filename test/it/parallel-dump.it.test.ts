@@ -178,10 +178,10 @@ describe('replica init --method dump --parallel (MariaDB 10.11)', { skip: skipUn
   });
 
   /** Stand-ins for mariadb-dump (`data` for the data sessions, `definitions` for the others) and for the client; a real source coordinates. */
-  async function standIns(data: string, definitions: string): Promise<{ dir: string; binaries: { dump: string; client: string } }> {
+  async function standIns(data: string, definitions: string, firstRange = data): Promise<{ dir: string; binaries: { dump: string; client: string } }> {
     const dir = await mkdtemp(join(tmpdir(), 'dolly-it-pardump-bin-'));
     const dump = join(dir, 'dump');
-    await writeFile(dump, `#!/bin/sh\ncase "$*" in *--no-data*) ${definitions} ;; *) ${data} ;; esac\n`);
+    await writeFile(dump, `#!/bin/sh\ncase "$*" in *--no-data*) ${definitions} ;; *--where=*" < "*) ${firstRange} ;; *) ${data} ;; esac\n`);
     const client = join(dir, 'client');
     await writeFile(client, '#!/bin/sh\ncat > /dev/null\n');
     await chmod(dump, 0o755);
@@ -222,6 +222,18 @@ describe('replica init --method dump --parallel (MariaDB 10.11)', { skip: skipUn
       await rm(dir, { recursive: true, force: true });
     }
     await mariadbQuery(rootConn(), 'SET SESSION lock_wait_timeout = 5; UPDATE shop.tags SET n = n WHERE name = \'tag1\'');
+  });
+
+  it('a data session that fails while the others load: its own error is the one reported, not a session stopped because of it', async () => {
+    const header = "printf -- '--\\n-- Current Database: `shop`\\n'";
+    const lost = "echo 'mariadb-dump: Error 2013: Lost connection to server during query when dumping table `orders` at row: 5' >&2; exit 2";
+    const { dir, binaries } = await standIns(`${header}; head -c 30000000 /dev/zero; exec sleep 60`, header, `${header}; head -c 3000000 /dev/zero; sleep 1; ${lost}`);
+    try {
+      await assert.rejects(copyDatabasesParallel(parallelTo(binaries)), (e: Error) => e instanceof SourceError && /copying from 127\.0\.0\.1:\d+ failed: .*Lost connection/.test(e.message));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await assertNoCopySession();
   });
 
   it('a session that fails stops the copy: one error, nothing half-made, the source not left locked', async () => {
