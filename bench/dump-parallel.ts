@@ -19,15 +19,11 @@ import { createDockerClient } from '../src/docker/client.js';
 import { DEFAULT_IMAGE } from '../src/docker/image-build.js';
 import { fillSampleData, startProductionServer, type ProductionServer } from '../src/demo/production-server.js';
 import { Resources } from './cleanup.js';
-import { log, MiB, round } from './util.js';
+import { argValue, log, MiB, round } from './util.js';
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
-const sizeMb = Number(arg('--size', '1024'));
-const runs = Number(arg('--runs', '2'));
-const threads = arg('--threads', '2').split(',').map(Number);
+const sizeMb = Number(argValue('--size', '1024'));
+const runs = Number(argValue('--runs', '2'));
+const threads = argValue('--threads', '2').split(',').map(Number);
 const tag = `${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
 const labelRoot = `/var/tmp/dolly-bench-dumppar-${tag}`;
 const password = randomBytes(12).toString('base64url');

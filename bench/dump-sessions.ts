@@ -17,15 +17,11 @@ import { fillSampleData, startProductionServer } from '../src/demo/production-se
 import { Resources } from './cleanup.js';
 import { dollyJson, ReplicaInitSchema } from './dolly.js';
 import { machineInfo } from './machine.js';
-import { log, MiB, round } from './util.js';
+import { argValue, log, MiB, round } from './util.js';
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
-const sizeMb = Number(arg('--size', '1024'));
-const runs = Number(arg('--runs', '2'));
-const sessions = arg('--sessions', '1,2').split(',').map(Number);
+const sizeMb = Number(argValue('--size', '1024'));
+const runs = Number(argValue('--runs', '2'));
+const sessions = argValue('--sessions', '1,2').split(',').map(Number);
 const jsonIndex = process.argv.indexOf('--json');
 const jsonFile = jsonIndex < 0 ? null : (process.argv[jsonIndex + 1]?.startsWith('--') === false ? process.argv[jsonIndex + 1] : 'bench/results-dump-sessions.json');
 const tag = `${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;

@@ -18,6 +18,12 @@ export function spread(values: readonly number[]): Spread {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The value after `name` on the command line (`--size 1024`), or `fallback`. */
+export function argValue(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
 export const round = (value: number, digits = 0): number => Math.round(value * 10 ** digits) / 10 ** digits;
 
 export const MiB = 1024 ** 2;

@@ -6,6 +6,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CommandFailedError, FailedPreconditionError, ResourceExhaustedError, SourceError } from '../errors.js';
 
+/** The dump program's connection to the source (TCP, no option files, the password only in MYSQL_PWD). */
+export function sourceArgs(source: { host: string; port: number; user: string }): string[] {
+  return ['--no-defaults', '--protocol=TCP', `--host=${source.host}`, `--port=${source.port}`, `--user=${source.user}`, '--max-allowed-packet=1G'];
+}
+
+/** The client that loads a dump into the target over its unix socket. */
+export function loaderArgs(socketPath: string, user: string): string[] {
+  return ['--no-defaults', `--socket=${socketPath}`, `--user=${user}`, '--max-allowed-packet=1G', '--batch'];
+}
+
 /** Tail of stderr kept per child (enough for the last lines; stderr never holds a password). */
 const STDERR_KEEP = 16 * 1024;
 const KILL_GRACE_MS = 2000;

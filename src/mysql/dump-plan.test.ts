@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MIN_SPLIT_BYTES, planCopy, quoteIdentifier, rangeConditions, type TableStat } from './dump-plan.js';
+import { MIN_SPLIT_BYTES, planCopy, rangeConditions, type TableStat } from './dump-plan.js';
 
 const MB = 1024 * 1024;
 const table = (schema: string, name: string, bytes: number, intKey: string | null, engine = 'InnoDB'): TableStat => ({ schema, table: name, engine, bytes, intKey });
@@ -64,7 +64,6 @@ describe('rangeConditions', () => {
   });
 
   it('quotes the column; refuses a session count that is not a positive integer', () => {
-    assert.equal(quoteIdentifier('we`ird'), '`we``ird`');
     assert.match(rangeConditions('we`ird', '0', '9', 2)[0] ?? '', /^`we``ird` < 5$/);
     assert.throws(() => rangeConditions('id', '0', '9', 0), RangeError);
   });

@@ -9,6 +9,7 @@
  * open above, so every row falls in exactly one range, rows written later included). One more
  * session dumps every other table whole.
  */
+import { quoteIdentifier } from './identifiers.js';
 
 /** One base table of the source, as `information_schema` describes it. */
 export interface TableStat {
@@ -72,9 +73,4 @@ export function rangeConditions(column: string, min: string, max: string, sessio
   for (let i = 1; i < bounds.length; i += 1) where.push(`${col} >= ${bounds[i - 1]} AND ${col} < ${bounds[i]}`);
   where.push(`${col} >= ${bounds.at(-1)}`);
   return where;
-}
-
-/** A backquoted identifier (a backquote inside doubled). */
-export function quoteIdentifier(name: string): string {
-  return `\`${name.replaceAll('`', '``')}\``;
 }

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { basename, dirname } from 'node:path';
 import { toolsRunArgs } from '../docker/tools-container.js';
 import { SourceError } from '../errors.js';
-import { kill, pipeFailure, startChild, type Child, type Exit } from './dump-pipe.js';
+import { kill, loaderArgs, pipeFailure, sourceArgs, startChild, type Child, type Exit } from './dump-pipe.js';
 import { DumpPositionScanner } from './dump-position.js';
 import { mysqlTriggerFix } from './dump-fixes.js';
 import { flavorOps, type Flavor } from './flavor.js';
@@ -45,12 +45,9 @@ export interface CopyResult {
 export async function copyDatabases(opts: CopyDatabasesOptions): Promise<CopyResult> {
   opts.signal?.throwIfAborted();
   const ops = flavorOps(opts.flavor);
-  const dumpArgs = [
-    '--no-defaults', '--protocol=TCP', `--host=${opts.source.host}`, `--port=${opts.source.port}`, `--user=${opts.source.user}`,
-    '--max-allowed-packet=1G', ...ops.dumpArgs(opts.databases),
-  ];
+  const dumpArgs = [...sourceArgs(opts.source), ...ops.dumpArgs(opts.databases)];
   const socketPath = opts.toolsImage ? `${TOOLS_SOCKET_DIR}/${basename(opts.target.socketPath)}` : opts.target.socketPath;
-  const clientArgs = ['--no-defaults', `--socket=${socketPath}`, `--user=${opts.target.user}`, '--max-allowed-packet=1G', '--batch'];
+  const clientArgs = loaderArgs(socketPath, opts.target.user);
   const exits = { count: 0 };
   const [dumpCommand, dumpFull] = inTools(opts, opts.binaries?.dump ?? ops.dumpBinary, dumpArgs);
   const [clientCommand, clientFull] = inTools(opts, opts.binaries?.client ?? ops.clientBinary, clientArgs);

@@ -18,9 +18,10 @@
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError, SourceError } from '../errors.js';
-import { BROKEN_PIPE, DISK_FULL, dumpError, kill, loadError, pipeFailure, startChild, type Child, type Exit } from './dump-pipe.js';
+import { BROKEN_PIPE, DISK_FULL, dumpError, kill, loadError, loaderArgs, pipeFailure, sourceArgs, startChild, type Child, type Exit } from './dump-pipe.js';
 import type { CopyDatabasesOptions, CopyResult } from './dump.js';
-import { planCopy, quoteIdentifier, rangeConditions, type CopyPlan, type TableStat } from './dump-plan.js';
+import { planCopy, rangeConditions, type CopyPlan, type TableStat } from './dump-plan.js';
+import { quoteIdentifier } from './identifiers.js';
 import { checkDumpableDatabases, flavorOps } from './flavor.js';
 import { connectSql, type SqlClient } from './sql-client.js';
 
@@ -218,7 +219,7 @@ class CopyRun {
     this.opts.signal?.throwIfAborted();
     const { source } = this.opts;
     const program = this.opts.binaries?.dump ?? 'mariadb-dump';
-    const full = ['--no-defaults', '--protocol=TCP', `--host=${source.host}`, `--port=${source.port}`, `--user=${source.user}`, '--max-allowed-packet=1G', '--single-transaction', '--hex-blob', ...args];
+    const full = [...sourceArgs(source), '--single-transaction', '--hex-blob', ...args];
     const dump = this.track(startChild(program, full, source.password, 'ignore', this.exits));
     let began = (): void => undefined;
     const started = new Promise<void>((resolve) => (began = resolve));
@@ -257,8 +258,8 @@ class CopyRun {
       }
       if (outcome !== 'ok') {
         const exit = await outcome.exit;
-        this.failure ??= pipeFailure({ child: outcome, exit }, { child: outcome, exit: { code: 0, signal: null } }, null, this.opts.source);
-        throw this.failure ?? new SourceError(`${outcome.name} failed as it started`);
+        if (!outcome.killedByUs) this.selfFailed.push({ child: outcome, exit });
+        throw this.rootError() ?? new SourceError(`${outcome.name} failed as it started`);
       }
     } finally {
       clearTimeout(timer);
@@ -269,8 +270,7 @@ class CopyRun {
   async load(session: DumpSession): Promise<void> {
     const { target } = this.opts;
     const program = this.opts.binaries?.client ?? 'mariadb';
-    const args = ['--no-defaults', `--socket=${target.socketPath}`, `--user=${target.user}`, '--max-allowed-packet=1G', '--batch'];
-    const load = this.track(startChild(program, args, target.password, 'pipe', this.exits));
+    const load = this.track(startChild(program, loaderArgs(target.socketPath, target.user), target.password, 'pipe', this.exits));
     this.loaders.add(load);
     const piped = load.proc.stdin ? pipeline(session.output, load.proc.stdin).then(() => null, (e: unknown) => e) : Promise.resolve(null);
     this.waits.push(piped);
