@@ -1,9 +1,9 @@
 import { readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AlreadyExistsError, FailedPreconditionError, InternalError, NotFoundError } from '../errors.js';
+import { AlreadyExistsError, CommandFailedError, FailedPreconditionError, InternalError, NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Shell } from '../shell.js';
-import { CLONE_GROUP, ensureQuotas, qgroupExclusive, type QuotaMode } from './btrfs-quota.js';
+import { CLONE_GROUP, ensureQuotas, qgroupExclusive, quotasOn, type QuotaMode } from './btrfs-quota.js';
 import { cloneGroupLimit, type CloneGroupUsage } from './clone-group.js';
 import { BTRFS_SUPER_MAGIC, mountBtrfsPool, removeBtrfsPool, unmountBtrfsPool, type BtrfsPoolConfig } from './btrfs-pool.js';
 import { assertVolumeId, mapNoSpace } from './driver-errors.js';
@@ -155,8 +155,11 @@ export class BtrfsDriver implements StorageDriver {
     const mountpoint = this.config.mountpoint;
     let held = await qgroupExclusive(mountpoint, CLONE_GROUP, this.deps.shell);
     if (held === null) {
-      await this.btrfs(['qgroup', 'create', CLONE_GROUP, mountpoint], 'creating the clones\' qgroup');
-      held = 0;
+      // Clones created at once all find no group the first time: one creates it, the others see it made.
+      await this.btrfs(['qgroup', 'create', CLONE_GROUP, mountpoint], 'creating the clones\' qgroup').catch((error: unknown) => {
+        if (!(error instanceof CommandFailedError && /File exists/.test(error.stderr))) throw error;
+      });
+      held = (await qgroupExclusive(mountpoint, CLONE_GROUP, this.deps.shell)) ?? 0;
     }
     const { freeBytes } = await this.space();
     const limitBytes = cloneGroupLimit(held, freeBytes, reserveBytes);
@@ -179,7 +182,7 @@ export class BtrfsDriver implements StorageDriver {
 
   /** Whether reserveFree() made the clones' qgroup (quotas off: no). */
   private async cloneGroupExists(): Promise<boolean> {
-    if (this.quotas === undefined && (await this.deps.shell.run('btrfs', ['qgroup', 'show', this.config.mountpoint], { nothrow: true })).exitCode !== 0) return false;
+    if (this.quotas === undefined && !(await quotasOn(this.config.mountpoint, this.deps.shell))) return false;
     return (await qgroupExclusive(this.config.mountpoint, CLONE_GROUP, this.deps.shell)) !== null;
   }
 

@@ -244,6 +244,31 @@ export function driverConformance(name: string, needs: Capability[], setup: () =
       await h.driver.reserveFree(0);
     });
 
+    test('reserveFree and clone succeed while other clones are made and removed at the same time', async (h) => {
+      const src = await volume(h, 'race-src');
+      await h.writeFile(src, 'data.bin', randomText(MiB));
+      await snapshotOf(h, src, 'race-snap');
+      await h.driver.seal('race-snap');
+      // As `clone create` does it, many at once: reserve, clone, and meanwhile others are removed.
+      const failures: string[] = [];
+      await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+        for (let round = 0; round < 3; round += 1) {
+          const id = `race-${i}-${round}`;
+          try {
+            await h.driver.reserveFree(0);
+            const clone = await cloneOf(h, 'race-snap', id);
+            await h.driver.reserveFree(0);
+            await h.release(clone);
+            await h.driver.remove(id);
+          } catch (error) {
+            failures.push(`${id}: ${(error as Error).message}`);
+          }
+        }
+      }));
+      assert.deepEqual(failures, []);
+      assert.deepEqual((await h.driver.list()).filter((id) => id.startsWith('race-')).sort(), ['race-snap', 'race-src']);
+    });
+
     test('discardFree: a removed volume and its snapshot leave none of their bytes on the device underneath', async (h) => {
       const secret = `dolly-discard-${randomText(24)}`;
       const v = await volume(h, 'discard-a');
