@@ -1,7 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type Docker from 'dockerode';
+import { pack } from 'tar-stream';
 import { isDockerConflict, isDockerNotFound, type DockerClient } from '../docker/client.js';
 import { AlreadyExistsError, DollyError, UnavailableError, messageOf } from '../errors.js';
 import { labelsFor } from '../labels.js';
@@ -85,8 +83,9 @@ function serverArgs(flavor: 'mariadb' | 'mysql', port: number, serverId: number)
 /**
  * Starts a MariaDB "production" server in Docker (host networking, bound to 127.0.0.1 only). The
  * datadir is initialised inside the container on its first start; the root password reaches the
- * server through an init file in a private temporary directory, mounted read-only. Waits until it
- * answers; on failure removes what it made.
+ * server through an init file copied into the container before it starts (0600, in the container's
+ * own layer: no file on the host holds it, so a killed caller leaves none behind, and a restart
+ * reads it again). Waits until it answers; on failure removes what it made.
  */
 export async function startProductionServer(opts: ProductionServerOptions): Promise<ProductionServer> {
   for (let attempt = 1; ; attempt += 1) {
@@ -101,12 +100,10 @@ export async function startProductionServer(opts: ProductionServerOptions): Prom
 }
 
 async function startOn(opts: ProductionServerOptions, port: number): Promise<ProductionServer> {
-  const initDir = await mkdtemp(join(tmpdir(), 'dolly-source-'));
   const name = containerName(opts.root, opts.name);
   const connectOptions: ConnectOptions = { host: '127.0.0.1', port, user: 'root', password: opts.rootPassword, role: 'source' };
   let container: Docker.Container | undefined;
   try {
-    await writeFile(join(initDir, 'init.sql'), initSql(opts.rootPassword), { mode: 0o600 });
     const flavor = opts.flavor ?? 'mariadb';
     const init = [...flavorOps(flavor).initDatadir(DATADIR), ...(flavor === 'mysql' ? ['--user=root'] : [])].join(' ');
     const script = `[ -d ${DATADIR}/mysql ] || ${init} > /tmp/install-db.log 2>&1 || { cat /tmp/install-db.log >&2; exit 1; }; exec "$@"`;
@@ -115,15 +112,15 @@ async function startOn(opts: ProductionServerOptions, port: number): Promise<Pro
       Image: opts.image,
       Cmd: ['sh', '-c', script, 'sh', ...serverArgs(flavor, port, opts.serverId ?? 1)],
       Labels: { ...labelsFor(opts.root, 'source', opts.name), 'dolly.port': String(port) },
-      HostConfig: { NetworkMode: 'host', Binds: [`${initDir}:${INIT_DIR}:ro`], RestartPolicy: { Name: 'no' } },
+      HostConfig: { NetworkMode: 'host', RestartPolicy: { Name: 'no' } },
     });
+    await container.putArchive(await initArchive(initSql(opts.rootPassword)), { path: '/' });
     await container.start();
     const started = container;
     await waitForServer(connectOptions, { timeoutMs: READY_TIMEOUT_MS, alive: async () => (await started.inspect()).State.Running });
   } catch (error) {
     const logs = container ? await logTail(container) : '';
     await container?.remove({ force: true, v: true }).catch(() => undefined);
-    await rm(initDir, { recursive: true, force: true });
     if (error instanceof DollyError && logs === '') throw error;
     throw new UnavailableError(`the production server ${opts.name} did not start: ${messageOf(error)}`, {
       hint: logs === '' ? 'see `docker logs` of the container' : `its log says: ${logs}`,
@@ -140,8 +137,6 @@ async function startOn(opts: ProductionServerOptions, port: number): Promise<Pro
       await docker.getContainer(containerId).remove({ force: true, v: true });
     } catch (error) {
       if (!isDockerNotFound(error) && !isDockerConflict(error)) throw error;
-    } finally {
-      await rm(initDir, { recursive: true, force: true });
     }
   };
   return {
@@ -153,6 +148,18 @@ async function startOn(opts: ProductionServerOptions, port: number): Promise<Pro
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/** A tar of `INIT_DIR/init.sql` (directory 0700, file 0600, owned by root) for the container's root. */
+async function initArchive(sql: string): Promise<Buffer> {
+  const archive = pack();
+  const dir = INIT_DIR.replace(/^\//, '');
+  archive.entry({ name: dir, type: 'directory', mode: 0o700, uid: 0, gid: 0 });
+  archive.entry({ name: `${dir}/init.sql`, mode: 0o600, uid: 0, gid: 0 }, sql);
+  archive.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of archive) chunks.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks);
 }
 
 async function create(opts: ProductionServerOptions, name: string, spec: Docker.ContainerCreateOptions): Promise<Docker.Container> {
