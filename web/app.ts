@@ -2,7 +2,9 @@
  * dolly's web page: the engine's HTTP API for people. Signs in with a token (kept in this tab's
  * sessionStorage), shows the replica's health and lag over time, the pool, the user's clones and
  * the snapshots, and does what the CLI does: create (with TTL), copy the connection string,
- * reset, protect, destroy, snapshot now, set the schedule. Refreshes on the engine's events.
+ * reset, protect, destroy, save as a (private) branch, share a branch, snapshot now, set the
+ * schedule; the snapshot table says which snapshots are branches, of which clone, whose, and
+ * whether shared. Refreshes on the engine's events.
  */
 import { formatBytes } from '../src/format.js';
 import type { CloneListItem, ErrorBody, ReplicaHistory, ReplicaStatusView, SnapshotList, StatusView } from '../src/api/schemas.js';
@@ -10,6 +12,7 @@ import type { CloneListItem, ErrorBody, ReplicaHistory, ReplicaStatusView, Snaps
 const KEY = 'dolly.token';
 let token = sessionStorage.getItem(KEY) ?? '';
 let admin = false;
+let me = '';
 let events: AbortController | undefined;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -131,10 +134,13 @@ function renderSnapshots(list: SnapshotList): void {
     const row = body.insertRow();
     row.dataset.id = s.id;
     cell(row, s.id);
+    cell(row, s.branch_of === undefined ? 'replica' : `branch of ${s.branch_of} by ${s.owner ?? 'local'}, ${s.shared ? 'shared' : 'private'}`);
     cell(row, s.data_state_at);
     cell(row, s.clones.join(', ') || '-');
-    cell(row, [s.branch_of ? `branch of ${s.branch_of}` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'kept for its clones' : '', s.status === 'ready' ? '' : s.status].filter((n) => n !== '').join('; ') || '-');
+    cell(row, [s.branch_of ? `from ${s.parent ?? '?'}` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'kept for its clones' : '', s.status === 'ready' ? '' : s.status].filter((n) => n !== '').join('; ') || '-');
     const actions = row.insertCell();
+    // A private branch can be shared by its owner or an admin.
+    if (s.branch_of !== undefined && !s.shared && s.status === 'ready' && (admin || s.owner === me)) button(actions, 'Share', () => api('POST', `/v1/snapshots/${s.id}/share`));
     if (admin) button(actions, 'Delete', () => api('DELETE', `/v1/snapshots/${s.id}`));
   }
 }
@@ -183,10 +189,11 @@ async function follow(): Promise<void> {
 async function signIn(candidate: string): Promise<void> {
   token = candidate;
   try {
-    const me = await api<{ name: string; admin: boolean }>('GET', '/v1/whoami');
-    admin = me.admin;
+    const who = await api<{ name: string; admin: boolean }>('GET', '/v1/whoami');
+    admin = who.admin;
+    me = who.name;
     sessionStorage.setItem(KEY, token);
-    $('who').textContent = `${me.name}${me.admin ? ' (admin)' : ''}`;
+    $('who').textContent = `${who.name}${who.admin ? ' (admin)' : ''}`;
     $('signin').hidden = true;
     $('app').hidden = false;
     $('signout').hidden = false;

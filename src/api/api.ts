@@ -4,6 +4,7 @@ import type {
   CloneListItem,
   CloneProtectRequest,
   CloneResetRequest,
+  CloneSnapshotRequest,
   CloneView,
   ReplicaStatusView,
   ScheduleSetRequest,
@@ -21,7 +22,9 @@ import type { Principal, TokenInfo } from '../server/tokens.js';
  * suite in test/it/api.it.test.ts runs against both.
  *
  * Ownership: a non-admin principal sees, changes and destroys only the clones it made; another's
- * clone is "not found", exactly as if it did not exist.
+ * clone is "not found", exactly as if it did not exist. The same holds for another's private
+ * branch (a snapshot of a clone not yet shared). A clone made without a snapshot id is made from
+ * the newest snapshot of the replica, never from a branch.
  */
 export interface DollyApi {
   whoami(): Promise<Principal>;
@@ -29,7 +32,10 @@ export interface DollyApi {
   replicaStatus(): Promise<ReplicaStatusView>;
   /** Pauses the applier, snapshots, resumes, prepares. */
   snapshotCreate(signal?: AbortSignal): Promise<Snapshot>;
+  /** Snapshots the principal may see: the replica's, shared branches, its own branches (admins: all). */
   snapshotList(): Promise<SnapshotList>;
+  /** Makes a branch visible to and clonable by everyone (its owner or an admin; not a replica snapshot). */
+  snapshotShare(id: string): Promise<Snapshot>;
   /** Admins only; refused while a clone needs it. */
   snapshotDestroy(id: string): Promise<void>;
   /** Returns once a real query answered in the clone. */
@@ -40,8 +46,11 @@ export interface DollyApi {
   cloneDestroy(name: string): Promise<void>;
   /** Keeps a clone from being destroyed by its expiry for a while (capped by the engine). */
   cloneProtect(name: string, request: CloneProtectRequest): Promise<CloneView>;
-  /** Saves a clone's current state as a prepared snapshot (a branch); its server stops for an instant. */
-  cloneSnapshot(name: string, signal?: AbortSignal): Promise<Snapshot>;
+  /**
+   * Saves a clone's current state as a prepared snapshot (a branch, owned by the clone's owner);
+   * its server stops for an instant. Private to its owner and admins unless `share`.
+   */
+  cloneSnapshot(name: string, request?: CloneSnapshotRequest, signal?: AbortSignal): Promise<Snapshot>;
   /** The engine's snapshot schedule, or null. */
   scheduleGet(): Promise<Schedule | null>;
   /** Admins only. */
@@ -54,8 +63,19 @@ export interface DollyApi {
   tokenRevoke(name: string): Promise<void>;
 }
 
+/** What a non-admin token may ask of a clone (admins and the host's CLI: anything). */
+export interface ClonePolicy {
+  /** Non-admin tokens may ask for `admin` clones (`serve --allow-admin-clones`). */
+  allowAdminClones?: boolean;
+  /**
+   * The production accounts non-admin tokens may ask for with `--user` (`serve --clone-users`);
+   * undefined: any account without global privileges in the snapshot used.
+   */
+  cloneUsers?: readonly string[];
+}
+
 /** Limits the engine puts on requests (the host's CLI has none). */
-export interface LifecyclePolicy {
+export interface LifecyclePolicy extends ClonePolicy {
   /** A clone made without --ttl expires after this long; undefined: it does not expire. */
   defaultTtlMs?: number;
   /** The longest --ttl a request may ask for. */

@@ -3,8 +3,10 @@ import type { EngineDeps } from '../engine/context.js';
 import { durationArg, formatDuration } from '../format.js';
 import { LOCAL_PRINCIPAL, createToken, listTokens, revokeToken, type Principal } from '../server/tokens.js';
 import { storeEventLog, type EventType } from '../server/event-log.js';
+import { branchOwner, isBranch, maySeeSnapshot, type SnapshotGate } from '../engine/snapshot-access.js';
 import type { Clone } from '../state/state.js';
 import type { DollyApi, LifecyclePolicy } from './api.js';
+import { checkAdminClone, checkClonePolicy } from './clone-policy.js';
 
 export interface LocalApiOptions {
   /** Who asks (default: the host's CLI, an admin). */
@@ -42,6 +44,11 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
   const adminOnly = (what: string): void => {
     if (!principal.admin) throw new PermissionDeniedError(`${what} needs an admin token`, { hint: 'ask an admin of this dolly engine' });
   };
+  /** What this principal may see and have of a snapshot, asked in the transaction that picks it. */
+  const gate: SnapshotGate = {
+    visible: (snapshot) => maySeeSnapshot(principal, snapshot),
+    admit: (snapshot, clone) => checkClonePolicy(principal, policy, snapshot, clone),
+  };
   const engine = {
     create: () => import('../engine/clone-create.js'),
     manage: () => import('../engine/clone-manage.js'),
@@ -57,18 +64,27 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       return snapshot;
     },
     snapshotList: async () => {
-      const list = await (await engine.snapshots()).listSnapshots(deps);
+      const list = await (await engine.snapshots()).listSnapshots(deps, principal);
       if (principal.admin) return list;
       const mine = new Set(deps.store.require().clones.filter((c) => mayUse(principal, c)).map((c) => c.name));
       return { ...list, snapshots: list.snapshots.map((s) => ({ ...s, clones: s.clones.filter((c) => mine.has(c)) })) };
     },
+    snapshotShare: async (id) => {
+      const snapshot = (await engine.snapshots()).shareSnapshot(id, principal, deps);
+      emit('snapshot.shared', { id, branch_of: snapshot.branch_of, owner: snapshot.owner, by: principal.name });
+      return snapshot;
+    },
     snapshotDestroy: async (id) => {
       adminOnly('destroying a snapshot');
+      const gone = deps.store.require().snapshots.find((s) => s.id === id);
       await (await engine.snapshots()).destroySnapshot(id, deps);
-      emit('snapshot.destroyed', { id, by: principal.name });
+      // A private branch's end is told to its owner only, as its making was.
+      emit('snapshot.destroyed', { id, by: principal.name }, gone && isBranch(gone) && !gone.shared ? branchOwner(gone) : undefined);
     },
     cloneCreate: async (request, signal) => {
       const ttlMs = request.ttl === undefined ? policy.defaultTtlMs : checkedDuration(request.ttl, policy.maxTtlMs, '--ttl');
+      // Refused before a --fresh snapshot is taken; the rest is checked against the snapshot chosen.
+      if (request.admin) checkAdminClone(principal, policy);
       let snapshot = request.snapshot;
       if (request.fresh) {
         if (snapshot !== undefined) throw new InvalidArgumentError('--fresh takes a new snapshot: it cannot be combined with --snapshot', { hint: 'drop one of them' });
@@ -82,6 +98,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
           ...(request.user !== undefined ? { user: request.user } : {}),
           ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
           owner: principal.name,
+          gate,
           ...(signal ? { signal } : {}),
         },
         deps,
@@ -98,7 +115,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     },
     cloneReset: async (name, request, signal) => {
       const owner = own(name).owner;
-      const clone = await (await engine.manage()).resetClone(name, { ...(request.snapshot !== undefined ? { snapshot: request.snapshot } : {}), ...(signal ? { signal } : {}) }, deps);
+      const clone = await (await engine.manage()).resetClone(name, { ...(request.snapshot !== undefined ? { snapshot: request.snapshot } : {}), gate, ...(signal ? { signal } : {}) }, deps);
       emit('clone.reset', { name, snapshot: clone.snapshot }, owner);
       return clone;
     },
@@ -107,10 +124,11 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       await (await engine.manage()).destroyClone(name, deps);
       emit('clone.destroyed', { name, reason: 'asked', by: principal.name }, owner);
     },
-    cloneSnapshot: async (name, signal) => {
-      const owner = own(name).owner;
-      const snapshot = await (await import('../engine/clone-snapshot.js')).snapshotClone(name, deps, signal ? { signal } : {});
-      emit('snapshot.created', { id: snapshot.id, branch_of: name, parent: snapshot.parent, by: principal.name }, owner);
+    cloneSnapshot: async (name, request = {}, signal) => {
+      own(name);
+      const snapshot = await (await import('../engine/clone-snapshot.js')).snapshotClone(name, deps, { ...(request.share ? { share: true } : {}), ...(signal ? { signal } : {}) });
+      // A private branch is told to its owner only; a shared one to everyone.
+      emit('snapshot.created', { id: snapshot.id, branch_of: name, parent: snapshot.parent, shared: snapshot.shared === true, by: principal.name }, snapshot.shared ? undefined : snapshot.owner);
       return snapshot;
     },
     scheduleGet: async () => deps.store.require().schedule ?? null,

@@ -100,6 +100,7 @@ export function remoteApi(target: RemoteTarget, fetchImpl: typeof fetch = fetch,
     replicaStatus: () => call('GET', '/v1/replica', replicaStatusViewSchema),
     snapshotCreate: (signal) => long('/v1/snapshots', snapshotViewSchema, {}, signal),
     snapshotList: () => call('GET', '/v1/snapshots', snapshotListSchema),
+    snapshotShare: (id) => call('POST', `/v1/snapshots/${encodeURIComponent(id)}/share`, snapshotViewSchema),
     snapshotDestroy: async (id) => {
       await call('DELETE', `/v1/snapshots/${encodeURIComponent(id)}`, null);
     },
@@ -111,7 +112,7 @@ export function remoteApi(target: RemoteTarget, fetchImpl: typeof fetch = fetch,
       await call('DELETE', at(name), null);
     },
     cloneProtect: (name, request) => call('POST', `${at(name)}/protect`, cloneViewSchema, request),
-    cloneSnapshot: (name, signal) => long(`${at(name)}/snapshot`, snapshotViewSchema, {}, signal),
+    cloneSnapshot: (name, request = {}, signal) => long(`${at(name)}/snapshot`, snapshotViewSchema, request, signal),
     scheduleGet: () => call('GET', '/v1/schedule', scheduleViewSchema),
     scheduleSet: (request) => call('PUT', '/v1/schedule', scheduleViewSchema, request),
     scheduleClear: async () => {

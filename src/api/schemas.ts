@@ -43,10 +43,10 @@ export const cloneListItemSchema = cloneViewSchema.extend({
 export type CloneListItem = z.infer<typeof cloneListItemSchema>;
 
 export const cloneCreateSchema = z.strictObject({
-  snapshot: z.string().min(1).optional().describe('snapshot id (default: the newest)'),
+  snapshot: z.string().min(1).optional().describe('snapshot id (default: the newest snapshot of the replica, never a branch)'),
   name: name.optional().describe('clone name (default: generated)'),
-  admin: z.boolean().optional().describe("every privilege in the clone's own server"),
-  user: z.string().min(1).max(80).optional().describe("log in as this production account (NAME@'%') with a new password, keeping its grants"),
+  admin: z.boolean().optional().describe("every privilege in the clone's own server (non-admin tokens: only with `serve --allow-admin-clones`)"),
+  user: z.string().min(1).max(80).optional().describe("log in as this production account (NAME@'%') with a new password, keeping its grants (non-admin tokens: see `serve --clone-users`)"),
   ttl: duration.optional().describe('destroyed by the engine after this long (default: the engine\'s --default-ttl)'),
   fresh: z.boolean().optional().describe('take a snapshot now and clone it (data seconds old)'),
 });
@@ -54,6 +54,9 @@ export type CloneCreateRequest = z.infer<typeof cloneCreateSchema>;
 
 export const cloneResetSchema = z.strictObject({ snapshot: z.string().min(1).optional().describe('reset onto this snapshot instead of its own') });
 export type CloneResetRequest = z.infer<typeof cloneResetSchema>;
+
+export const cloneSnapshotSchema = z.strictObject({ share: z.boolean().optional().describe('every user may see and clone the branch (default: only its owner and admins, until `snapshot share`)') });
+export type CloneSnapshotRequest = z.infer<typeof cloneSnapshotSchema>;
 
 export const cloneProtectSchema = z.strictObject({ for: duration.describe('not destroyed by its expiry for this long from now (0s: unprotect)') });
 export type CloneProtectRequest = z.infer<typeof cloneProtectSchema>;

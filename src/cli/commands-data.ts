@@ -21,9 +21,15 @@ export function describeClone(clone: CloneView): string {
   ].join('\n');
 }
 
-/** Where a snapshot comes from and whether it stays only for its clones. */
+/** What a snapshot is: of the replica, or a branch of a clone (whose, and whether shared). */
+export function snapshotKind(s: Pick<SnapshotListItem, 'branch_of' | 'owner' | 'shared'>): string {
+  if (s.branch_of === undefined) return 'replica';
+  return `branch of ${s.branch_of} by ${s.owner ?? 'local'}, ${s.shared ? 'shared' : 'private'}`;
+}
+
+/** Where a branch comes from, and whether a snapshot stays only for its clones. */
 function snapshotNote(s: SnapshotListItem): string {
-  const notes = [s.branch_of ? `branch of ${s.branch_of} (from ${s.parent ?? '?'})` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'past retention: kept for its clones' : ''];
+  const notes = [s.branch_of ? `from ${s.parent ?? '?'}` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'past retention: kept for its clones' : '', s.status === 'ready' ? '' : s.status];
   return notes.filter((n) => n !== '').join('; ') || '-';
 }
 
@@ -116,10 +122,19 @@ export function registerDataCommands(program: Root): void {
       const { snapshots, pool } = await (await ctx.api()).snapshotList();
       ctx.out.result(snapshots, () =>
         `${table(
-          ['id', 'gtid', 'data_state_at', 'clones', 'exclusive', 'note'],
-          snapshots.map((s) => [s.id, s.gtid, s.data_state_at, s.clones.join(', ') || '-', formatBytes(s.exclusive_bytes), snapshotNote(s)]),
+          ['id', 'kind', 'gtid', 'data_state_at', 'clones', 'exclusive', 'note'],
+          snapshots.map((s) => [s.id, snapshotKind(s), s.gtid, s.data_state_at, s.clones.join(', ') || '-', formatBytes(s.exclusive_bytes), snapshotNote(s)]),
         )}\npool: ${formatBytes(pool.freeBytes)} free of ${formatBytes(pool.totalBytes)}`,
       );
+    });
+  snapshot
+    .command('share')
+    .description('let every user see and clone a branch (its owner or an admin); a branch is private until then')
+    .argument('<id>')
+    .action(async (id, _opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const s = await (await ctx.api()).snapshotShare(id);
+      ctx.out.result(s, () => `branch ${s.id} of clone ${s.branch_of ?? '?'} is shared: every user can clone it with --snapshot ${s.id}`);
     });
   snapshot
     .command('destroy')
@@ -135,7 +150,7 @@ export function registerDataCommands(program: Root): void {
   clone
     .command('create')
     .description('a writable child of a snapshot with its own server, port and credentials')
-    .option('--snapshot <id>', 'snapshot (default: the newest)')
+    .option('--snapshot <id>', 'snapshot (default: the newest of the replica; a branch only by its id)')
     .option('--name <name>', 'clone name (default: generated)')
     .option('--admin', "give the clone's user every privilege in its server (FILE, SUPER, plugins); the container stays confined")
     .option('--user <name>', "log in as this production account (NAME@'%' on the source) with a new password; its own grants, so the application connects as usual")
@@ -183,12 +198,14 @@ export function registerDataCommands(program: Root): void {
     });
   clone
     .command('snapshot')
-    .description("save the clone's current state as a prepared snapshot others can clone or reset to (its server stops for an instant)")
+    .description("save the clone's current state as a prepared snapshot (a branch) to clone or reset to; yours and admins' until shared (its server stops for an instant)")
     .argument('<name>')
-    .action(async (name, _opts, cmd) => {
+    .option('--share', 'every user may see and clone it (later: `dolly snapshot share ID`)')
+    .action(async (name, opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const s = await (await ctx.api()).cloneSnapshot(name, ctx.signal);
-      ctx.out.result(s, () => `snapshot ${s.id} of clone ${name} (from ${s.parent ?? '?'}): clone paused ${s.pause_ms} ms, prepared in ${(s.prepare_ms / 1000).toFixed(1)} s`);
+      const s = await (await ctx.api()).cloneSnapshot(name, opts.share ? { share: true } : {}, ctx.signal);
+      const who = s.shared ? 'shared' : `private to ${s.owner ?? 'local'} and admins until \`dolly snapshot share ${s.id}\``;
+      ctx.out.result(s, () => `snapshot ${s.id} of clone ${name} (from ${s.parent ?? '?'}; ${who}): clone paused ${s.pause_ms} ms, prepared in ${(s.prepare_ms / 1000).toFixed(1)} s`);
     });
   clone
     .command('protect')

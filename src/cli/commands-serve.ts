@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError, messageOf } from '../errors.js';
+import { parseCloneUsers } from '../api/clone-policy.js';
 import { durationArg } from '../format.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { table } from './output.js';
@@ -24,6 +25,8 @@ export function registerServeCommands(program: Root): void {
     .option('--webhook <url>', 'POST every event here, signed (repeatable)', (url: string, all: string[]) => [...all, url], [] as string[])
     .option('--webhook-secret-file <file>', 'the HMAC key of the webhooks (else DOLLY_WEBHOOK_SECRET)')
     .option('--metrics-token', 'make /metrics need a token too')
+    .option('--allow-admin-clones', 'non-admin tokens may ask for admin clones (every privilege in the clone: plugins, FILE, outside networks)')
+    .option('--clone-users <list>', 'the production accounts non-admin tokens may ask for with --user, e.g. app,report (default: any without global privileges)')
     .option('--install', 'write a systemd unit that runs this engine at boot, and enable it')
     .option('--unit-dir <dir>', 'with --install: where the unit goes', '/etc/systemd/system')
     .action(async (opts, cmd) => {
@@ -34,6 +37,8 @@ export function registerServeCommands(program: Root): void {
         ...(opts.defaultTtl !== undefined ? { defaultTtlMs: durationArg(opts.defaultTtl, '--default-ttl') } : {}),
         maxTtlMs: durationArg(opts.maxTtl, '--max-ttl'),
         maxProtectMs: durationArg(opts.maxProtect, '--max-protect'),
+        ...(opts.allowAdminClones ? { allowAdminClones: true } : {}),
+        ...(opts.cloneUsers !== undefined ? { cloneUsers: parseCloneUsers(opts.cloneUsers) } : {}),
       };
       if (policy.defaultTtlMs !== undefined && policy.defaultTtlMs > policy.maxTtlMs) throw new InvalidArgumentError('--default-ttl is longer than --max-ttl', { hint: 'lower it or raise --max-ttl' });
       if (opts.install) {

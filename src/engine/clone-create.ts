@@ -8,6 +8,7 @@ import { withJob, type JobRun, type Reservation } from './jobs.js';
 import { generateName, generatePassword, generateServerId, shortId, validateName } from './names.js';
 import { isPortFree, lowestFreePort } from './ports.js';
 import { reconcile } from './reconcile.js';
+import { isBranch, newestReplicaSnapshot, noSnapshot, type SnapshotGate } from './snapshot-access.js';
 import { CLONE_USER, cloneConnectOptions, cloneServerName, cloneSpec, startAndWait } from './servers.js';
 
 export interface CloneCreateOptions {
@@ -21,22 +22,30 @@ export interface CloneCreateOptions {
   owner?: string;
   /** When the engine destroys it (RFC 3339). */
   expiresAt?: string;
+  /** What the caller may see and have (a token's); default: everything (the host's CLI). */
+  gate?: SnapshotGate;
   /** Aborting stops the wait and removes what was made. */
   signal?: AbortSignal;
 }
 
 export type { CloneView };
 
-/** The snapshot a clone is made from: the one named, or the newest; only ready snapshots count. */
-export function findSnapshot(state: State, id: string | undefined): Snapshot {
-  const ready = state.snapshots.filter((s) => s.status === 'ready');
+/**
+ * The snapshot a clone is made from: the one named, or by default the newest ready snapshot of the
+ * replica (never a branch). A named snapshot the caller may not see (`visible`) is "not found",
+ * exactly as if it did not exist; only ready snapshots are used.
+ */
+export function findSnapshot(state: State, id: string | undefined, visible: (snapshot: Snapshot) => boolean = () => true): Snapshot {
   if (id === undefined) {
-    const newest = ready.at(-1);
-    if (!newest) throw new NotFoundError('there is no snapshot yet', { hint: 'run `dolly snapshot create`' });
-    return newest;
+    const newest = newestReplicaSnapshot(state);
+    if (newest) return newest;
+    const branches = state.snapshots.some((s) => s.status === 'ready' && isBranch(s));
+    throw new NotFoundError('there is no snapshot of the replica yet', {
+      hint: branches ? 'run `dolly snapshot create` (a branch is never the default: name it with --snapshot ID)' : 'run `dolly snapshot create`',
+    });
   }
   const found = state.snapshots.find((s) => s.id === id);
-  if (!found) throw new NotFoundError(`no snapshot ${JSON.stringify(id)}`, { hint: 'list them with `dolly snapshot list`' });
+  if (!found || !visible(found)) throw noSnapshot(id);
   if (found.status !== 'ready') throw new FailedPreconditionError(`snapshot ${id} is ${found.status}`, { hint: 'wait for the command that works on it, or pick another snapshot' });
   return found;
 }
@@ -80,7 +89,8 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
   await reconcile(deps);
   const busy = new Set<number>();
   const reserve = (state: State): Reservation<Clone> => {
-    const snapshot = findSnapshot(state, options.snapshot);
+    const snapshot = findSnapshot(state, options.snapshot, options.gate?.visible);
+    options.gate?.admit(snapshot, { admin: options.admin === true, ...(options.user !== undefined ? { user: options.user } : {}) });
     const name = options.name === undefined ? uniqueName(state) : validateName(options.name);
     if (state.clones.some((c) => c.name === name)) {
       throw new AlreadyExistsError(`a clone named ${JSON.stringify(name)} exists`, { hint: 'choose another --name, or `dolly clone reset` it' });

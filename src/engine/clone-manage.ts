@@ -6,6 +6,7 @@ import { cloneView, findClone, findSnapshot, keepReserve, limitClone, setCloneSt
 import { withJob, withRemoval } from './jobs.js';
 import { shortId, validateName } from './names.js';
 import { reconcile } from './reconcile.js';
+import type { SnapshotGate } from './snapshot-access.js';
 import { cloneConnectOptions, cloneServerName, cloneSpec, startAndWait } from './servers.js';
 
 export type { CloneListItem };
@@ -29,7 +30,7 @@ export async function listClones(deps: EngineDeps, only: (clone: Clone) => boole
  * points at the new one. If anything fails (or the command dies), the clone comes back on its old
  * volume.
  */
-export async function resetClone(name: string, options: { snapshot?: string; signal?: AbortSignal }, deps: EngineDeps): Promise<CloneView> {
+export async function resetClone(name: string, options: { snapshot?: string; signal?: AbortSignal; gate?: SnapshotGate }, deps: EngineDeps): Promise<CloneView> {
   validateName(name);
   const started = Date.now();
   await reconcile(deps);
@@ -38,7 +39,9 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
     'clone-reset',
     (state) => {
       const clone = findClone(state, name);
-      const snapshot = findSnapshot(state, options.snapshot ?? clone.snapshot);
+      // A snapshot named by the caller must be one it may see; the clone's own it could see when made.
+      const snapshot = findSnapshot(state, options.snapshot ?? clone.snapshot, options.snapshot === undefined ? undefined : options.gate?.visible);
+      options.gate?.admit(snapshot, { admin: clone.admin === true, ...(clone.production_account ? { user: clone.user } : {}) });
       const before = { ...clone };
       const next = { ...clone, snapshot: snapshot.id, volume: `clone-${name}-${shortId()}` };
       clone.status = 'resetting';

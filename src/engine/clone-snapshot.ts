@@ -13,13 +13,15 @@ const STOP_TIMEOUT_S = 120;
 
 /**
  * `dolly clone snapshot NAME` (a branch): saves a clone's current state as a prepared snapshot
- * that anyone can clone or reset to. The clone's server is stopped cleanly for the instant of the
- * copy-on-write snapshot (its clients see a short outage, measured as `pause_ms`), started again,
- * and the new snapshot is prepared like any other (accounts locked, replica state dropped). The
+ * that its owner (the clone's owner, recorded as the branch's) and admins can clone or reset to;
+ * others too once it is shared (`share`, or later `dolly snapshot share`). A branch is never the
+ * default snapshot. The clone's server is stopped cleanly for the instant of the copy-on-write
+ * snapshot (its clients see a short outage, measured as `pause_ms`), started again, and the new
+ * snapshot is prepared like any other (accounts locked, replica state dropped). The
  * snapshot records the clone (`branch_of`) and the clone's own snapshot (`parent`). Journaled:
  * after a crash the next command restarts the clone and removes the half-made snapshot.
  */
-export async function snapshotClone(name: string, deps: EngineDeps, options: { signal?: AbortSignal } = {}): Promise<Snapshot> {
+export async function snapshotClone(name: string, deps: EngineDeps, options: { signal?: AbortSignal; share?: boolean } = {}): Promise<Snapshot> {
   await reconcile(deps);
   const now = deps.now();
   return withJob(
@@ -30,7 +32,15 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       if (!replica) throw new FailedPreconditionError('there is no replica', { hint: 'run `dolly replica init` first' });
       const clone = findClone(state, name);
       const parent = findSnapshot(state, clone.snapshot);
-      const snapshot = newSnapshot(state, now, { gtid: parent.gtid, flavor: parent.flavor, version: parent.version, branch_of: clone.name, parent: parent.id });
+      const snapshot = newSnapshot(state, now, {
+        gtid: parent.gtid,
+        flavor: parent.flavor,
+        version: parent.version,
+        branch_of: clone.name,
+        parent: parent.id,
+        owner: clone.owner ?? 'local',
+        ...(options.share ? { shared: true } : {}),
+      });
       const id = snapshot.id;
       const before = { ...clone };
       clone.status = 'saving';
@@ -60,10 +70,11 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       options.signal?.throwIfAborted();
       reportStep(deps, `snapshot ${snapshot.id}: state of clone ${clone.name} saved (its server stopped ${pauseMs} ms); preparing it`);
       const data = await driver.mount(snapshot.volume);
-      const { ms: prepareMs, accounts } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
+      // What prepare found besides its time (the accounts) goes on the snapshot as it is.
+      const { ms: prepareMs, ...found } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
-      const done: Snapshot = { ...snapshot, status: 'ready', pause_ms: pauseMs, prepare_ms: prepareMs, accounts };
+      const done: Snapshot = { ...snapshot, status: 'ready', pause_ms: pauseMs, prepare_ms: prepareMs, ...found };
       await job.commit((s) => {
         s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
         s.clones = s.clones.map((c) => (c.name === clone.name ? { ...c, status: 'ready' } : c));

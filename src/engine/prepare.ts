@@ -1,11 +1,13 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { flavorOps, serverFlavor, type Flavor } from '../mysql/flavor.js';
-import { listAccounts } from '../mysql/accounts.js';
+import { scrubAccounts } from '../mysql/account-scrub.js';
+import { rotateUndoTablespaces } from '../mysql/undo-rotate.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
 import type { Replica } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
-import { prepareRunDir, removeRunDir, type EngineDeps } from './context.js';
+import { CommandFailedError } from '../errors.js';
+import { prepareRunDir, removeRunDir, runDir, type EngineDeps } from './context.js';
 import { generatePassword, generateServerId } from './names.js';
 import { accountInitSql, prepareCommand } from './server-config.js';
 import { replicaConnectOptions, waitUntilAnswering } from './servers.js';
@@ -23,7 +25,7 @@ export function prepareServerName(volume: string): string {
  * locks it, locks dolly's admin account, and shuts down cleanly. Returns the milliseconds it took
  * and the accounts (`user@host`) a clone may be given with `--user`.
  */
-export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal): Promise<{ ms: number; accounts: string[] }> {
+export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[] }> {
   const started = Date.now();
   const flavor: Flavor = replica.source.flavor;
   const server = prepareServerName(volume);
@@ -42,35 +44,48 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
     const connect = { ...replicaConnectOptions(deps.root, replica), socketPath: join(dir, 'mysqld.sock') };
     await waitUntilAnswering(deps, server, connect, signal);
     const client = await connectSql({ ...connect, queryTimeoutMs: 120_000 });
-    let accounts: string[];
+    let accounts: PreparedAccounts;
     try {
       accounts = await cleanReplicaState(client, flavor, replica.admin_user);
+      for (const warning of accounts.warnings) deps.logger.warn(`prepare: ${warning}`, { volume });
+      // Replaced rows live on in undo until it is truncated; then a clean shutdown by statement,
+      // after which the container's shell runs the after-prepare step.
+      if (flavorOps(flavor).rotatesUndo) await rotateUndoTablespaces(client, generateServerId().toString(36));
+      for (const sql of flavorOps(flavor).prepareShutdownSql) await client.execute(sql);
+      await client.execute('SHUTDOWN').catch(async (error: unknown) => {
+        deps.logger.warn('prepare server: SHUTDOWN failed; stopping its container', { error: error instanceof Error ? error.message : String(error) });
+        await deps.runtime.stop(server, 60);
+      });
     } finally {
       await client.close();
     }
-    await deps.runtime.stop(server, 600);
     const code = await deps.runtime.waitExit(server, 600_000);
-    if (code !== 0) deps.logger.warn('prepare server exited with a non-zero code after shutdown', { code });
+    if (code !== 0) {
+      const log = await readFile(join(runDir(deps.root, server), 'error.log'), 'utf8').catch(() => '');
+      throw new CommandFailedError('the prepare server', code, `${await deps.runtime.logs(server, 5)}\n${log.split('\n').slice(-5).join('\n')}`.trim());
+    }
     // Files a clone must not inherit (MySQL's auto.cnf holds the server_uuid: each clone makes its own).
     if (data.kind === 'path') for (const file of flavorOps(flavor).cloneRemoveFiles) await rm(join(data.path, file), { force: true });
-    return { ms: Date.now() - started, accounts };
+    return { ms: Date.now() - started, accounts: accounts.accounts, privileged_accounts: accounts.privileged };
   } finally {
     await removeRunDir(deps.root, server).catch(() => undefined);
   }
 }
 
-async function cleanReplicaState(client: SqlClient, flavor: Flavor, adminUser: string): Promise<string[]> {
+/** The accounts of a prepared snapshot, and what prepare did to them. */
+export interface PreparedAccounts {
+  /** Accounts a clone may be given with `--user` (`user@host`). */
+  accounts: string[];
+  /** Those with global privileges (directly or by a role). */
+  privileged: string[];
+  warnings: string[];
+}
+
+async function cleanReplicaState(client: SqlClient, flavor: Flavor, adminUser: string): Promise<PreparedAccounts> {
   const ops = flavorOps(flavor);
   for (const sql of ops.resetReplicaAll()) await client.execute(sql);
-  // Production's password hashes never reach a clone: every account copied from the source gets a
-  // new random password nobody knows and is locked (it still resolves as a DEFINER); dolly's admin
-  // is locked too. A clone made with --user NAME unlocks NAME with its own password.
-  const accounts = await listAccounts(client, flavor, [adminUser]);
-  for (const account of accounts) {
-    await client.execute('ALTER USER ?@? IDENTIFIED BY ? ACCOUNT LOCK', [account.user, account.host, generatePassword(24)]);
-  }
-  for (const host of ['localhost', '127.0.0.1']) {
-    await client.execute(`ALTER USER IF EXISTS ?@? ACCOUNT LOCK`, [adminUser, host]);
-  }
-  return accounts.map((a) => `${a.user}@${a.host}`);
+  // Production's credentials never reach a clone: every account (server accounts included) gets a
+  // new random password nobody knows and is locked; a clone made with --user NAME unlocks NAME
+  // with its own password. Read from the server's own table, never from a view the data can redefine.
+  return scrubAccounts(client, flavor, adminUser, () => generatePassword(24));
 }

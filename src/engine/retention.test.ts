@@ -45,6 +45,10 @@ describe('retention', () => {
     assert.deepEqual([...pastRetention(state(old, { snapshot: '* * * * *', keep: 1, max_age_ms: 1000 }), now)], []);
     assert.deepEqual([...pastRetention(state(list, undefined), now)], []);
   });
+  it('keeps the default snapshot (the newest of the replica) even when a branch is newer', () => {
+    const old = [snapshot('only', '2026-01-01T00:00:00Z'), snapshot('branch', '2026-12-01T00:00:00Z', { scheduled: false, branch_of: 'c1', parent: 'only', owner: 'alice' })];
+    assert.deepEqual([...pastRetention(state(old, { snapshot: '* * * * *', keep: 1, max_age_ms: 1000 }), now)], []);
+  });
   it('accepts five- and six-field cron and refuses the rest with a hint', () => {
     checkCron('*/15 * * * *');
     checkCron('*/5 * * * * *');

@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import { InvalidArgumentError, messageOf } from '../errors.js';
 import type { Schedule, State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
+import { newestReplicaSnapshot } from './snapshot-access.js';
 
 /** Checks a cron expression (UTC; five fields, or six with seconds first); InvalidArgumentError with croner's reason otherwise. */
 export function checkCron(expression: string): void {
@@ -26,15 +27,15 @@ export function setSchedule(deps: EngineDeps, schedule: Schedule | undefined): S
 
 /**
  * Scheduled snapshots past the schedule's retention: beyond the newest `keep`, or older than
- * `max_age`. Snapshots taken by hand and branches are never past it; neither is the newest ready
- * snapshot.
+ * `max_age`. Snapshots taken by hand and branches are never past it; neither is the default
+ * snapshot (the newest ready one of the replica: a branch never is).
  */
 export function pastRetention(state: State, now: Date): Set<string> {
   const schedule = state.schedule;
   const past = new Set<string>();
   if (!schedule) return past;
   const ready = state.snapshots.filter((s) => s.status === 'ready');
-  const newest = ready.at(-1)?.id;
+  const newest = newestReplicaSnapshot(state)?.id;
   const scheduled = ready.filter((s) => s.scheduled).reverse();
   scheduled.forEach((snapshot, index) => {
     const tooOld = schedule.max_age_ms !== undefined && now.getTime() - Date.parse(snapshot.created_at) > schedule.max_age_ms;

@@ -24,10 +24,15 @@ describe('server command lines', () => {
   });
   it("a clone's user gets data and schema rights, never FILE, SUPER, GRANT OPTION or plugins", () => {
     const sql = accountInitSql('dolly', ['%'], 'pw', CLONE_PRIVILEGES);
-    const grant = sql.split('\n').find((l) => l.startsWith('GRANT')) ?? '';
-    for (const right of ['SELECT', 'CREATE VIEW', 'CREATE ROUTINE', 'TRIGGER', 'EVENT', 'PROCESS']) assert.ok(grant.includes(right), right);
-    for (const right of ['FILE', 'SUPER', 'ALL', 'GRANT OPTION', 'SHUTDOWN', 'REPLICATION', 'CREATE USER']) assert.ok(!grant.includes(right), right);
-    assert.match(sql, /REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'dolly'@'%';\nGRANT SELECT/);
+    const grants = sql.split('\n').filter((l) => l.startsWith('GRANT'));
+    assert.equal(grants.length, 3);
+    const [global = '', data = '', system = ''] = grants;
+    assert.equal(global, "GRANT PROCESS, SHOW DATABASES ON *.* TO 'dolly'@'%';");
+    for (const right of ['SELECT', 'CREATE VIEW', 'CREATE ROUTINE', 'TRIGGER', 'EVENT', 'DROP']) assert.ok(data.includes(right), right);
+    assert.match(data, / ON `%`\.\* TO /);
+    assert.equal(system, "GRANT SELECT ON `mysql`.* TO 'dolly'@'%';", 'the mysql schema is read-only');
+    for (const right of ['FILE', 'SUPER', 'ALL', 'GRANT OPTION', 'SHUTDOWN', 'REPLICATION', 'CREATE USER']) assert.ok(!grants.join('\n').includes(right), right);
+    assert.match(sql, /REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'dolly'@'%';\nGRANT PROCESS/);
   });
   it('the replica is durable, read-only, socket-only and initialises an empty datadir first', () => {
     const args = replicaCommand(mariadb, 7, '256M', ['--replicate-wild-ignore-table=mysql.%']);
@@ -44,5 +49,8 @@ describe('server command lines', () => {
     const sql = accountInitSql('dolly', ['%'], "pa'ss\\");
     assert.match(sql, /IDENTIFIED BY 'pa\\'ss\\\\'/);
     assert.equal(sql.split('\n').filter((l) => l.trim()).length, 4);
+  });
+  it('no server ignores accounts named by host (no --skip-name-resolve)', () => {
+    for (const args of [cloneCommand(mariadb, 1, '64M'), prepareCommand(mariadb, 2), replicaCommand(mariadb, 3, '64M', [])]) assert.ok(!args.includes('--skip-name-resolve'));
   });
 });

@@ -13,6 +13,10 @@ export interface ServerFlavor {
   readonly skipAccountErrors: string;
   /** Flags every dolly-run server of this flavor gets (e.g. `--mysqlx=0`). */
   readonly extraServerArgs: readonly string[];
+  /** The replica's flags that load the authentication plugins of a source's accounts (MariaDB's ed25519). */
+  readonly accountPluginArgs: readonly string[];
+  /** Shell run in the datadir once the prepare server has shut down cleanly ('' for none). */
+  readonly afterPrepareShell: string;
 }
 
 export const SOCKET = `${CONTAINER_RUNDIR}/mysqld.sock`;
@@ -38,7 +42,9 @@ function baseArgs(flavor: ServerFlavor, serverId: number, listen: Listen): strin
     `--log-error=${ERROR_LOG}`,
     `--tmpdir=${CONTAINER_TMPDIR}`,
     `--secure-file-priv=${CONTAINER_FILESDIR}`,
-    '--skip-name-resolve',
+    // No --skip-name-resolve: with it, a server ignores every account named by host
+    // ('app'@'web1.example.com'), so a DEFINER by host name and GRANTs to it fail. A clone's only
+    // resolver answers at once (see the runtime), the others have no TCP clients.
     `--server-id=${serverId}`,
     ...flavor.extraServerArgs,
   ];
@@ -71,6 +77,7 @@ export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPoo
     '--relay-log=relay-bin',
     '--relay-log-recovery=ON',
     flavor.skipAccountErrors,
+    ...flavor.accountPluginArgs,
     '--innodb-flush-log-at-trx-commit=1',
     `--innodb-buffer-pool-size=${bufferPool}`,
     `--init-file=${INIT_FILE}`,
@@ -87,8 +94,17 @@ export function replicaCommand(flavor: ServerFlavor, serverId: number, bufferPoo
   return ['sh', '-c', script, 'sh', ...server];
 }
 
-/** The temporary server that prepares a snapshot: no network, no replication, no events. */
+/**
+ * The temporary server that prepares a snapshot: no network, no replication, no events. It is
+ * ended by a SHUTDOWN statement; once it exited cleanly, the flavor's after-prepare step runs in
+ * the datadir and the container exits with its status.
+ */
 export function prepareCommand(flavor: ServerFlavor, serverId: number): string[] {
+  const after = flavor.afterPrepareShell === '' ? '' : ` && cd ${CONTAINER_DATADIR} && { ${flavor.afterPrepareShell}; }`;
+  return ['sh', '-c', `"$@"${after}`, 'sh', ...prepareServer(flavor, serverId)];
+}
+
+function prepareServer(flavor: ServerFlavor, serverId: number): string[] {
   return [
     flavor.serverBinary,
     ...baseArgs(flavor, serverId, 'socket-only'),
@@ -126,18 +142,29 @@ export function cloneCommand(flavor: ServerFlavor, serverId: number, bufferPool:
 }
 
 /**
- * What a clone's user may do by default: anything to the data (DML, DDL, databases, views,
- * routines, triggers, events, locks, temporary tables) and see its own server's sessions
- * (PROCESS); never FILE, SUPER-class admin rights, replication, user management or GRANT OPTION.
+ * What a clone's user may do by default: anything to the data of every database but `mysql`
+ * (DML, DDL, databases, views, routines, triggers, events, locks, temporary tables), read `mysql`,
+ * and see its own server's sessions (PROCESS); never write `mysql` (accounts, routines' definers,
+ * the account views), never FILE, SUPER-class admin rights, replication, user management or GRANT
+ * OPTION. Neither server has partial revokes here and a LIKE pattern cannot leave one name out,
+ * so it is two database-level grants: the server takes the first matching database grant, and an
+ * exact name sorts before every pattern, so `mysql`'s SELECT-only grant wins over `%`'s.
  */
-export const CLONE_PRIVILEGES = [
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER',
-  'CREATE TEMPORARY TABLES', 'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW', 'CREATE ROUTINE',
-  'ALTER ROUTINE', 'EVENT', 'TRIGGER', 'SHOW DATABASES', 'PROCESS',
-] as const;
+export const CLONE_PRIVILEGES: AccountPrivileges = {
+  global: ['PROCESS', 'SHOW DATABASES'],
+  anyDatabase: [
+    'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER',
+    'CREATE TEMPORARY TABLES', 'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW', 'CREATE ROUTINE',
+    'ALTER ROUTINE', 'EVENT', 'TRIGGER',
+  ],
+  systemSchema: ['SELECT'],
+};
 
-/** `ALL`: every privilege WITH GRANT OPTION (dolly's admin, `clone create --admin`); else the list. */
-export type AccountPrivileges = 'ALL' | readonly string[];
+/**
+ * `ALL`: every privilege WITH GRANT OPTION (dolly's admin, `clone create --admin`); else global
+ * privileges, privileges on every database (the `%` pattern), and on the `mysql` schema.
+ */
+export type AccountPrivileges = 'ALL' | { global: readonly string[]; anyDatabase: readonly string[]; systemSchema: readonly string[] };
 
 /**
  * SQL run at every start of a server (via --init-file): creates or re-keys one account and sets
@@ -152,8 +179,15 @@ export function accountInitSql(user: string, hosts: readonly string[], password:
       `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${secret};`,
       `ALTER USER ${account} IDENTIFIED BY ${secret} ACCOUNT UNLOCK;`,
       `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${account};`,
-      privileges === 'ALL' ? `GRANT ALL PRIVILEGES ON *.* TO ${account} WITH GRANT OPTION;` : `GRANT ${privileges.join(', ')} ON *.* TO ${account};`,
     );
+    if (privileges === 'ALL') lines.push(`GRANT ALL PRIVILEGES ON *.* TO ${account} WITH GRANT OPTION;`);
+    else {
+      lines.push(
+        `GRANT ${privileges.global.join(', ')} ON *.* TO ${account};`,
+        `GRANT ${privileges.anyDatabase.join(', ')} ON \`%\`.* TO ${account};`,
+        `GRANT ${privileges.systemSchema.join(', ')} ON \`mysql\`.* TO ${account};`,
+      );
+    }
   }
   return `${lines.join('\n')}\n`;
 }

@@ -44,10 +44,10 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       reportStep(deps, `snapshot ${snapshot.id}: taken at ${taken.gtid} (applier paused ${taken.pauseMs} ms); preparing it`);
       const data = await driver.mount(snapshot.volume);
       job.willUndo({ do: 'remove-run-dir', server: prepareServerName(snapshot.volume) }, { do: 'remove-server', name: prepareServerName(snapshot.volume) });
-      const { ms: prepareMs, accounts } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
+      const { ms: prepareMs, ...found } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
-      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), pause_ms: taken.pauseMs, prepare_ms: prepareMs, accounts };
+      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), pause_ms: taken.pauseMs, prepare_ms: prepareMs, ...found };
       await job.commit((s) => {
         s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
       });

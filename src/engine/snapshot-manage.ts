@@ -1,23 +1,30 @@
-import { FailedPreconditionError } from '../errors.js';
+import { FailedPreconditionError, PermissionDeniedError } from '../errors.js';
 import type { SnapshotListItem } from '../api/schemas.js';
 import type { PoolSpace } from '../storage/driver.js';
+import type { Snapshot } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { findSnapshot } from './clone-create.js';
 import { withRemoval } from './jobs.js';
 import { reconcile } from './reconcile.js';
 import { pastRetention } from './retention.js';
+import { branchOwner, isBranch, maySeeSnapshot, noSnapshot, type SnapshotViewer } from './snapshot-access.js';
 
 export type { SnapshotListItem };
 
-/** `dolly snapshot list`: snapshots, oldest first, with the clones that need them and their own disk. */
-export async function listSnapshots(deps: EngineDeps): Promise<{ snapshots: SnapshotListItem[]; pool: PoolSpace }> {
-  const state = await deps.store.require();
+/**
+ * `dolly snapshot list`: snapshots, oldest first, with the clones that need them and their own
+ * disk; for a `viewer` only those it may see (a private branch of another's is left out).
+ */
+export async function listSnapshots(deps: EngineDeps, viewer?: SnapshotViewer): Promise<{ snapshots: SnapshotListItem[]; pool: PoolSpace }> {
+  const state = deps.store.require();
   const driver = deps.driver(state);
   const past = pastRetention(state, deps.now());
   const snapshots: SnapshotListItem[] = [];
-  for (const snapshot of state.snapshots) {
+  for (const snapshot of state.snapshots.filter((s) => viewer === undefined || maySeeSnapshot(viewer, s))) {
     snapshots.push({
       ...snapshot,
+      // A branch always says whose it is and whether it is shared.
+      ...(isBranch(snapshot) ? { owner: branchOwner(snapshot), shared: snapshot.shared === true } : {}),
       clones: state.clones.filter((c) => c.snapshot === snapshot.id).map((c) => c.name),
       exclusive_bytes: await driver.exclusiveBytes(snapshot.volume).catch(() => null),
       past_retention: past.has(snapshot.id),
@@ -39,5 +46,23 @@ export async function destroySnapshot(id: string, deps: EngineDeps): Promise<voi
     }
     snapshot.status = 'deleting';
     return { target: id, finish: [{ do: 'remove-volume', id: snapshot.volume }, { do: 'forget-snapshot', id }] };
+  });
+}
+
+/**
+ * `dolly snapshot share ID`: a branch becomes visible to and clonable by every user, for good. Only
+ * its owner or an admin may share it; to anyone who cannot see it, it is not found. The replica's
+ * snapshots are everyone's already: sharing one is refused. Sharing a shared branch changes nothing.
+ */
+export function shareSnapshot(id: string, viewer: SnapshotViewer, deps: EngineDeps): Snapshot {
+  return deps.store.update((state) => {
+    const snapshot = state.snapshots.find((s) => s.id === id);
+    if (!snapshot || !maySeeSnapshot(viewer, snapshot)) throw noSnapshot(id);
+    if (!isBranch(snapshot)) throw new FailedPreconditionError(`snapshot ${id} is not a branch: every user sees it already`, { hint: 'only a branch (`dolly clone snapshot NAME`) is private until shared' });
+    const owner = branchOwner(snapshot);
+    if (!viewer.admin && owner !== viewer.name) throw new PermissionDeniedError(`only its owner (${owner}) or an admin can share branch ${id}`, { hint: `ask ${owner} to run \`dolly snapshot share ${id}\`` });
+    if (snapshot.status !== 'ready') throw new FailedPreconditionError(`snapshot ${id} is ${snapshot.status}`, { hint: 'wait until it is ready, then share it' });
+    snapshot.shared = true;
+    return { ...snapshot };
   });
 }

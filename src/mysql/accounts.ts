@@ -1,6 +1,6 @@
 import { messageOf } from '../errors.js';
 import type { Flavor } from './flavor.js';
-import { quoteAccount } from './identifiers.js';
+import { quoteAccount, quoteString } from './identifiers.js';
 import type { SqlClient } from './sql-client.js';
 
 /** Accounts that are the server's own: never copied from a source, never changed in a snapshot. */
@@ -27,33 +27,81 @@ export interface AccountCopy {
   problems: string[];
 }
 
+/** MariaDB's roles (they have no login, so no SHOW CREATE USER); none on MySQL, where a role is an account. */
+async function listRoles(client: SqlClient, flavor: Flavor): Promise<string[]> {
+  if (flavor !== 'mariadb') return [];
+  const rows = await client.query<{ user: unknown }>("SELECT User AS user FROM mysql.user WHERE is_role = 'Y' AND User <> 'PUBLIC' ORDER BY User");
+  return rows.map((r) => String(r.user));
+}
+
+/** The first column of every row: the statements SHOW CREATE USER and SHOW GRANTS print. */
+function statementsOf(rows: readonly Record<string, unknown>[]): string[] {
+  return rows.map((row) => String(Object.values(row)[0] ?? '')).filter((s) => s !== '');
+}
+
 /**
- * Copies the source's accounts (their password hashes and grants) into the replica, so that every
- * DEFINER of a view, routine, trigger or event resolves there. Later account changes reach the
- * replica by replication. A source user without the right to read other accounts (SELECT on
- * mysql.*) gets a problem back, not an error: the data copy is still good.
+ * Copies the source's accounts and roles (their credentials, grants, role grants and default
+ * roles) into the replica, so that every DEFINER of a view, routine, trigger or event resolves
+ * there. Every account and role is made first, then every grant, so a role exists before it is
+ * granted; a creation that needs another account first (MySQL's DEFAULT ROLE) is tried again at
+ * the end. Later account changes reach the replica by replication. A source user without the
+ * right to read other accounts (SELECT on mysql.*) gets a problem back, not an error: the data
+ * copy is still good.
  */
 export async function copyAccounts(source: SqlClient, target: SqlClient, flavor: Flavor, exclude: readonly string[]): Promise<AccountCopy> {
   const result: AccountCopy = { copied: [], problems: [] };
   let accounts: Account[];
+  let roles: string[];
   try {
     if (flavor === 'mysql') await source.execute('SET SESSION print_identified_with_as_hex = ON');
     accounts = await listAccounts(source, flavor, exclude);
+    roles = (await listRoles(source, flavor)).filter((r) => !exclude.includes(r));
   } catch (error) {
     result.problems.push(`the source's accounts could not be read (${messageOf(error)}); grant the source user SELECT ON mysql.* to copy them`);
     return result;
   }
+  type Item = { key: string; create: string[]; drop: string; grants: string[] };
+  const items: Item[] = [];
+  for (const role of roles) {
+    try {
+      const grants = statementsOf(await source.query('SHOW GRANTS FOR ' + quoteString(role)));
+      items.push({ key: role, drop: `DROP ROLE IF EXISTS ${quoteString(role)}`, create: [`CREATE ROLE ${quoteString(role)}`], grants });
+    } catch (error) {
+      result.problems.push(`role ${role}: ${messageOf(error)}`);
+    }
+  }
   for (const account of accounts) {
     const name = quoteAccount(account.user, account.host);
     try {
-      const create = await source.query('SHOW CREATE USER ' + name);
-      const grants = await source.query('SHOW GRANTS FOR ' + name);
-      const statements = [...create, ...grants].map((row) => String(Object.values(row)[0] ?? '')).filter((s) => s !== '');
-      await target.execute('DROP USER IF EXISTS ' + name);
-      for (const statement of statements) await target.execute(statement);
-      result.copied.push(`${account.user}@${account.host}`);
+      const create = statementsOf(await source.query('SHOW CREATE USER ' + name));
+      const grants = statementsOf(await source.query('SHOW GRANTS FOR ' + name));
+      items.push({ key: `${account.user}@${account.host}`, drop: 'DROP USER IF EXISTS ' + name, create, grants });
     } catch (error) {
       result.problems.push(`${account.user}@${account.host}: ${messageOf(error)}`);
+    }
+  }
+  const made: Item[] = [];
+  let pending = items;
+  for (let pass = 0; pass < 2 && pending.length > 0; pass += 1) {
+    const failed: Item[] = [];
+    for (const item of pending) {
+      try {
+        await target.execute(item.drop);
+        for (const statement of item.create) await target.execute(statement);
+        made.push(item);
+      } catch (error) {
+        if (pass === 0) failed.push(item);
+        else result.problems.push(`${item.key}: ${messageOf(error)}`);
+      }
+    }
+    pending = failed;
+  }
+  for (const item of made) {
+    try {
+      for (const statement of item.grants) await target.execute(statement);
+      result.copied.push(item.key);
+    } catch (error) {
+      result.problems.push(`${item.key}: ${messageOf(error)}`);
     }
   }
   return result;

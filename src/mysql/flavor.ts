@@ -62,6 +62,18 @@ export interface FlavorOps {
   readonly skipAccountErrors: string;
   /** Flags every dolly-run server of this flavor gets (replica, prepare, clone). */
   readonly extraServerArgs: readonly string[];
+  /** The replica's flags that load the authentication plugins a source's accounts may use, so their accounts replicate. */
+  readonly accountPluginArgs: readonly string[];
+  /**
+   * Shell run in the datadir after the prepare server shut down cleanly: drops what holds the
+   * rows prepare replaced (MariaDB's Aria log keeps every account row ever written). Empty when
+   * there is nothing to do.
+   */
+  readonly afterPrepareShell: string;
+  /** Prepare empties and truncates the undo tablespaces (they keep replaced rows: src/mysql/undo-rotate.ts). */
+  readonly rotatesUndo: boolean;
+  /** Statements before the prepare server's SHUTDOWN (MySQL: a slow shutdown, purge complete). */
+  readonly prepareShutdownSql: readonly string[];
   /** Files in a datadir a clone must not inherit (MySQL's server_uuid lives in auto.cnf). */
   readonly cloneRemoveFiles: readonly string[];
   /** Dump options after the connection options: consistent, with the GTID position in the stream. */
@@ -134,8 +146,18 @@ const mariadb: FlavorOps = {
   dumpBinary: 'mariadb-dump',
   initDatadir: (datadir) => ['mariadb-install-db', '--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=socket', '--skip-test-db'],
   skipReplicaStart: '--skip-slave-start',
-  skipAccountErrors: '--slave-skip-errors=1396',
+  // 1524: an account for an authentication plugin the replica has not loaded.
+  skipAccountErrors: '--slave-skip-errors=1396,1524',
   extraServerArgs: [],
+  accountPluginArgs: ['--plugin-load-add=auth_ed25519'],
+  // After a clean shutdown the log is only for crash recovery. Each table is zero-filled first
+  // (its pages then refer to no log, as for a table moved to another server; 10.11's aria_chk
+  // fails that on mysql.proc until the table is rebuilt with --recover), then the log goes and the
+  // next server starts a new one.
+  rotatesUndo: false,
+  prepareShutdownSql: [],
+  afterPrepareShell:
+    "find . -name '*.MAI' -exec sh -c 'for t; do z() { aria_chk --silent --tmpdir=/tmp \"$@\" \"$t\"; }; z --zerofill 2>/dev/null || { z --recover && z --zerofill; } || exit 1; done' sh {} + && rm -f aria_log.* aria_log_control",
   cloneRemoveFiles: [],
   dumpArgs: (databases) => ['--single-transaction', '--master-data=1', '--gtid', ...dumpTail(databases)],
   // mariadb-dump 10.11 writes, near the end: SET GLOBAL gtid_slave_pos='0-1-9';
@@ -195,9 +217,15 @@ const mysql: FlavorOps = {
   dumpBinary: 'mysqldump',
   initDatadir: (datadir) => ['mysqld', '--no-defaults', '--initialize-insecure', `--datadir=${datadir}`],
   skipReplicaStart: '--skip-replica-start',
-  skipAccountErrors: '--replica-skip-errors=1396',
+  skipAccountErrors: '--replica-skip-errors=1396,1524',
   // AUTO_POSITION needs GTIDs on the replica too; clones inherit the GTID state.
   extraServerArgs: ['--mysqlx=0', '--gtid-mode=ON', '--enforce-gtid-consistency=ON'],
+  accountPluginArgs: [],
+  // After a slow shutdown (prepareShutdownSql) redo and doublewrite hold nothing a restart needs;
+  // MySQL makes new ones. ('#' inside a word is no comment.)
+  afterPrepareShell: 'rm -f ./#innodb_redo/* ./#ib_*.dblwr',
+  rotatesUndo: true,
+  prepareShutdownSql: ['SET GLOBAL innodb_fast_shutdown = 0'],
   cloneRemoveFiles: ['auto.cnf'],
   // --no-tablespaces: otherwise mysqldump 8.0.21+ needs PROCESS. Needs an empty gtid_executed on the target.
   dumpArgs: (databases) => ['--single-transaction', '--source-data=1', '--set-gtid-purged=ON', '--no-tablespaces', ...dumpTail(databases)],

@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { isDockerConflict, isDockerNotFound, type DockerClient } from '../docker/client.js';
 import { AlreadyExistsError, CommandFailedError, InternalError, NotFoundError } from '../errors.js';
@@ -35,6 +37,16 @@ export function confinement(spec: ServerSpec): Docker.HostConfig {
   };
 }
 
+/**
+ * An isolated clone resolves names from its own files only. Its server runs without
+ * --skip-name-resolve (so that accounts named by host load) and looks up each client's address:
+ * with `hosts: files` that fails at once and is cached, where a name server it cannot (and must
+ * not) reach cost a second per connection. Docker's resolver points nowhere besides.
+ */
+const NO_RESOLVER: Docker.HostConfig = { Dns: ['127.0.0.1'], DnsOptions: ['timeout:1', 'attempts:1'] };
+const FILES_ONLY = ['passwd', 'group', 'shadow', 'hosts', 'networks', 'protocols', 'services', 'ethers', 'rpc', 'netgroup'].map((db) => `${db}: files\n`).join('');
+const NSSWITCH = 'nsswitch.conf';
+
 /** ServerRuntime on the Docker engine: one container per server, found again by its labels. */
 export class DockerRuntime implements ServerRuntime {
   constructor(
@@ -53,6 +65,10 @@ export class DockerRuntime implements ServerRuntime {
     const [entrypoint, ...cmd] = spec.command;
     await ensureOwned(spec.runDir, SERVER_UID, SERVER_UID);
     if (spec.data.kind === 'path') await ensureOwned(spec.data.path, SERVER_UID, SERVER_UID);
+    if (spec.network === 'isolated') {
+      await writeFile(join(spec.runDir, NSSWITCH), FILES_ONLY, { mode: 0o644 });
+      binds.push(`${join(spec.runDir, NSSWITCH)}:/etc/nsswitch.conf:ro`);
+    }
     const network = await this.network(spec);
     let container: Docker.Container;
     try {
@@ -66,7 +82,7 @@ export class DockerRuntime implements ServerRuntime {
         StopSignal: 'SIGTERM',
         StopTimeout: 120,
         ...(network.exposed ? { ExposedPorts: network.exposed } : {}),
-        HostConfig: { ...confinement(spec), NetworkMode: network.mode, Binds: binds, RestartPolicy: { Name: spec.restart ?? 'no' }, ...(network.ports ? { PortBindings: network.ports } : {}) },
+        HostConfig: { ...confinement(spec), NetworkMode: network.mode, Binds: binds, RestartPolicy: { Name: spec.restart ?? 'no' }, ...(network.ports ? { PortBindings: network.ports } : {}), ...(spec.network === 'isolated' ? NO_RESOLVER : {}) },
       });
     } catch (error) {
       if (isDockerConflict(error)) {

@@ -14,6 +14,7 @@ import {
   cloneListItemSchema,
   cloneProtectSchema,
   cloneResetSchema,
+  cloneSnapshotSchema,
   cloneViewSchema,
   errorBodySchema,
   replicaStatusViewSchema,
@@ -56,6 +57,8 @@ const errors = Object.fromEntries([400, 401, 403, 404, 409, 500, 502, 503, 507].
 const nameParams = z.object({ name: z.string() });
 const idParams = z.object({ id: z.string() });
 const empty = z.object({}).strict();
+/** A body a POST may leave out: with no body (and no content type) the validator sees null. */
+const optionalBody = <S extends z.ZodType>(schema: S): z.ZodOptional<z.ZodNullable<S>> => schema.nullish();
 /** The media type of a long operation's streamed answer. */
 export const NDJSON = 'application/x-ndjson';
 const STREAMS = ' (with Accept: application/x-ndjson: 200 and one JSON line per step, {"progress"}, then {"result"} or {"error"})';
@@ -182,9 +185,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   r.get('/v1/replica/history', { schema: { summary: "the replica's recent lag and thread readings, oldest first", response: { 200: replicaHistorySchema, ...errors } } }, async () => options.history?.() ?? []);
 
-  r.get('/v1/snapshots', { schema: { summary: 'snapshots, oldest first', response: { 200: snapshotListSchema, ...errors } } }, async (req) => api(req).snapshotList());
-  r.post('/v1/snapshots', { schema: { summary: `take a consistent, prepared snapshot now${STREAMS}`, body: empty.optional(), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
+  r.get('/v1/snapshots', { schema: { summary: 'snapshots you may see (the replica\'s, shared branches, yours; admins: all), oldest first', response: { 200: snapshotListSchema, ...errors } } }, async (req) => api(req).snapshotList());
+  r.post('/v1/snapshots', { schema: { summary: `take a consistent, prepared snapshot now${STREAMS}`, body: optionalBody(empty), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
     long(req, reply, 'snapshot-create', 201, snapshotViewSchema, (a) => a.snapshotCreate(signal)),
+  );
+  r.post('/v1/snapshots/:id/share', { schema: { summary: 'let every user see and clone a branch (its owner or an admin)', params: idParams, body: optionalBody(empty), response: { 200: snapshotViewSchema, ...errors } } }, async (req) =>
+    api(req).snapshotShare(req.params.id),
   );
   r.delete('/v1/snapshots/:id', { schema: { summary: 'delete a snapshot (admins)', params: idParams, response: { 204: z.null(), ...errors } } }, async (req, reply) => {
     await api(req).snapshotDestroy(req.params.id);
@@ -192,11 +198,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   r.get('/v1/clones', { schema: { summary: 'your clones (admins: all)', response: { 200: z.array(cloneListItemSchema), ...errors } } }, async (req) => api(req).cloneList());
-  r.post('/v1/clones', { schema: { summary: `a writable clone, ready to query${STREAMS}`, body: cloneCreateSchema.optional(), response: { 201: cloneViewSchema, ...errors } } }, async (req, reply) =>
+  r.post('/v1/clones', { schema: { summary: `a writable clone, ready to query${STREAMS}`, body: optionalBody(cloneCreateSchema), response: { 201: cloneViewSchema, ...errors } } }, async (req, reply) =>
     long(req, reply, 'clone-create', 201, cloneViewSchema, (a) => a.cloneCreate(req.body ?? {}, signal)),
   );
   r.get('/v1/clones/:name', { schema: { summary: 'one clone', params: nameParams, response: { 200: cloneListItemSchema, ...errors } } }, async (req) => api(req).cloneGet(req.params.name));
-  r.post('/v1/clones/:name/reset', { schema: { summary: `back to its snapshot (or another)${STREAMS}`, params: nameParams, body: cloneResetSchema.optional(), response: { 200: cloneViewSchema, ...errors } } }, async (req, reply) =>
+  r.post('/v1/clones/:name/reset', { schema: { summary: `back to its snapshot (or another)${STREAMS}`, params: nameParams, body: optionalBody(cloneResetSchema), response: { 200: cloneViewSchema, ...errors } } }, async (req, reply) =>
     long(req, reply, 'clone-reset', 200, cloneViewSchema, (a) => a.cloneReset(req.params.name, req.body ?? {}, signal)),
   );
   r.post('/v1/clones/:name/protect', { schema: { summary: 'keep it from expiring for a while', params: nameParams, body: cloneProtectSchema, response: { 200: cloneViewSchema, ...errors } } }, async (req) =>
@@ -207,8 +213,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(204).send(null);
   });
 
-  r.post('/v1/clones/:name/snapshot', { schema: { summary: `save the clone's state as a prepared snapshot (a branch)${STREAMS}`, params: nameParams, body: empty.optional(), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
-    long(req, reply, 'clone-snapshot', 201, snapshotViewSchema, (a) => a.cloneSnapshot(req.params.name, signal)),
+  r.post('/v1/clones/:name/snapshot', { schema: { summary: `save the clone's state as a prepared snapshot (a branch: yours and admins' until shared)${STREAMS}`, params: nameParams, body: optionalBody(cloneSnapshotSchema), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
+    long(req, reply, 'clone-snapshot', 201, snapshotViewSchema, (a) => a.cloneSnapshot(req.params.name, req.body ?? {}, signal)),
   );
 
   r.get('/v1/schedule', { schema: { summary: "the engine's snapshot schedule (null: none)", response: { 200: scheduleViewSchema, ...errors } } }, async (req) => api(req).scheduleGet());

@@ -8,6 +8,7 @@ export type EventType =
   | 'clone.expiring'
   | 'clone.destroyed'
   | 'snapshot.created'
+  | 'snapshot.shared'
   | 'snapshot.destroyed'
   | 'replication.stopped'
   | 'replication.running'

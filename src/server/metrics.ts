@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineDeps } from '../engine/context.js';
+import { newestReplicaSnapshot } from '../engine/snapshot-access.js';
 import { messageOf } from '../errors.js';
 
 /** The engine's Prometheus metrics (`/metrics`). Gauges are read fresh at each scrape (`refresh`). */
@@ -16,7 +17,7 @@ export function createMetrics(deps: EngineDeps): Metrics {
   const io = gauge('dolly_replica_io_running', '1 while the replica receives the source binlog');
   const sql = gauge('dolly_replica_sql_running', '1 while the replica applies it');
   const lag = gauge('dolly_replica_lag_seconds', 'how far the replica is behind the source (absent when unknown)');
-  const newest = gauge('dolly_snapshot_newest_age_seconds', 'age of the data in the newest ready snapshot (absent without one)');
+  const newest = gauge('dolly_snapshot_newest_age_seconds', 'age of the data in the default snapshot, the newest ready one of the replica (absent without one)');
   const snapshots = gauge('dolly_snapshots', 'snapshots');
   const clones = gauge('dolly_clones', 'clones by status', ['status']);
   const pool = gauge('dolly_pool_bytes', 'pool space', ['kind']);
@@ -29,7 +30,7 @@ export function createMetrics(deps: EngineDeps): Metrics {
     async refresh() {
       const state = deps.store.read();
       if (!state) return;
-      const ready = state.snapshots.filter((s) => s.status === 'ready').at(-1);
+      const ready = newestReplicaSnapshot(state);
       newest.reset();
       if (ready) newest.set((deps.now().getTime() - Date.parse(ready.data_state_at)) / 1000);
       snapshots.set(state.snapshots.length);

@@ -32,6 +32,15 @@ export const snapshotSchema = z.object({
   scheduled: z.boolean().optional(),
   /** The source's accounts in it (`user@host`), locked with new random passwords: `clone create --user` picks one. */
   accounts: z.array(z.string()).optional(),
+  /**
+   * Those of `accounts` (`user@host`) that hold a global privilege beyond USAGE (directly or by a
+   * role): `clone create --user` of one needs an admin token unless the engine allows it.
+   */
+  privileged_accounts: z.array(z.string()).optional(),
+  /** A branch's owner: the token name that made it (`local`: the host's CLI). */
+  owner: z.string().optional(),
+  /** A branch others may see and clone (`snapshot share`); a branch is private to its owner and admins until then. */
+  shared: z.boolean().optional(),
 });
 export type Snapshot = z.infer<typeof snapshotSchema>;
 

@@ -180,11 +180,13 @@ describe('dolly serve: webhooks, events, branches, schedules, idle clones', { sk
     assert.match(low?.body ?? '', /"free_bytes":\d+/);
   });
 
-  it("saves a clone's state as a branch snapshot others can clone, with fresh credentials", async () => {
+  it("saves a clone's state as a shared branch snapshot others can clone, with fresh credentials", async () => {
     const original = await alice.cloneGet('hooked');
     await mariadbQuery(original, "INSERT INTO shop.items VALUES (10, 'branch')");
-    const branch = await alice.cloneSnapshot('hooked');
+    const branch = await alice.cloneSnapshot('hooked', { share: true });
     assert.equal(branch.branch_of, 'hooked');
+    assert.equal(branch.owner, 'alice');
+    assert.equal(branch.shared, true);
     assert.equal(branch.parent, original.snapshot);
     assert.ok(branch.pause_ms > 0);
     const after = await alice.cloneGet('hooked');

@@ -31,7 +31,8 @@ const SHOTS = process.env.DOLLY_SCREENSHOT_DIR ?? join(tmpdir(), 'dolly-web-shot
 /**
  * The engine's web page in a real headless Chromium (Debian's, never a downloaded one): sign in,
  * replica health, create a clone with a TTL, copy its connection string and connect with it,
- * protect, reset, destroy, take a snapshot, set the schedule; a wrong token is refused.
+ * protect, reset, destroy, save a clone as a branch and share it, take a snapshot, set the
+ * schedule; a wrong token is refused.
  */
 describe('web page in headless Chromium', { skip: skipUnless('root', 'docker', 'image', 'btrfs', 'mariadb-client', 'chromium') }, () => {
   let root: TestRoot;
@@ -105,6 +106,22 @@ describe('web page in headless Chromium', { skip: skipUnless('root', 'docker', '
     await row.locator('button', { hasText: 'Destroy' }).click();
     await row.waitFor({ state: 'detached' });
     assert.deepEqual(await alice.cloneList(), []);
+  });
+
+  it('saves a clone as a private branch, says whose it is, and shares it', async () => {
+    await alice.cloneCreate({ name: 'web-2' });
+    const clone = page.locator('#clones tr[data-name="web-2"]');
+    await clone.waitFor();
+    await clone.locator('button', { hasText: 'Save as snapshot' }).click();
+    const branch = page.locator('#snapshots tbody tr', { hasText: 'branch of web-2' });
+    await branch.waitFor({ timeout: 60_000 });
+    assert.equal(await branch.locator('td').nth(1).textContent(), 'branch of web-2 by alice, private');
+    await branch.locator('button', { hasText: 'Share' }).click();
+    await until(async () => (await branch.locator('td').nth(1).textContent()) === 'branch of web-2 by alice, shared');
+    assert.equal(await branch.locator('button', { hasText: 'Share' }).count(), 0);
+    const id = await branch.getAttribute('data-id');
+    assert.equal((await alice.snapshotList()).snapshots.find((s) => s.id === id)?.shared, true);
+    await alice.cloneDestroy('web-2');
   });
 
   it('takes a snapshot and sets a schedule, and shows a refusal as one line', async () => {

@@ -79,6 +79,17 @@ export async function mysqlQuery(conn: { host: string; port: number; user: strin
   }
 }
 
+/** Every row's first column of one statement over mysql2, a line each (SHOW GRANTS on MySQL). */
+export async function mysqlLines(conn: { host: string; port: number; user: string; password: string }, sql: string): Promise<string> {
+  const c = await createConnection({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, charset: 'utf8mb4' });
+  try {
+    const [rows] = await c.query(sql);
+    return (Array.isArray(rows) ? rows : []).filter(isRow).map((row) => String(Object.values(row)[0] ?? '')).join('\n');
+  } finally {
+    await c.end();
+  }
+}
+
 function isRow(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !('affectedRows' in value);
 }

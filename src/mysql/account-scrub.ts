@@ -1,0 +1,267 @@
+import { FailedPreconditionError } from '../errors.js';
+import type { Flavor } from './flavor.js';
+import { quoteAccount } from './identifiers.js';
+import type { SqlClient } from './sql-client.js';
+
+/**
+ * One row of the server's own account table: `mysql.global_priv` on MariaDB, the `mysql.user`
+ * table on MySQL. Read from the table, never from a view: the data of a snapshot (a branch is a
+ * user's data) can redefine a view, not the table the server loads its accounts from.
+ */
+export interface StoredAccount {
+  user: string;
+  host: string;
+  /** A role (MariaDB's `is_role`; on MySQL an account granted to another as a role). */
+  role: boolean;
+  /** Every credential the row holds: password hashes, plugin strings, a secondary (dual) password. */
+  secrets: string[];
+  /** It holds a global privilege beyond USAGE by itself (static or dynamic). */
+  global: boolean;
+}
+
+/** Credentials that are public constants, not secrets: the locked system accounts' placeholders. */
+const NOT_SECRET = new Set(['', 'invalid', '$A$005$THISISACOMBINATIONOFINVALIDSALTANDPASSWORDTHATMUSTNEVERBRBEUSED']);
+
+/** The accounts the server itself owns (locked, without a real credential): left as they are unless they hold one. */
+const SYSTEM_ACCOUNTS = new Set(['mariadb.sys@localhost', 'mysql.sys@localhost', 'mysql.session@localhost', 'mysql.infoschema@localhost', 'PUBLIC@']);
+
+/** The storage table of a flavor's accounts. */
+function storageTable(flavor: Flavor): string {
+  return flavor === 'mariadb' ? 'global_priv' : 'user';
+}
+
+/** Refuses a datadir whose account table was replaced (by a view or another engine's table). */
+async function assertStorageTable(client: SqlClient, flavor: Flavor): Promise<void> {
+  const rows = await client.query<{ t: unknown }>("SELECT TABLE_TYPE AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = ?", [storageTable(flavor)]);
+  if (String(rows[0]?.t ?? '') !== 'BASE TABLE') {
+    throw new FailedPreconditionError(`mysql.${storageTable(flavor)} in this data is not the server's account table`, { hint: 'the data was tampered with: take the snapshot from the replica, not from this branch' });
+  }
+}
+
+/** Every string under a key named `authentication_string` (MariaDB's `auth_or` lists several). */
+function collectSecrets(value: unknown, into: string[]): void {
+  if (Array.isArray(value)) for (const item of value) collectSecrets(item, into);
+  else if (typeof value === 'object' && value !== null) {
+    for (const [key, inner] of Object.entries(value)) {
+      if ((key === 'authentication_string' || key === 'additional_password') && typeof inner === 'string') into.push(inner);
+      else collectSecrets(inner, into);
+    }
+  }
+}
+
+function parseJson(text: unknown): unknown {
+  if (typeof text !== 'string' || text === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return {};
+  }
+}
+
+/** Reads every account row from the storage table (roles included). */
+export async function readStoredAccounts(client: SqlClient, flavor: Flavor): Promise<StoredAccount[]> {
+  await assertStorageTable(client, flavor);
+  if (flavor === 'mariadb') {
+    const rows = await client.query<{ user: unknown; host: unknown; priv: unknown }>('SELECT User AS user, Host AS host, CONVERT(Priv USING utf8mb4) AS priv FROM mysql.global_priv ORDER BY User, Host');
+    return rows.map((r) => {
+      const priv = parseJson(r.priv);
+      const secrets: string[] = [];
+      collectSecrets(priv, secrets);
+      const fields = typeof priv === 'object' && priv !== null ? (priv as Record<string, unknown>) : {};
+      return { user: String(r.user), host: String(r.host), role: fields.is_role === true, secrets, global: Number(fields.access ?? 0) !== 0 };
+    });
+  }
+  const rows = await client.query<Record<string, unknown>>('SELECT * FROM mysql.user ORDER BY User, Host');
+  const roles = await client.query<{ user: unknown; host: unknown }>('SELECT DISTINCT FROM_USER AS user, FROM_HOST AS host FROM mysql.role_edges');
+  const dynamic = await client.query<{ user: unknown; host: unknown }>('SELECT DISTINCT USER AS user, HOST AS host FROM mysql.global_grants');
+  const isRole = new Set(roles.map((r) => `${String(r.user)}@${String(r.host)}`));
+  const hasDynamic = new Set(dynamic.map((r) => `${String(r.user)}@${String(r.host)}`));
+  return rows.map((r) => {
+    const key = `${String(r.User)}@${String(r.Host)}`;
+    const secrets: string[] = [String(r.authentication_string ?? '')];
+    collectSecrets(parseJson(r.User_attributes), secrets);
+    const staticGlobal = Object.entries(r).some(([column, value]) => column.endsWith('_priv') && String(value) === 'Y');
+    return { user: String(r.User), host: String(r.Host), role: isRole.has(key), secrets, global: staticGlobal || hasDynamic.has(key) };
+  });
+}
+
+/** `user@host` of the accounts that hold a global privilege themselves or through their roles (any depth). */
+export async function privilegedAccounts(client: SqlClient, flavor: Flavor, accounts: readonly StoredAccount[]): Promise<Set<string>> {
+  const edges =
+    flavor === 'mariadb'
+      ? await client.query<{ user: unknown; host: unknown; role: unknown; role_host: unknown }>("SELECT User AS user, Host AS host, Role AS role, '' AS role_host FROM mysql.roles_mapping")
+      : await client.query<{ user: unknown; host: unknown; role: unknown; role_host: unknown }>('SELECT TO_USER AS user, TO_HOST AS host, FROM_USER AS role, FROM_HOST AS role_host FROM mysql.role_edges');
+  const grantsOf = new Map<string, string[]>();
+  for (const e of edges) {
+    const key = `${String(e.user)}@${String(e.host)}`;
+    grantsOf.set(key, [...(grantsOf.get(key) ?? []), `${String(e.role)}@${String(e.role_host)}`]);
+  }
+  const direct = new Set(accounts.filter((a) => a.global).map((a) => `${a.user}@${a.host}`));
+  const privileged = (key: string, seen: Set<string>): boolean => {
+    if (direct.has(key)) return true;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return (grantsOf.get(key) ?? []).some((role) => privileged(role, seen));
+  };
+  return new Set(accounts.map((a) => `${a.user}@${a.host}`).filter((key) => privileged(key, new Set())));
+}
+
+/** What scrubbing the accounts of a snapshot did. */
+export interface ScrubResult {
+  /** Accounts that can log in once a clone gives them a password (`user@host`, roles and dolly's own left out). */
+  accounts: string[];
+  /** Those of `accounts` with a global privilege (directly or by a role). */
+  privileged: string[];
+  /** One line each: accounts dropped or added, and why. */
+  warnings: string[];
+}
+
+/** A real credential of a row (not a public placeholder). */
+function secretsOf(account: StoredAccount): string[] {
+  return account.secrets.filter((s) => !NOT_SECRET.has(s));
+}
+
+/**
+ * Removes every production credential from a prepared copy's accounts, for every account form a
+ * server can hold (by host name, IP or netmask pattern, anonymous, plugin accounts, dual
+ * passwords, TLS requirements): each login account gets a new random password nobody knows, no
+ * TLS requirement (clones serve no TLS yet) and is locked; MariaDB's `root@localhost` becomes
+ * socket-only; a secondary password is discarded; any `adminUser` other than dolly's own loopback
+ * accounts is dropped; `mysql.servers` (FederatedX/CONNECT connection passwords) is emptied. An
+ * account that cannot be changed is dropped, or its row deleted, with a warning: it never fails
+ * the snapshot. Checked afterwards against the table: no row keeps any credential it had.
+ */
+export async function scrubAccounts(client: SqlClient, flavor: Flavor, adminUser: string, random: () => string): Promise<ScrubResult> {
+  const warnings: string[] = [];
+  const before = await readStoredAccounts(client, flavor);
+  const privileged = await privilegedAccounts(client, flavor, before);
+  const logins: StoredAccount[] = [];
+  for (const account of before) {
+    const key = `${account.user}@${account.host}`;
+    if (account.user === adminUser) {
+      // Its own (this session's) credential too: the init file of each server that needs it sets it again.
+      if (!account.role && (account.host === 'localhost' || account.host === '127.0.0.1')) await rekey(client, flavor, account, random, warnings);
+      else {
+        await dropAccount(client, flavor, account, warnings);
+        warnings.push(`${key} dropped: only dolly's own loopback admin accounts may have that name`);
+      }
+      continue;
+    }
+    if (SYSTEM_ACCOUNTS.has(key) && secretsOf(account).length === 0) continue;
+    if (account.role && secretsOf(account).length === 0) continue;
+    if (await rekey(client, flavor, account, random, warnings)) {
+      if (!account.role && !SYSTEM_ACCOUNTS.has(key) && !(account.user === 'root' && account.host === 'localhost')) logins.push(account);
+    }
+  }
+  // FederatedX/CONNECT/FEDERATED server definitions hold their remote password in clear text.
+  await client.execute('DELETE FROM mysql.servers').catch(() => warnings.push('mysql.servers could not be emptied'));
+  await client.execute('FLUSH PRIVILEGES');
+  await removeLeftovers(client, flavor, before, warnings);
+  const reachable = await addAnyHostAccounts(client, flavor, logins, random, warnings);
+  const accounts = [...logins.map((a) => `${a.user}@${a.host}`), ...reachable.map((r) => r.added)];
+  const privilegedList = accounts.filter((key) => privileged.has(key) || reachable.some((r) => r.added === key && privileged.has(r.from)));
+  return { accounts: accounts.sort(), privileged: privilegedList.sort(), warnings };
+}
+
+/** Gives one account a new random credential (locked, no TLS requirement); on failure drops it. True if it is still there. */
+async function rekey(client: SqlClient, flavor: Flavor, account: StoredAccount, random: () => string, warnings: string[]): Promise<boolean> {
+  const { user, host } = account;
+  try {
+    if (flavor === 'mariadb' && user === 'root' && host === 'localhost') {
+      await client.execute('ALTER USER ?@? IDENTIFIED VIA unix_socket REQUIRE NONE', [user, host]);
+    } else if (flavor === 'mariadb') {
+      await client.execute('ALTER USER ?@? IDENTIFIED BY ? REQUIRE NONE ACCOUNT LOCK', [user, host, random()]);
+    } else {
+      await client.execute('ALTER USER ?@? IDENTIFIED WITH caching_sha2_password BY ? REQUIRE NONE ACCOUNT LOCK', [user, host, random()]);
+      await client.execute('ALTER USER ?@? DISCARD OLD PASSWORD', [user, host]);
+    }
+    return true;
+  } catch (error) {
+    warnings.push(`${user}@${host} dropped: its credential could not be replaced (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+    await dropAccount(client, flavor, account, warnings);
+    return false;
+  }
+}
+
+/** DROP USER, or (when the server refuses) deleting its row from the storage table. */
+async function dropAccount(client: SqlClient, flavor: Flavor, account: StoredAccount, warnings: string[]): Promise<void> {
+  try {
+    await client.execute(account.role && flavor === 'mariadb' ? 'DROP ROLE ?' : 'DROP USER ?@?', account.role && flavor === 'mariadb' ? [account.user] : [account.user, account.host]);
+  } catch {
+    await client.execute(`DELETE FROM mysql.${storageTable(flavor)} WHERE User = ? AND Host = ?`, [account.user, account.host]);
+    await client.execute('FLUSH PRIVILEGES');
+    warnings.push(`${account.user}@${account.host}: its row was deleted from mysql.${storageTable(flavor)}`);
+  }
+}
+
+/** Deletes any row that still holds one of the credentials read before (the table, not the server's memory, is what a clone inherits). */
+async function removeLeftovers(client: SqlClient, flavor: Flavor, before: readonly StoredAccount[], warnings: string[]): Promise<void> {
+  const old = new Set(before.flatMap(secretsOf));
+  const after = await readStoredAccounts(client, flavor);
+  const left = after.filter((a) => a.secrets.some((s) => old.has(s)));
+  for (const account of left) {
+    await client.execute(`DELETE FROM mysql.${storageTable(flavor)} WHERE User = ? AND Host = ?`, [account.user, account.host]);
+    warnings.push(`${account.user}@${account.host}: still held a production credential; its row was deleted`);
+  }
+  if (left.length > 0) await client.execute('FLUSH PRIVILEGES');
+}
+
+/** Host patterns from most to least general: `%` first, then wildcard patterns, then IPs, then names. */
+function generality(host: string): number {
+  if (host === '%') return 0;
+  if (host.includes('%') || host.includes('_')) return 1;
+  if (/^[0-9.:/]+$/.test(host)) return 2;
+  return 3;
+}
+
+/**
+ * A clone is reached from an address of its own network, so `--user NAME` needs NAME@'%'. For a
+ * name that exists only for host patterns, names or IPs (`app@10.0.%`, `app@web1.example.com`),
+ * adds NAME@'%' (locked, random password) with the grants of its most general account; the
+ * original accounts stay (they are DEFINERs).
+ */
+async function addAnyHostAccounts(client: SqlClient, flavor: Flavor, logins: readonly StoredAccount[], random: () => string, warnings: string[]): Promise<{ added: string; from: string }[]> {
+  const byUser = new Map<string, StoredAccount[]>();
+  for (const a of logins) if (a.user !== '') byUser.set(a.user, [...(byUser.get(a.user) ?? []), a]);
+  const added: { added: string; from: string }[] = [];
+  for (const [user, accounts] of byUser) {
+    if (accounts.some((a) => a.host === '%')) continue;
+    const from = [...accounts].sort((a, b) => generality(a.host) - generality(b.host))[0];
+    if (!from) continue;
+    try {
+      const grants = await client.query('SHOW GRANTS FOR ' + quoteAccount(from.user, from.host));
+      const lines = grants.map((row) => String(Object.values(row)[0] ?? ''));
+      if (flavor === 'mariadb') await client.execute('CREATE USER ?@? IDENTIFIED BY ? ACCOUNT LOCK', [user, '%', random()]);
+      else await client.execute('CREATE USER ?@? IDENTIFIED WITH caching_sha2_password BY ? ACCOUNT LOCK', [user, '%', random()]);
+      for (const line of lines) {
+        const statement = retarget(line, from, user);
+        if (statement !== null) await client.execute(statement);
+      }
+      added.push({ added: `${user}@%`, from: `${from.user}@${from.host}` });
+      warnings.push(`${user}@% added with the grants of ${from.user}@${from.host}, so that a clone can log in as ${user}`);
+    } catch (error) {
+      await client.execute('DROP USER IF EXISTS ?@?', [user, '%']).catch(() => undefined);
+      warnings.push(`${user}@%: could not be added for ${from.user}@${from.host} (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+    }
+  }
+  return added;
+}
+
+/**
+ * One SHOW GRANTS line for `from`, rewritten for `user`@'%' (the account after ` TO ` or ` FOR `);
+ * null for lines that carry a credential or need no copy (`GRANT USAGE ON *.*`, `IDENTIFIED`).
+ */
+export function retarget(line: string, from: { user: string; host: string }, user: string): string | null {
+  if (/^GRANT USAGE ON \*\.\* TO /i.test(line) && !/WITH/i.test(line)) return null;
+  const quoted = [`\`${from.user.replaceAll('`', '``')}\`@\`${from.host.replaceAll('`', '``')}\``, quoteAccount(from.user, from.host)];
+  for (const q of quoted) {
+    for (const word of [' TO ', ' FOR ']) {
+      const at = line.lastIndexOf(word + q);
+      if (at >= 0) {
+        const tail = line.slice(at + word.length + q.length).replace(/\s+IDENTIFIED\s+(BY|VIA|WITH)\s.*$/i, '');
+        return `${line.slice(0, at)}${word}${quoteAccount(user, '%')}${tail}`;
+      }
+    }
+  }
+  return null;
+}
