@@ -24,7 +24,10 @@ export const cloneViewSchema = z.object({
   user: z.string(),
   password: z.string(),
   snapshot: z.string(),
+  /** `mysql://user:password@host:port/?ssl-mode=VERIFY_CA`: clones serve TLS with a certificate of the root's CA. */
   dsn: z.string(),
+  /** What a client verifies the clone with: `ca` is the CA certificate (PEM) also served at `/v1/ca.pem`. */
+  tls: z.object({ mode: z.literal('VERIFY_CA'), ca: z.string() }).optional(),
   created_at: z.string(),
   owner: z.string(),
   expires_at: z.string().nullable(),

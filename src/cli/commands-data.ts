@@ -18,6 +18,7 @@ export function describeClone(clone: CloneView): string {
     `clone ${clone.name}${ready} (snapshot ${clone.snapshot}${life ? `; ${life}` : ''})`,
     `  mariadb --host=${clone.host} --port=${clone.port} --user=${clone.user} --password='${clone.password}'`,
     `  ${clone.dsn}`,
+    ...(clone.tls ? ['  TLS: verify with the CA of --json\'s tls.ca (or GET /v1/ca.pem of the engine): mariadb --ssl-ca=ca.pem --ssl-verify-server-cert'] : []),
   ].join('\n');
 }
 

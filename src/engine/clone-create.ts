@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import type { CloneView } from '../api/schemas.js';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { Clone, JobStep, Snapshot, State } from '../state/state.js';
 import { reportStep, type EngineDeps } from './context.js';
+import { caPath } from './tls.js';
 import { withJob, type JobRun, type Reservation } from './jobs.js';
 import { generateName, generatePassword, generateServerId, shortId, validateName } from './names.js';
 import { isPortFree, lowestFreePort } from './ports.js';
@@ -70,12 +72,22 @@ export function cloneView(state: State, clone: Clone): CloneView {
     user: clone.user,
     password: clone.password,
     snapshot: clone.snapshot,
-    dsn: `mysql://${clone.user}:${encodeURIComponent(clone.password)}@${h}:${clone.port}/`,
+    dsn: `mysql://${encodeURIComponent(clone.user)}:${encodeURIComponent(clone.password)}@${h}:${clone.port}/?ssl-mode=VERIFY_CA`,
+    ...cloneTls(state.root),
     created_at: clone.created_at,
     owner: clone.owner ?? 'local',
     expires_at: clone.expires_at ?? null,
     protected_until: clone.protected_until ?? null,
   };
+}
+
+/** The CA a clone's client verifies it with; none when the root has no CA (a clone made before TLS runs without). */
+function cloneTls(root: string): { tls?: CloneView['tls'] } {
+  try {
+    return { tls: { mode: 'VERIFY_CA', ca: readFileSync(caPath(root), 'utf8') } };
+  } catch {
+    return {};
+  }
 }
 
 /**

@@ -17,7 +17,9 @@ const STOP_TIMEOUT_S = 120;
  * others too once it is shared (`share`, or later `dolly snapshot share`). A branch is never the
  * default snapshot. The clone's server is stopped cleanly for the instant of the copy-on-write
  * snapshot (its clients see a short outage, measured as `pause_ms`), started again, and the new
- * snapshot is prepared like any other (accounts locked, replica state dropped). The
+ * snapshot is prepared like any other (accounts locked, replica state dropped), and against its
+ * parent's accounts: every account the parent lacks, and every view, routine, trigger and event
+ * whose definer the branch does not keep, is dropped (see `scrubAccounts`). The
  * snapshot records the clone (`branch_of`) and the clone's own snapshot (`parent`). Journaled:
  * after a crash the next command restarts the clone and removes the half-made snapshot.
  */
@@ -32,6 +34,14 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       if (!replica) throw new FailedPreconditionError('there is no replica', { hint: 'run `dolly replica init` first' });
       const clone = findClone(state, name);
       const parent = findSnapshot(state, clone.snapshot);
+      // The branch is prepared against its parent's accounts: without that list, what the clone's
+      // user planted could not be told from what the parent had.
+      const parentAccounts = parent.accounts;
+      if (parentAccounts === undefined) {
+        throw new FailedPreconditionError(`snapshot ${parent.id}, clone ${clone.name}'s, does not list its accounts (taken by an older dolly): a branch of it cannot be checked for planted accounts`, {
+          hint: `take a new snapshot (\`dolly snapshot create\`) and reset the clone to it: \`dolly clone reset ${clone.name} --snapshot ID\``,
+        });
+      }
       const snapshot = newSnapshot(state, now, {
         gtid: parent.gtid,
         flavor: parent.flavor,
@@ -50,10 +60,10 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       return {
         target: id,
         undo: [{ do: 'forget-snapshot', id }, { do: 'restore-clone', clone: before }, { do: 'remove-volume', id: snapshot.volume }, { do: 'remove-run-dir', server: prepare }, { do: 'remove-server', name: prepare }],
-        reserved: { snapshot, clone: before, replica },
+        reserved: { snapshot, clone: before, replica, parentAccounts },
       };
     },
-    async (job, { snapshot, clone, replica }) => {
+    async (job, { snapshot, clone, replica, parentAccounts }) => {
       const state = deps.store.require();
       const driver = deps.driver(state);
       const server = cloneServerName(clone.name);
@@ -71,7 +81,8 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       reportStep(deps, `snapshot ${snapshot.id}: state of clone ${clone.name} saved (its server stopped ${pauseMs} ms); preparing it`);
       const data = await driver.mount(snapshot.volume);
       // What prepare found besides its time (the accounts) goes on the snapshot as it is.
-      const { ms: prepareMs, ...found } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
+      // Nothing planted in the clone survives: accounts its parent lacks, objects they define.
+      const { ms: prepareMs, ...found } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal, { accounts: parentAccounts });
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
       const done: Snapshot = { ...snapshot, status: 'ready', pause_ms: pauseMs, prepare_ms: prepareMs, ...found };

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rmdir } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, InvalidArgumentError, PermissionDeniedError } from '../errors.js';
+import { ensureCa, tlsDir } from './tls.js';
 import { DEFAULT_IMAGE } from '../docker/image-build.js';
 import type { State } from '../state/state.js';
 import { createBtrfsPool, parseSize } from '../storage/btrfs-pool.js';
@@ -92,8 +93,10 @@ async function initInRoot(
     state.settings.clone_quota_bytes = options.cloneQuotaBytes ?? Math.floor(totalBytes / 5);
     state.settings.reserve_bytes = options.reserveBytes ?? Math.max(Math.floor(totalBytes / 10), MIN_RESERVE_BYTES);
     deps.store.create(state);
+    await ensureCa(deps.root, deps.shell);
     await deps.runtime.ensureShared();
   } catch (error) {
+    await rm(tlsDir(deps.root), { recursive: true, force: true });
     await driver.destroy().catch(() => undefined);
     if (!(error instanceof AlreadyExistsError)) deps.store.delete();
     throw error;

@@ -10,7 +10,7 @@ import { CommandFailedError } from '../errors.js';
 import { prepareRunDir, removeRunDir, runDir, type EngineDeps } from './context.js';
 import { generatePassword, generateServerId } from './names.js';
 import { accountInitSql, prepareCommand } from './server-config.js';
-import { replicaConnectOptions, waitUntilAnswering } from './servers.js';
+import { CLONE_USER, replicaConnectOptions, waitUntilAnswering } from './servers.js';
 
 
 /** The temporary server that prepares a snapshot volume. */
@@ -24,8 +24,12 @@ export function prepareServerName(volume: string): string {
  * replication password), gives every account copied from the source a new random password and
  * locks it, locks dolly's admin account, and shuts down cleanly. Returns the milliseconds it took
  * and the accounts (`user@host`) a clone may be given with `--user`.
+ *
+ * A branch passes its `parent` snapshot's login accounts: whatever its clone's user planted is
+ * removed (accounts the parent lacks, the clone's own user included, and views, routines,
+ * triggers and events whose definer the branch does not keep), each with a warning in the log.
  */
-export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[] }> {
+export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: { accounts: readonly string[] }): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[] }> {
   const started = Date.now();
   const flavor: Flavor = replica.source.flavor;
   const server = prepareServerName(volume);
@@ -46,7 +50,7 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
     const client = await connectSql({ ...connect, queryTimeoutMs: 120_000 });
     let accounts: PreparedAccounts;
     try {
-      accounts = await cleanReplicaState(client, flavor, replica.admin_user);
+      accounts = await cleanReplicaState(client, flavor, replica.admin_user, parent);
       for (const warning of accounts.warnings) deps.logger.warn(`prepare: ${warning}`, { volume });
       // Replaced rows live on in undo until it is truncated; then a clean shutdown by statement,
       // after which the container's shell runs the after-prepare step.
@@ -81,11 +85,12 @@ export interface PreparedAccounts {
   warnings: string[];
 }
 
-async function cleanReplicaState(client: SqlClient, flavor: Flavor, adminUser: string): Promise<PreparedAccounts> {
+async function cleanReplicaState(client: SqlClient, flavor: Flavor, adminUser: string, parent: { accounts: readonly string[] } | undefined): Promise<PreparedAccounts> {
   const ops = flavorOps(flavor);
   for (const sql of ops.resetReplicaAll()) await client.execute(sql);
   // Production's credentials never reach a clone: every account (server accounts included) gets a
   // new random password nobody knows and is locked; a clone made with --user NAME unlocks NAME
   // with its own password. Read from the server's own table, never from a view the data can redefine.
-  return scrubAccounts(client, flavor, adminUser, () => generatePassword(24));
+  // A branch is scrubbed against its parent's accounts (see scrubAccounts).
+  return scrubAccounts(client, flavor, adminUser, () => generatePassword(24), parent === undefined ? undefined : { accounts: parent.accounts, cloneUser: CLONE_USER });
 }

@@ -121,12 +121,15 @@ function prepareServer(flavor: ServerFlavor, serverId: number): string[] {
 
 /**
  * A clone: own server id, its own network namespace (the runtime publishes the port), no
- * replication, no binlog, events off, small and fast. Unless `admin`, no plugin can be loaded.
+ * replication, no binlog, events off, small and fast; TLS with the certificate in its run
+ * directory (src/engine/tls.ts). Unless `admin`, no plugin can be loaded.
  */
-export function cloneCommand(flavor: ServerFlavor, serverId: number, bufferPool: string, options: { admin?: boolean; listen?: Listen } = {}): string[] {
+export function cloneCommand(flavor: ServerFlavor, serverId: number, bufferPool: string, options: { admin?: boolean; listen?: Listen; tls?: { cert: string; key: string; ca: string } } = {}): string[] {
+  const tls = options.tls;
   return [
     flavor.serverBinary,
     ...baseArgs(flavor, serverId, options.listen ?? 'own-namespace'),
+    ...(tls ? [`--ssl-cert=${CONTAINER_RUNDIR}/${tls.cert}`, `--ssl-key=${CONTAINER_RUNDIR}/${tls.key}`, `--ssl-ca=${CONTAINER_RUNDIR}/${tls.ca}`] : []),
     ...(options.admin ? [] : [`--plugin-dir=${NO_PLUGIN_DIR}`]),
     flavor.skipReplicaStart,
     '--skip-log-bin',

@@ -8,6 +8,7 @@ import type { ServerSpec } from '../runtime/runtime.js';
 import type { Clone, Replica, State } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { prepareRunDir, runDir, type EngineDeps } from './context.js';
+import { CLONE_TLS_FILES, issueServerCert } from './tls.js';
 import { CLONE_PRIVILEGES, REPLICA_MARKER, accountInitSql, productionAccountInitSql, cloneCommand, replicaCommand } from './server-config.js';
 
 export const REPLICA = 'replica';
@@ -68,6 +69,7 @@ export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, da
   const isolated = state.settings.clone_network !== 'host';
   const initSql = clone.production_account ? productionAccountInitSql(clone.user, clone.password) : accountInitSql(clone.user, ['%'], clone.password, admin ? 'ALL' : CLONE_PRIVILEGES);
   const dir = await prepareRunDir(deps.root, server, initSql);
+  await issueServerCert(deps.root, dir, clone.name, [clientHost(state.settings.bind_address), state.settings.bind_address], deps.shell);
   return {
     name: server,
     kind: 'clone',
@@ -78,6 +80,7 @@ export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, da
     command: cloneCommand(serverFlavor(flavorName), clone.server_id, state.settings.buffer_pool, {
       admin,
       listen: isolated ? 'own-namespace' : { port: clone.port, bindAddress: state.settings.bind_address },
+      tls: CLONE_TLS_FILES,
     }),
     network: isolated ? 'isolated' : 'host',
     port: clone.port,

@@ -1,6 +1,7 @@
 import { FailedPreconditionError } from '../errors.js';
 import type { Flavor } from './flavor.js';
 import { quoteAccount } from './identifiers.js';
+import { allowedDefiners, dropPlantedObjects, plantedAccounts, type BranchParent } from './planted.js';
 import type { SqlClient } from './sql-client.js';
 
 /**
@@ -130,13 +131,31 @@ function secretsOf(account: StoredAccount): string[] {
  * accounts is dropped; `mysql.servers` (FederatedX/CONNECT connection passwords) is emptied. An
  * account that cannot be changed is dropped, or its row deleted, with a warning: it never fails
  * the snapshot. Checked afterwards against the table: no row keeps any credential it had.
+ *
+ * A branch (`parent` given: a snapshot of a clone, whose user may have been an admin) keeps
+ * nothing planted in it: first every view, routine, trigger and event whose definer is not an
+ * account the branch keeps is dropped (see `allowedDefiners`, `dropPlantedObjects`), then every
+ * login account the parent snapshot did not list (the clone's own `dolly@'%'` included), each
+ * with a warning; the server's own accounts and roles stay. The rest is scrubbed as above.
  */
-export async function scrubAccounts(client: SqlClient, flavor: Flavor, adminUser: string, random: () => string): Promise<ScrubResult> {
+export async function scrubAccounts(client: SqlClient, flavor: Flavor, adminUser: string, random: () => string, parent?: BranchParent): Promise<ScrubResult> {
   const warnings: string[] = [];
   const before = await readStoredAccounts(client, flavor);
   const privileged = await privilegedAccounts(client, flavor, before);
+  let kept: readonly StoredAccount[] = before;
+  if (parent !== undefined) {
+    const serverOwn = (a: StoredAccount): boolean => a.user === adminUser || SYSTEM_ACCOUNTS.has(`${a.user}@${a.host}`) || (a.user === 'root' && a.host === 'localhost');
+    const planted = plantedAccounts(before, parent, serverOwn);
+    kept = before.filter((a) => !planted.includes(a));
+    // Objects first: MySQL refuses (or warns on) dropping an account that is still a definer.
+    warnings.push(...(await dropPlantedObjects(client, allowedDefiners(kept, parent, adminUser))));
+    for (const account of planted) {
+      await dropAccount(client, flavor, account, warnings);
+      warnings.push(`${account.user}@${account.host} dropped: the branch's parent snapshot has no such account`);
+    }
+  }
   const logins: StoredAccount[] = [];
-  for (const account of before) {
+  for (const account of kept) {
     const key = `${account.user}@${account.host}`;
     if (account.user === adminUser) {
       // Its own (this session's) credential too: the init file of each server that needs it sets it again.

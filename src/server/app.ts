@@ -1,3 +1,4 @@
+import { caPath } from '../engine/tls.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -177,6 +178,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   r.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     await metrics.refresh();
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // Public: the certificate clients verify clones with (no secret in it), so a client may fetch it before it has a token.
+  open.add('/v1/ca.pem');
+  r.get('/v1/ca.pem', { schema: { summary: "the CA certificate of this root's clones (PEM): clients verify a clone's TLS with it" } }, async (_request, reply) => {
+    const pem = await readFile(caPath(deps.root), 'utf8').catch(() => null);
+    if (pem === null) throw new NotFoundError('this root has no CA yet', { hint: 'it is made by `dolly init`, or with the first clone' });
+    return reply.type('application/x-pem-file').send(pem);
   });
 
   r.get('/v1/whoami', { schema: { summary: 'the token in use', response: { 200: whoamiSchema, ...errors } } }, async (req) => api(req).whoami());

@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { createConnection } from 'mysql2/promise';
 import { createDockerClient } from '../../src/docker/client.js';
 import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
 import { createClone, type CloneView } from '../../src/engine/clone-create.js';
@@ -10,6 +16,7 @@ import { skipUnless } from '../support/capabilities.js';
 import { createTestRoot, mysqlLines, mysqlQuery, type TestRoot } from '../support/engine-harness.js';
 import { assertConfined, assertNoCapture, assertNoReach, type IsolationWorld } from './isolation-checks.js';
 
+const run = promisify(execFile);
 const MYSQL = 'dolly/mysql:9.7';
 const PASSWORD = 'Pr0d-secret!';
 
@@ -99,6 +106,25 @@ describe('clone isolation on MySQL 9.7', { skip: skipUnless('root', 'docker', 'i
     assert.equal(await mysqlQuery(user, "SELECT COUNT(*) > 0 FROM mysql.user WHERE User = 'dolly'"), '1', 'mysql stays readable');
     assert.equal(await mysqlQuery(user, 'CREATE DATABASE mysql_like; CREATE TABLE mysql_like.t (id INT); INSERT INTO mysql_like.t VALUES (1); SELECT COUNT(*) FROM mysql_like.t'), '1');
     await mysqlQuery(user, 'DROP DATABASE mysql_like');
+  });
+
+  it("serves TLS that verifies with the root's CA (host name included) and with no other", async () => {
+    const ca = user.tls?.ca ?? assert.fail('no CA in the clone view');
+    const c = await createConnection({ host: user.host, port: user.port, user: user.user, password: user.password, ssl: { ca, rejectUnauthorized: true } });
+    try {
+      const [rows] = await c.query("SHOW SESSION STATUS LIKE 'Ssl_version'");
+      assert.match(JSON.stringify(rows), /TLSv1\.[23]/);
+    } finally {
+      await c.end();
+    }
+    const other = await mkdtemp(join(tmpdir(), 'dolly-it-other-ca-'));
+    try {
+      await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(other, 'k'), '-out', join(other, 'ca.pem'), '-subj', '/CN=other', '-days', '1']);
+      const wrong = await readFile(join(other, 'ca.pem'), 'utf8');
+      await assert.rejects(createConnection({ host: user.host, port: user.port, user: user.user, password: user.password, ssl: { ca: wrong, rejectUnauthorized: true } }), /certificate/i);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
   });
 
   it('cannot write a shared library with INTO DUMPFILE nor load a plugin or a component', async () => {

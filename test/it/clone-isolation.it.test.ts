@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { createDockerClient } from '../../src/docker/client.js';
 import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
 import { createClone, type CloneView } from '../../src/engine/clone-create.js';
@@ -8,7 +13,9 @@ import { initReplica } from '../../src/engine/replica-init.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { createTestRoot, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
-import { assertConfined, assertNoCapture, assertNoReach, type IsolationWorld } from './isolation-checks.js';
+import { assertConfined, assertNoCapture, assertNoReach, inClone, type IsolationWorld } from './isolation-checks.js';
+
+const run = promisify(execFile);
 const PASSWORD = 'Pr0d-secret!';
 
 /** Runs SQL with the real client and returns its error text (or '' when it succeeded). */
@@ -93,6 +100,27 @@ describe('clone isolation', { skip: skipUnless('root', 'docker', 'image', 'btrfs
     assert.equal(await mariadbQuery(user, "SELECT COUNT(*) > 0 FROM mysql.global_priv WHERE User = 'dolly'"), '1', 'mysql stays readable');
     assert.equal(await mariadbQuery(user, 'CREATE DATABASE mysql_like; CREATE TABLE mysql_like.t (id INT); INSERT INTO mysql_like.t VALUES (1); SELECT COUNT(*) FROM mysql_like.t'), '1');
     await mariadbQuery(user, 'DROP DATABASE mysql_like');
+  });
+
+  it("serves TLS that verifies with the root's CA and with no other; the CA's key is in no clone", async () => {
+    const ca = join(root.root, 'tls', 'ca.pem');
+    assert.match(user.dsn, /\?ssl-mode=VERIFY_CA$/);
+    assert.equal(user.tls?.ca, await readFile(ca, 'utf8'));
+    const tls = ['--ssl', `--ssl-ca=${ca}`, '--ssl-verify-server-cert', '--host', '127.0.0.1', '--port', String(user.port), '--user', user.user, '--batch', '--skip-column-names', '-e', "SHOW SESSION STATUS LIKE 'Ssl_version'"];
+    const { stdout } = await run('mariadb', tls, { env: { ...process.env, MYSQL_PWD: user.password } });
+    assert.match(stdout, /Ssl_version\s+TLSv1\.[23]/);
+    // Another CA (a man in the middle's) is refused.
+    const other = await mkdtemp(join(tmpdir(), 'dolly-it-other-ca-'));
+    try {
+      await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(other, 'k'), '-out', join(other, 'ca.pem'), '-subj', '/CN=other', '-days', '1']);
+      const wrong = await run('mariadb', tls.map((a) => (a === `--ssl-ca=${ca}` ? `--ssl-ca=${join(other, 'ca.pem')}` : a)), { env: { ...process.env, MYSQL_PWD: user.password } }).then(() => 'connected', (e: { stderr?: string }) => e.stderr ?? 'failed');
+      assert.match(wrong, /certificate|SSL|TLS/i);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+    assert.equal((await stat(join(root.root, 'tls', 'ca.key'))).mode & 0o777, 0o600);
+    const files = await inClone(world(), user.name, ['ls', '/run/dolly']);
+    assert.ok(!files.stdout.includes('ca.key') && files.stdout.includes('server-cert.pem'), files.stdout);
   });
 
   it('has no FILE, SUPER, GRANT OPTION or ALL PRIVILEGES', async () => {
