@@ -17,7 +17,7 @@ import { DEFAULT_IMAGE } from '../src/docker/image-build.js';
 import { fillSampleData, startLoadEmulator, startProductionServer, type ProductionServer } from '../src/demo/production-server.js';
 import { Resources } from './cleanup.js';
 import { apiConcurrent, apiFleet, apiReady, emptyApiFigure, startApi, type ApiSession } from './api.js';
-import { concurrentCreates, isolationCost } from './concurrency.js';
+import { concurrentCreates, isolationCost, tlsCost } from './concurrency.js';
 import { destroyClone, dollyJson, idleCost, ReplicaInitSchema, SnapshotSchema, timeCloneCreate, waitForReplica, type CloneRun } from './dolly.js';
 import { dumpAndRestore } from './dump-restore.js';
 import { loadAverage, machineInfo, otherContainers } from './machine.js';
@@ -94,6 +94,7 @@ const results: Results = {
   concurrent: { before: [], after: [], loadavg_before: loadAverage(), loadavg_after: [] },
   concurrency: null,
   isolation: null,
+  tls: null,
   api: emptyApiFigure(),
 };
 /** Creates at once through the API (issue 9: 20 by 4 users) and idle clones held (50). */
@@ -213,6 +214,7 @@ async function bench(): Promise<void> {
   await phase(`idle clones ${small}`, () => idle(smallColumns.map(([driver, c]) => ({ column: c, root: roots[driver] }))));
   // Isolation first: the concurrency phase leaves btrfs cleaning up 48 deleted clones for a while.
   results.isolation = await phase('btrfs: clone ready, own network namespace vs the host\'s', () => isolationCost(roots.btrfs, opts.runs, log));
+  results.tls = await phase('btrfs: clone ready, TLS (default) vs none', () => tlsCost(roots.btrfs, opts.runs, log));
   results.concurrency = await phase(`btrfs: ${CONCURRENT} clone creates at once`, () => concurrentCreates(roots.btrfs, CONCURRENT, log));
   const api = results.api ?? emptyApiFigure();
   apiSession = await phase('dolly serve on the btrfs root', () => startApi(roots.btrfs));

@@ -2,6 +2,7 @@ import { createClone } from '../src/engine/clone-create.js';
 import { createEngineDeps } from '../src/engine/context.js';
 import { silentLogger } from '../src/log.js';
 import { StateStore } from '../src/state/store.js';
+import type { State } from '../src/state/state.js';
 import { destroyClone, timeCloneCreate, type CloneRun } from './dolly.js';
 import { join } from 'node:path';
 import { runOk, spread } from './util.js';
@@ -65,26 +66,45 @@ export interface IsolationFigure {
 }
 
 export async function isolationCost(root: string, runs: number, log: (line: string) => void): Promise<IsolationFigure> {
+  return settingCost(root, runs, log, ['isolated', 'host'], (s, mode) => {
+    s.settings.clone_network = mode;
+  }, 'net');
+}
+
+/**
+ * Clone ready under two values of one setting, interleaved (`runs` of each, the pool settled
+ * before each); the first value is the default and is set again at the end.
+ */
+async function settingCost<M extends string>(root: string, runs: number, log: (line: string) => void, modes: readonly [M, M], set: (state: State, mode: M) => void, label: string): Promise<Record<M, CloneRun[]>> {
   const store = new StateStore(root);
-  const figure: IsolationFigure = { isolated: [], host: [] };
+  const figure = Object.fromEntries(modes.map((m) => [m, [] as CloneRun[]])) as Record<M, CloneRun[]>;
   try {
     for (let i = 0; i < runs; i += 1) {
-      for (const mode of ['isolated', 'host'] as const) {
+      for (const mode of modes) {
         await settlePool(root);
-        store.update((s) => {
-          s.settings.clone_network = mode;
-        });
-        const { run } = await timeCloneCreate(root, `net-${mode}-${i}`);
-        await destroyClone(root, `net-${mode}-${i}`);
+        store.update((s) => set(s, mode));
+        const name = `${label}-${mode}-${i}`;
+        const { run } = await timeCloneCreate(root, name);
+        await destroyClone(root, name);
         figure[mode].push(run);
-        log(`  ${mode} network: ready ${Math.round(run.total_ms)} ms`);
+        log(`  ${label} ${mode}: ready ${Math.round(run.total_ms)} ms`);
       }
     }
   } finally {
-    store.update((s) => {
-      s.settings.clone_network = 'isolated';
-    });
+    store.update((s) => set(s, modes[0]));
     store.close();
   }
   return figure;
+}
+
+/** Clone ready with TLS (the default: a certificate issued per clone, the server's TLS set up) and without, interleaved. */
+export interface TlsFigure {
+  on: CloneRun[];
+  off: CloneRun[];
+}
+
+export async function tlsCost(root: string, runs: number, log: (line: string) => void): Promise<TlsFigure> {
+  return settingCost(root, runs, log, ['on', 'off'], (s, mode) => {
+    s.settings.clone_tls = mode === 'on';
+  }, 'tls');
 }

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import type { ApiFigure } from './api.js';
-import type { ConcurrencyFigure, IsolationFigure } from './concurrency.js';
+import type { ConcurrencyFigure, IsolationFigure, TlsFigure } from './concurrency.js';
 import type { CloneRun, IdleCost } from './dolly.js';
 import type { DumpRestore } from './dump-restore.js';
 import { bytes, millis, MiB, round, seconds, spread, type Spread } from './util.js';
@@ -49,6 +49,7 @@ export interface Results {
   concurrency?: ConcurrencyFigure | null;
   /** btrfs: clone ready in an own network namespace vs the host's. */
   isolation?: IsolationFigure | null;
+  tls?: TlsFigure | null;
   /** Through `dolly serve` (absent in runs before it existed). */
   api?: ApiFigure | null;
 }
@@ -134,7 +135,7 @@ export function renderTable(results: Results): string {
 function renderConcurrency(results: Results): string {
   const c = results.concurrency;
   const iso = results.isolation;
-  if (!c && !iso) return '';
+  if (!c && !iso && !results.tls) return '';
   const table = new Table({ head: [`btrfs ${results.sizes.small}`, 'figure', 'target'], style: { head: [], border: [] } });
   if (c) {
     const ratio = c.parallel_ms / c.one_ms;
@@ -147,6 +148,12 @@ function renderConcurrency(results: Results): string {
     const a = spread(iso.isolated.map((r) => r.total_ms)).median;
     const b = spread(iso.host.map((r) => r.total_ms)).median;
     table.push(['clone ready: own network namespace\n(default) vs host network, medians', `${seconds(a)} vs ${seconds(b)}: isolation costs ${millis(a - b)}`, `≤ ${seconds(TARGETS.clone_ready_ms)}`]);
+  }
+  const tls = results.tls;
+  if (tls && tls.on.length > 0 && tls.off.length > 0) {
+    const a = spread(tls.on.map((r) => r.total_ms)).median;
+    const b = spread(tls.off.map((r) => r.total_ms)).median;
+    table.push(['clone ready: TLS (default: own\ncertificate) vs none, medians', `${seconds(a)} vs ${seconds(b)}: TLS costs ${millis(a - b)}`, `≤ ${seconds(TARGETS.clone_ready_ms)}`]);
   }
   return table.toString();
 }

@@ -27,7 +27,7 @@ export const cloneViewSchema = z.object({
   /** `mysql://user:password@host:port/?ssl-mode=VERIFY_CA`: clones serve TLS with a certificate of the root's CA. */
   dsn: z.string(),
   /** What a client verifies the clone with: `ca` is the CA certificate (PEM) also served at `/v1/ca.pem`. */
-  tls: z.object({ mode: z.literal('VERIFY_CA'), ca: z.string() }).optional(),
+  tls: z.object({ mode: z.literal('VERIFY_CA'), ca: z.string(), required: z.boolean().optional() }).optional(),
   created_at: z.string(),
   owner: z.string(),
   expires_at: z.string().nullable(),
@@ -80,6 +80,8 @@ export const snapshotViewSchema = snapshotSchema;
 export const replicaStatusViewSchema = z.object({
   server: z.enum(['running', 'stopped', 'missing']),
   source: z.string(),
+  /** How dolly reaches the source: `preferred` (TLS when offered), `required`, `verify-ca`, `verify-identity`. */
+  source_tls: z.string().optional(),
   databases: z.array(z.string()),
   io_running: z.boolean(),
   sql_running: z.boolean(),

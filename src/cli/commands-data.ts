@@ -18,7 +18,7 @@ export function describeClone(clone: CloneView): string {
     `clone ${clone.name}${ready} (snapshot ${clone.snapshot}${life ? `; ${life}` : ''})`,
     `  mariadb --host=${clone.host} --port=${clone.port} --user=${clone.user} --password='${clone.password}'`,
     `  ${clone.dsn}`,
-    ...(clone.tls ? ['  TLS: verify with the CA of --json\'s tls.ca (or GET /v1/ca.pem of the engine): mariadb --ssl-ca=ca.pem --ssl-verify-server-cert'] : []),
+    ...(clone.tls ? [`  TLS${clone.tls.required ? ` (required: ${clone.user} connects only over TLS)` : ''}: verify with the CA of --json's tls.ca (or GET /v1/ca.pem of the engine): mariadb --ssl-ca=ca.pem --ssl-verify-server-cert`] : []),
   ].join('\n');
 }
 
@@ -67,14 +67,17 @@ export function registerDataCommands(program: Root): void {
     .addOption(new Option('--method <method>', 'dump: a consistent logical copy over the network (any engine); backup: restore a mariadb-backup backup of the source (MariaDB); clone: the CLONE plugin pulls a physical copy (MySQL)').choices(['dump', 'backup', 'clone'] as const).default('dump' as const))
     .option('--backup <dir|->', 'with --method backup: the backup directory, or - for an xbstream stream on stdin (`mariadb-backup --backup --stream=xbstream`)')
     .option('--parallel <n>', 'with --method dump of a MariaDB source: dump sessions sharing one snapshot (1-8; default 2, 1 = one stream)')
+    .option('--source-tls <mode>', 'TLS to the source: preferred (default: replication uses TLS where offered), required (every connection, unverified), verify-ca, verify-identity (with --source-ca)')
+    .option('--source-ca <file>', "with --source-tls verify-ca|verify-identity: the CA (PEM) that signed the source's certificate")
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const parallel = wholeNumber('--parallel', opts.parallel);
+      const tls = await (await import('../engine/source-tls.js')).resolveSourceTls(opts.sourceTls, opts.sourceCa);
       const backup = await backupInput(opts.backup);
       const { parseSourceUrl, sourcePassword } = await import('../engine/source-url.js');
       const where = parseSourceUrl(opts.source);
       const prompt = secretPrompt(`password of ${where.user}@${where.host}:${where.port}: `);
-      const source = { ...where, password: await sourcePassword({ ...(opts.sourcePasswordFile !== undefined ? { file: opts.sourcePasswordFile } : {}), ...(prompt ? { prompt } : {}) }) };
+      const source = { ...where, password: await sourcePassword({ ...(opts.sourcePasswordFile !== undefined ? { file: opts.sourcePasswordFile } : {}), ...(prompt ? { prompt } : {}) }), ...(tls ? { tls } : {}) };
       const databases = opts.databases?.split(',').map((d) => d.trim()).filter((d) => d !== '');
       const deps = await ctx.deps();
       const progress = byteProgress(ctx.logger, 'copying');
@@ -95,6 +98,7 @@ export function registerDataCommands(program: Root): void {
       ctx.out.result(s, () =>
         [
           `source   ${s.source} (${s.databases.join(', ')})`,
+          ...(s.source_tls !== undefined ? [`tls      ${s.source_tls}`] : []),
           `server   ${s.server}`,
           `io       ${s.io_running ? 'running' : 'stopped'}${s.io_state ? ` (${s.io_state})` : ''}`,
           `sql      ${s.sql_running ? 'running' : 'stopped'}`,

@@ -22,6 +22,7 @@ export function registerPoolCommands(program: Root): void {
     .option('--clone-quota <size>', 'what one clone alone may write, e.g. 5G (0: no limit; default a fifth of the pool; btrfs enforces it)')
     .option('--reserve <size>', 'free space kept for the replica: no clone is made below it (default a tenth of the pool, at least 256M)')
     .option('--clone-network <mode>', "isolated (default: each clone in its own network namespace) or host (faster start; only where every clone's user is trusted)", 'isolated')
+    .option('--clone-tls <on|off>', "on (default): clones serve TLS with a certificate of this root's CA; off: plain connections only", 'on')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const { assertPrivileges, initPool } = await import('../engine/pool-init.js');
@@ -33,6 +34,7 @@ export function registerPoolCommands(program: Root): void {
           ...(opts.size !== undefined ? { size: opts.size } : {}),
           ports: opts.ports,
           cloneNetwork: opts.cloneNetwork,
+          cloneTls: opts.cloneTls,
           ...(opts.cloneQuota !== undefined ? { cloneQuota: opts.cloneQuota } : {}),
           ...(opts.reserve !== undefined ? { reserve: opts.reserve } : {}),
           bindAddress: opts.bind,

@@ -26,6 +26,12 @@ export interface ProductionServerOptions {
   name: string;
   /** The image's server (default mariadb): MySQL runs with GTID mode on. */
   flavor?: 'mariadb' | 'mysql';
+  /** More server flags (e.g. `--ssl-cert=/dolly-init/server.pem`). */
+  extraArgs?: string[];
+  /** More files put into /dolly-init before the start (name → content; 0600, root's). */
+  files?: Record<string, string>;
+  /** How `sql()` and the readiness check connect (a server that requires TLS). */
+  tls?: ConnectOptions['tls'];
 }
 
 /** A running "production" MariaDB: binlog, GTID, row format, root reachable over TCP on 127.0.0.1. */
@@ -101,7 +107,7 @@ export async function startProductionServer(opts: ProductionServerOptions): Prom
 
 async function startOn(opts: ProductionServerOptions, port: number): Promise<ProductionServer> {
   const name = containerName(opts.root, opts.name);
-  const connectOptions: ConnectOptions = { host: '127.0.0.1', port, user: 'root', password: opts.rootPassword, role: 'source' };
+  const connectOptions: ConnectOptions = { host: '127.0.0.1', port, user: 'root', password: opts.rootPassword, role: 'source', ...(opts.tls ? { tls: opts.tls } : {}) };
   let container: Docker.Container | undefined;
   try {
     const flavor = opts.flavor ?? 'mariadb';
@@ -110,11 +116,11 @@ async function startOn(opts: ProductionServerOptions, port: number): Promise<Pro
     container = await create(opts, name, {
       name,
       Image: opts.image,
-      Cmd: ['sh', '-c', script, 'sh', ...serverArgs(flavor, port, opts.serverId ?? 1)],
+      Cmd: ['sh', '-c', script, 'sh', ...serverArgs(flavor, port, opts.serverId ?? 1), ...(opts.extraArgs ?? [])],
       Labels: { ...labelsFor(opts.root, 'source', opts.name), 'dolly.port': String(port) },
       HostConfig: { NetworkMode: 'host', RestartPolicy: { Name: 'no' } },
     });
-    await container.putArchive(await initArchive(initSql(opts.rootPassword)), { path: '/' });
+    await container.putArchive(await initArchive({ ...opts.files, 'init.sql': initSql(opts.rootPassword) }), { path: '/' });
     await container.start();
     const started = container;
     await waitForServer(connectOptions, { timeoutMs: READY_TIMEOUT_MS, alive: async () => (await started.inspect()).State.Running });
@@ -150,12 +156,12 @@ async function startOn(opts: ProductionServerOptions, port: number): Promise<Pro
   };
 }
 
-/** A tar of `INIT_DIR/init.sql` (directory 0700, file 0600, owned by root) for the container's root. */
-async function initArchive(sql: string): Promise<Buffer> {
+/** A tar of `INIT_DIR/init.sql` and any other files (directory 0700, files 0600, owned by root) for the container's root. */
+async function initArchive(files: Record<string, string>): Promise<Buffer> {
   const archive = pack();
   const dir = INIT_DIR.replace(/^\//, '');
   archive.entry({ name: dir, type: 'directory', mode: 0o700, uid: 0, gid: 0 });
-  archive.entry({ name: `${dir}/init.sql`, mode: 0o600, uid: 0, gid: 0 }, sql);
+  for (const [name, content] of Object.entries(files)) archive.entry({ name: `${dir}/${name}`, mode: 0o600, uid: 0, gid: 0 }, content);
   archive.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of archive) chunks.push(Buffer.from(chunk as Uint8Array));

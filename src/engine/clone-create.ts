@@ -1,17 +1,15 @@
-import { readFileSync } from 'node:fs';
 import type { CloneView } from '../api/schemas.js';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { Clone, JobStep, Snapshot, State } from '../state/state.js';
 import { reportStep, type EngineDeps } from './context.js';
-import { caPath } from './tls.js';
 import { withJob, type JobRun, type Reservation } from './jobs.js';
 import { generateName, generatePassword, generateServerId, shortId, validateName } from './names.js';
 import { isPortFree, lowestFreePort } from './ports.js';
 import { reconcile } from './reconcile.js';
 import { isBranch, newestReplicaSnapshot, noSnapshot, type SnapshotGate } from './snapshot-access.js';
-import { CLONE_USER, cloneConnectOptions, cloneServerName, cloneSpec, startAndWait } from './servers.js';
+import { CLONE_USER, cloneConnectOptions, readCa, cloneServerName, cloneSpec, startAndWait } from './servers.js';
 
 export interface CloneCreateOptions {
   snapshot?: string;
@@ -72,8 +70,8 @@ export function cloneView(state: State, clone: Clone): CloneView {
     user: clone.user,
     password: clone.password,
     snapshot: clone.snapshot,
-    dsn: `mysql://${encodeURIComponent(clone.user)}:${encodeURIComponent(clone.password)}@${h}:${clone.port}/?ssl-mode=VERIFY_CA`,
-    ...cloneTls(state.root),
+    dsn: `mysql://${encodeURIComponent(clone.user)}:${encodeURIComponent(clone.password)}@${h}:${clone.port}/${state.settings.clone_tls === false ? '' : '?ssl-mode=VERIFY_CA'}`,
+    ...(state.settings.clone_tls === false ? {} : cloneTls(state.root, clone.production_account === true && (state.snapshots.find((s) => s.id === clone.snapshot)?.tls_accounts ?? []).includes(`${clone.user}@%`))),
     created_at: clone.created_at,
     owner: clone.owner ?? 'local',
     expires_at: clone.expires_at ?? null,
@@ -82,12 +80,9 @@ export function cloneView(state: State, clone: Clone): CloneView {
 }
 
 /** The CA a clone's client verifies it with; none when the root has no CA (a clone made before TLS runs without). */
-function cloneTls(root: string): { tls?: CloneView['tls'] } {
-  try {
-    return { tls: { mode: 'VERIFY_CA', ca: readFileSync(caPath(root), 'utf8') } };
-  } catch {
-    return {};
-  }
+function cloneTls(root: string, required: boolean): { tls?: CloneView['tls'] } {
+  const ca = readCa(root);
+  return ca === null ? {} : { tls: { mode: 'VERIFY_CA', ca, ...(required ? { required: true } : {}) } };
 }
 
 /**

@@ -11,6 +11,7 @@ import type { EngineDeps } from './context.js';
 import { REPLICA, REPLICA_VOLUME, cloneConnectOptions, cloneFlavor, cloneServerName, cloneSpec, replicaConnectOptions, replicaSpec, startAndWait, waitUntilAnswering } from './servers.js';
 import type { ServerSpec } from '../runtime/runtime.js';
 import type { ConnectOptions } from '../mysql/sql-client.js';
+import { restoreReplicaCa, sourceCaPath } from './source-tls.js';
 
 export interface UpResult {
   started: string[];
@@ -43,7 +44,11 @@ export async function up(deps: EngineDeps): Promise<UpResult> {
     const replica = now.replica;
     wanted.push({
       name: REPLICA,
-      spec: async () => replicaSpec(deps, now, replica, await driver.mount(REPLICA_VOLUME), replica.source.flavor),
+      spec: async () => {
+        const spec = await replicaSpec(deps, now, replica, await driver.mount(REPLICA_VOLUME), replica.source.flavor);
+        await restoreReplicaCa(deps.root, replica); // the IO thread reads the source's CA there
+        return spec;
+      },
       connect: replicaConnectOptions(deps.root, replica),
     });
   }
@@ -138,5 +143,6 @@ async function removeDollyFiles(root: string): Promise<void> {
   }
   await rmdir(run).catch(() => undefined);
   await rm(join(root, 'swarm-replica.json'), { force: true });
+  await rm(sourceCaPath(root), { force: true });
   await rm(join(root, 'lock'), { recursive: true, force: true }); // dolly 0.1's lock directory
 }

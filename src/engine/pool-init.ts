@@ -24,6 +24,8 @@ export interface InitOptions {
   bufferPool?: string;
   /** `isolated` (default) or `host`: see Settings.clone_network. */
   cloneNetwork?: string;
+  /** `on` (default) or `off`: see Settings.clone_tls. */
+  cloneTls?: string;
   /** What one clone alone may write (`5G`, `0` = no limit); default a fifth of the pool. */
   cloneQuota?: string;
   /** Free space kept for the replica; default a tenth of the pool, at least 256M. */
@@ -55,6 +57,7 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
   const cloneQuota = sizeOrZero(options.cloneQuota);
   const reserve = sizeOrZero(options.reserve);
   if (cloneNetwork !== 'isolated' && cloneNetwork !== 'host') throw new InvalidArgumentError(`invalid clone network ${JSON.stringify(cloneNetwork)}`, { hint: 'isolated or host' });
+  if (options.cloneTls !== undefined && options.cloneTls !== 'on' && options.cloneTls !== 'off') throw new InvalidArgumentError(`invalid --clone-tls ${JSON.stringify(options.cloneTls)}`, { hint: 'on or off' });
   assertPrivileges(driverName, options.directory);
   const rootExisted = existsSync(deps.root);
   try {
@@ -81,7 +84,7 @@ async function initInRoot(
     version: 2,
     root: deps.root,
     pool,
-    settings: { image: options.image ?? DEFAULT_IMAGE, port_min: portMin, port_max: portMax, bind_address: bindAddress, buffer_pool: bufferPool, clone_network: cloneNetwork },
+    settings: { image: options.image ?? DEFAULT_IMAGE, port_min: portMin, port_max: portMax, bind_address: bindAddress, buffer_pool: bufferPool, clone_network: cloneNetwork, ...(options.cloneTls === 'off' ? { clone_tls: false } : {}) },
     snapshots: [],
     clones: [],
     jobs: [],

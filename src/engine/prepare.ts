@@ -29,7 +29,7 @@ export function prepareServerName(volume: string): string {
  * removed (accounts the parent lacks, the clone's own user included, and views, routines,
  * triggers and events whose definer the branch does not keep), each with a warning in the log.
  */
-export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: { accounts: readonly string[] }): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[] }> {
+export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: { accounts: readonly string[] }): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[]; tls_accounts: string[] }> {
   const started = Date.now();
   const flavor: Flavor = replica.source.flavor;
   const server = prepareServerName(volume);
@@ -50,7 +50,7 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
     const client = await connectSql({ ...connect, queryTimeoutMs: 120_000 });
     let accounts: PreparedAccounts;
     try {
-      accounts = await cleanReplicaState(client, flavor, replica.admin_user, parent);
+      accounts = await cleanReplicaState(client, flavor, replica.admin_user, parent, deps.store.require().settings.clone_tls !== false);
       for (const warning of accounts.warnings) deps.logger.warn(`prepare: ${warning}`, { volume });
       // Replaced rows live on in undo until it is truncated; then a clean shutdown by statement,
       // after which the container's shell runs the after-prepare step.
@@ -70,7 +70,7 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
     }
     // Files a clone must not inherit (MySQL's auto.cnf holds the server_uuid: each clone makes its own).
     if (data.kind === 'path') for (const file of flavorOps(flavor).cloneRemoveFiles) await rm(join(data.path, file), { force: true });
-    return { ms: Date.now() - started, accounts: accounts.accounts, privileged_accounts: accounts.privileged };
+    return { ms: Date.now() - started, accounts: accounts.accounts, privileged_accounts: accounts.privileged, tls_accounts: accounts.tls };
   } finally {
     await removeRunDir(deps.root, server).catch(() => undefined);
   }
@@ -82,15 +82,17 @@ export interface PreparedAccounts {
   accounts: string[];
   /** Those with global privileges (directly or by a role). */
   privileged: string[];
+  /** Those that must connect over TLS. */
+  tls: string[];
   warnings: string[];
 }
 
-async function cleanReplicaState(client: SqlClient, flavor: Flavor, adminUser: string, parent: { accounts: readonly string[] } | undefined): Promise<PreparedAccounts> {
+async function cleanReplicaState(client: SqlClient, flavor: Flavor, adminUser: string, parent: { accounts: readonly string[] } | undefined, clonesServeTls: boolean): Promise<PreparedAccounts> {
   const ops = flavorOps(flavor);
   for (const sql of ops.resetReplicaAll()) await client.execute(sql);
   // Production's credentials never reach a clone: every account (server accounts included) gets a
   // new random password nobody knows and is locked; a clone made with --user NAME unlocks NAME
   // with its own password. Read from the server's own table, never from a view the data can redefine.
   // A branch is scrubbed against its parent's accounts (see scrubAccounts).
-  return scrubAccounts(client, flavor, adminUser, () => generatePassword(24), parent === undefined ? undefined : { accounts: parent.accounts, cloneUser: CLONE_USER });
+  return scrubAccounts(client, flavor, adminUser, () => generatePassword(24), { clonesServeTls, ...(parent === undefined ? {} : { parent: { accounts: parent.accounts, cloneUser: CLONE_USER } }) });
 }

@@ -5,6 +5,8 @@ import { copyDatabases } from '../mysql/dump.js';
 import { copyDatabasesParallel } from '../mysql/parallel-dump.js';
 import type { SourceInfo } from '../mysql/source-check.js';
 import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
+import { sourceConnectOptions, tlsEnforced } from '../mysql/source-tls.js';
+import { CONTAINER_CA_PATH, replicaCaPath } from './source-tls.js';
 import type { Replica } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { FailedPreconditionError } from '../errors.js';
@@ -56,7 +58,7 @@ export async function dumpInto(ctx: ProvisionContext, deps: EngineDeps): Promise
   const { source, info, replica, connect, image, onProgress, signal } = ctx;
   deps.logger.info('copying databases from the source', { databases: info.databases, estimated_bytes: info.sizeBytes, sessions: ctx.sessions });
   const options = {
-    source: { host: source.host, port: source.port, user: source.user, password: source.password },
+    source: { host: source.host, port: source.port, user: source.user, password: source.password, ...(source.tls ? { tls: source.tls } : {}), ...(source.tls?.ca !== undefined ? { caFile: replicaCaPath(deps.root) } : {}) },
     databases: info.databases,
     flavor: info.flavor,
     target: { socketPath: connect.socketPath ?? '', user: replica.admin_user, password: replica.admin_password },
@@ -91,7 +93,7 @@ export async function restoreInto(input: BackupInput, data: DataMount, ctx: Prov
 
 /** Copies the source's accounts into the replica, warning about each one that could not be. */
 export async function copySourceAccounts(source: SourceSpec, admin: SqlClient, flavor: 'mariadb' | 'mysql', warnings: string[], deps: EngineDeps): Promise<void> {
-  const accountSource = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
+  const accountSource = await connectSql(sourceConnectOptions(source));
   try {
     const accounts = await copyAccounts(accountSource, admin, flavor, [ADMIN_USER]);
     deps.logger.info(`copied ${accounts.copied.length} account(s) from the source`);
@@ -114,7 +116,9 @@ export async function cloneInto(ctx: ProvisionContext, deps: EngineDeps): Promis
   const recipient = await connectSql(ctx.connect);
   try {
     deps.logger.info('cloning the source with the CLONE plugin', { from: `${ctx.source.host}:${ctx.source.port}`, estimated_bytes: ctx.info.sizeBytes });
-    await cloneFromDonor(recipient, { host: ctx.source.host, port: ctx.source.port, user: ctx.source.user, password: ctx.source.password, tls: ctx.info.tls }, ctx.info.version);
+    const { source } = ctx;
+    const donor = { host: source.host, port: source.port, user: source.user, password: source.password, tls: ctx.info.tls || tlsEnforced(source.tls), ...(source.tls?.ca !== undefined ? { caFile: CONTAINER_CA_PATH } : {}) };
+    await cloneFromDonor(recipient, donor, ctx.info.version);
   } finally {
     await recipient.close().catch(() => undefined);
   }

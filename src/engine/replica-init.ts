@@ -3,6 +3,8 @@ import { ensureImage, ENGINES, imageEngine } from '../docker/image-build.js';
 import { replicaStatus, startReplication } from '../mysql/replication.js';
 import { checkSource } from '../mysql/source-check.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
+import { sourceConnectOptions, tlsEnforced } from '../mysql/source-tls.js';
+import { assertTlsFitsMethod, installReplicaCa, keepSourceCa, replicationTls } from './source-tls.js';
 import type { BackupInput } from './restore-backup.js';
 import { checkCloneDonor } from '../mysql/clone-plugin.js';
 import { MAX_SESSIONS } from '../mysql/parallel-dump.js';
@@ -16,6 +18,7 @@ import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaSpec
 import type { SourceSpec } from './source-url.js';
 
 export interface ReplicaInitOptions {
+  /** Where the source is; its `tls` says how every connection to it uses TLS (absent: preferred). */
   source: SourceSpec;
   /** Default `dump`. `backup` restores `backup` (a mariadb-backup backup of the source); `clone` is MySQL's CLONE. */
   method?: ProvisionMethod;
@@ -57,6 +60,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
   if (method !== 'dump' && options.databases) throw new InvalidArgumentError(`--databases does not apply to --method ${method}: a physical copy holds every database`, { hint: 'drop --databases, or use --method dump' });
   if (method !== 'backup' && options.backup) throw new InvalidArgumentError('--backup applies only to --method backup', { hint: 'add --method backup, or drop --backup' });
   checkParallel(options.parallel, method);
+  assertTlsFitsMethod(options.source.tls, method);
   await reconcile(deps);
   const { source } = options;
   return withJob(
@@ -75,7 +79,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         server_id: generateServerId(),
         admin_user: ADMIN_USER,
         admin_password: generatePassword(),
-        source: { host: source.host, port: source.port, user: source.user, flavor: 'mariadb', version: '' },
+        source: { host: source.host, port: source.port, user: source.user, flavor: 'mariadb', version: '', ...(source.tls ? { tls_mode: source.tls.mode } : {}) },
         databases: [],
         created_at: deps.now().toISOString(),
       };
@@ -83,7 +87,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       return { target: REPLICA, undo: [{ do: 'forget-replica' }], reserved: replica };
     },
     async (job, reserved) => {
-      const sourceClient = await connectSql({ host: source.host, port: source.port, user: source.user, password: source.password, connectTimeoutMs: 10_000, role: 'source' });
+      const sourceClient = await connectSql(sourceConnectOptions(source));
       const info = await (async () => {
         try {
           const checked = await checkSource(sourceClient, options.databases ? { databases: options.databases } : {});
@@ -122,6 +126,8 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       job.willUndo({ do: 'remove-volume', id: REPLICA_VOLUME });
       const data = await driver.createVolume(REPLICA_VOLUME);
       job.willUndo({ do: 'remove-run-dir', server: REPLICA }, { do: 'remove-server', name: REPLICA });
+      // The replica's server (IO thread, CLONE) and a dump's tools container read the CA in its run dir.
+      if (source.tls?.ca !== undefined) await installReplicaCa(deps.root, source.tls.ca);
       const connect = replicaConnectOptions(deps.root, replica);
       const sessions = options.parallel ?? (info.flavor === 'mariadb' ? DEFAULT_PARALLEL : 1);
       const ctx: ProvisionContext = { source, info, replica, connect, image: state.settings.image, sessions, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) };
@@ -135,12 +141,14 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         // The source's accounts, so every DEFINER resolves (their later changes come by replication);
         // a physical copy has them already.
         if (method === 'dump') await copySourceAccounts(source, admin, info.flavor, warnings, deps);
-        if (!info.tls) deps.logger.warn('the source offers no TLS: replication from it runs unencrypted');
-        await startReplication(admin, info.flavor, { host: source.host, port: source.port, user: source.user, password: source.password, tls: info.tls }, copied.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
+        if (!info.tls && !tlsEnforced(source.tls)) deps.logger.warn('the source offers no TLS: replication from it runs unencrypted');
+        const endpoint = { host: source.host, port: source.port, user: source.user, password: source.password, ...replicationTls(source.tls, info.tls) };
+        await startReplication(admin, info.flavor, endpoint, copied.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
         await assertReplicationStarted(admin, info.flavor);
       } finally {
         await admin.close();
       }
+      await keepSourceCa(deps.root, source.tls);
       await job.commit((s) => {
         if (s.replica) s.replica.status = 'ready';
       });

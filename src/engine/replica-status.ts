@@ -8,6 +8,8 @@ export interface ReplicaStatusView extends ReplicaStatus {
   server: 'running' | 'stopped' | 'missing';
   source: string;
   databases: string[];
+  /** How connections to the source use TLS (`replica init --source-tls`; preferred when it was not given). */
+  source_tls?: string;
 }
 
 /** How long `replica status` waits for the replica's server to connect and to answer. */
@@ -19,7 +21,7 @@ export async function getReplicaStatus(deps: EngineDeps): Promise<ReplicaStatusV
   const replica = state.replica;
   if (!replica) throw new FailedPreconditionError('there is no replica', { hint: 'run `dolly replica init --source mysql://...`' });
   const server = (await deps.runtime.inspect(REPLICA).catch(() => null))?.state ?? 'missing';
-  const base = { server, source: `${replica.source.host}:${replica.source.port}`, databases: replica.databases };
+  const base = { server, source: `${replica.source.host}:${replica.source.port}`, databases: replica.databases, source_tls: replica.source.tls_mode ?? 'preferred' };
   if (server !== 'running') {
     return { ...base, io_running: false, sql_running: false, lag_seconds: null, gtid: '', last_error: `the replica's server is ${server}`, io_state: '' };
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitForServer } from '../mysql/wait-ready.js';
@@ -8,7 +9,7 @@ import type { ServerSpec } from '../runtime/runtime.js';
 import type { Clone, Replica, State } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { prepareRunDir, runDir, type EngineDeps } from './context.js';
-import { CLONE_TLS_FILES, issueServerCert } from './tls.js';
+import { CLONE_TLS_FILES, caPath, issueServerCert } from './tls.js';
 import { CLONE_PRIVILEGES, REPLICA_MARKER, accountInitSql, productionAccountInitSql, cloneCommand, replicaCommand } from './server-config.js';
 
 export const REPLICA = 'replica';
@@ -40,8 +41,19 @@ export function cloneFlavor(state: State, clone: Clone): 'mariadb' | 'mysql' {
   return state.snapshots.find((s) => s.id === clone.snapshot)?.flavor ?? 'mariadb';
 }
 
+/** How dolly itself reaches a clone (readiness, activity): over TLS verified with the root's CA where clones serve it. */
 export function cloneConnectOptions(state: State, clone: Clone): ConnectOptions {
-  return { host: clientHost(state.settings.bind_address), port: clone.port, user: clone.user, password: clone.password };
+  const ca = state.settings.clone_tls === false ? null : readCa(state.root);
+  return { host: clientHost(state.settings.bind_address), port: clone.port, user: clone.user, password: clone.password, ...(ca !== null ? { tls: { verify: 'ca', ca } } : {}) };
+}
+
+/** The root's CA certificate, or null (a root made before clones served TLS, until its first new clone). */
+export function readCa(root: string): string | null {
+  try {
+    return readFileSync(caPath(root), 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** Writes the replica's run dir and returns its server spec. */
@@ -69,7 +81,8 @@ export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, da
   const isolated = state.settings.clone_network !== 'host';
   const initSql = clone.production_account ? productionAccountInitSql(clone.user, clone.password) : accountInitSql(clone.user, ['%'], clone.password, admin ? 'ALL' : CLONE_PRIVILEGES);
   const dir = await prepareRunDir(deps.root, server, initSql);
-  await issueServerCert(deps.root, dir, clone.name, [clientHost(state.settings.bind_address), state.settings.bind_address], deps.shell);
+  const tls = state.settings.clone_tls !== false;
+  if (tls) await issueServerCert(deps.root, dir, clone.name, [clientHost(state.settings.bind_address), state.settings.bind_address], deps.shell);
   return {
     name: server,
     kind: 'clone',
@@ -80,7 +93,7 @@ export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, da
     command: cloneCommand(serverFlavor(flavorName), clone.server_id, state.settings.buffer_pool, {
       admin,
       listen: isolated ? 'own-namespace' : { port: clone.port, bindAddress: state.settings.bind_address },
-      tls: CLONE_TLS_FILES,
+      ...(tls ? { tls: CLONE_TLS_FILES } : {}),
     }),
     network: isolated ? 'isolated' : 'host',
     port: clone.port,

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from '../errors.js';
+import type { SourceTls } from '../mysql/source-tls.js';
 
 /** Where the source is and how to log in. The password never leaves this object except to mysql2/MYSQL_PWD. */
 export interface SourceSpec {
@@ -7,6 +8,8 @@ export interface SourceSpec {
   port: number;
   user: string;
   password: string;
+  /** `--source-tls` / `--source-ca`; absent: preferred (TLS for replication where offered). */
+  tls?: SourceTls;
 }
 
 /** The environment variable a source password may come from. */

@@ -18,6 +18,8 @@ export interface StoredAccount {
   secrets: string[];
   /** It holds a global privilege beyond USAGE by itself (static or dynamic). */
   global: boolean;
+  /** It must connect over TLS (`REQUIRE SSL`, `X509`, `ISSUER`, `SUBJECT`). */
+  tls: boolean;
 }
 
 /** Credentials that are public constants, not secrets: the locked system accounts' placeholders. */
@@ -69,7 +71,7 @@ export async function readStoredAccounts(client: SqlClient, flavor: Flavor): Pro
       const secrets: string[] = [];
       collectSecrets(priv, secrets);
       const fields = typeof priv === 'object' && priv !== null ? (priv as Record<string, unknown>) : {};
-      return { user: String(r.user), host: String(r.host), role: fields.is_role === true, secrets, global: Number(fields.access ?? 0) !== 0 };
+      return { user: String(r.user), host: String(r.host), role: fields.is_role === true, secrets, global: Number(fields.access ?? 0) !== 0, tls: Number(fields.ssl_type ?? 0) !== 0 };
     });
   }
   const rows = await client.query<Record<string, unknown>>('SELECT * FROM mysql.user ORDER BY User, Host');
@@ -82,7 +84,7 @@ export async function readStoredAccounts(client: SqlClient, flavor: Flavor): Pro
     const secrets: string[] = [String(r.authentication_string ?? '')];
     collectSecrets(parseJson(r.User_attributes), secrets);
     const staticGlobal = Object.entries(r).some(([column, value]) => column.endsWith('_priv') && String(value) === 'Y');
-    return { user: String(r.User), host: String(r.Host), role: isRole.has(key), secrets, global: staticGlobal || hasDynamic.has(key) };
+    return { user: String(r.User), host: String(r.Host), role: isRole.has(key), secrets, global: staticGlobal || hasDynamic.has(key), tls: String(r.ssl_type ?? '') !== '' };
   });
 }
 
@@ -113,6 +115,8 @@ export interface ScrubResult {
   accounts: string[];
   /** Those of `accounts` with a global privilege (directly or by a role). */
   privileged: string[];
+  /** Those of `accounts` that must connect over TLS. */
+  tls: string[];
   /** One line each: accounts dropped or added, and why. */
   warnings: string[];
 }
@@ -125,8 +129,8 @@ function secretsOf(account: StoredAccount): string[] {
 /**
  * Removes every production credential from a prepared copy's accounts, for every account form a
  * server can hold (by host name, IP or netmask pattern, anonymous, plugin accounts, dual
- * passwords, TLS requirements): each login account gets a new random password nobody knows, no
- * TLS requirement (clones serve no TLS yet) and is locked; MariaDB's `root@localhost` becomes
+ * passwords, TLS requirements): each login account gets a new random password nobody knows and
+ * is locked (a TLS requirement kept as `REQUIRE SSL` where clones serve TLS); MariaDB's `root@localhost` becomes
  * socket-only; a secondary password is discarded; any `adminUser` other than dolly's own loopback
  * accounts is dropped; `mysql.servers` (FederatedX/CONNECT connection passwords) is emptied. An
  * account that cannot be changed is dropped, or its row deleted, with a warning: it never fails
@@ -138,7 +142,15 @@ function secretsOf(account: StoredAccount): string[] {
  * login account the parent snapshot did not list (the clone's own `dolly@'%'` included), each
  * with a warning; the server's own accounts and roles stay. The rest is scrubbed as above.
  */
-export async function scrubAccounts(client: SqlClient, flavor: Flavor, adminUser: string, random: () => string, parent?: BranchParent): Promise<ScrubResult> {
+/** How to scrub: a branch's parent; whether clones serve TLS (then a TLS requirement is kept, as `REQUIRE SSL`). */
+export interface ScrubOptions {
+  parent?: BranchParent;
+  clonesServeTls?: boolean;
+}
+
+export async function scrubAccounts(client: SqlClient, flavor: Flavor, adminUser: string, random: () => string, options: ScrubOptions = {}): Promise<ScrubResult> {
+  const { parent } = options;
+  const keepTls = options.clonesServeTls === true;
   const warnings: string[] = [];
   const before = await readStoredAccounts(client, flavor);
   const privileged = await privilegedAccounts(client, flavor, before);
@@ -159,7 +171,7 @@ export async function scrubAccounts(client: SqlClient, flavor: Flavor, adminUser
     const key = `${account.user}@${account.host}`;
     if (account.user === adminUser) {
       // Its own (this session's) credential too: the init file of each server that needs it sets it again.
-      if (!account.role && (account.host === 'localhost' || account.host === '127.0.0.1')) await rekey(client, flavor, account, random, warnings);
+      if (!account.role && (account.host === 'localhost' || account.host === '127.0.0.1')) await rekey(client, flavor, account, random, warnings, keepTls);
       else {
         await dropAccount(client, flavor, account, warnings);
         warnings.push(`${key} dropped: only dolly's own loopback admin accounts may have that name`);
@@ -168,7 +180,7 @@ export async function scrubAccounts(client: SqlClient, flavor: Flavor, adminUser
     }
     if (SYSTEM_ACCOUNTS.has(key) && secretsOf(account).length === 0) continue;
     if (account.role && secretsOf(account).length === 0) continue;
-    if (await rekey(client, flavor, account, random, warnings)) {
+    if (await rekey(client, flavor, account, random, warnings, keepTls)) {
       if (!account.role && !SYSTEM_ACCOUNTS.has(key) && !(account.user === 'root' && account.host === 'localhost')) logins.push(account);
     }
   }
@@ -179,19 +191,26 @@ export async function scrubAccounts(client: SqlClient, flavor: Flavor, adminUser
   const reachable = await addAnyHostAccounts(client, flavor, logins, random, warnings);
   const accounts = [...logins.map((a) => `${a.user}@${a.host}`), ...reachable.map((r) => r.added)];
   const privilegedList = accounts.filter((key) => privileged.has(key) || reachable.some((r) => r.added === key && privileged.has(r.from)));
-  return { accounts: accounts.sort(), privileged: privilegedList.sort(), warnings };
+  // An added NAME@'%' is made without a TLS requirement (its source's REQUIRE is not copied).
+  const needsTls = new Set(keepTls ? before.filter((a) => a.tls).map((a) => `${a.user}@${a.host}`) : []);
+  return { accounts: accounts.sort(), privileged: privilegedList.sort(), tls: accounts.filter((a) => needsTls.has(a)).sort(), warnings };
 }
 
-/** Gives one account a new random credential (locked, no TLS requirement); on failure drops it. True if it is still there. */
-async function rekey(client: SqlClient, flavor: Flavor, account: StoredAccount, random: () => string, warnings: string[]): Promise<boolean> {
+/**
+ * Gives one account a new random credential, locked; on failure drops it. True if it is still
+ * there. A TLS requirement stays as `REQUIRE SSL` when clones serve TLS (dolly issues no client
+ * certificates, so `X509`, `ISSUER` and `SUBJECT` become `SSL`), else none.
+ */
+async function rekey(client: SqlClient, flavor: Flavor, account: StoredAccount, random: () => string, warnings: string[], keepTls: boolean): Promise<boolean> {
   const { user, host } = account;
+  const require = keepTls && account.tls ? 'REQUIRE SSL' : 'REQUIRE NONE';
   try {
     if (flavor === 'mariadb' && user === 'root' && host === 'localhost') {
       await client.execute('ALTER USER ?@? IDENTIFIED VIA unix_socket REQUIRE NONE', [user, host]);
     } else if (flavor === 'mariadb') {
-      await client.execute('ALTER USER ?@? IDENTIFIED BY ? REQUIRE NONE ACCOUNT LOCK', [user, host, random()]);
+      await client.execute(`ALTER USER ?@? IDENTIFIED BY ? ${require} ACCOUNT LOCK`, [user, host, random()]);
     } else {
-      await client.execute('ALTER USER ?@? IDENTIFIED WITH caching_sha2_password BY ? REQUIRE NONE ACCOUNT LOCK', [user, host, random()]);
+      await client.execute(`ALTER USER ?@? IDENTIFIED WITH caching_sha2_password BY ? ${require} ACCOUNT LOCK`, [user, host, random()]);
       await client.execute('ALTER USER ?@? DISCARD OLD PASSWORD', [user, host]);
     }
     return true;

@@ -11,6 +11,8 @@ export interface CloneDonor {
   user: string;
   password: string;
   tls: boolean;
+  /** With `tls`: the CA file (a path inside the recipient's container) the donor's certificate must chain to (`clone_ssl_ca`). */
+  caFile?: string;
 }
 
 /** What the clone copied and where replication starts: the donor's GTID set at the clone's instant. */
@@ -60,6 +62,8 @@ export async function cloneFromDonor(recipient: SqlClient, donor: CloneDonor, do
   const [plugin] = await recipient.query<{ status: string }>("SELECT PLUGIN_STATUS AS status FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'clone'");
   if (!plugin) await recipient.execute("INSTALL PLUGIN clone SONAME 'mysql_clone.so'");
   await recipient.execute(`SET GLOBAL clone_valid_donor_list = ${quoteString(`${donor.host}:${donor.port}`)}`);
+  // The donor's certificate must chain to this CA (MySQL checks the chain only, not the host name).
+  if (donor.tls && donor.caFile !== undefined) await recipient.execute(`SET GLOBAL clone_ssl_ca = ${quoteString(donor.caFile)}`);
   const from = `${quoteString(donor.user)}@${quoteString(donor.host)}:${Math.trunc(donor.port)}`;
   try {
     await recipient.execute(`CLONE INSTANCE FROM ${from} IDENTIFIED BY ${quoteString(donor.password)} REQUIRE ${donor.tls ? '' : 'NO '}SSL`);

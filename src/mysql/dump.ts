@@ -7,9 +7,10 @@ import { kill, loaderArgs, pipeFailure, sourceArgs, startChild, type Child, type
 import { DumpPositionScanner } from './dump-position.js';
 import { mysqlTriggerFix } from './dump-fixes.js';
 import { flavorOps, type Flavor } from './flavor.js';
+import { clientTlsArgs, type SourceTls } from './source-tls.js';
 
 export interface CopyDatabasesOptions {
-  source: { host: string; port: number; user: string; password: string };
+  source: CopySource;
   databases: string[];
   flavor: Flavor;
   /** The empty server that receives the copy, reached over its unix socket. */
@@ -29,6 +30,20 @@ export interface CopyDatabasesOptions {
   toolsLabels?: Record<string, string>;
 }
 
+/** The source a copy reads, and how its dump programs reach it over TLS. */
+export interface CopySource {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  tls?: SourceTls;
+  /**
+   * The CA file on the host (verify modes). A dump in a tools container reads it from the mounted
+   * socket directory, so it must lie there.
+   */
+  caFile?: string;
+}
+
 export interface CopyResult {
   /** Bytes of SQL streamed from the dump into the target. */
   bytes: number;
@@ -45,8 +60,8 @@ export interface CopyResult {
 export async function copyDatabases(opts: CopyDatabasesOptions): Promise<CopyResult> {
   opts.signal?.throwIfAborted();
   const ops = flavorOps(opts.flavor);
-  const dumpArgs = [...sourceArgs(opts.source), ...ops.dumpArgs(opts.databases)];
   const socketPath = opts.toolsImage ? `${TOOLS_SOCKET_DIR}/${basename(opts.target.socketPath)}` : opts.target.socketPath;
+  const dumpArgs = [...sourceArgs(opts.source), ...clientTlsArgs(opts.flavor, opts.source.tls, caFileSeen(opts)), ...ops.dumpArgs(opts.databases)];
   const clientArgs = loaderArgs(socketPath, opts.target.user);
   const exits = { count: 0 };
   const [dumpCommand, dumpFull] = inTools(opts, opts.binaries?.dump ?? ops.dumpBinary, dumpArgs);
@@ -104,6 +119,14 @@ export async function copyDatabases(opts: CopyDatabasesOptions): Promise<CopyRes
 
 /** Where the target's socket directory is mounted in a tools container. */
 const TOOLS_SOCKET_DIR = '/run/dolly';
+
+/** The CA file as the dump program sees it: the host path, or its place in a tools container's mount. */
+function caFileSeen(opts: CopyDatabasesOptions): string | undefined {
+  const { caFile } = opts.source;
+  if (caFile === undefined || !opts.toolsImage) return caFile;
+  if (dirname(caFile) !== dirname(opts.target.socketPath)) throw new Error(`the source CA ${caFile} must lie in ${dirname(opts.target.socketPath)} to reach the dump's container`);
+  return `${TOOLS_SOCKET_DIR}/${basename(caFile)}`;
+}
 
 /** The command line of a program, on the host or in a throwaway container of `toolsImage` (MYSQL_PWD passed by name, never by value). */
 function inTools(opts: CopyDatabasesOptions, program: string, args: string[]): [string, string[]] {

@@ -137,4 +137,11 @@ describe('privileges', () => {
     assert.doesNotMatch(flavorOps('mariadb').changeSourceSql(base), /MASTER_SSL/);
     assert.match(flavorOps('mysql').changeSourceSql({ ...base, tls: true }), /, SOURCE_SSL=1$/);
   });
+  it('names the CA and whether the host name is verified (--source-tls verify-ca / verify-identity)', () => {
+    const base = { host: 'h', port: 1, user: 'u', password: 'p', tls: true, tlsCa: "/run/dolly/source-ca.pem" };
+    assert.match(flavorOps('mariadb').changeSourceSql({ ...base, tlsVerifyServerCert: false }), /, MASTER_SSL=1, MASTER_SSL_CA='\/run\/dolly\/source-ca.pem', MASTER_SSL_VERIFY_SERVER_CERT=0$/);
+    assert.match(flavorOps('mariadb').changeSourceSql({ ...base, tlsVerifyServerCert: true }), /, MASTER_SSL_VERIFY_SERVER_CERT=1$/);
+    assert.match(flavorOps('mysql').changeSourceSql({ ...base, tlsVerifyServerCert: true }), /, SOURCE_SSL=1, SOURCE_SSL_CA='\/run\/dolly\/source-ca.pem', SOURCE_SSL_VERIFY_SERVER_CERT=1$/);
+    assert.doesNotMatch(flavorOps('mysql').changeSourceSql({ ...base, tls: false }), /SSL_CA/);
+  });
 });

@@ -23,6 +23,21 @@ export interface ChangeSourceOptions {
   connectRetrySeconds?: number;
   /** Connect to the source over TLS; undefined: the server's default (MariaDB 11.4+: required). */
   tls?: boolean;
+  /** With `tls`: the CA file (a path inside the replica's container) the source's certificate must chain to. */
+  tlsCa?: string;
+  /** With `tls`: whether the certificate must also name the host (`*_SSL_VERIFY_SERVER_CERT`); absent: the server's default. */
+  tlsVerifyServerCert?: boolean;
+}
+
+/** The TLS clauses of CHANGE MASTER / CHANGE REPLICATION SOURCE (`prefix` MASTER or SOURCE). */
+function tlsClauses(prefix: 'MASTER' | 'SOURCE', o: ChangeSourceOptions): string {
+  if (o.tls === undefined) return '';
+  if (!o.tls) return `, ${prefix}_SSL=0`;
+  return (
+    `, ${prefix}_SSL=1` +
+    (o.tlsCa !== undefined ? `, ${prefix}_SSL_CA=${quoteString(o.tlsCa)}` : '') +
+    (o.tlsVerifyServerCert !== undefined ? `, ${prefix}_SSL_VERIFY_SERVER_CERT=${o.tlsVerifyServerCert ? 1 : 0}` : '')
+  );
 }
 
 /** The SHOW SLAVE/REPLICA STATUS columns dolly reads, by their name in this flavor. */
@@ -173,7 +188,7 @@ const mariadb: FlavorOps = {
   changeSourceSql: (o) =>
     `CHANGE MASTER TO MASTER_HOST=${quoteString(o.host)}, MASTER_PORT=${sqlInteger(o.port, 'port')}, MASTER_USER=${quoteString(o.user)}, ` +
     `MASTER_PASSWORD=${quoteString(o.password)}, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=${sqlInteger(o.connectRetrySeconds ?? 5, 'connect retry')}` +
-    (o.tls === undefined ? '' : `, MASTER_SSL=${o.tls ? 1 : 0}`),
+    tlsClauses('MASTER', o),
   filterSql: (databases) => [
     "SET GLOBAL replicate_wild_ignore_table = ''",
     `SET GLOBAL replicate_wild_do_table = ${quoteString((databases ?? []).map(wildTablePattern).join(','))}`,
@@ -242,7 +257,7 @@ const mysql: FlavorOps = {
   changeSourceSql: (o) =>
     `CHANGE REPLICATION SOURCE TO SOURCE_HOST=${quoteString(o.host)}, SOURCE_PORT=${sqlInteger(o.port, 'port')}, SOURCE_USER=${quoteString(o.user)}, ` +
     `SOURCE_PASSWORD=${quoteString(o.password)}, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=${sqlInteger(o.connectRetrySeconds ?? 5, 'connect retry')}` +
-    (o.tls === undefined ? '' : `, SOURCE_SSL=${o.tls ? 1 : 0}`),
+    tlsClauses('SOURCE', o),
   filterSql: (databases) => [
     'CHANGE REPLICATION FILTER REPLICATE_WILD_IGNORE_TABLE = (), ' +
       `REPLICATE_WILD_DO_TABLE = (${(databases ?? []).map((d) => quoteString(wildTablePattern(d))).join(', ')})`,

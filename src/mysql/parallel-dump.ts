@@ -24,6 +24,7 @@ import { planCopy, rangeConditions, type CopyPlan, type TableStat } from './dump
 import { quoteIdentifier } from './identifiers.js';
 import { checkDumpableDatabases, flavorOps } from './flavor.js';
 import { connectSql, type SqlClient } from './sql-client.js';
+import { clientTlsArgs, sourceConnectOptions } from './source-tls.js';
 
 export interface ParallelCopyOptions extends CopyDatabasesOptions {
   /** Sessions that share the split group's key ranges (2–8). */
@@ -59,7 +60,7 @@ export async function copyDatabasesParallel(opts: ParallelCopyOptions): Promise<
   }
   checkDumpableDatabases(opts.databases);
   opts.signal?.throwIfAborted();
-  const coordinator = await connectSql({ ...opts.source, connectTimeoutMs: 10_000, role: 'source' });
+  const coordinator = await connectSql(sourceConnectOptions(opts.source));
   const run = new CopyRun(opts);
   const budgetMs = opts.lockTimeoutMs ?? LOCK_TIMEOUT_MS;
   let locked = false;
@@ -219,7 +220,7 @@ class CopyRun {
     this.opts.signal?.throwIfAborted();
     const { source } = this.opts;
     const program = this.opts.binaries?.dump ?? 'mariadb-dump';
-    const full = [...sourceArgs(source), '--single-transaction', '--hex-blob', ...args];
+    const full = [...sourceArgs(source), ...clientTlsArgs('mariadb', source.tls, source.caFile), '--single-transaction', '--hex-blob', ...args];
     const dump = this.track(startChild(program, full, source.password, 'ignore', this.exits));
     let began = (): void => undefined;
     const started = new Promise<void>((resolve) => (began = resolve));

@@ -9,8 +9,10 @@ export interface SourceEndpoint {
   port: number;
   user: string;
   password: string;
-  /** Replicate over TLS (see ChangeSourceOptions.tls). */
+  /** Replicate over TLS (see ChangeSourceOptions.tls, tlsCa, tlsVerifyServerCert). */
   tls?: boolean;
+  tlsCa?: string;
+  tlsVerifyServerCert?: boolean;
 }
 
 /** The replica's state as SHOW SLAVE/REPLICA STATUS says it (snake_case: it is shown as JSON). */

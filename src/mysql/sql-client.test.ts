@@ -49,6 +49,19 @@ describe('mapSqlError', () => {
     assert.ok(mapSqlError(denied, server, 'connect') instanceof FailedPreconditionError);
   });
 
+  it('a failed TLS check says which, in one line, with the flag to change', () => {
+    const tls = (message: string) => mapSqlError(Object.assign(new Error(message), { code: 'HANDSHAKE_SSL_ERROR' }), { ...source, tls: { verify: 'identity' } }, 'connect');
+    const name = tls("Hostname/IP does not match certificate's altnames: Host: db.example. is not in the cert's altnames: DNS:other");
+    assert.ok(name instanceof SourceError);
+    assert.equal(name.message, "TLS to the source at db.example:3307 failed: the server's certificate does not name this host (HANDSHAKE_SSL_ERROR)");
+    assert.match(name.hint ?? '', /verify-ca/);
+    assert.match(tls('self-signed certificate in certificate chain').message, /not signed by the given CA/);
+    assert.match(tls('self-signed certificate in certificate chain').hint ?? '', /--source-ca/);
+    const plain = mapSqlError(Object.assign(new Error('x'), { code: 'HANDSHAKE_NO_SSL_SUPPORT' }), { ...source, tls: { verify: 'none' } }, 'connect');
+    assert.match(plain.message, /does not offer TLS/);
+    assert.match(mapSqlError(mysqlError('ER_ACCESS_DENIED_ERROR', 1045, 'Access denied'), source, 'connect').hint ?? '', /--source-tls required/);
+  });
+
   it('a full disk is ResourceExhaustedError', () => {
     assert.ok(mapSqlError(mysqlError('ER_RECORD_FILE_FULL', 1114, "The table 't' is full"), server, 'query') instanceof ResourceExhaustedError);
     assert.ok(mapSqlError(mysqlError('ER_ERROR_ON_WRITE', 1026, "Error writing file './x' (Errcode: 28 \"No space left on device\")"), server, 'query') instanceof ResourceExhaustedError);

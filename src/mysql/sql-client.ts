@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { checkServerIdentity, TLSSocket } from 'node:tls';
 import { createConnection, type Connection } from 'mysql2/promise';
 import {
   DollyError,
@@ -7,6 +9,7 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { quoteAccount, quoteString } from './identifiers.js';
+import type { SqlTls } from './source-tls.js';
 
 /**
  * One SQL connection (the port every part of dolly receives; mysql2 lives only in this adapter).
@@ -39,6 +42,8 @@ export interface ConnectOptions {
    * SourceErrors) or `server` (one dolly runs: replica, clone; the default).
    */
   role?: 'source' | 'server';
+  /** Connect over TLS (TCP only); a server that does not offer it fails the connection. Absent: no TLS. */
+  tls?: SqlTls;
 }
 
 /** The driver-level facts of an SQL error: `code` (`ER_DUP_ENTRY`, `ECONNREFUSED`, ...), server errno, message. */
@@ -60,9 +65,17 @@ export async function connectSql(opts: ConnectOptions): Promise<SqlClient> {
       connectTimeout: opts.connectTimeoutMs ?? 10_000,
       multipleStatements: false,
       supportBigNumbers: true,
+      ...(opts.tls !== undefined ? { ssl: sslOptions(opts.tls) } : {}),
     });
   } catch (error) {
     throw mapSqlError(error, opts, 'connect');
+  }
+  if (opts.tls?.verify === 'identity') {
+    const mismatch = identityMismatch(conn, opts.host ?? '127.0.0.1');
+    if (mismatch) {
+      conn.destroy();
+      throw mapSqlError(mismatch, opts, 'connect');
+    }
   }
   // A connection that dies while idle emits 'error'; the next statement reports it.
   conn.on('error', () => undefined);
@@ -93,6 +106,31 @@ export async function connectSql(opts: ConnectOptions): Promise<SqlClient> {
       }
     },
   };
+}
+
+/**
+ * mysql2's `ssl`: `none` encrypts without checking the certificate; `ca` checks its chain but not
+ * the name in it (Node's host name check turned off); `identity` checks both.
+ */
+function sslOptions(tls: SqlTls): { ca?: string; rejectUnauthorized: boolean; verifyIdentity: boolean; checkServerIdentity?: () => undefined } {
+  if (tls.verify === 'none') return { rejectUnauthorized: false, verifyIdentity: false };
+  const ca = tls.ca !== undefined ? { ca: tls.ca } : {};
+  if (tls.verify === 'ca') return { ...ca, rejectUnauthorized: true, verifyIdentity: false, checkServerIdentity: () => undefined };
+  return { ...ca, rejectUnauthorized: true, verifyIdentity: true };
+}
+
+/**
+ * mysql2 checks a host given as an IP address against the name `localhost` (Node's default when
+ * it has no server name), so the certificate's names are checked again here against the address
+ * itself; null when they hold it (or the host is a name, which mysql2 checked already).
+ */
+function identityMismatch(conn: Connection, host: string): Error | null {
+  if (isIP(host) === 0) return null;
+  const core: unknown = (conn as unknown as { connection?: unknown }).connection;
+  const stream: unknown = typeof core === 'object' && core !== null && 'stream' in core ? core.stream : undefined;
+  if (!(stream instanceof TLSSocket)) return Object.assign(new Error('the connection is not TLS'), { code: 'HANDSHAKE_SSL_ERROR' });
+  const failure = checkServerIdentity(host, stream.getPeerCertificate());
+  return failure === undefined ? null : Object.assign(new Error(failure.message), { code: 'HANDSHAKE_SSL_ERROR' });
 }
 
 /** `host:port` or the socket path, for messages. */
@@ -139,6 +177,24 @@ const UNREACHABLE: Record<string, string> = {
   ER_SERVER_SHUTDOWN: 'server is shutting down',
 };
 
+/** Why a TLS connection failed, for a message; null when `code` is no TLS failure. */
+function tlsFailure({ code, message }: SqlErrorInfo): string | null {
+  if (/secure transport/i.test(message)) return 'the server accepts only TLS connections';
+  if (code === 'HANDSHAKE_SSL_ERROR') {
+    // mysql2 wraps Node's TLS error: its message says which check failed.
+    if (/altnames|does not match certificate|not in the cert/i.test(message)) return "the server's certificate does not name this host";
+    if (/expired|not yet valid/i.test(message)) return "the server's certificate is not valid now";
+    if (/self.signed|unable to (verify|get)|signature/i.test(message)) return "the server's certificate is not signed by the given CA";
+    return `the TLS handshake failed: ${message}`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return "the server's certificate does not name this host";
+  if (code === 'HANDSHAKE_NO_SSL_SUPPORT') return 'the server does not offer TLS';
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return "the server's certificate is not valid now";
+  if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) return "the server's certificate is not signed by the given CA";
+  if (code.startsWith('ERR_SSL_') || code === 'EPROTO') return 'the TLS handshake failed';
+  return null;
+}
+
 const ACCESS = new Set(['ER_SPECIFIC_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_COLUMNACCESS_DENIED_ERROR', 'ER_PROCACCESS_DENIED_ERROR']);
 
 /**
@@ -162,8 +218,22 @@ export function mapSqlError(error: unknown, opts: ConnectOptions, phase: 'connec
       : 'is the server running? `dolly status` shows it; its error log is in its run directory';
     return source ? new SourceError(message, { hint, cause: error }) : new UnavailableError(message, { hint, cause: error });
   }
+  const tls = tlsFailure(info);
+  if (tls !== null && phase === 'connect') {
+    const mode = opts.tls?.verify === 'identity' ? 'verify-identity' : opts.tls?.verify === 'ca' ? 'verify-ca' : 'required';
+    const hint =
+      tls.includes('does not name this host')
+        ? `connect by a name the certificate holds, or use --source-tls verify-ca (the chain only)`
+        : info.code === 'HANDSHAKE_NO_SSL_SUPPORT'
+          ? 'configure TLS on the server (ssl_cert, ssl_key), or drop --source-tls'
+          : /secure transport/i.test(info.message)
+            ? 'give --source-tls required (or verify-ca with --source-ca)'
+            : `give the CA that signed the server's certificate (--source-ca), or check the certificate (--source-tls ${mode})`;
+    return fail(`TLS to ${where} failed: ${tls} (${info.code})`, hint);
+  }
   if (info.code === 'ER_ACCESS_DENIED_ERROR' || info.code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR') {
-    return fail(`${where} refused user ${quoteString(opts.user)}: wrong user name or password`, 'check the user and password (the password is never shown)');
+    const tlsHint = source && opts.tls === undefined ? '; a source that accepts only TLS answers the same: add --source-tls required or verify-ca' : '';
+    return fail(`${where} refused user ${quoteString(opts.user)}: wrong user name or password`, `check the user and password (the password is never shown)${tlsHint}`);
   }
   if (info.code === 'ER_HOST_NOT_PRIVILEGED' || info.code === 'ER_HOST_IS_BLOCKED') {
     return fail(`${where} does not let user '${opts.user}' connect from this host: ${info.message}`, `create the user for this client's address, e.g. CREATE USER ${quoteAccount(opts.user, '%')} ...; for a blocked host run FLUSH HOSTS`);

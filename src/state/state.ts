@@ -37,6 +37,8 @@ export const snapshotSchema = z.object({
    * role): `clone create --user` of one needs an admin token unless the engine allows it.
    */
   privileged_accounts: z.array(z.string()).optional(),
+  /** Those of `accounts` that must connect over TLS (`REQUIRE SSL`): `clone create --user` says so. */
+  tls_accounts: z.array(z.string()).optional(),
   /** A branch's owner: the token name that made it (`local`: the host's CLI). */
   owner: z.string().optional(),
   /** A branch others may see and clone (`snapshot share`); a branch is private to its owner and admins until then. */
@@ -82,6 +84,8 @@ export const replicaSchema = z.object({
     user: z.string(),
     flavor: z.enum(['mariadb', 'mysql']),
     version: z.string(),
+    /** `replica init --source-tls`: how every connection to the source uses TLS (absent: preferred; a verify mode's CA is ROOT/source-ca.pem). */
+    tls_mode: z.enum(['preferred', 'required', 'verify-ca', 'verify-identity']).optional(),
   }),
   databases: z.array(z.string()),
   /** Set when the user chose databases: replication is filtered to them. */
@@ -146,6 +150,8 @@ export const settingsSchema = z.object({
    * trusted).
    */
   clone_network: z.enum(['isolated', 'host']).optional(),
+  /** Clones serve TLS with a certificate of the root's CA (default); `false` (`init --clone-tls off`): plain connections only. */
+  clone_tls: z.boolean().optional(),
   /** What one clone alone may write, in bytes (enforced where the driver can: btrfs qgroups); 0 = no limit. */
   clone_quota_bytes: z.number().int().min(0).optional(),
   /** Free space kept for the replica: no clone is created while the pool has less. */

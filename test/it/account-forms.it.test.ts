@@ -17,7 +17,7 @@ import { createTestRoot, mariadbQuery, mysqlQuery, type TestRoot } from '../supp
 
 const run = promisify(execFile);
 const PASSWORD = 'Pr0d-root-secret!';
-type Conn = { host: string; port: number; user: string; password: string };
+type Conn = { host: string; port: number; user: string; password: string; ssl?: { ca: string; rejectUnauthorized: boolean } };
 
 /**
  * Every account form a production server holds (issue 17): accounts by host name (root@<host>
@@ -30,7 +30,7 @@ type Conn = { host: string; port: number; user: string; password: string };
  */
 function accountFormsSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', ports: string, needs: Capability[]): void {
   describe(`account forms: ${label}`, { skip: skipUnless('root', 'docker', 'btrfs', ...needs) }, () => {
-    const query = (conn: Conn, sql: string): Promise<string> => (flavor === 'mysql' ? mysqlQuery(conn, sql) : mariadbQuery(conn, sql));
+    const query = (conn: Conn, sql: string): Promise<string> => (flavor === 'mysql' || conn.ssl !== undefined ? mysqlQuery(conn, sql) : mariadbQuery(conn, sql));
     const mysql = flavor === 'mysql';
     let root: TestRoot;
     let production: ProductionServer;
@@ -122,7 +122,13 @@ function accountFormsSuite(label: string, image: string, flavor: 'mariadb' | 'my
     it('--user logs in as each form that logs in on the source, with the rights it had there (roles active)', async () => {
       const forms: [string, string][] = [['web', 'SELECT COUNT(*) FROM shop.orders'], ['net', 'SELECT COUNT(*) FROM shop.orders'], ['pat', 'INSERT INTO shop.orders VALUES (9, 1); SELECT COUNT(*) FROM shop.orders'], ['analyst', 'SELECT COUNT(*) FROM shop.orders'], ['tls', 'SELECT COUNT(*) FROM shop.orders'], [mysql ? 'dual' : 'ed', 'SELECT COUNT(*) FROM shop.orders']];
       for (const [user, sql] of forms) {
-        const clone = await createClone({ name: `as-${user}`, user }, root.deps);
+        const made = await createClone({ name: `as-${user}`, user }, root.deps);
+        // REQUIRE SSL stays: the clone serves TLS, its view says so, and a plain connection is refused.
+        const clone = user === 'tls' ? { ...made, ssl: { ca: made.tls?.ca ?? assert.fail('no CA'), rejectUnauthorized: true } } : made;
+        if (user === 'tls') {
+          assert.equal(made.tls?.required, true);
+          await assert.rejects(mysqlQuery(made, 'SELECT 1'), /Access denied/, 'a connection without TLS (mysql2 asks for none) is refused');
+        }
         assert.equal(await query(clone, 'SELECT CURRENT_USER()'), `${user}@%`);
         assert.match(await query(clone, sql), /^[23]$/, user);
         await assert.rejects(query(clone, 'CREATE DATABASE other'), /denied/, `${user} has no rights beyond the source's`);

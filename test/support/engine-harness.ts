@@ -65,8 +65,8 @@ export async function mariadbQuery(conn: { host: string; port: number; user: str
  * One query (or several, `;`-separated) over mysql2, the first column of the last row as text:
  * for MySQL 9.7, whose accounts use caching_sha2_password.
  */
-export async function mysqlQuery(conn: { host: string; port: number; user: string; password: string }, sql: string): Promise<string> {
-  const c = await createConnection({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, multipleStatements: true, charset: 'utf8mb4' });
+export async function mysqlQuery(conn: { host: string; port: number; user: string; password: string; ssl?: { ca: string; rejectUnauthorized: boolean } }, sql: string): Promise<string> {
+  const c = await createConnection({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, multipleStatements: true, charset: 'utf8mb4', ...(conn.ssl ? { ssl: conn.ssl } : {}) });
   try {
     const [result] = await c.query(sql);
     // Several statements give one entry per statement (rows, or a header for a write): the last rows win.
