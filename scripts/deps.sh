@@ -12,6 +12,8 @@ command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v losetup >/dev/null 2>&1 || need+=(mount)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
