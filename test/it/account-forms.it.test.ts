@@ -13,6 +13,7 @@ import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
 import type { Snapshot } from '../../src/state/state.js';
 import { MARIADB_IMAGE, skipUnless, type Capability } from '../support/capabilities.js';
+import { accountCredentials, accountRowsHex } from '../support/credentials.js';
 import { createTestRoot, mariadbQuery, mysqlQuery, type TestRoot } from '../support/engine-harness.js';
 
 const run = promisify(execFile);
@@ -39,12 +40,7 @@ function accountFormsSuite(label: string, image: string, flavor: 'mariadb' | 'my
     const source = (): Conn => ({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD });
 
     /** Every credential of the source's account table: what must never reach a clone. */
-    const sourceSecrets = async (): Promise<string[]> => {
-      const sql = mysql
-        ? "SELECT GROUP_CONCAT(CONCAT(HEX(authentication_string), ' ', COALESCE(HEX(JSON_UNQUOTE(JSON_EXTRACT(User_attributes, '$.additional_password'))), '')) SEPARATOR ' ') FROM mysql.user WHERE User NOT IN ('mysql.sys', 'mysql.session', 'mysql.infoschema')"
-        : "SELECT GROUP_CONCAT(CONCAT(HEX(JSON_VALUE(Priv, '$.authentication_string')), ' ', COALESCE(HEX(JSON_VALUE(Priv, '$.auth_or[0].authentication_string')), '')) SEPARATOR ' ') FROM mysql.global_priv";
-      return (await query(source(), `SET SESSION group_concat_max_len = 16777216; ${sql}`)).split(/\s+/).filter((h) => h.length >= 16);
-    };
+    const sourceSecrets = (): Promise<string[]> => accountCredentials((sql) => query(source(), sql), flavor);
 
     before(async () => {
       root = await createTestRoot('dolly-it-account-forms-');
@@ -140,10 +136,7 @@ function accountFormsSuite(label: string, image: string, flavor: 'mariadb' | 'my
     it('no production credential is readable in a clone: not by SQL as its admin, not in its mysql files', async () => {
       assert.ok(secrets.length >= 8, `the source's credentials were read (${secrets.length})`);
       const admin: CloneView = await createClone({ name: 'peek', admin: true }, root.deps);
-      const dump = mysql
-        ? "SELECT GROUP_CONCAT(CONCAT(User, '@', Host, ' ', HEX(authentication_string), ' ', HEX(COALESCE(User_attributes, ''))) SEPARATOR ' ') FROM mysql.user"
-        : "SELECT GROUP_CONCAT(CONCAT(User, '@', Host, ' ', HEX(Priv)) SEPARATOR ' ') FROM mysql.global_priv";
-      const rows = await query(admin, `SET SESSION group_concat_max_len = 16777216; ${dump}`);
+      const rows = await accountRowsHex((sql) => query(admin, sql), flavor);
       assert.ok(rows.includes('web@web1.example.com'), rows);
       for (const secret of secrets) assert.ok(!rows.includes(secret), `a source credential is in the clone's account table`);
       assert.equal(await query(admin, 'SELECT COUNT(*) FROM mysql.servers'), '0');

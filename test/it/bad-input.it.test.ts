@@ -163,7 +163,7 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
   });
 
   it('unknown snapshots and clones are NotFound; clone create before any snapshot too', async () => {
-    assertCleanError(await cli(['clone', 'create']), 3, /no snapshot yet/);
+    assertCleanError(await cli(['clone', 'create']), 3, /no snapshot of the replica yet/);
     assertCleanError(await cli(['clone', 'destroy', 'ghost']), 3, /no clone named "ghost"/);
     assertCleanError(await cli(['snapshot', 'destroy', 'nope']), 3, /no snapshot "nope"/);
   });

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { createDockerClient } from '../../src/docker/client.js';
 import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
 import { createClone } from '../../src/engine/clone-create.js';
+import { accountCredentials, accountRowsHex } from '../support/credentials.js';
 import { initPool } from '../../src/engine/pool-init.js';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { getReplicaStatus } from '../../src/engine/replica-status.js';
@@ -115,6 +116,13 @@ describe('replica init --method backup (MariaDB 10.11)', { skip: skipUnless('roo
     const asApp = await createClone({ name: 'phys-app', user: 'app' }, root.deps);
     assert.equal(await mariadbQuery(asApp, 'SELECT COUNT(*) FROM shop.big'), '1001', 'the view of app (its DEFINER) works as app');
     await assert.rejects(mariadbQuery({ ...asApp, password: APP_PASSWORD }, 'SELECT 1'), /Access denied/, "production's password does not open a clone");
+    // A physical copy brings the source's own accounts, root@localhost included: none keeps its credential.
+    const secrets = await accountCredentials((q) => mariadbQuery(rootConn(), q), 'mariadb');
+    assert.ok(secrets.length >= 2, `the source's credentials were read (${secrets.length})`);
+    const admin = await createClone({ name: 'phys-admin', admin: true }, root.deps);
+    const rows = await accountRowsHex((q) => mariadbQuery(admin, q), 'mariadb');
+    assert.ok(rows.includes('root@localhost'), rows.slice(0, 200));
+    for (const secret of secrets) assert.ok(!rows.includes(secret), "a source credential (root's or app's) is in a clone of a physical copy");
   });
 
   it('a backup larger than the pool: the pool fills, one line with a hint, nothing half-made, and the pool is usable again', async () => {
@@ -297,5 +305,12 @@ describe('replica init --method clone (MySQL 9.7, the CLONE plugin)', { skip: sk
     const clone = await createClone({ name: 'cloned' }, root.deps);
     assert.equal(await sql(clone, DIGEST), await sql(source(), DIGEST));
     assert.notEqual(await sql(clone, 'SELECT @@server_uuid'), await sql(source(), 'SELECT @@server_uuid'));
+    // CLONE brings the source's own accounts, root included: none keeps its credential in a clone.
+    const secrets = await accountCredentials((q) => sql(source(), q), 'mysql');
+    assert.ok(secrets.length >= 2, `the source's credentials were read (${secrets.length})`);
+    const admin = await createClone({ name: 'cloned-admin', admin: true }, root.deps);
+    const rows = await accountRowsHex((q) => sql(admin, q), 'mysql');
+    assert.ok(rows.includes('root@'), rows.slice(0, 200));
+    for (const secret of secrets) assert.ok(!rows.includes(secret), "a source credential is in a clone of a CLONE copy");
   });
 });

@@ -191,7 +191,7 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
     assert.equal(clone.snapshot, snapshot.id);
     assert.equal(clone.host, '127.0.0.1');
     assert.ok(clone.port >= 6000 && clone.port <= 6019);
-    assert.equal(clone.dsn, `mysql://${clone.user}:${encodeURIComponent(clone.password)}@127.0.0.1:${clone.port}/`);
+    assert.equal(clone.dsn, `mysql://${clone.user}:${encodeURIComponent(clone.password)}@127.0.0.1:${clone.port}/?ssl-mode=VERIFY_CA`, "clones serve TLS, in the Swarm too");
     const rows = await mariadbQuery(clone, 'SELECT COUNT(*) FROM docker.repl_status');
     assert.ok(Number(rows) >= before.rows, 'the clone holds the rows the replica had');
     // A clone has its own network namespace (its @@hostname is its container's): find it on the pool node's engine.
