@@ -49,7 +49,8 @@ export function rootCause(dump: Outcome, load: Outcome): Child | undefined {
 export type Outcome = { child: Child; exit: { code: number | null; signal: NodeJS.Signals | null } };
 
 export const DISK_FULL = /errno: 28|Errcode: 28|No space left|ERROR 1114|ERROR 1021|is full/i;
-export const BROKEN_PIPE = /errno 32|Broken pipe|EPIPE|I\/O error|write error/i;
+// Node gives children socket pairs, not pipes: a reader that went away is errno 104 (ECONNRESET) too.
+export const BROKEN_PIPE = /errno 32|errno 104|Broken pipe|EPIPE|ECONNRESET|Connection reset|I\/O error|write error/i;
 
 export function startChild(command: string, args: string[], password: string, stdin: 'ignore' | 'pipe', exits: { count: number }): Child {
   const env: NodeJS.ProcessEnv = {};

@@ -324,7 +324,9 @@ class CopyRun {
   private watch(child: Child): Promise<Exit> {
     return child.exit.then((e) => {
       if (e.code !== 0) {
-        if (!child.killedByUs) this.selfFailed.push({ child, exit: e });
+        // One that exited with a code failed on its own, even when our stop signal came after it
+        // died (Node may report its exit after another child's): only our signal makes an effect.
+        if (!(child.killedByUs && e.signal !== null)) this.selfFailed.push({ child, exit: e });
         this.stop();
       }
       return e;
