@@ -55,7 +55,7 @@ describe('space: a clone fills its share, the replica keeps replicating', { skip
     }
     assert.notEqual(failure, '', 'the clone never hit its share');
     // InnoDB reports the quota as a full table or a failed write; it may also abort its server.
-    assert.match(failure, /is full|quota|errno: 122|Disk full|Lost connection|gone away|Can't connect/i, failure);
+    assert.match(failure, /is full|quota|errno: 122|Disk full|Lost connection|gone away|unexpected eof|Can't connect/i, failure);
     const state = root.deps.store.require();
     const exclusive = await root.deps.driver(state).exclusiveBytes(state.clones.find((c) => c.name === 'hog')?.volume ?? '');
     assert.ok(exclusive <= 170 * MiB, `the clone holds ${exclusive} bytes, more than its share`);
