@@ -3,22 +3,10 @@ import { describe, it } from 'node:test';
 import { PermissionDeniedError } from '../errors.js';
 import type { Snapshot } from '../state/state.js';
 import { checkClonePolicy, parseCloneUsers } from './clone-policy.js';
+import { snapshotFixture } from '../../test/support/state-fixtures.js';
 
-const snapshot = (extra: Partial<Snapshot> = {}): Snapshot => ({
-  id: 's1',
-  status: 'ready',
-  volume: 'snap-s1',
-  gtid: '0-1-1',
-  data_state_at: '2026-12-01T00:00:00Z',
-  created_at: '2026-12-01T00:00:00Z',
-  pause_ms: 1,
-  prepare_ms: 1,
-  flavor: 'mariadb',
-  version: '10.11',
-  accounts: ['app@%', 'dba@%', 'dba@localhost', 'odd@name@%'],
-  privileged_accounts: ['dba@localhost', 'odd@name@%'],
-  ...extra,
-});
+const snapshot = (extra: Partial<Snapshot> = {}): Snapshot =>
+  snapshotFixture('s1', { accounts: ['app@%', 'dba@%', 'dba@localhost', 'odd@name@%'], privileged_accounts: ['dba@localhost', 'odd@name@%'], ...extra });
 const bob = { name: 'bob', admin: false };
 const admin = { name: 'admin', admin: true };
 const denied = (hint: RegExp) => (e: unknown): boolean => e instanceof PermissionDeniedError && !e.message.includes('\n') && hint.test(e.hint ?? '');

@@ -1,4 +1,5 @@
 import { PermissionDeniedError } from '../errors.js';
+import { splitAccount } from '../mysql/identifiers.js';
 import type { Principal } from '../server/tokens.js';
 import type { Snapshot } from '../state/state.js';
 import type { ClonePolicy } from './api.js';
@@ -30,17 +31,11 @@ function checkCloneUser(policy: ClonePolicy, snapshot: Snapshot, user: string): 
     const allowed = policy.cloneUsers.length > 0 ? `this engine allows ${policy.cloneUsers.join(', ')}` : 'this engine allows none';
     throw new PermissionDeniedError(`--user ${user} needs an admin token (${allowed})`, { hint: 'ask an admin, or add it to `dolly serve --clone-users`' });
   }
-  const privileged = (snapshot.privileged_accounts ?? []).filter((account) => accountUser(account) === user);
+  const privileged = (snapshot.privileged_accounts ?? []).filter((account) => splitAccount(account).user === user);
   if (privileged.length === 0) return;
   throw new PermissionDeniedError(`--user ${user} needs an admin token: ${privileged.join(', ')} has global privileges in snapshot ${snapshot.id}`, {
     hint: 'ask an admin, or name the accounts non-admins may use with `dolly serve --clone-users NAME,...`',
   });
-}
-
-/** The user name of an account `user@host` (a user name may itself hold an `@`; a host never does). */
-function accountUser(account: string): string {
-  const at = account.lastIndexOf('@');
-  return at < 0 ? account : account.slice(0, at);
 }
 
 /** `--clone-users app,report`: names, trimmed, without empty ones. */

@@ -1,12 +1,12 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { flavorOps, serverFlavor, type Flavor } from '../mysql/flavor.js';
-import { scrubAccounts } from '../mysql/account-scrub.js';
+import { scrubAccounts, type ScrubResult } from '../mysql/account-scrub.js';
 import { rotateUndoTablespaces } from '../mysql/undo-rotate.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
 import type { Replica } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
-import { CommandFailedError } from '../errors.js';
+import { CommandFailedError, messageOf } from '../errors.js';
 import { prepareRunDir, removeRunDir, runDir, type EngineDeps } from './context.js';
 import { generatePassword, generateServerId } from './names.js';
 import { accountInitSql, prepareCommand } from './server-config.js';
@@ -48,7 +48,7 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
     const connect = { ...replicaConnectOptions(deps.root, replica), socketPath: join(dir, 'mysqld.sock') };
     await waitUntilAnswering(deps, server, connect, signal);
     const client = await connectSql({ ...connect, queryTimeoutMs: 120_000 });
-    let accounts: PreparedAccounts;
+    let accounts: ScrubResult;
     try {
       accounts = await cleanReplicaState(client, flavor, replica.admin_user, parent, deps.store.require().settings.clone_tls !== false);
       for (const warning of accounts.warnings) deps.logger.warn(`prepare: ${warning}`, { volume });
@@ -57,7 +57,7 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
       if (flavorOps(flavor).rotatesUndo) await rotateUndoTablespaces(client, generateServerId().toString(36));
       for (const sql of flavorOps(flavor).prepareShutdownSql) await client.execute(sql);
       await client.execute('SHUTDOWN').catch(async (error: unknown) => {
-        deps.logger.warn('prepare server: SHUTDOWN failed; stopping its container', { error: error instanceof Error ? error.message : String(error) });
+        deps.logger.warn('prepare server: SHUTDOWN failed; stopping its container', { error: messageOf(error) });
         await deps.runtime.stop(server, 60);
       });
     } finally {
@@ -76,18 +76,7 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
   }
 }
 
-/** The accounts of a prepared snapshot, and what prepare did to them. */
-export interface PreparedAccounts {
-  /** Accounts a clone may be given with `--user` (`user@host`). */
-  accounts: string[];
-  /** Those with global privileges (directly or by a role). */
-  privileged: string[];
-  /** Those that must connect over TLS. */
-  tls: string[];
-  warnings: string[];
-}
-
-async function cleanReplicaState(client: SqlClient, flavor: Flavor, adminUser: string, parent: { accounts: readonly string[] } | undefined, clonesServeTls: boolean): Promise<PreparedAccounts> {
+async function cleanReplicaState(client: SqlClient, flavor: Flavor, adminUser: string, parent: { accounts: readonly string[] } | undefined, clonesServeTls: boolean): Promise<ScrubResult> {
   const ops = flavorOps(flavor);
   for (const sql of ops.resetReplicaAll()) await client.execute(sql);
   // Production's credentials never reach a clone: every account (server accounts included) gets a

@@ -3,32 +3,11 @@ import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../errors.js';
 import type { Snapshot, State } from '../state/state.js';
 import { checkCron, pastRetention } from './retention.js';
+import { snapshotFixture, stateFixture } from '../../test/support/state-fixtures.js';
 
-const snapshot = (id: string, createdAt: string, extra: Partial<Snapshot> = {}): Snapshot => ({
-  id,
-  status: 'ready',
-  volume: `snap-${id}`,
-  gtid: '0-1-1',
-  data_state_at: createdAt,
-  created_at: createdAt,
-  pause_ms: 1,
-  prepare_ms: 1,
-  flavor: 'mariadb',
-  version: '10.11',
-  scheduled: true,
-  ...extra,
-});
+const snapshot = (id: string, createdAt: string, extra: Partial<Snapshot> = {}): Snapshot => snapshotFixture(id, { data_state_at: createdAt, created_at: createdAt, scheduled: true, ...extra });
 
-const state = (snapshots: Snapshot[], schedule: State['schedule']): State => ({
-  version: 2,
-  root: '/r',
-  pool: { driver: 'copy' },
-  settings: { image: 'x', port_min: 6000, port_max: 6001, bind_address: '127.0.0.1', buffer_pool: '64M' },
-  snapshots,
-  clones: [],
-  jobs: [],
-  ...(schedule ? { schedule } : {}),
-});
+const state = (snapshots: Snapshot[], schedule: State['schedule']): State => stateFixture(snapshots, schedule ? { schedule } : {});
 
 describe('retention', () => {
   const now = new Date('2026-12-01T12:00:00Z');

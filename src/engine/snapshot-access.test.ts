@@ -4,31 +4,12 @@ import { FailedPreconditionError, NotFoundError } from '../errors.js';
 import type { Snapshot, State } from '../state/state.js';
 import { findSnapshot } from './clone-create.js';
 import { maySeeSnapshot, newestReplicaSnapshot } from './snapshot-access.js';
+import { snapshotFixture, stateFixture } from '../../test/support/state-fixtures.js';
 
-const snapshot = (id: string, extra: Partial<Snapshot> = {}): Snapshot => ({
-  id,
-  status: 'ready',
-  volume: `snap-${id}`,
-  gtid: '0-1-1',
-  data_state_at: '2026-12-01T00:00:00Z',
-  created_at: '2026-12-01T00:00:00Z',
-  pause_ms: 1,
-  prepare_ms: 1,
-  flavor: 'mariadb',
-  version: '10.11',
-  ...extra,
-});
+const snapshot = snapshotFixture;
 const branch = (id: string, owner: string, extra: Partial<Snapshot> = {}): Snapshot => snapshot(id, { branch_of: 'c1', parent: 'r1', owner, ...extra });
 
-const state = (snapshots: Snapshot[]): State => ({
-  version: 2,
-  root: '/r',
-  pool: { driver: 'copy' },
-  settings: { image: 'x', port_min: 6000, port_max: 6001, bind_address: '127.0.0.1', buffer_pool: '64M' },
-  snapshots,
-  clones: [],
-  jobs: [],
-});
+const state = (snapshots: Snapshot[]): State => stateFixture(snapshots);
 
 const alice = { name: 'alice', admin: false };
 const bob = { name: 'bob', admin: false };

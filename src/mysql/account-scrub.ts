@@ -1,4 +1,4 @@
-import { FailedPreconditionError } from '../errors.js';
+import { FailedPreconditionError, messageOf } from '../errors.js';
 import type { Flavor } from './flavor.js';
 import { quoteAccount } from './identifiers.js';
 import { allowedDefiners, dropPlantedObjects, plantedAccounts, type BranchParent } from './planted.js';
@@ -215,7 +215,7 @@ async function rekey(client: SqlClient, flavor: Flavor, account: StoredAccount, 
     }
     return true;
   } catch (error) {
-    warnings.push(`${user}@${host} dropped: its credential could not be replaced (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+    warnings.push(`${user}@${host} dropped: its credential could not be replaced (${messageOf(error).split('\n')[0]})`);
     await dropAccount(client, flavor, account, warnings);
     return false;
   }
@@ -279,7 +279,7 @@ async function addAnyHostAccounts(client: SqlClient, flavor: Flavor, logins: rea
       warnings.push(`${user}@% added with the grants of ${from.user}@${from.host}, so that a clone can log in as ${user}`);
     } catch (error) {
       await client.execute('DROP USER IF EXISTS ?@?', [user, '%']).catch(() => undefined);
-      warnings.push(`${user}@%: could not be added for ${from.user}@${from.host} (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+      warnings.push(`${user}@%: could not be added for ${from.user}@${from.host} (${messageOf(error).split('\n')[0]})`);
     }
   }
   return added;

@@ -1,3 +1,4 @@
+import { messageOf } from '../errors.js';
 import { quoteIdentifier } from './identifiers.js';
 import type { SqlClient } from './sql-client.js';
 
@@ -97,7 +98,7 @@ export async function dropPlantedObjects(client: SqlClient, allowed: ReadonlySet
       await client.execute(dropObjectSql(object));
       warnings.push(`${what} dropped: its definer is not an account of the branch's parent snapshot`);
     } catch (error) {
-      warnings.push(`${what}: its definer is not an account of the branch's parent snapshot, and it could not be dropped (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+      warnings.push(`${what}: its definer is not an account of the branch's parent snapshot, and it could not be dropped (${messageOf(error).split('\n')[0]})`);
     }
   }
   return warnings;
