@@ -33,7 +33,8 @@ if ! docker info >/dev/null 2>&1; then
   fi
   echo "deps: starting dockerd" >&2
   mkdir -p /var/log
-  nohup dockerd >/var/log/dolly-dockerd.log 2>&1 </dev/null &
+  # its own session: a Ctrl-C in the terminal that ran `make` never reaches it
+  setsid nohup dockerd >/var/log/dolly-dockerd.log 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1

@@ -3,7 +3,7 @@ import type { Snapshot } from '../state/state.js';
 import { reportStep, type EngineDeps } from './context.js';
 import { findClone, findSnapshot } from './clone-create.js';
 import { withJob } from './jobs.js';
-import { prepareServerName, prepareSnapshot } from './prepare.js';
+import { prepareServerName, prepareSnapshot, readSnapshotAccountTables } from './prepare.js';
 import { reconcile } from './reconcile.js';
 import { newSnapshot } from './snapshot-create.js';
 import { cloneConnectOptions, cloneServerName, waitUntilAnswering } from './servers.js';
@@ -60,11 +60,12 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       return {
         target: id,
         undo: [{ do: 'forget-snapshot', id }, { do: 'restore-clone', clone: before }, { do: 'remove-volume', id: snapshot.volume }, { do: 'remove-run-dir', server: prepare }, { do: 'remove-server', name: prepare }],
-        reserved: { snapshot, clone: before, replica, parentAccounts },
+        reserved: { snapshot, clone: before, replica, parentAccounts, parent },
       };
     },
-    async (job, { snapshot, clone, replica, parentAccounts }) => {
+    async (job, { snapshot, clone, replica, parentAccounts, parent }) => {
       const state = deps.store.require();
+      const parentTables = await readSnapshotAccountTables(deps.root, parent.volume, parent.id);
       const driver = deps.driver(state);
       const server = cloneServerName(clone.name);
       const stopped = performance.now();
@@ -81,8 +82,9 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       reportStep(deps, `snapshot ${snapshot.id}: state of clone ${clone.name} saved (its server stopped ${pauseMs} ms); preparing it`);
       const data = await driver.mount(snapshot.volume);
       // What prepare found besides its time (the accounts) goes on the snapshot as it is.
-      // Nothing planted in the clone survives: accounts its parent lacks, objects they define.
-      const { ms: prepareMs, ...found } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal, { accounts: parentAccounts });
+      // Nothing planted in the clone survives: its parent's account tables come back, objects by
+      // definers they lack go.
+      const { ms: prepareMs, ...found } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal, { accounts: parentAccounts, tables: parentTables });
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
       const done: Snapshot = { ...snapshot, status: 'ready', pause_ms: pauseMs, prepare_ms: prepareMs, ...found };

@@ -1,8 +1,10 @@
+import { rm } from 'node:fs/promises';
 import { FailedPreconditionError } from '../errors.js';
 import { flavorOps } from '../mysql/flavor.js';
 import { connectSql } from '../mysql/sql-client.js';
 import type { Clone, JobStep } from '../state/state.js';
 import { removeRunDir, type EngineDeps } from './context.js';
+import { accountTablesPath } from './prepare.js';
 import { REPLICA, cloneConnectOptions, cloneFlavor, cloneServerName, cloneSpec, replicaConnectOptions, startAndWait, waitUntilAnswering } from './servers.js';
 
 /** How long a step that talks to the replica may take to connect and answer. */
@@ -68,6 +70,7 @@ async function removeVolume(deps: EngineDeps, id: string): Promise<void> {
   if (users.length > 0) throw new FailedPreconditionError(`volume ${id} is still used by ${users.map((s) => s.name).join(', ')}`);
   const driver = deps.driver(deps.store.require());
   if (await driver.exists(id)) await driver.remove(id);
+  await rm(accountTablesPath(deps.root, id), { force: true });
 }
 
 async function resumeApplier(deps: EngineDeps): Promise<void> {

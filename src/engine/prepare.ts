@@ -1,17 +1,38 @@
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { readAccountTables, restoreAccountTables, type AccountTables } from '../mysql/account-tables.js';
 import { flavorOps, serverFlavor, type Flavor } from '../mysql/flavor.js';
-import { scrubAccounts, type ScrubResult } from '../mysql/account-scrub.js';
+import { readStoredAccounts, scrubAccounts, type ScrubResult } from '../mysql/account-scrub.js';
 import { rotateUndoTablespaces } from '../mysql/undo-rotate.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
 import type { Replica } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
-import { CommandFailedError, messageOf } from '../errors.js';
+import { CommandFailedError, FailedPreconditionError, messageOf } from '../errors.js';
 import { prepareRunDir, removeRunDir, runDir, type EngineDeps } from './context.js';
 import { generatePassword, generateServerId } from './names.js';
 import { accountInitSql, prepareCommand } from './server-config.js';
 import { CLONE_USER, replicaConnectOptions, waitUntilAnswering } from './servers.js';
 
+
+/**
+ * Where a prepared snapshot's account tables are kept (re-keyed: no production credential), so a
+ * branch of it can be given them back: ROOT/accounts/VOLUME.json, 0600.
+ */
+export function accountTablesPath(root: string, volume: string): string {
+  return join(root, 'accounts', `${volume}.json`);
+}
+
+/** A snapshot's account tables, as its prepare recorded them. */
+export async function readSnapshotAccountTables(root: string, volume: string, id: string): Promise<AccountTables> {
+  try {
+    return JSON.parse(await readFile(accountTablesPath(root, volume), 'utf8')) as AccountTables;
+  } catch {
+    throw new FailedPreconditionError(`snapshot ${id} has no record of its account tables (taken by an older dolly): a branch of it cannot be given them back`, {
+      hint: 'take a new snapshot (`dolly snapshot create`) and reset the clone to it (`dolly clone reset NAME --snapshot ID`)',
+    });
+  }
+}
 
 /** The temporary server that prepares a snapshot volume. */
 export function prepareServerName(volume: string): string {
@@ -25,11 +46,13 @@ export function prepareServerName(volume: string): string {
  * locks it, locks dolly's admin account, and shuts down cleanly. Returns the milliseconds it took
  * and the accounts (`user@host`) a clone may be given with `--user`.
  *
- * A branch passes its `parent` snapshot's login accounts: whatever its clone's user planted is
- * removed (accounts the parent lacks, the clone's own user included, and views, routines,
- * triggers and events whose definer the branch does not keep), each with a warning in the log.
+ * A branch passes its `parent` snapshot's login accounts and account tables: the branch gets the
+ * parent's account tables back (so no account, role or grant its clone's user made or changed
+ * survives), and views, routines, triggers and events whose definer the branch does not keep are
+ * dropped, each with a warning in the log. Every prepared snapshot's account tables are recorded
+ * (accountTablesPath) for its own branches.
  */
-export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: { accounts: readonly string[] }): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[]; tls_accounts: string[] }> {
+export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: BranchOf): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[]; tls_accounts: string[] }> {
   const started = Date.now();
   const flavor: Flavor = replica.source.flavor;
   const server = prepareServerName(volume);
@@ -52,6 +75,9 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
     try {
       accounts = await cleanReplicaState(client, flavor, replica.admin_user, parent, deps.store.require().settings.clone_tls !== false);
       for (const warning of accounts.warnings) deps.logger.warn(`prepare: ${warning}`, { volume });
+      const path = accountTablesPath(deps.root, volume);
+      await mkdir(join(deps.root, 'accounts'), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(path, JSON.stringify(await readAccountTables(client, flavor)), { mode: 0o600 });
       // Replaced rows live on in undo until it is truncated; then a clean shutdown by statement,
       // after which the container's shell runs the after-prepare step.
       if (flavorOps(flavor).rotatesUndo) await rotateUndoTablespaces(client, generateServerId().toString(36));
@@ -76,12 +102,27 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
   }
 }
 
-async function cleanReplicaState(client: SqlClient, flavor: Flavor, adminUser: string, parent: { accounts: readonly string[] } | undefined, clonesServeTls: boolean): Promise<ScrubResult> {
+/** What a branch is prepared against: its parent snapshot's login accounts and account tables. */
+export interface BranchOf {
+  accounts: readonly string[];
+  tables: AccountTables;
+}
+
+async function cleanReplicaState(client: SqlClient, flavor: Flavor, adminUser: string, parent: BranchOf | undefined, clonesServeTls: boolean): Promise<ScrubResult> {
   const ops = flavorOps(flavor);
   for (const sql of ops.resetReplicaAll()) await client.execute(sql);
+  // A branch's accounts, roles and grants are its parent's again, whatever its clone's user did.
+  const dropped: string[] = [];
+  if (parent !== undefined) {
+    const before = await readStoredAccounts(client, flavor);
+    await restoreAccountTables(client, parent.tables);
+    const after = new Set((await readStoredAccounts(client, flavor)).map((a) => `${a.user}@${a.host}`));
+    for (const a of before) if (!after.has(`${a.user}@${a.host}`)) dropped.push(`${a.user}@${a.host} dropped: it is not an account of the branch's parent snapshot`);
+  }
   // Production's credentials never reach a clone: every account (server accounts included) gets a
   // new random password nobody knows and is locked; a clone made with --user NAME unlocks NAME
   // with its own password. Read from the server's own table, never from a view the data can redefine.
   // A branch is scrubbed against its parent's accounts (see scrubAccounts).
-  return scrubAccounts(client, flavor, adminUser, () => generatePassword(24), { clonesServeTls, ...(parent === undefined ? {} : { parent: { accounts: parent.accounts, cloneUser: CLONE_USER } }) });
+  const result = await scrubAccounts(client, flavor, adminUser, () => generatePassword(24), { clonesServeTls, ...(parent === undefined ? {} : { parent: { accounts: parent.accounts, cloneUser: CLONE_USER } }) });
+  return { ...result, warnings: [...dropped, ...result.warnings] };
 }

@@ -186,6 +186,8 @@ export async function scrubAccounts(client: SqlClient, flavor: Flavor, adminUser
   }
   // FederatedX/CONNECT/FEDERATED server definitions hold their remote password in clear text.
   await client.execute('DELETE FROM mysql.servers').catch(() => warnings.push('mysql.servers could not be emptied'));
+  // MySQL keeps the hashes of earlier passwords when a password history is set.
+  if (flavor === 'mysql') await client.execute('DELETE FROM mysql.password_history').catch(() => warnings.push('mysql.password_history could not be emptied'));
   await client.execute('FLUSH PRIVILEGES');
   await removeLeftovers(client, flavor, before, warnings);
   const reachable = await addAnyHostAccounts(client, flavor, logins, random, warnings);

@@ -21,8 +21,8 @@ type Conn = { host: string; port: number; user: string; password: string };
  * Issue 17, item 5 ("Where it stands" 2(c)): when a branch is prepared, nothing its clone's user
  * planted survives. An `--admin` clone plants a `dolly_admin@'%'` and an `evil@'%'` with every
  * privilege, a procedure, a view, a trigger and an event whose definer is `evil@'%'`, gives the
- * production account `app` a password it knows, inserts a row and makes a view of its own; then
- * it is saved as a branch. In clones of the branch (plain, `--admin`, `--user app`) no planted
+ * production account `app` a password it knows and every privilege (directly and by a role of its
+ * own), inserts a row and makes a view of its own; then it is saved as a branch. In clones of the branch (plain, `--admin`, `--user app`) no planted
  * account or object exists, no planted password logs in, app has the source's grants, and the
  * data (the row, the clone user's own view, app's view) is there.
  */
@@ -75,6 +75,12 @@ function plantingSuite(label: string, image: string, flavor: 'mariadb' | 'mysql'
         "CREATE DEFINER = 'evil'@'%' TRIGGER shop.evil_trigger BEFORE INSERT ON shop.items FOR EACH ROW SET NEW.name = NEW.name",
         "CREATE DEFINER = 'evil'@'%' EVENT shop.evil_event ON SCHEDULE EVERY 1 HOUR DISABLE DO DELETE FROM shop.items",
         `ALTER USER 'app'@'%' IDENTIFIED BY '${PLANTED}'`,
+        // Grants changed on an account the parent has, and a role of its own granted to it.
+        "GRANT ALL PRIVILEGES ON *.* TO 'app'@'%' WITH GRANT OPTION",
+        "GRANT SELECT ON mysql.* TO 'app'@'%'",
+        'CREATE ROLE boss',
+        'GRANT ALL PRIVILEGES ON *.* TO boss',
+        "GRANT boss TO 'app'@'%'",
         // The clone user's own view (DEFINER = dolly@'%'): data, it stays.
         'CREATE VIEW shop.mine AS SELECT id, name FROM shop.items',
       ].join('; '));
@@ -107,7 +113,7 @@ function plantingSuite(label: string, image: string, flavor: 'mariadb' | 'mysql'
 
     it('an --admin clone of the branch: no planted account or object, the data and legitimate views are there', async () => {
       const admin = await createClone({ name: 'b-admin', snapshot: branch.id, admin: true }, root.deps);
-      assert.equal(await query(admin, "SELECT COUNT(*) FROM mysql.user WHERE User = 'evil'"), '0');
+      assert.equal(await query(admin, "SELECT COUNT(*) FROM mysql.user WHERE User IN ('evil', 'boss')"), '0');
       assert.equal(await query(admin, "SELECT GROUP_CONCAT(Host ORDER BY Host) FROM mysql.user WHERE User = 'dolly_admin'"), '127.0.0.1,localhost', 'a planted dolly_admin survived');
       assert.equal(await query(admin, "SELECT GROUP_CONCAT(CONCAT(User, '@', Host)) FROM mysql.user WHERE User = 'dolly'"), 'dolly@%', "the clone's own user is made at its start");
       assert.equal(await query(admin, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'shop'"), '0');
