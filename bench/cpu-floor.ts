@@ -1,7 +1,9 @@
 /**
  * Where the time of many clone creates at once goes on this machine: wall time and CPU time (all
  * processes, from /proc/stat) of one create and of N at once, inside one process (no CLI start-up).
- * The floor for N at once is N × (CPU of one) / cores: no scheduling beats it.
+ * The floor for N at once is N × (CPU of one) / cores: no scheduling beats it. Then the same N
+ * through the engine (`dolly serve`, N POST /v1/clones at once with an admin token), against the
+ * target of 1.5 × the floor (issue 18). Needs `make build` (the engine is bin/dolly).
  *   node --import tsx bench/cpu-floor.ts [--count 16] [--json FILE]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { initReplica } from '../src/engine/replica-init.js';
 import { createSnapshot } from '../src/engine/snapshot-create.js';
 import { createTestRoot, mariadbQuery } from '../test/support/engine-harness.js';
 import { MARIADB_IMAGE } from '../test/support/capabilities.js';
+import { adminToken, spawnEngine } from '../test/support/engine-server.js';
 
 /** Busy CPU seconds of the whole machine so far (user + nice + system + irq + softirq + steal). */
 function busySeconds(): number {
@@ -50,6 +53,20 @@ try {
   }
   const many = await measured(() => Promise.all(Array.from({ length: count }, (_, i) => createClone({ name: `many-${i}` }, root.deps))));
   for (let i = 0; i < count; i += 1) await destroyClone(`many-${i}`, root.deps);
+  // The same through the engine: its HTTP API, its job journal, its policy checks.
+  const engine = await spawnEngine(root.root);
+  let viaEngine: { wall: number; cpu: number };
+  try {
+    const headers = { authorization: `Bearer ${await adminToken(root.root)}`, 'content-type': 'application/json' };
+    const call = async (method: string, path: string, body?: object): Promise<void> => {
+      const response = await fetch(`${engine.url}${path}`, { method, headers, ...(body ? { body: JSON.stringify(body) } : {}) });
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    };
+    viaEngine = await measured(() => Promise.all(Array.from({ length: count }, (_, i) => call('POST', '/v1/clones', { name: `api-${i}` }))));
+    for (let i = 0; i < count; i += 1) await call('DELETE', `/v1/clones/api-${i}`);
+  } finally {
+    await engine.stop();
+  }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   const one = { wall: median(singles.map((s) => s.wall)), cpu: median(singles.map((s) => s.cpu)) };
   const cores = cpus().length;
@@ -61,7 +78,10 @@ try {
     many_wall_s: many.wall,
     many_cpu_s: many.cpu,
     floor_s: (count * one.cpu) / cores,
-    target_s: 2 * one.wall,
+    engine_many_wall_s: viaEngine.wall,
+    engine_many_cpu_s: viaEngine.cpu,
+    engine_vs_floor: viaEngine.wall / ((count * one.cpu) / cores),
+    target_vs_floor: 1.5,
   };
   console.log(JSON.stringify(result, null, 2));
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));

@@ -219,6 +219,36 @@ describe('replica init --source-tls (MariaDB 10.11 source that requires TLS)', {
     await assertNoReplicaLeft(root, 'host name');
   });
 
+  it('verify-identity with the right CA to the name the certificate holds (db.example.test, in /etc/hosts for this test): copies and replicates, the IO thread checking the name', async () => {
+    const root = await newRoot('7620-7622');
+    const marker = '# dolly-it-source-tls';
+    const hosts = await readFile('/etc/hosts', 'utf8');
+    const clean = (text: string): string => text.split('\n').filter((line) => !line.includes(marker)).join('\n');
+    // Written in place (/etc/hosts may be a bind mount); the line goes again in `finally`.
+    await writeFile('/etc/hosts', `${clean(hosts).replace(/\n*$/, '\n')}127.0.0.1 db.example.test ${marker}\n`);
+    try {
+      await initReplica({ source: { ...source(), host: 'db.example.test', tls: { mode: 'verify-identity', ca: caPem } } }, root.deps);
+      const state = root.deps.store.require();
+      assert.equal(state.replica?.source.tls_mode, 'verify-identity');
+      const replica = await connectSql(replicaConnectOptions(root.root, state.replica ?? assert.fail('no replica')));
+      try {
+        const sql = await production.sql();
+        await sql.execute("INSERT INTO shop.orders (note) VALUES ('by name')").finally(() => sql.close());
+        const applied = async (): Promise<number> => Number((await replica.query<{ n: number }>("SELECT COUNT(*) AS n FROM shop.orders WHERE note = 'by name'"))[0]?.n ?? 0);
+        for (let i = 0; i < 100 && (await applied()) === 0; i += 1) await new Promise((r) => setTimeout(r, 200));
+        assert.equal(await applied(), 1, 'replication applied the later row');
+        const row = await slaveStatus(replica);
+        assert.equal(row.Master_Host, 'db.example.test');
+        assert.equal(row.Master_SSL_Verify_Server_Cert, 'Yes', 'verify-identity checks the host name');
+        assert.equal(row.Slave_IO_Running, 'Yes', String(row.Last_IO_Error));
+      } finally {
+        await replica.close();
+      }
+    } finally {
+      await writeFile('/etc/hosts', clean(await readFile('/etc/hosts', 'utf8')));
+    }
+  });
+
   it('through the CLI: verify-ca without --source-ca is refused before anything (exit 2); with it, one dump stream works', async () => {
     const root = await newRoot('7609-7611');
     const url = `mysql://root@127.0.0.1:${production.port}`;
