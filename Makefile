@@ -31,16 +31,25 @@ typecheck: $(NODE_MODULES)
 
 UNIT_TESTS = $(shell find src test -name '*.test.ts' ! -name '*.it.test.ts' | sort)
 IT_TESTS = $(shell find test -name '*.it.test.ts' | sort)
+# Integration files that run alone: the Swarm and the demos (one Swarm per engine, fixed roots),
+# and the ones that hold a timing bound under load (limits, a hung replica, a filling pool).
+IT_ALONE = $(filter $(addprefix test/it/,swarm-% demo% clone-limits.% hung-replica.% pool-grow.%),$(IT_TESTS))
+# The others two at a time: each has its own root, ports, servers and names.
+IT_PAIRED = $(filter-out $(IT_ALONE),$(IT_TESTS))
 NODE_TEST = node --import tsx --test --test-concurrency=1 --test-timeout=1200000
+NODE_TEST_PAIRED = node --import tsx --test --test-concurrency=2 --test-timeout=1200000
 
 test-unit: build typecheck
 	$(NODE_TEST) $(UNIT_TESTS)
 
 test-it: image
-	$(NODE_TEST) $(IT_TESTS)
+	$(NODE_TEST_PAIRED) $(IT_PAIRED)
+	$(NODE_TEST) $(IT_ALONE)
 
 test: image typecheck
-	$(NODE_TEST) $(UNIT_TESTS) $(IT_TESTS)
+	$(NODE_TEST) $(UNIT_TESTS)
+	$(NODE_TEST_PAIRED) $(IT_PAIRED)
+	$(NODE_TEST) $(IT_ALONE)
 
 bench: image
 	node --import tsx bench/bench.ts

@@ -11,6 +11,7 @@ export type ErrorCategory =
   | 'resource_exhausted'
   | 'permission_denied'
   | 'unauthenticated'
+  | 'rate_limited'
   | 'unavailable'
   | 'source'
   | 'command_failed'
@@ -80,6 +81,13 @@ export class PermissionDeniedError extends DollyError {
 export class UnauthenticatedError extends DollyError {
   constructor(message: string, options: DollyErrorOptions = {}) {
     super('unauthenticated', message, options);
+  }
+}
+
+/** Too many requests for a while (the engine's per-token rate limits): asking again later works. */
+export class RateLimitedError extends DollyError {
+  constructor(message: string, options: DollyErrorOptions = {}) {
+    super('rate_limited', message, options);
   }
 }
 

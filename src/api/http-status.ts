@@ -5,6 +5,7 @@ export const HTTP_STATUS: Record<ErrorCategory, number> = {
   invalid_argument: 400,
   unauthenticated: 401,
   permission_denied: 403,
+  rate_limited: 429,
   not_found: 404,
   already_exists: 409,
   failed_precondition: 409,

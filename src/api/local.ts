@@ -4,8 +4,10 @@ import { durationArg, formatDuration } from '../format.js';
 import { LOCAL_PRINCIPAL, createToken, listTokens, revokeToken, type Principal } from '../server/tokens.js';
 import { storeEventLog, type EventType } from '../server/event-log.js';
 import { branchOwner, isBranch, maySeeSnapshot, type SnapshotGate } from '../engine/snapshot-access.js';
-import type { Clone } from '../state/state.js';
+import type { Clone, Snapshot } from '../state/state.js';
+import type { UserLimiter } from '../server/limits.js';
 import type { DollyApi, LifecyclePolicy } from './api.js';
+import type { CloneCreateRequest, CloneView } from './schemas.js';
 import { checkAdminClone, checkClonePolicy } from './clone-policy.js';
 
 export interface LocalApiOptions {
@@ -15,6 +17,8 @@ export interface LocalApiOptions {
   policy?: LifecyclePolicy;
   /** Told about every change made (default: the root's event log, which the engine follows). */
   emit?: (type: EventType, data: Record<string, unknown>, owner?: string) => void;
+  /** The engine's per-token limits (clones, branches, snapshots); none for the host's CLI. */
+  limits?: UserLimiter;
 }
 
 /**
@@ -49,6 +53,38 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     visible: (snapshot) => maySeeSnapshot(principal, snapshot),
     admit: (snapshot, clone) => checkClonePolicy(principal, policy, snapshot, clone),
   };
+  /** Reserves what the engine's per-token limits count (nothing for the host's CLI). */
+  const admit = (kind: 'clone' | 'branch' | 'snapshot'): (() => void) => options.limits?.admit(principal, kind, deps.store.require()) ?? (() => undefined);
+  /** Marks a replica snapshot with the token that took it. */
+  const recordTaker = (made: Snapshot): Snapshot =>
+    deps.store.update((state) => {
+      const stored = state.snapshots.find((s) => s.id === made.id);
+      if (stored) stored.owner = principal.name;
+      return stored ? { ...stored } : made;
+    });
+  /** A clone as asked, once the limits let it be made (`--fresh` takes its snapshot first). */
+  const createOne = async (request: CloneCreateRequest, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<CloneView> => {
+    let snapshot = request.snapshot;
+    if (request.fresh) {
+      if (snapshot !== undefined) throw new InvalidArgumentError('--fresh takes a new snapshot: it cannot be combined with --snapshot', { hint: 'drop one of them' });
+      snapshot = (await api.snapshotCreate(signal)).id;
+    }
+    const clone = await (await engine.create()).createClone(
+      {
+        ...(snapshot !== undefined ? { snapshot } : {}),
+        ...(request.name !== undefined ? { name: request.name } : {}),
+        ...(request.admin ? { admin: true } : {}),
+        ...(request.user !== undefined ? { user: request.user } : {}),
+        ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
+        owner: principal.name,
+        gate,
+        ...(signal ? { signal } : {}),
+      },
+      deps,
+    );
+    emit('clone.created', { name: clone.name, snapshot: clone.snapshot, expires_at: clone.expires_at }, clone.owner);
+    return clone;
+  };
   const engine = {
     create: () => import('../engine/clone-create.js'),
     manage: () => import('../engine/clone-manage.js'),
@@ -59,9 +95,16 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     status: async () => (await import('../engine/status.js')).getStatus(deps),
     replicaStatus: async () => (await import('../engine/replica-status.js')).getReplicaStatus(deps),
     snapshotCreate: async (signal) => {
-      const snapshot = await (await import('../engine/snapshot-create.js')).createSnapshot(deps, signal ? { signal } : {});
-      emit('snapshot.created', { id: snapshot.id, gtid: snapshot.gtid, data_state_at: snapshot.data_state_at, by: principal.name });
-      return snapshot;
+      const release = admit('snapshot');
+      try {
+        const made = await (await import('../engine/snapshot-create.js')).createSnapshot(deps, signal ? { signal } : {});
+        // A token's snapshot records who took it (what --max-snapshots-per-user counts); the CLI's does not.
+        const snapshot = principal === LOCAL_PRINCIPAL ? made : recordTaker(made);
+        emit('snapshot.created', { id: snapshot.id, gtid: snapshot.gtid, data_state_at: snapshot.data_state_at, by: principal.name });
+        return snapshot;
+      } finally {
+        release();
+      }
     },
     snapshotList: async () => {
       const list = await (await engine.snapshots()).listSnapshots(deps, principal);
@@ -85,26 +128,12 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       const ttlMs = request.ttl === undefined ? policy.defaultTtlMs : checkedDuration(request.ttl, policy.maxTtlMs, '--ttl');
       // Refused before a --fresh snapshot is taken; the rest is checked against the snapshot chosen.
       if (request.admin) checkAdminClone(principal, policy);
-      let snapshot = request.snapshot;
-      if (request.fresh) {
-        if (snapshot !== undefined) throw new InvalidArgumentError('--fresh takes a new snapshot: it cannot be combined with --snapshot', { hint: 'drop one of them' });
-        snapshot = (await api.snapshotCreate(signal)).id;
+      const release = admit('clone');
+      try {
+        return await createOne(request, ttlMs, signal);
+      } finally {
+        release();
       }
-      const clone = await (await engine.create()).createClone(
-        {
-          ...(snapshot !== undefined ? { snapshot } : {}),
-          ...(request.name !== undefined ? { name: request.name } : {}),
-          ...(request.admin ? { admin: true } : {}),
-          ...(request.user !== undefined ? { user: request.user } : {}),
-          ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
-          owner: principal.name,
-          gate,
-          ...(signal ? { signal } : {}),
-        },
-        deps,
-      );
-      emit('clone.created', { name: clone.name, snapshot: clone.snapshot, expires_at: clone.expires_at }, clone.owner);
-      return clone;
     },
     cloneList: async () => (await engine.manage()).listClones(deps, (c) => mayUse(principal, c)),
     cloneGet: async (name) => {
@@ -126,7 +155,8 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     },
     cloneSnapshot: async (name, request = {}, signal) => {
       own(name);
-      const snapshot = await (await import('../engine/clone-snapshot.js')).snapshotClone(name, deps, { ...(request.share ? { share: true } : {}), ...(signal ? { signal } : {}) });
+      const release = admit('branch');
+      const snapshot = await (await import('../engine/clone-snapshot.js')).snapshotClone(name, deps, { ...(request.share ? { share: true } : {}), ...(signal ? { signal } : {}) }).finally(release);
       // A private branch is told to its owner only; a shared one to everyone.
       emit('snapshot.created', { id: snapshot.id, branch_of: name, parent: snapshot.parent, shared: snapshot.shared === true, by: principal.name }, snapshot.shared ? undefined : snapshot.owner);
       return snapshot;

@@ -84,7 +84,7 @@ export function registerDataCommands(program: Root): void {
       try {
         const result = await (await import('../engine/replica-init.js')).initReplica({ source, method: opts.method, ...(backup ? { backup } : {}), ...(parallel !== undefined ? { parallel } : {}), ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t), signal: ctx.signal }, deps);
         progress.stop();
-        ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} ${result.method === 'backup' ? 'restored from the backup' : 'copied'} (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s${result.parallel ? `, ${result.parallel.sessions} streams (${result.parallel.ranges} ranges of ${result.parallel.split_column ?? '-'}), commits held ${result.parallel.lock_ms} ms` : ''}), replicating from GTID ${result.gtid}`);
+        ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} ${result.method === 'backup' ? 'restored from the backup' : 'copied'} (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s${result.parallel ? `, ${result.parallel.sessions} streams (${result.parallel.ranges} ranges of ${result.parallel.split_column ?? '-'}), commits held ${result.parallel.lock_ms} ms` : ''}), replicating from GTID ${result.gtid} (image ${result.image})`);
       } finally {
         progress.stop();
       }

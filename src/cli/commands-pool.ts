@@ -15,12 +15,15 @@ export function registerPoolCommands(program: Root): void {
     .option('--size <size>', 'btrfs: size of the pool image file (default 20G)')
     .option('--device <path>', 'btrfs: a block device to use instead of an image file')
     .option('--directory <path>', 'btrfs: an already-mounted btrfs directory; copy: where volumes go')
-    .option('--image <image>', 'server image (dolly/mariadb:10.11, mariadb:10.11, mysql:8.4, ...)')
+    .option('--image <image>', "server image (dolly/mariadb:11.8, mariadb:10.6, mysql:8.4, ...); default: `replica init` takes the source's flavor and version (building dolly's image of it)")
     .option('--ports <range>', 'port range for clones', '6000-6099')
     .option('--bind <address>', 'address clones listen on', '127.0.0.1')
     .option('--buffer-pool <size>', 'InnoDB buffer pool of each clone', '64M')
     .option('--clone-quota <size>', 'what one clone alone may write, e.g. 5G (0: no limit; default a fifth of the pool; btrfs enforces it)')
     .option('--reserve <size>', 'free space kept for the replica: no clone is made below it (default a tenth of the pool, at least 256M)')
+    .option('--clone-memory <size>', "a clone container's memory limit, its /tmp tmpfs included (default: the buffer pool plus 448M, 512M)")
+    .option('--clone-cpus <cores>', 'CPU cores one clone may use at most (default 1; 0: no cap)')
+    .option('--clone-connections <n>', "a clone server's max_connections (default 50)")
     .option('--clone-network <mode>', "isolated (default: each clone in its own network namespace) or host (faster start; only where every clone's user is trusted)", 'isolated')
     .option('--clone-tls <on|off>', "on (default): clones serve TLS with a certificate of this root's CA; off: plain connections only", 'on')
     .action(async (opts, cmd) => {
@@ -37,6 +40,9 @@ export function registerPoolCommands(program: Root): void {
           cloneTls: opts.cloneTls,
           ...(opts.cloneQuota !== undefined ? { cloneQuota: opts.cloneQuota } : {}),
           ...(opts.reserve !== undefined ? { reserve: opts.reserve } : {}),
+          ...(opts.cloneMemory !== undefined ? { cloneMemory: opts.cloneMemory } : {}),
+          ...(opts.cloneCpus !== undefined ? { cloneCpus: opts.cloneCpus } : {}),
+          ...(opts.cloneConnections !== undefined ? { cloneConnections: opts.cloneConnections } : {}),
           bindAddress: opts.bind,
           bufferPool: opts.bufferPool,
           ...(opts.device ? { device: opts.device } : {}),
@@ -72,6 +78,20 @@ export function registerPoolCommands(program: Root): void {
       const ctx = cliContext(cmd.optsWithGlobals());
       const result = await (await import('../engine/lifecycle.js')).teardown({ purge: opts.purge === true }, await ctx.deps());
       ctx.out.result(result, () => `removed ${result.removed.length} container(s)${result.purged ? '; pool and state deleted' : '; pool unmounted (dolly up brings it back)'}`);
+    });
+
+  program
+    .command('pool')
+    .description('the storage pool')
+    .command('grow')
+    .description('grow the btrfs pool while everything runs (replication paused for space resumes by itself)')
+    .option('--size <size>', 'new size of the pool image file, larger than now (e.g. 40G)')
+    .option('--add-device <path>', 'a blank block device to add to the pool')
+    .action(async (opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const { growPool } = await import('../engine/pool-space.js');
+      const result = await growPool({ ...(opts.size !== undefined ? { size: opts.size } : {}), ...(opts.addDevice !== undefined ? { addDevice: opts.addDevice } : {}) }, await ctx.deps());
+      ctx.out.result(result, () => `pool grown from ${formatBytes(result.from_bytes)} to ${formatBytes(result.to_bytes)}, ${formatBytes(result.free_bytes)} free${result.resumed ? '; replication resumed' : ''}`);
     });
 
   const images = program.command('images').description('server images');

@@ -3,6 +3,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError, messageOf } from '../errors.js';
 import { parseCloneUsers } from '../api/clone-policy.js';
 import { durationArg } from '../format.js';
+import { DEFAULT_RATE_LIMIT, DEFAULT_USER_LIMITS } from '../server/limits.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { table } from './output.js';
 import { secretPrompt } from './prompt.js';
@@ -27,6 +28,13 @@ export function registerServeCommands(program: Root): void {
     .option('--metrics-token', 'make /metrics need a token too')
     .option('--allow-admin-clones', 'non-admin tokens may ask for admin clones (every privilege in the clone: plugins, FILE, outside networks)')
     .option('--clone-users <list>', 'the production accounts non-admin tokens may ask for with --user, e.g. app,report (default: any without global privileges)')
+    .option('--max-clones-per-user <n>', 'clones a non-admin token may have at once (0: no limit)', String(DEFAULT_USER_LIMITS.maxClones))
+    .option('--max-branches-per-user <n>', 'branches (`clone snapshot`) a non-admin token may have (0: no limit)', String(DEFAULT_USER_LIMITS.maxBranches))
+    .option('--max-snapshots-per-user <n>', 'snapshots of the replica a non-admin token may have taken that still exist (0: no limit)', String(DEFAULT_USER_LIMITS.maxSnapshots))
+    .option('--snapshots-by <who>', 'who may take snapshots of the replica (each pauses its applier): admin or all', DEFAULT_USER_LIMITS.snapshotsBy)
+    .option('--snapshot-interval <duration>', 'with --snapshots-by all: a non-admin token takes at most one snapshot per this long (0s: no limit)', '1m')
+    .option('--rate-limit <n>', 'API requests per second per token, in bursts of up to twice that (0: no limit)', String(DEFAULT_RATE_LIMIT))
+    .option('--insecure', 'allow a --listen address other than loopback without TLS (tokens and passwords cross the network in clear)')
     .option('--install', 'write a systemd unit that runs this engine at boot, and enable it')
     .option('--unit-dir <dir>', 'with --install: where the unit goes', '/etc/systemd/system')
     .action(async (opts, cmd) => {
@@ -40,8 +48,19 @@ export function registerServeCommands(program: Root): void {
         ...(opts.allowAdminClones ? { allowAdminClones: true } : {}),
         ...(opts.cloneUsers !== undefined ? { cloneUsers: parseCloneUsers(opts.cloneUsers) } : {}),
       };
+      if (opts.snapshotsBy !== 'admin' && opts.snapshotsBy !== 'all') throw new InvalidArgumentError(`invalid --snapshots-by ${JSON.stringify(opts.snapshotsBy)}`, { hint: 'give admin or all' });
+      const limits = {
+        maxClones: countArg(opts.maxClonesPerUser, '--max-clones-per-user'),
+        maxBranches: countArg(opts.maxBranchesPerUser, '--max-branches-per-user'),
+        maxSnapshots: countArg(opts.maxSnapshotsPerUser, '--max-snapshots-per-user'),
+        snapshotsBy: opts.snapshotsBy,
+        snapshotIntervalMs: durationArg(opts.snapshotInterval, '--snapshot-interval'),
+      } as const;
+      const rateLimit = countArg(opts.rateLimit, '--rate-limit');
       if (policy.defaultTtlMs !== undefined && policy.defaultTtlMs > policy.maxTtlMs) throw new InvalidArgumentError('--default-ttl is longer than --max-ttl', { hint: 'lower it or raise --max-ttl' });
       if (opts.install) {
+        // An installed engine that would refuse its address at boot is refused now.
+        (await import('../server/serve.js')).checkListen(opts.listen, opts.tlsCert !== undefined, opts.insecure === true);
         const { installUnit } = await import('../server/systemd.js');
         const deps = await ctx.deps();
         if (opts.webhook.length > 0 && opts.webhookSecretFile === undefined) throw new InvalidArgumentError('an installed engine with webhooks needs --webhook-secret-file', { hint: 'a unit does not see DOLLY_WEBHOOK_SECRET; write the secret to a 0600 file' });
@@ -61,6 +80,9 @@ export function registerServeCommands(program: Root): void {
           ...(opts.metricsToken ? { metricsNeedToken: true } : {}),
           ...(opts.idleAfter !== undefined ? { idleMs: durationArg(opts.idleAfter, '--idle-after') } : {}),
           webhooks,
+          limits,
+          rateLimit,
+          ...(opts.insecure ? { insecure: true } : {}),
         },
         await ctx.deps(),
       );
@@ -186,6 +208,13 @@ async function webhookTargets(urls: string[], secretFile: string | undefined): P
     if (!/^https?:\/\/[^\s]+$/.test(url)) throw new InvalidArgumentError(`invalid --webhook ${JSON.stringify(url)}`, { hint: 'give an http(s) URL' });
     return { url, secret };
   });
+}
+
+/** A whole number ≥ 0 given to a flag. */
+function countArg(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`invalid ${flag} ${JSON.stringify(text)}`, { hint: 'give a whole number (0: no limit)' });
+  return n;
 }
 
 async function firstLine(file: string, flag: string): Promise<string> {

@@ -13,5 +13,6 @@ export const EXIT_CODES: Record<ErrorCategory, number> = {
   source: 9,
   command_failed: 10,
   unauthenticated: 11,
+  rate_limited: 12,
   interrupted: 130,
 };

@@ -1,7 +1,10 @@
+import { rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { buildImage } from '../docker/image-build.js';
 import { createClone, type CloneView } from '../engine/clone-create.js';
 import type { EngineDeps } from '../engine/context.js';
 import { teardown } from '../engine/lifecycle.js';
+import { tlsDir } from '../engine/tls.js';
 import { initPool } from '../engine/pool-init.js';
 import { initReplica } from '../engine/replica-init.js';
 import { getReplicaStatus } from '../engine/replica-status.js';
@@ -103,9 +106,27 @@ export async function runDemo(options: DemoOptions, deps: EngineDeps): Promise<D
     return summary;
   } finally {
     await load?.stop().catch(() => undefined);
-    await teardown({ purge: true }, deps).catch((error: unknown) => deps.logger.warn('demo clean-up: teardown failed', { error: String(error) }));
+    await purgeDemoRoot(deps);
     await production?.stop().catch(() => undefined);
+    await removeDemoRoot(deps.root);
   }
+}
+
+/** `teardown --purge` of a demo's root, when the demo got as far as making its pool. */
+export async function purgeDemoRoot(deps: EngineDeps): Promise<void> {
+  if ((await deps.store.read()) === null) return;
+  await teardown({ purge: true }, deps).catch((error: unknown) => deps.logger.warn('demo clean-up: teardown failed', { error: String(error) }));
+}
+
+/**
+ * The last of a demo's clean-up: what `teardown --purge` keeps in a root (its CA, the prepared
+ * snapshots' account tables), then the root itself once empty. The demo refuses a root that holds
+ * a pool, so these are its own.
+ */
+export async function removeDemoRoot(root: string): Promise<void> {
+  await rm(tlsDir(root), { recursive: true, force: true });
+  await rm(join(root, 'accounts'), { recursive: true, force: true });
+  await rmdir(root).catch(() => undefined);
 }
 
 async function waitCaughtUp(deps: EngineDeps): Promise<number> {

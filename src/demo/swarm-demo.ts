@@ -1,6 +1,5 @@
 import { createClone, type CloneView } from '../engine/clone-create.js';
 import { createEngineDeps, type EngineDeps } from '../engine/context.js';
-import { teardown } from '../engine/lifecycle.js';
 import { generatePassword } from '../engine/names.js';
 import { initPool } from '../engine/pool-init.js';
 import { replicaConnectOptions } from '../engine/servers.js';
@@ -16,7 +15,7 @@ import type { Topology } from '../swarm/model.js';
 import { sandboxDown, sandboxUp } from '../swarm/sandbox/sandbox.js';
 import { buildTopology } from '../swarm/topology.js';
 import { sandboxTopologyConfig } from '../swarm/topology-config.js';
-import { demoSteps, rowInClone, type DemoStep } from './demo.js';
+import { demoSteps, purgeDemoRoot, removeDemoRoot, rowInClone, type DemoStep } from './demo.js';
 
 /** The Swarm demo's clone ports: the sandbox publishes them from the pool node on 127.0.0.1. */
 const CLONE_PORTS = { first: 6000, last: 6019 } as const;
@@ -73,7 +72,8 @@ export async function runSwarmDemo(options: SwarmDemoOptions, deps: EngineDeps):
   } finally {
     if (swarm) await swarmDestroy(topology, swarm).catch((error: unknown) => deps.logger.warn('demo clean-up: swarm destroy failed', { error: String(error) }));
     await sandboxDown({ root: deps.root }, { docker: deps.docker, logger: deps.logger }).catch((error: unknown) => deps.logger.warn('demo clean-up: sandbox down failed', { error: String(error) }));
-    await teardown({ purge: true }, deps).catch((error: unknown) => deps.logger.warn('demo clean-up: teardown failed', { error: String(error) }));
+    await purgeDemoRoot(deps);
+    await removeDemoRoot(deps.root);
   }
 }
 

@@ -120,6 +120,16 @@ export const ENGINES: readonly EngineImage[] = [
   { name: 'mysql-9.7', tag: 'dolly/mysql:9.7', suite: 'sid', flavor: 'mysql', version: '9.7', packages: ['mysql-server', 'mysql-client'], revision: MARIADB_RECIPE_REVISION },
 ];
 
+/** The server images `dolly images build` can make, of one flavor or of all, oldest version first. */
+export function buildableEngines(flavor?: EngineImage['flavor']): EngineImage[] {
+  const version = (e: EngineImage): number[] => e.version.split('.').map(Number);
+  return ENGINES.filter((e) => flavor === undefined || e.flavor === flavor).sort((a, b) => {
+    const [x = 0, y = 0] = version(a);
+    const [u = 0, v = 0] = version(b);
+    return x !== u ? x - u : y - v;
+  });
+}
+
 /** The engine of a name (`mariadb-11.8`) or of a tag (`dolly/mariadb:11.8`). */
 export function findEngine(nameOrTag: string): EngineImage | undefined {
   return ENGINES.find((e) => e.name === nameOrTag || e.tag === nameOrTag);
@@ -148,7 +158,7 @@ export async function buildImage(options: ImageBuildOptions & { engine?: EngineI
       },
       revision: engine.revision,
       changes: [`CMD ["${engine.flavor === 'mysql' ? 'mysqld' : 'mariadbd'}"]`, `LABEL dolly.image=${engine.flavor}`, `LABEL dolly.flavor=${engine.flavor}`, `LABEL ${LABEL_VERSION}=${engine.version}`],
-      rootHint: 'run `sudo dolly images build`',
+      rootHint: `run \`sudo dolly images build --engine ${engine.name}\``,
     },
     options,
     deps,

@@ -1,7 +1,7 @@
 import { FailedPreconditionError } from '../errors.js';
 import type { Snapshot } from '../state/state.js';
 import { reportStep, type EngineDeps } from './context.js';
-import { findClone, findSnapshot } from './clone-create.js';
+import { findClone, findSnapshot, keepReserve } from './clone-create.js';
 import { withJob } from './jobs.js';
 import { prepareServerName, prepareSnapshot, readSnapshotAccountTables } from './prepare.js';
 import { reconcile } from './reconcile.js';
@@ -68,11 +68,13 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       const parentTables = await readSnapshotAccountTables(deps.root, parent.volume, parent.id);
       const driver = deps.driver(state);
       const server = cloneServerName(clone.name);
+      // A branch counts with the clones against the reserve (the clones' group, where the driver has one): its cap is set from the space now.
+      await keepReserve(driver, state);
       const stopped = performance.now();
       await deps.runtime.stop(server, STOP_TIMEOUT_S);
       await deps.runtime.waitExit(server, (STOP_TIMEOUT_S + 10) * 1000);
       try {
-        await driver.snapshot(clone.volume, snapshot.volume);
+        await driver.snapshot(clone.volume, snapshot.volume, { cloneGroup: true });
       } finally {
         await deps.runtime.startExisting(server);
         await waitUntilAnswering(deps, server, cloneConnectOptions(state, clone), options.signal);

@@ -12,6 +12,7 @@ import { REPLICA, REPLICA_VOLUME, cloneConnectOptions, cloneFlavor, cloneServerN
 import type { ServerSpec } from '../runtime/runtime.js';
 import type { ConnectOptions } from '../mysql/sql-client.js';
 import { restoreReplicaCa, sourceCaPath } from './source-tls.js';
+import { tlsDir } from './tls.js';
 
 export interface UpResult {
   started: string[];
@@ -82,10 +83,11 @@ export async function up(deps: EngineDeps): Promise<UpResult> {
 /**
  * A replica whose replication threads stand still without an error (stopped by a command that
  * died, with no job left to say so) is started again; one stopped by an error is left for a
- * person (`replica status` shows it). True when it started them.
+ * person (`replica status` shows it), one paused for space for the pool watcher. True when it started them.
  */
 async function ensureReplicating(deps: EngineDeps, replica: Replica): Promise<boolean> {
   if (deps.store.require().jobs.some((j) => j.kind === 'snapshot-create' && ownerAlive(j.owner))) return false; // a live snapshot holds it on purpose
+  if (deps.store.require().replica?.space_pause !== undefined) return false; // paused for space: the engine resumes it once the pool has room (pool-space.ts)
   const client = await connectSql({ ...replicaConnectOptions(deps.root, replica), connectTimeoutMs: 10_000, queryTimeoutMs: 10_000 });
   try {
     const status = await replicaStatus(client, replica.source.flavor);
@@ -135,7 +137,7 @@ export async function teardown(options: { purge?: boolean }, deps: EngineDeps): 
   return { removed, purged: options.purge === true };
 }
 
-/** The run dirs of dolly's servers (then `run/` if empty), and the Swarm replica's account file. */
+/** The run dirs of dolly's servers (then `run/` if empty), the Swarm replica's account file, the clones' CA (its key too) and the snapshots' account tables. */
 async function removeDollyFiles(root: string): Promise<void> {
   const run = join(root, 'run');
   for (const dir of await readdir(run).catch(() => [] as string[])) {
@@ -144,5 +146,7 @@ async function removeDollyFiles(root: string): Promise<void> {
   await rmdir(run).catch(() => undefined);
   await rm(join(root, 'swarm-replica.json'), { force: true });
   await rm(sourceCaPath(root), { force: true });
+  await rm(tlsDir(root), { recursive: true, force: true });
+  await rm(join(root, 'accounts'), { recursive: true, force: true });
   await rm(join(root, 'lock'), { recursive: true, force: true }); // dolly 0.1's lock directory
 }

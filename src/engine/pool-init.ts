@@ -7,6 +7,7 @@ import { DEFAULT_IMAGE } from '../docker/image-build.js';
 import type { State } from '../state/state.js';
 import { createBtrfsPool, parseSize } from '../storage/btrfs-pool.js';
 import type { DriverName } from '../storage/driver.js';
+import { cloneLimitSettings } from './clone-limits.js';
 import type { EngineDeps } from './context.js';
 
 export interface InitOptions {
@@ -17,6 +18,7 @@ export interface InitOptions {
   device?: string;
   /** btrfs: an already-mounted btrfs directory to use in place. */
   directory?: string;
+  /** The server image; absent: `replica init` chooses the one the source needs (Settings.image_auto). */
   image?: string;
   /** Clone port range, `6000-6099`. */
   ports?: string;
@@ -30,6 +32,12 @@ export interface InitOptions {
   cloneQuota?: string;
   /** Free space kept for the replica; default a tenth of the pool, at least 256M. */
   reserve?: string;
+  /** A clone container's memory limit (`512M`); default the buffer pool plus 448M. */
+  cloneMemory?: string;
+  /** CPU cores a clone may use (`1`, `0.5`, `0`: no cap); default 1. */
+  cloneCpus?: string;
+  /** A clone server's max_connections; default 50. */
+  cloneConnections?: string;
 }
 
 export interface InitResult {
@@ -58,10 +66,11 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
   const reserve = sizeOrZero(options.reserve);
   if (cloneNetwork !== 'isolated' && cloneNetwork !== 'host') throw new InvalidArgumentError(`invalid clone network ${JSON.stringify(cloneNetwork)}`, { hint: 'isolated or host' });
   if (options.cloneTls !== undefined && options.cloneTls !== 'on' && options.cloneTls !== 'off') throw new InvalidArgumentError(`invalid --clone-tls ${JSON.stringify(options.cloneTls)}`, { hint: 'on or off' });
+  const limits = cloneLimitSettings(options, bufferPool);
   assertPrivileges(driverName, options.directory);
   const rootExisted = existsSync(deps.root);
   try {
-    return await initInRoot(driverName, { ...options, portMin, portMax, bufferPool, bindAddress, cloneNetwork, cloneQuotaBytes: cloneQuota, reserveBytes: reserve }, deps);
+    return await initInRoot(driverName, { ...options, portMin, portMax, bufferPool, bindAddress, cloneNetwork, cloneQuotaBytes: cloneQuota, reserveBytes: reserve, limits }, deps);
   } catch (error) {
     // A failed init leaves no root directory it made.
     if (!rootExisted) await rmdir(deps.root).catch(() => undefined);
@@ -71,7 +80,7 @@ export async function initPool(options: InitOptions, deps: EngineDeps): Promise<
 
 async function initInRoot(
   driverName: DriverName,
-  options: InitOptions & { portMin: number; portMax: number; bufferPool: string; bindAddress: string; cloneNetwork: 'isolated' | 'host'; cloneQuotaBytes: number | undefined; reserveBytes: number | undefined },
+  options: InitOptions & { portMin: number; portMax: number; bufferPool: string; bindAddress: string; cloneNetwork: 'isolated' | 'host'; cloneQuotaBytes: number | undefined; reserveBytes: number | undefined; limits: ReturnType<typeof cloneLimitSettings> },
   deps: EngineDeps,
 ): Promise<InitResult> {
   const { portMin, portMax, bufferPool, bindAddress, cloneNetwork } = options;
@@ -84,11 +93,12 @@ async function initInRoot(
     version: 2,
     root: deps.root,
     pool,
-    settings: { image: options.image ?? DEFAULT_IMAGE, port_min: portMin, port_max: portMax, bind_address: bindAddress, buffer_pool: bufferPool, clone_network: cloneNetwork, ...(options.cloneTls === 'off' ? { clone_tls: false } : {}) },
+    settings: { image: options.image ?? DEFAULT_IMAGE, ...(options.image === undefined ? { image_auto: true } : {}), port_min: portMin, port_max: portMax, bind_address: bindAddress, buffer_pool: bufferPool, clone_network: cloneNetwork, ...(options.cloneTls === 'off' ? { clone_tls: false } : {}) },
     snapshots: [],
     clones: [],
     jobs: [],
   };
+  Object.assign(state.settings, options.limits);
   const driver = deps.driver(state);
   try {
     await driver.open();

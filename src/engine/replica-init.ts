@@ -1,5 +1,6 @@
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, SourceError } from '../errors.js';
-import { ensureImage, ENGINES, imageEngine } from '../docker/image-build.js';
+import { buildImage, ensureImage, ENGINES, imageEngine, type EngineImage } from '../docker/image-build.js';
+import { chooseImage, majorMinor, type SourceEngine } from './image-choice.js';
 import { replicaStatus, startReplication } from '../mysql/replication.js';
 import { checkSource } from '../mysql/source-check.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
@@ -11,7 +12,7 @@ import { MAX_SESSIONS } from '../mysql/parallel-dump.js';
 import { RESTORE_PREPARE, RESTORE_UNPACK, cloneInto, copySourceAccounts, dumpInto, restoreInto, type ParallelFigures, type ProvisionContext, type ProvisionMethod } from './provision.js';
 import type { Replica } from '../state/state.js';
 import type { EngineDeps } from './context.js';
-import { withJob } from './jobs.js';
+import { withJob, type JobRun } from './jobs.js';
 import { reconcile } from './reconcile.js';
 import { generatePassword, generateServerId } from './names.js';
 import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaSpec, startAndWait } from './servers.js';
@@ -41,6 +42,8 @@ export interface ReplicaInitResult {
   parallel?: ParallelFigures;
   flavor: string;
   version: string;
+  /** The server image the replica (and every clone) runs: the root's, or the one chosen for the source. */
+  image: string;
   databases: string[];
   gtid: string;
   copied_bytes: number;
@@ -104,11 +107,12 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         warnings.push(warning);
         deps.logger.warn(warning);
       }
+      const image = await replicaImage(job, info, method, deps);
       const state = deps.store.require();
-      await ensureImage(deps.docker, state.settings.image, deps.logger);
-      const engine = await imageEngine(deps.docker, state.settings.image);
-      assertEngineFits(engine, state.settings.image, info);
-      if (method === 'backup') assertBackupFits(engine, state.settings.image, info);
+      await ensureImage(deps.docker, image, deps.logger);
+      const engine = await imageEngine(deps.docker, image);
+      assertEngineFits(engine, image, info);
+      if (method === 'backup') assertBackupFits(engine, image, info);
       if (info.flavor !== 'mariadb' && (options.parallel ?? 1) > 1) {
         throw new FailedPreconditionError(`--parallel ${options.parallel} copies MariaDB sources; the source is ${info.flavor} ${info.version}`, { hint: 'drop --parallel (one mysqldump stream), or use --method clone' });
       }
@@ -130,7 +134,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       if (source.tls?.ca !== undefined) await installReplicaCa(deps.root, source.tls.ca);
       const connect = replicaConnectOptions(deps.root, replica);
       const sessions = options.parallel ?? (info.flavor === 'mariadb' ? DEFAULT_PARALLEL : 1);
-      const ctx: ProvisionContext = { source, info, replica, connect, image: state.settings.image, sessions, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+      const ctx: ProvisionContext = { source, info, replica, connect, image, sessions, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) };
       if (method === 'backup') job.willUndo({ do: 'remove-server', name: RESTORE_UNPACK }, { do: 'remove-server', name: RESTORE_PREPARE });
       const restored = options.backup && method === 'backup' ? await restoreInto(options.backup, data, ctx, deps) : null;
       const spec = await replicaSpec(deps, state, replica, data, info.flavor);
@@ -157,6 +161,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         ...(copied.parallel ? { parallel: copied.parallel } : {}),
         flavor: info.flavor,
         version: info.version,
+        image,
         databases: info.databases,
         gtid: copied.gtid,
         copied_bytes: copied.bytes,
@@ -165,6 +170,38 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       };
     },
   );
+}
+
+/**
+ * The replica's image: the root's own, or for a root made without --image (Settings.image_auto)
+ * the one the source needs (chooseImage), built when missing and recorded in the settings, so
+ * snapshots' and clones' servers (and the commit driver's new volumes) run it too.
+ */
+async function replicaImage(job: JobRun, info: SourceEngine, method: ProvisionMethod, deps: EngineDeps): Promise<string> {
+  const { settings } = deps.store.require();
+  if (settings.image_auto !== true) return settings.image;
+  // A backup of MySQL is refused by its own words, before anything is chosen or built.
+  if (method === 'backup') assertBackupFits(null, '', info);
+  const engine = chooseImage(info, method);
+  deps.logger.info(`the source runs ${info.flavor} ${info.version}: the replica and its clones run ${engine.tag}`);
+  await buildWithProgress(engine, deps);
+  job.update((s) => {
+    s.settings.image = engine.tag;
+    if (s.pool.driver === 'commit') s.pool['baseImage'] = engine.tag;
+  });
+  return engine.tag;
+}
+
+/** Builds an engine's image when it is missing (or of an older recipe), with a log line every 15 s while it builds. */
+async function buildWithProgress(engine: EngineImage, deps: EngineDeps): Promise<void> {
+  const started = Date.now();
+  const timer = setInterval(() => deps.logger.info(`building ${engine.tag} (about 2 minutes, once)`, { seconds: Math.round((Date.now() - started) / 1000) }), 15_000);
+  timer.unref();
+  try {
+    await buildImage({ engine }, { docker: deps.docker, shell: deps.shell, logger: deps.logger });
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** Sessions of a MariaDB dump when --parallel is not given (BENCHMARKS.md: 2 beat 1 and 4 on 2 cores). */
@@ -210,12 +247,6 @@ export async function assertReplicationStarted(admin: Awaited<ReturnType<typeof 
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-/** major.minor as numbers (`10.11.18-MariaDB-log` → [10, 11]). */
-function majorMinor(version: string): [number, number] {
-  const [, major = '0', minor = '0'] = /(\d+)\.(\d+)/.exec(version) ?? [];
-  return [Number(major), Number(minor)];
 }
 
 /**

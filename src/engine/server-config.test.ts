@@ -50,6 +50,11 @@ describe('server command lines', () => {
     assert.match(sql, /IDENTIFIED BY 'pa\\'ss\\\\'/);
     assert.equal(sql.split('\n').filter((l) => l.trim()).length, 4);
   });
+  it("a clone's command carries its limits' flags; without limits it has none", () => {
+    const args = cloneCommand(mariadb, 1, '64M', { limits: ['--max-connections=50', '--maximum-tmp_table_size=1M'] });
+    assert.ok(args.includes('--max-connections=50') && args.includes('--maximum-tmp_table_size=1M'));
+    assert.ok(!cloneCommand(mariadb, 1, '64M').some((a) => a.startsWith('--max-connections') || a.startsWith('--maximum-')));
+  });
   it('no server ignores accounts named by host (no --skip-name-resolve)', () => {
     for (const args of [cloneCommand(mariadb, 1, '64M'), prepareCommand(mariadb, 2), replicaCommand(mariadb, 3, '64M', [])]) assert.ok(!args.includes('--skip-name-resolve'));
   });

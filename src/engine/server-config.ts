@@ -122,9 +122,10 @@ function prepareServer(flavor: ServerFlavor, serverId: number): string[] {
 /**
  * A clone: own server id, its own network namespace (the runtime publishes the port), no
  * replication, no binlog, events off, small and fast; TLS with the certificate in its run
- * directory (src/engine/tls.ts). Unless `admin`, no plugin can be loaded.
+ * directory (src/engine/tls.ts). Unless `admin`, no plugin can be loaded. `limits`: its
+ * connections and the caps of what a session may raise (src/engine/clone-limits.ts).
  */
-export function cloneCommand(flavor: ServerFlavor, serverId: number, bufferPool: string, options: { admin?: boolean; listen?: Listen; tls?: { cert: string; key: string; ca: string } } = {}): string[] {
+export function cloneCommand(flavor: ServerFlavor, serverId: number, bufferPool: string, options: { admin?: boolean; listen?: Listen; tls?: { cert: string; key: string; ca: string }; limits?: readonly string[] } = {}): string[] {
   const tls = options.tls;
   return [
     flavor.serverBinary,
@@ -140,6 +141,7 @@ export function cloneCommand(flavor: ServerFlavor, serverId: number, bufferPool:
     '--innodb-buffer-pool-load-at-startup=OFF',
     '--innodb-buffer-pool-dump-at-shutdown=OFF',
     '--innodb-flush-log-at-trx-commit=2',
+    ...(options.limits ?? []),
     `--init-file=${INIT_FILE}`,
   ];
 }

@@ -10,6 +10,7 @@ import type { Clone, Replica, State } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { prepareRunDir, runDir, type EngineDeps } from './context.js';
 import { CLONE_TLS_FILES, caPath, issueServerCert } from './tls.js';
+import { cloneContainerLimits, cloneLimits, cloneServerArgs, replicaContainerLimits } from './clone-limits.js';
 import { CLONE_PRIVILEGES, REPLICA_MARKER, accountInitSql, productionAccountInitSql, cloneCommand, replicaCommand } from './server-config.js';
 
 export const REPLICA = 'replica';
@@ -71,6 +72,7 @@ export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<
     runDir: dir,
     command: replicaCommand(serverFlavor(flavorName), replica.server_id, '256M', replicationFilterArgs(replica.replicate_only), { requireMarker: data.kind === 'path' }),
     network: 'host',
+    limits: replicaContainerLimits(),
   };
 }
 
@@ -82,6 +84,7 @@ export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, da
   const initSql = clone.production_account ? productionAccountInitSql(clone.user, clone.password) : accountInitSql(clone.user, ['%'], clone.password, admin ? 'ALL' : CLONE_PRIVILEGES);
   const dir = await prepareRunDir(deps.root, server, initSql);
   const tls = state.settings.clone_tls !== false;
+  const limits = cloneLimits(state.settings);
   if (tls) await issueServerCert(deps.root, dir, clone.name, [clientHost(state.settings.bind_address), state.settings.bind_address], deps.shell);
   return {
     name: server,
@@ -94,10 +97,12 @@ export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, da
       admin,
       listen: isolated ? 'own-namespace' : { port: clone.port, bindAddress: state.settings.bind_address },
       ...(tls ? { tls: CLONE_TLS_FILES } : {}),
+      limits: cloneServerArgs(flavorName, limits),
     }),
     network: isolated ? 'isolated' : 'host',
     port: clone.port,
     bindAddress: state.settings.bind_address,
+    limits: cloneContainerLimits(limits),
   };
 }
 

@@ -1,4 +1,5 @@
 import { FailedPreconditionError } from '../errors.js';
+import { failpoint } from '../failpoint.js';
 import { connectSql } from '../mysql/sql-client.js';
 import { pauseReplica } from './quiesce.js';
 import type { Snapshot, State } from '../state/state.js';
@@ -45,6 +46,7 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       const data = await driver.mount(snapshot.volume);
       job.willUndo({ do: 'remove-run-dir', server: prepareServerName(snapshot.volume) }, { do: 'remove-server', name: prepareServerName(snapshot.volume) });
       const { ms: prepareMs, ...found } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
+      await failpoint('snapshot.prepared');
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
       const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), pause_ms: taken.pauseMs, prepare_ms: prepareMs, ...found };
@@ -67,6 +69,8 @@ export function newSnapshot(state: State, now: Date, fields: Pick<Snapshot, 'gti
 
 /** Every statement of a snapshot's pause fails after this long instead of hanging (a full pool). */
 const SQL_TIMEOUT_MS = 30_000;
+/** A replica's server that does not greet on its local socket within this long does not answer (SIGSTOPped, hung). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** What a snapshot records about the moment it was taken. */
 interface Taken {
@@ -82,14 +86,16 @@ async function atomicSnapshot(deps: EngineDeps, job: JobRun, state: State, drive
   // gigabytes just applied that flush would hold the applier for seconds instead of milliseconds.
   const data = await driver.mount(REPLICA_VOLUME);
   if (data.kind === 'path') await deps.shell.run('sync', ['-f', data.path]);
-  const client = await connectSql({ ...replicaConnectOptions(deps.root, replica), connectTimeoutMs: SQL_TIMEOUT_MS, queryTimeoutMs: SQL_TIMEOUT_MS });
+  const client = await connectSql({ ...replicaConnectOptions(deps.root, replica), connectTimeoutMs: CONNECT_TIMEOUT_MS, queryTimeoutMs: SQL_TIMEOUT_MS });
   try {
     // Journaled before the applier stops: if this process dies in the pause, the next command
     // starts the applier again (the backup lock dies with this connection).
     job.willUndo({ do: 'resume-applier' });
     const pause = await pauseReplica(client, replica.source.flavor, deps.now);
     try {
+      await failpoint('snapshot.paused');
       await driver.snapshot(REPLICA_VOLUME, volume);
+      await failpoint('snapshot.taken');
     } finally {
       pause.pauseMs = await pause.resume();
     }
@@ -104,7 +110,7 @@ async function atomicSnapshot(deps: EngineDeps, job: JobRun, state: State, drive
 async function stoppedSnapshot(deps: EngineDeps, job: JobRun, state: State, driver: StorageDriver, volume: string): Promise<Taken> {
   const replica = state.replica!;
   const connect = replicaConnectOptions(deps.root, replica);
-  const client = await connectSql({ ...connect, connectTimeoutMs: SQL_TIMEOUT_MS, queryTimeoutMs: SQL_TIMEOUT_MS });
+  const client = await connectSql({ ...connect, connectTimeoutMs: CONNECT_TIMEOUT_MS, queryTimeoutMs: SQL_TIMEOUT_MS });
   let pause: Taken;
   job.willUndo({ do: 'resume-applier' }, { do: 'start-replica' });
   try {

@@ -1,6 +1,7 @@
 import type { StatusView } from '../api/schemas.js';
 import { runningEngine } from '../server/claim.js';
 import type { EngineDeps } from './context.js';
+import { poolFullNote } from './pool-space.js';
 
 /** `dolly status`: pool space and limits, replica, counts, jobs in progress and the engine serving the root. */
 export async function getStatus(deps: EngineDeps): Promise<StatusView> {
@@ -11,7 +12,7 @@ export async function getStatus(deps: EngineDeps): Promise<StatusView> {
     root: deps.root,
     driver: state.pool.driver,
     pool: { total_bytes: space.totalBytes, free_bytes: space.freeBytes, reserve_bytes: state.settings.reserve_bytes ?? 0, clone_quota_bytes: state.settings.clone_quota_bytes ?? 0 },
-    replica: state.replica ? `${state.replica.source.host}:${state.replica.source.port}` : null,
+    replica: state.replica ? [`${state.replica.source.host}:${state.replica.source.port}`, poolFullNote(state.replica, space)].filter((part) => part !== null).join(' — ') : null,
     snapshots: state.snapshots.length,
     clones: state.clones.length,
     jobs: state.jobs.map((j) => ({ kind: j.kind, target: j.target, pid: j.owner.pid, started_at: j.started_at })),

@@ -53,6 +53,9 @@ export interface SqlErrorInfo {
   message: string;
 }
 
+/** How long `close()` waits for the server to acknowledge the QUIT before it drops the socket. */
+const CLOSE_TIMEOUT_MS = 2_000;
+
 /** Opens one connection (mysql2/promise, `multipleStatements: false`). */
 export async function connectSql(opts: ConnectOptions): Promise<SqlClient> {
   let conn: Connection;
@@ -85,6 +88,12 @@ export async function connectSql(opts: ConnectOptions): Promise<SqlClient> {
       const [rows] = await conn.query(opts.queryTimeoutMs === undefined ? { sql, values: params } : { sql, values: params, timeout: opts.queryTimeoutMs });
       return rows;
     } catch (error) {
+      // A statement that timed out still waits for its answer: the connection is of no more use
+      // (a polite QUIT would queue behind it, and wait as long as the server hangs).
+      if (isSqlError(error, 'PROTOCOL_SEQUENCE_TIMEOUT')) {
+        closed = true;
+        conn.destroy();
+      }
       throw mapSqlError(error, opts, 'query');
     }
   };
@@ -99,10 +108,15 @@ export async function connectSql(opts: ConnectOptions): Promise<SqlClient> {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      // A server that stopped answering never acknowledges the QUIT: the socket is dropped instead.
+      let timer: NodeJS.Timeout | undefined;
+      const gone = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS)));
       try {
-        await conn.end();
+        if ((await Promise.race([conn.end(), gone])) === 'timeout') conn.destroy();
       } catch {
         conn.destroy();
+      } finally {
+        clearTimeout(timer);
       }
     },
   };
@@ -210,7 +224,14 @@ export function mapSqlError(error: unknown, opts: ConnectOptions, phase: 'connec
   const where = `${source ? 'the source' : 'the server'} at ${endpointOf(opts)}`;
   const fail = (message: string, hint: string): DollyError =>
     source ? new SourceError(message, { hint, cause: error }) : new FailedPreconditionError(message, { hint, cause: error });
-  const reason = UNREACHABLE[info.code];
+  if (info.code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
+    const limit = opts.queryTimeoutMs === undefined ? '' : ` within ${opts.queryTimeoutMs / 1000} s`;
+    const message = `${where} did not answer${limit}`;
+    const hint = source ? 'is the source overloaded or stuck? try again later' : 'is the server stuck or overloaded? `dolly replica status` says whether it answers; its error log is in its run directory';
+    return source ? new SourceError(message, { hint, cause: error }) : new UnavailableError(message, { hint, cause: error });
+  }
+  // mysql2's connect timeout covers the greeting too: a server that accepts and never speaks.
+  const reason = info.code === 'ETIMEDOUT' && phase === 'connect' ? `no answer within ${(opts.connectTimeoutMs ?? 10_000) / 1000} s` : UNREACHABLE[info.code];
   if (reason !== undefined) {
     const message = phase === 'connect' ? `cannot connect to ${where}: ${reason}` : `lost ${where}: ${reason}`;
     const hint = source

@@ -13,8 +13,8 @@ export function containerName(root: string, name: string): string {
   return `dolly-${rootTag(root)}-${name}`;
 }
 
-/** Size limits of a server's tmpfs mounts (memory is only used as they fill). */
-const TMPDIR_SIZE = '1g';
+/** Size limits of a server's tmpfs mounts (memory is only used as they fill); a spec's limits may set the first. */
+const TMPDIR_BYTES = 1024 * 1024 * 1024;
 const FILESDIR_SIZE = '64m';
 
 /**
@@ -30,10 +30,22 @@ export function confinement(spec: ServerSpec): Docker.HostConfig {
     SecurityOpt: ['no-new-privileges'],
     ReadonlyRootfs: spec.data.kind === 'path',
     Tmpfs: {
-      [CONTAINER_TMPDIR]: `${tmpfs},size=${TMPDIR_SIZE},mode=1777`,
+      [CONTAINER_TMPDIR]: `${tmpfs},size=${spec.limits?.tmpdirBytes ?? TMPDIR_BYTES},mode=1777`,
       [CONTAINER_FILESDIR]: `${tmpfs},size=${FILESDIR_SIZE},mode=0700,uid=${SERVER_UID},gid=${SERVER_UID}`,
     },
     PidsLimit: 512,
+    ...resourceLimits(spec.limits),
+  };
+}
+
+/** A spec's limits as Docker's: memory with no swap beyond it, CPU weight and cap, OOM score. */
+export function resourceLimits(limits: ServerSpec['limits']): Docker.HostConfig {
+  if (limits === undefined) return {};
+  return {
+    ...(limits.memoryBytes !== undefined ? { Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes } : {}),
+    ...(limits.cpuShares !== undefined ? { CpuShares: limits.cpuShares } : {}),
+    ...(limits.cpus !== undefined ? { NanoCpus: Math.round(limits.cpus * 1e9) } : {}),
+    ...(limits.oomScoreAdj !== undefined ? { OomScoreAdj: limits.oomScoreAdj } : {}),
   };
 }
 
@@ -49,6 +61,9 @@ const NSSWITCH = 'nsswitch.conf';
 
 /** ServerRuntime on the Docker engine: one container per server, found again by its labels. */
 export class DockerRuntime implements ServerRuntime {
+  /** False once the daemon failed to start a container with a lowered OOM score (see start). */
+  private canLowerOomScore = true;
+
   constructor(
     private readonly docker: DockerClient,
     private readonly root: string,
@@ -70,20 +85,45 @@ export class DockerRuntime implements ServerRuntime {
       binds.push(`${join(spec.runDir, NSSWITCH)}:/etc/nsswitch.conf:ro`);
     }
     const network = await this.network(spec);
-    let container: Docker.Container;
+    const options: Docker.ContainerCreateOptions = {
+      name,
+      Image: image,
+      User: `${SERVER_UID}:${SERVER_UID}`,
+      Entrypoint: entrypoint === undefined ? [] : [entrypoint],
+      Cmd: cmd,
+      Labels: labels,
+      StopSignal: 'SIGTERM',
+      StopTimeout: 120,
+      ...(network.exposed ? { ExposedPorts: network.exposed } : {}),
+      HostConfig: { ...confinement(spec), NetworkMode: network.mode, Binds: binds, RestartPolicy: { Name: spec.restart ?? 'no' }, ...(network.ports ? { PortBindings: network.ports } : {}), ...(spec.network === 'isolated' ? NO_RESOLVER : {}) },
+    };
+    const create = async (host: Docker.HostConfig): Promise<Docker.Container> => this.createContainer({ ...options, HostConfig: { ...options.HostConfig, ...host } }, name, image);
+    const lowered = (spec.limits?.oomScoreAdj ?? 0) < 0;
+    let container = await create(lowered && !this.canLowerOomScore ? { OomScoreAdj: 0 } : {});
     try {
-      container = await this.docker.createContainer({
-        name,
-        Image: image,
-        User: `${SERVER_UID}:${SERVER_UID}`,
-        Entrypoint: entrypoint === undefined ? [] : [entrypoint],
-        Cmd: cmd,
-        Labels: labels,
-        StopSignal: 'SIGTERM',
-        StopTimeout: 120,
-        ...(network.exposed ? { ExposedPorts: network.exposed } : {}),
-        HostConfig: { ...confinement(spec), NetworkMode: network.mode, Binds: binds, RestartPolicy: { Name: spec.restart ?? 'no' }, ...(network.ports ? { PortBindings: network.ports } : {}), ...(spec.network === 'isolated' ? NO_RESOLVER : {}) },
-      });
+      await container.start();
+    } catch (error) {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      // A daemon without CAP_SYS_RESOURCE (a sandbox) cannot start a container whose OOM score is
+      // lowered: it starts at the default score instead (still below a clone's), and so does
+      // every later one of this runtime.
+      if (!(lowered && this.canLowerOomScore)) throw new CommandFailedError(`docker start ${name}`, null, describeDockerError(error), { cause: error });
+      this.canLowerOomScore = false;
+      container = await create({ OomScoreAdj: 0 });
+      try {
+        await container.start();
+      } catch (retryError) {
+        await container.remove({ force: true, v: true }).catch(() => undefined);
+        throw new CommandFailedError(`docker start ${name}`, null, describeDockerError(retryError), { cause: retryError });
+      }
+    }
+    return { name: spec.name, kind: spec.kind, volume: spec.volume, state: 'running', id: container.id, restarts: 0 };
+  }
+
+  /** createContainer with dolly's errors: a name taken, an image missing. */
+  private async createContainer(options: Docker.ContainerCreateOptions, name: string, image: string): Promise<Docker.Container> {
+    try {
+      return await this.docker.createContainer(options);
     } catch (error) {
       if (isDockerConflict(error)) {
         throw new AlreadyExistsError(`a container named ${name} already exists`, {
@@ -99,13 +139,6 @@ export class DockerRuntime implements ServerRuntime {
       }
       throw error;
     }
-    try {
-      await container.start();
-    } catch (error) {
-      await container.remove({ force: true, v: true }).catch(() => undefined);
-      throw new CommandFailedError(`docker start ${name}`, null, describeDockerError(error), { cause: error });
-    }
-    return { name: spec.name, kind: spec.kind, volume: spec.volume, state: 'running', id: container.id, restarts: 0 };
   }
 
   /** Host or no networking as asked; `isolated`: the root's clone network, the port published. */

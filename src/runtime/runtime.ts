@@ -44,6 +44,24 @@ export interface ServerSpec {
   bindAddress?: string;
   /** `on-failure`: the engine restarts the server when it exits with an error (a crash). Default: never. */
   restart?: 'on-failure';
+  /** What the server's container may use (none: the runtime's defaults, no limit). */
+  limits?: ServerLimits;
+}
+
+/**
+ * A container's share of the host. Memory is a hard limit with no swap beyond it; the tmpfs
+ * mounted at CONTAINER_TMPDIR is charged to it too, so `tmpdirBytes` must leave room under it.
+ * CPU: `cpuShares` weighs it against the other containers when the cores are busy (Docker's
+ * default is 1024), `cpus` caps it outright. `oomScoreAdj` (-1000..1000) orders who the host's
+ * OOM killer ends first: clones before the replica.
+ */
+export interface ServerLimits {
+  memoryBytes?: number;
+  /** Size of the CONTAINER_TMPDIR tmpfs (default 1 GB). */
+  tmpdirBytes?: number;
+  cpuShares?: number;
+  cpus?: number;
+  oomScoreAdj?: number;
 }
 
 export type ServerState = 'running' | 'stopped' | 'missing';

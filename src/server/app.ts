@@ -33,7 +33,8 @@ import {
   type ReplicaHistory,
 } from '../api/schemas.js';
 import type { EngineDeps } from '../engine/context.js';
-import { DollyError, InternalError, InvalidArgumentError, NotFoundError, UnauthenticatedError, messageOf } from '../errors.js';
+import { DollyError, InternalError, InvalidArgumentError, NotFoundError, RateLimitedError, UnauthenticatedError, messageOf } from '../errors.js';
+import type { TokenBuckets, UserLimiter } from './limits.js';
 import type { EventBus } from './events.js';
 import type { Metrics } from './metrics.js';
 import { authenticate, type Principal } from './tokens.js';
@@ -52,13 +53,24 @@ export interface AppOptions {
   tls?: { key: string; cert: string };
   /** Whether /metrics needs a token (default: no). */
   metricsNeedToken?: boolean;
+  /** Per-token limits on clones, branches and snapshots (default: none). */
+  limits?: UserLimiter;
+  /** Requests per second per token (per client address for requests without one); default: no limit. */
+  requests?: TokenBuckets;
 }
 
-const errors = Object.fromEntries([400, 401, 403, 404, 409, 500, 502, 503, 507].map((code) => [code, errorBodySchema]));
+/** The largest request body (every body of this API is a few hundred bytes): larger is 413. */
+export const BODY_LIMIT = 16 * 1024;
+/** How long a client may take to send a whole request (headers and body); the answer may take longer (long operations). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** How long a client may take to send the headers. */
+const HEADERS_TIMEOUT_MS = 15_000;
+
+const errors = Object.fromEntries([400, 401, 403, 404, 409, 413, 429, 500, 502, 503, 507].map((code) => [code, errorBodySchema]));
 const nameParams = z.object({ name: z.string() });
 const idParams = z.object({ id: z.string() });
 const empty = z.object({}).strict();
-/** A body a POST may leave out: with no body (and no content type) the validator sees null. */
+/** A body a POST may leave out: with no body (with or without a JSON content type) the validator sees null or undefined. */
 const optionalBody = <S extends z.ZodType>(schema: S): z.ZodOptional<z.ZodNullable<S>> => schema.nullish();
 /** The media type of a long operation's streamed answer. */
 export const NDJSON = 'application/x-ndjson';
@@ -71,7 +83,22 @@ const STREAMS = ' (with Accept: application/x-ndjson: 200 and one JSON line per 
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { deps, policy, metrics, signal } = options;
-  const app = Fastify({ logger: false, ...(options.tls ? { https: options.tls } : {}) }) as unknown as FastifyInstance;
+  // No socket idle timeout: a long operation's plain answer may take minutes with nothing sent meanwhile.
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    ...(options.tls ? { https: options.tls } : {}),
+  }) as unknown as FastifyInstance;
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // An empty body with a JSON content type (`curl -X POST -H 'Content-Type: application/json'`) is no body.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') done(null, undefined);
+    else json(request, text, done);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(fastifySwagger, {
@@ -86,15 +113,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const principals = new WeakMap<FastifyRequest, Principal>();
   const started = new WeakMap<FastifyRequest, number>();
   const open = new Set(['/healthz', '/openapi.json', ...(options.metricsNeedToken ? [] : ['/metrics'])]);
+  const retryAfter = new WeakMap<FastifyRequest, number>();
+  /** The request rate: per token, or per client address for the open paths and requests without a valid token. */
+  const throttle = (request: FastifyRequest, key: string, who: string): void => {
+    const waitMs = options.requests?.take(key) ?? 0;
+    if (waitMs === 0) return;
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    retryAfter.set(request, seconds);
+    throw new RateLimitedError(`too many requests from ${who}: this engine allows ${options.requests?.ratePerSecond} per second (dolly serve --rate-limit)`, { hint: `slow down; try again in ${seconds} s` });
+  };
   app.addHook('onRequest', async (request) => {
     started.set(request, performance.now());
     const path = request.url.split('?')[0] ?? '';
-    if (open.has(path)) return;
+    if (open.has(path)) return throttle(request, `address:${request.ip}`, request.ip);
     const header = request.headers.authorization ?? '';
     const secret = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
     const principal = secret === '' ? null : authenticate(deps.store, secret);
-    if (!principal) throw new UnauthenticatedError(secret === '' ? 'this request needs a token' : 'the token is not valid (wrong or revoked)', { hint: 'send `Authorization: Bearer <token>` (DOLLY_TOKEN for the CLI)' });
+    if (!principal) {
+      throttle(request, `address:${request.ip}`, request.ip);
+      throw new UnauthenticatedError(secret === '' ? 'this request needs a token' : 'the token is not valid (wrong or revoked)', { hint: 'send `Authorization: Bearer <token>` (DOLLY_TOKEN for the CLI)' });
+    }
     principals.set(request, principal);
+    throttle(request, `token:${principal.name}`, `token ${principal.name}`);
   });
   // One line per request: never a header or a body (they hold tokens and passwords).
   app.addHook('onResponse', async (request, reply) => {
@@ -102,17 +142,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     deps.logger.info('request', { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode, user: principals.get(request)?.name ?? null, ms: Math.round(ms) });
   });
   app.setNotFoundHandler(async (request, reply) => reply.code(404).send(errorBody(new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`, { hint: 'see /openapi.json' }))));
-  app.setErrorHandler(async (error: FastifyError, _request, reply) => {
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const dolly = toDollyError(error);
     if (dolly.category === 'internal' || dolly.category === 'command_failed') deps.logger.error('request failed', { error: messageOf(error) });
     metrics.failures.inc({ category: dolly.category });
-    return reply.code(HTTP_STATUS[dolly.category]).send(errorBody(dolly));
+    const wait = retryAfter.get(request);
+    if (wait !== undefined) reply.header('retry-after', String(wait));
+    // A body over BODY_LIMIT is bad input, answered 413 as HTTP says.
+    return reply.code(error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 413 : HTTP_STATUS[dolly.category]).send(errorBody(dolly));
   });
 
   const api = (request: FastifyRequest, progress?: (step: string) => void): DollyApi => {
     const principal = principals.get(request);
     if (!principal) throw new UnauthenticatedError('this request needs a token');
-    return localApi(progress ? { ...deps, progress } : deps, { principal, policy, emit: (type, data, owner) => options.events.emit(type, data, owner) });
+    return localApi(progress ? { ...deps, progress } : deps, { principal, policy, emit: (type, data, owner) => options.events.emit(type, data, owner), ...(options.limits ? { limits: options.limits } : {}) });
   };
   /** Times an operation into the job histogram. */
   const timed = async <T>(kind: string, fn: () => Promise<T>): Promise<T> => {
@@ -292,6 +335,7 @@ function toDollyError(error: FastifyError): DollyError {
     const where = issue?.instancePath ? `${error.validationContext ?? 'body'}${issue.instancePath.replaceAll('/', '.')}` : (error.validationContext ?? 'body');
     return new InvalidArgumentError(`invalid ${where}: ${issue?.message ?? 'does not match the schema'}`, { hint: 'see /openapi.json' });
   }
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new InvalidArgumentError(`the request body is larger than this engine takes (${BODY_LIMIT / 1024} KiB)`, { hint: 'send the JSON body described in /openapi.json' });
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
     return new InvalidArgumentError(error.message.split('\n')[0] ?? 'bad request', { hint: 'send a JSON body as described in /openapi.json' });
   }

@@ -1,9 +1,17 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineDeps } from '../engine/context.js';
 import { newestReplicaSnapshot } from '../engine/snapshot-access.js';
-import { messageOf } from '../errors.js';
+import type { PoolSample, ReplicaSample } from './sweeper.js';
 
-/** The engine's Prometheus metrics (`/metrics`). Gauges are read fresh at each scrape (`refresh`). */
+/** The newest readings the engine's sweeper took (a scrape reads these, never the replica or the pool). */
+export type Readings = () => { replica: ReplicaSample | undefined; pool: PoolSample | undefined };
+
+/**
+ * The engine's Prometheus metrics (`/metrics`). `refresh` sets the gauges from the root's state
+ * and the sweeper's newest readings: a scrape opens no connection to the replica and runs no
+ * command, however often it comes (the readings are as old as the sweeper's interval, shown by
+ * `dolly_replica_reading_age_seconds`).
+ */
 export interface Metrics {
   registry: Registry;
   jobSeconds: Histogram<'kind' | 'outcome'>;
@@ -11,12 +19,13 @@ export interface Metrics {
   refresh(): Promise<void>;
 }
 
-export function createMetrics(deps: EngineDeps): Metrics {
+export function createMetrics(deps: Pick<EngineDeps, 'store' | 'now'>, readings: Readings): Metrics {
   const registry = new Registry();
   const gauge = (name: string, help: string, labelNames: string[] = []): Gauge => new Gauge({ name, help, labelNames, registers: [registry] });
   const io = gauge('dolly_replica_io_running', '1 while the replica receives the source binlog');
   const sql = gauge('dolly_replica_sql_running', '1 while the replica applies it');
   const lag = gauge('dolly_replica_lag_seconds', 'how far the replica is behind the source (absent when unknown)');
+  const readingAge = gauge('dolly_replica_reading_age_seconds', "age of the replica reading the other dolly_replica_ gauges show (the engine's sweeper takes one per --expiry-interval)");
   const newest = gauge('dolly_snapshot_newest_age_seconds', 'age of the data in the default snapshot, the newest ready one of the replica (absent without one)');
   const snapshots = gauge('dolly_snapshots', 'snapshots');
   const clones = gauge('dolly_clones', 'clones by status', ['status']);
@@ -36,25 +45,25 @@ export function createMetrics(deps: EngineDeps): Metrics {
       snapshots.set(state.snapshots.length);
       clones.reset();
       for (const status of ['creating', 'ready', 'resetting', 'saving', 'deleting'] as const) clones.set({ status }, state.clones.filter((c) => c.status === status).length);
-      try {
-        const space = await deps.driver(state).space();
-        pool.set({ kind: 'total' }, space.totalBytes);
-        pool.set({ kind: 'free' }, space.freeBytes);
-        pool.set({ kind: 'used' }, space.totalBytes - space.freeBytes);
-        pool.set({ kind: 'reserve' }, state.settings.reserve_bytes ?? 0);
-      } catch (error) {
-        deps.logger.warn('metrics: pool space unknown', { error: messageOf(error) });
+      const { replica, pool: space } = readings();
+      pool.reset();
+      if (space) {
+        pool.set({ kind: 'total' }, space.total_bytes);
+        pool.set({ kind: 'free' }, space.free_bytes);
+        pool.set({ kind: 'used' }, space.total_bytes - space.free_bytes);
       }
+      pool.set({ kind: 'reserve' }, state.settings.reserve_bytes ?? 0);
       lag.reset();
-      if (!state.replica) {
+      readingAge.reset();
+      if (!state.replica || !replica) {
         io.set(0);
         sql.set(0);
         return;
       }
-      const status = await (await import('../engine/replica-status.js')).getReplicaStatus(deps);
-      io.set(status.io_running ? 1 : 0);
-      sql.set(status.sql_running ? 1 : 0);
-      if (status.lag_seconds !== null) lag.set(status.lag_seconds);
+      readingAge.set((deps.now().getTime() - Date.parse(replica.at)) / 1000);
+      io.set(replica.io_running ? 1 : 0);
+      sql.set(replica.sql_running ? 1 : 0);
+      if (replica.lag_seconds !== null) lag.set(replica.lag_seconds);
     },
   };
 }

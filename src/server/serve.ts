@@ -13,6 +13,7 @@ import { storeOutbox } from './webhook-outbox.js';
 import { startWebhooks, type WebhookTarget } from './webhooks.js';
 import { createMetrics } from './metrics.js';
 import { createToken, noTokens } from './tokens.js';
+import { DEFAULT_RATE_LIMIT, DEFAULT_USER_LIMITS, TokenBuckets, UserLimiter, type UserLimitsConfig } from './limits.js';
 
 /** Where the first start writes the admin token (mode 0600, readable by root only). */
 export const ADMIN_TOKEN_FILE = 'admin.token';
@@ -29,6 +30,12 @@ export interface ServeOptions {
   /** Clones without a client connection for this long are destroyed (unless protected). */
   idleMs?: number;
   webhooks?: WebhookTarget[];
+  /** Per-token limits (default: DEFAULT_USER_LIMITS). */
+  limits?: UserLimitsConfig;
+  /** Requests per second per token (default 20; bursts of twice that; 0: no limit). */
+  rateLimit?: number;
+  /** Listen on a non-loopback address without TLS (refused otherwise: tokens and passwords would cross the network in clear). */
+  insecure?: boolean;
 }
 
 /** A running engine. */
@@ -46,7 +53,8 @@ export interface Engine {
  */
 export async function startEngine(options: ServeOptions, deps: EngineDeps): Promise<Engine> {
   deps.store.require();
-  const { host, port } = parseListen(options.listen ?? DEFAULT_LISTEN);
+  const { host, port } = checkListen(options.listen ?? DEFAULT_LISTEN, options.tls !== undefined, options.insecure === true);
+  await (await import('../runtime/oom-score.js')).protectEngineFromOom(deps.logger);
   const tls = options.tls ? { key: await readPem(options.tls.keyFile), cert: await readPem(options.tls.certFile) } : undefined;
   const scheme = tls ? 'https' : 'http';
   // Claimed before anything else, so a second engine on this root is refused before it touches it.
@@ -65,12 +73,24 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
       await writeFile(file, `${createToken(deps.store, 'admin', true, deps.now())}\n`, { mode: 0o600 });
       deps.logger.info(`first start: the admin token is in ${file}`);
     }
-    const metrics = createMetrics(deps);
     events.start();
     stopWebhooks = startWebhooks(events, options.webhooks ?? [], deps.logger, { outbox: storeOutbox(deps.store) });
     sweeper = new Sweeper(deps, events, options.idleMs !== undefined ? { idleMs: options.idleMs } : {});
     const readings = sweeper;
-    app = await buildApp({ deps, policy: options.policy ?? {}, metrics, events, history: () => readings.history(), signal: stopping.signal, ...(tls ? { tls } : {}), ...(options.metricsNeedToken ? { metricsNeedToken: true } : {}) });
+    const metrics = createMetrics(deps, () => readings.latest());
+    const rate = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+    app = await buildApp({
+      deps,
+      policy: options.policy ?? {},
+      metrics,
+      events,
+      history: () => readings.history(),
+      signal: stopping.signal,
+      limits: new UserLimiter(options.limits ?? DEFAULT_USER_LIMITS),
+      ...(rate > 0 ? { requests: new TokenBuckets(rate, 2 * rate) } : {}),
+      ...(tls ? { tls } : {}),
+      ...(options.metricsNeedToken ? { metricsNeedToken: true } : {}),
+    });
     await app.listen({ host, port }).catch((error: unknown) => {
       throw new UnavailableError(`cannot listen on ${host}:${port}: ${messageOf(error)}`, { hint: 'choose another --listen address', cause: error });
     });
@@ -89,7 +109,7 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
     timer = setInterval(tick, options.intervalMs ?? 30_000);
     tick();
     deps.logger.info(`dolly engine serving ${deps.root} on ${url}`);
-    if (!tls && !['127.0.0.1', '::1', 'localhost'].includes(host)) deps.logger.warn(`listening on ${host} without TLS: tokens and clone passwords cross the network in clear (use --tls-cert/--tls-key)`);
+    if (!tls && !isLoopback(host)) deps.logger.warn(`listening on ${host} without TLS: tokens and clone passwords cross the network in clear (use --tls-cert/--tls-key)`);
     const server = app;
     const webhooks = stopWebhooks;
     return {
@@ -113,6 +133,22 @@ export async function startEngine(options: ServeOptions, deps: EngineDeps): Prom
     releaseEngine(deps.store);
     throw error;
   }
+}
+
+/** The address to listen on; a non-loopback one without TLS only with `insecure` (tokens and passwords would cross the network in clear). */
+export function checkListen(listen: string, tls: boolean, insecure: boolean): { host: string; port: number } {
+  const { host, port } = parseListen(listen);
+  if (!tls && !insecure && !isLoopback(host)) {
+    throw new InvalidArgumentError(`--listen ${host}:${port} without TLS would send tokens and clone passwords in clear`, {
+      hint: 'pass --tls-cert and --tls-key, listen on 127.0.0.1, or add --insecure on a network you trust',
+    });
+  }
+  return { host, port };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this host reaches. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** `HOST:PORT` or `[V6]:PORT`. */

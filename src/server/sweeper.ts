@@ -5,6 +5,7 @@ import { connectSql } from '../mysql/sql-client.js';
 import type { Clone } from '../state/state.js';
 import { judgeActivity, readServer, storeActivity, type ServerReading } from './clone-activity.js';
 import type { EventBus } from './events.js';
+import { watchPoolSpace } from '../engine/pool-space.js';
 
 /** One reading of the replica, kept for the web page's lag chart. */
 export interface ReplicaSample {
@@ -12,6 +13,13 @@ export interface ReplicaSample {
   io_running: boolean;
   sql_running: boolean;
   lag_seconds: number | null;
+}
+
+/** The pool's space as last read (bytes). */
+export interface PoolSample {
+  at: string;
+  total_bytes: number;
+  free_bytes: number;
 }
 
 /** Readings kept: a day at the default 30 s interval. */
@@ -42,8 +50,10 @@ export class Sweeper {
   /** As last seen (a replication found stopped at the engine's start is reported too). */
   private replicationStopped = false;
   private poolLow = false;
+  private pool: PoolSample | undefined;
   private cron: { expression: string; job: Cron } | undefined;
   private snapshotting = false;
+  private space: { stop(): void } | undefined;
 
   constructor(
     private readonly deps: EngineDeps,
@@ -59,6 +69,7 @@ export class Sweeper {
         this.deps.logger.warn(`sweep: ${what} failed`, { error: messageOf(error) });
       }
     };
+    this.space ??= watchPoolSpace(this.deps, { before: () => this.watchPool() }); // from the first tick on
     await step('expiry', () => this.expire());
     if (this.options.idleMs !== undefined) await step('idle clones', () => this.idle(this.options.idleMs ?? 0));
     await step('schedule', async () => this.schedule());
@@ -67,6 +78,8 @@ export class Sweeper {
     });
     await step('replication', () => this.watchReplication());
     await step('pool', () => this.watchPool());
+    // The pool's space is looked at every second, not every sweep: the replica may fill it fast (pool-space.ts).
+    this.space ??= watchPoolSpace(this.deps, { before: () => this.watchPool() }); // again, if `schedule` stopped it
   }
 
   /** The replica's recent readings, oldest first. */
@@ -74,7 +87,14 @@ export class Sweeper {
     return [...this.samples];
   }
 
+  /** The newest readings of the replica and the pool (what /metrics shows: a scrape connects to nothing). */
+  latest(): { replica: ReplicaSample | undefined; pool: PoolSample | undefined } {
+    return { replica: this.samples.at(-1), pool: this.pool };
+  }
+
   stop(): void {
+    this.space?.stop();
+    this.space = undefined;
     this.cron?.job.stop();
     this.cron = undefined;
   }
@@ -163,6 +183,7 @@ export class Sweeper {
     const state = this.deps.store.read();
     if (!state) return;
     const { freeBytes, totalBytes } = await this.deps.driver(state).space();
+    this.pool = { at: this.deps.now().toISOString(), total_bytes: totalBytes, free_bytes: freeBytes };
     const reserve = state.settings.reserve_bytes ?? 0;
     const low = freeBytes < 2 * reserve;
     if (low && !this.poolLow) this.events.emit('pool.low', { free_bytes: freeBytes, total_bytes: totalBytes, reserve_bytes: reserve });

@@ -39,7 +39,7 @@ export const snapshotSchema = z.object({
   privileged_accounts: z.array(z.string()).optional(),
   /** Those of `accounts` that must connect over TLS (`REQUIRE SSL`): `clone create --user` says so. */
   tls_accounts: z.array(z.string()).optional(),
-  /** A branch's owner: the token name that made it (`local`: the host's CLI). */
+  /** Who made it: a branch's token (`local`: the host's CLI); a replica snapshot taken through the engine, its token (none by the host's CLI). */
   owner: z.string().optional(),
   /** A branch others may see and clone (`snapshot share`); a branch is private to its owner and admins until then. */
   shared: z.boolean().optional(),
@@ -91,6 +91,11 @@ export const replicaSchema = z.object({
   /** Set when the user chose databases: replication is filtered to them. */
   replicate_only: z.array(z.string()).optional(),
   created_at: z.string(),
+  /**
+   * Set while dolly holds replication stopped because the pool is nearly full (src/engine/pool-space.ts),
+   * so it is not taken for an operator's stop: dolly starts it again once space is back.
+   */
+  space_pause: z.object({ at: z.string(), free_bytes: z.number(), total_bytes: z.number() }).optional(),
 });
 export type Replica = z.infer<typeof replicaSchema>;
 
@@ -139,6 +144,11 @@ export type Job = z.infer<typeof jobSchema>;
 /** Settings chosen at `dolly init`. */
 export const settingsSchema = z.object({
   image: z.string(),
+  /**
+   * The root was made without `--image`: `replica init` replaces `image` with the one the source
+   * needs (src/engine/image-choice.ts) and records it here. Absent (older roots, or `--image`): `image` is fixed.
+   */
+  image_auto: z.boolean().optional(),
   port_min: z.number().int().min(1).max(65535),
   port_max: z.number().int().min(1).max(65535),
   bind_address: z.string(),
@@ -156,6 +166,12 @@ export const settingsSchema = z.object({
   clone_quota_bytes: z.number().int().min(0).optional(),
   /** Free space kept for the replica: no clone is created while the pool has less. */
   reserve_bytes: z.number().int().min(0).optional(),
+  /** A clone container's memory limit, its `/tmp` tmpfs included (default: the buffer pool plus 448M; see src/engine/clone-limits.ts). */
+  clone_memory_bytes: z.number().int().min(1).optional(),
+  /** CPU cores a clone may use at most (default 1; 0: no cap). */
+  clone_cpus: z.number().min(0).optional(),
+  /** A clone server's max_connections (default 50). */
+  clone_connections: z.number().int().min(1).optional(),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

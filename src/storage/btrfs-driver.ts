@@ -64,10 +64,12 @@ export class BtrfsDriver implements StorageDriver {
     return { kind: 'path', path };
   }
 
-  async snapshot(sourceId: string, id: string): Promise<DataMount> {
+  async snapshot(sourceId: string, id: string, options: { cloneGroup?: boolean } = {}): Promise<DataMount> {
     const source = await this.existingPath(sourceId);
     const path = await this.freePath(id);
-    await this.btrfs(['subvolume', 'snapshot', source, path], `snapshotting ${sourceId}`, path);
+    // A branch joins the clones' qgroup as it is made, like a clone: what its prepare writes counts there.
+    const group = options.cloneGroup === true && (await this.cloneGroupExists()) ? ['-i', CLONE_GROUP] : [];
+    await this.btrfs(['subvolume', 'snapshot', ...group, source, path], `snapshotting ${sourceId}`, path);
     return { kind: 'path', path };
   }
 

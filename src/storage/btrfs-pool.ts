@@ -1,6 +1,8 @@
-import { mkdir, readdir, readFile, realpath, rm, rmdir, stat, statfs, truncate, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, readFile, realpath, rm, rmdir, stat, statfs, truncate, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError } from '../errors.js';
+import { formatBytes } from '../format.js';
 import type { Logger } from '../log.js';
 import type { Shell } from '../shell.js';
 
@@ -16,6 +18,8 @@ export type BtrfsPoolConfig = {
   image?: string;
   device?: string;
   directory?: string;
+  /** Devices added later (`dolly pool grow --add-device`): scanned before the pool is mounted. */
+  added_devices?: string[];
 };
 
 export interface BtrfsPoolOptions {
@@ -104,6 +108,8 @@ export async function mountBtrfsPool(config: BtrfsPoolConfig, deps: BtrfsPoolDep
       });
     }
     await mkdir(config.mountpoint, { recursive: true, mode: 0o700 });
+    // A pool that spans added devices mounts only once the kernel knows all of them.
+    for (const device of config.added_devices ?? []) await deps.shell.run('btrfs', ['device', 'scan', device], { nothrow: true });
     await deps.shell.run('mount', ['-o', config.image ? 'loop,noatime' : 'noatime', source, config.mountpoint]);
   }
   if (!(await isBtrfs(config.mountpoint))) {
@@ -137,6 +143,116 @@ export async function removeBtrfsPool(config: BtrfsPoolConfig, deps: BtrfsPoolDe
   await rmdir(config.mountpoint).catch((error: unknown) => {
     if (!isCode(error, 'ENOENT')) throw error;
   });
+}
+
+/** `dolly pool grow`: exactly one of them. */
+export interface PoolGrowRequest {
+  /** The image file's new size (`20G`): larger than it is now. Image pools only. */
+  size?: string;
+  /** A blank, unused block device to add to the pool. */
+  addDevice?: string;
+}
+
+/** What a grow did: the pool's size as the file system reports it, before and after. */
+export interface PoolGrowth {
+  from_bytes: number;
+  to_bytes: number;
+  /** The pool's configuration after it (a device added is listed in `added_devices`). */
+  config: BtrfsPoolConfig;
+}
+
+/**
+ * Grows a mounted pool while everything on it runs: `size` enlarges the image file (truncate,
+ * `losetup -c`, `btrfs filesystem resize <devid>:max`); `addDevice` adds a blank, unused block
+ * device (`btrfs device add`). Bad input is refused before anything changes; a failure after the
+ * image file was enlarged shrinks it back.
+ */
+export async function growBtrfsPool(config: BtrfsPoolConfig, request: PoolGrowRequest, deps: BtrfsPoolDeps): Promise<PoolGrowth> {
+  const how = 'grow it with `dolly pool grow --size N` (a larger image file) or `--add-device DEV` (a blank disk)';
+  if (request.size === undefined && request.addDevice === undefined) throw new InvalidArgumentError('say how to grow the pool', { hint: how });
+  if (request.size !== undefined && request.addDevice !== undefined) throw new InvalidArgumentError('--size and --add-device exclude each other', { hint: 'give one of them' });
+  if (config.directory !== undefined) {
+    throw new FailedPreconditionError(`the pool is the directory ${config.directory}, whose file system dolly does not manage`, {
+      hint: 'grow that file system yourself (`btrfs device add`, `btrfs filesystem resize`): dolly sees the new space at once',
+    });
+  }
+  if (request.size !== undefined && config.image === undefined) {
+    throw new InvalidArgumentError(`--size grows a pool image file; this pool is on the device ${config.device ?? '?'}`, { hint: 'add a device instead: `dolly pool grow --add-device DEV`' });
+  }
+  const bytes = request.size === undefined ? 0 : parseSize(request.size);
+  assertRoot(deps, 'growing the btrfs pool');
+  if (!(await isMountPoint(config.mountpoint)) || !(await isBtrfs(config.mountpoint))) {
+    throw new FailedPreconditionError(`the pool at ${config.mountpoint} is not mounted`, { hint: 'mount it first (`dolly up`), then grow it' });
+  }
+  const from = await fsBytes(config.mountpoint);
+  const grown = config.image !== undefined && request.size !== undefined ? await growImage(config, config.image, request.size, bytes, deps) : await addDevice(config, request.addDevice ?? '', deps);
+  return { from_bytes: from, to_bytes: await fsBytes(config.mountpoint), config: grown };
+}
+
+async function growImage(config: BtrfsPoolConfig, image: string, sizeText: string, bytes: number, deps: BtrfsPoolDeps): Promise<BtrfsPoolConfig> {
+  const current = (await stat(image)).size;
+  if (bytes <= current) {
+    throw new InvalidArgumentError(`the pool image is already ${formatBytes(current)}; --size ${sizeText} would not grow it`, { hint: `give a size larger than ${formatBytes(current)}` });
+  }
+  const host = await statfs(dirname(image));
+  if (bytes - current > host.bavail * host.bsize) {
+    throw new ResourceExhaustedError(`growing the pool image by ${formatBytes(bytes - current)} needs that much free under ${dirname(image)}, which has ${formatBytes(host.bavail * host.bsize)}`, {
+      hint: 'free space there first, or add a disk instead: `dolly pool grow --add-device DEV`',
+    });
+  }
+  const loops = await loopDevicesOf(image, deps.shell);
+  const members = await poolDevices(config.mountpoint, deps.shell);
+  const member = members.find((m) => loops.includes(m.path));
+  if (member === undefined) throw new FailedPreconditionError(`no loop device of ${image} is part of the pool at ${config.mountpoint}`, { hint: 'mount the pool again (`dolly down`, `dolly up`)' });
+  await truncate(image, bytes);
+  try {
+    await deps.shell.run('losetup', ['-c', member.path]);
+    await deps.shell.run('btrfs', ['filesystem', 'resize', `${member.devid}:max`, config.mountpoint]);
+  } catch (error) {
+    await truncate(image, current).catch(() => undefined);
+    await deps.shell.run('losetup', ['-c', member.path], { nothrow: true });
+    throw error;
+  }
+  deps.logger.info(`pool image ${image} grown from ${formatBytes(current)} to ${formatBytes(bytes)}`);
+  return config;
+}
+
+async function addDevice(config: BtrfsPoolConfig, device: string, deps: BtrfsPoolDeps): Promise<BtrfsPoolConfig> {
+  const info = await stat(device).catch(() => null);
+  if (info === null) throw new NotFoundError(`device ${device} does not exist`, { hint: 'give a disk or partition such as /dev/sdb' });
+  if (!info.isBlockDevice()) throw new InvalidArgumentError(`${device} is not a block device`, { hint: 'give a disk or partition such as /dev/sdb' });
+  const path = await realpath(device);
+  if ((await poolDevices(config.mountpoint, deps.shell)).some((m) => m.path === path)) {
+    throw new AlreadyExistsError(`${device} is already part of the pool`, { hint: 'give another, blank device' });
+  }
+  // An exclusive open fails while the device is mounted or held (RAID, LVM, dm-crypt, a swap area).
+  const handle = await open(path, constants.O_RDONLY | constants.O_EXCL).catch((error: unknown) => {
+    if (isCode(error, 'EBUSY')) throw new FailedPreconditionError(`${device} is in use (mounted, or held by another device)`, { hint: 'give a blank device nothing uses' });
+    throw error;
+  });
+  await handle.close();
+  const probe = await deps.shell.run('blkid', ['-p', '-o', 'export', path], { nothrow: true });
+  if (probe.exitCode === 0) {
+    throw new FailedPreconditionError(`${device} is not empty (${probe.stdout.trim().split('\n').join(', ')})`, {
+      hint: 'dolly adds only blank devices: pick another one, or wipe it yourself (`wipefs -a`) if its data is not needed',
+    });
+  }
+  if (probe.exitCode !== 2) throw new FailedPreconditionError(`cannot probe ${device}: ${probe.stderr.trim()}`);
+  await deps.shell.run('btrfs', ['device', 'add', path, config.mountpoint]);
+  deps.logger.info(`device ${path} added to the pool at ${config.mountpoint}`);
+  return { ...config, added_devices: [...(config.added_devices ?? []), path] };
+}
+
+/** The devices of a mounted pool (`btrfs filesystem show`): devid and path. */
+async function poolDevices(mountpoint: string, shell: Shell): Promise<Array<{ devid: number; path: string }>> {
+  const { stdout } = await shell.run('btrfs', ['filesystem', 'show', mountpoint]);
+  return [...stdout.matchAll(/devid\s+(\d+)\s+size\s.*\spath\s+(\S+)/g)].map((m) => ({ devid: Number(m[1]), path: m[2] ?? '' }));
+}
+
+/** The file system's size as statfs reports it (what `dolly status` shows). */
+async function fsBytes(mountpoint: string): Promise<number> {
+  const fs = await statfs(mountpoint);
+  return fs.blocks * fs.bsize;
 }
 
 /** True when `path` is a mount point in this process's mount namespace. */
@@ -178,8 +294,15 @@ async function makeImage(image: string, bytes: number, mountpoint: string, deps:
 
 async function prepareDevice(device: string, mountpoint: string, deps: BtrfsPoolDeps): Promise<BtrfsPoolConfig> {
   const info = await stat(device).catch(() => null);
-  if (info === null) throw new NotFoundError(`device ${device} does not exist`);
+  if (info === null) throw new NotFoundError(`device ${device} does not exist`, { hint: 'give a disk or partition such as /dev/sdb' });
   if (!info.isBlockDevice()) throw new InvalidArgumentError(`${device} is not a block device`, { hint: 'give a disk or partition such as /dev/sdb' });
+  // A mounted device is somebody's file system (another root's pool, perhaps): never shared.
+  const mounted = await deps.shell.run('findmnt', ['-n', '-o', 'TARGET', '--source', device], { nothrow: true });
+  if (mounted.exitCode === 0 && mounted.stdout.trim() !== '') {
+    throw new FailedPreconditionError(`${device} is mounted at ${mounted.stdout.trim().split('\n')[0]}`, {
+      hint: 'dolly takes a device nobody uses: pick another one, or give --directory for a btrfs file system that is mounted',
+    });
+  }
   const probe = await deps.shell.run('blkid', ['-p', '-o', 'export', device], { nothrow: true });
   if (probe.exitCode === 0) {
     const type = /^TYPE=(.*)$/m.exec(probe.stdout)?.[1];
@@ -198,7 +321,7 @@ async function prepareDevice(device: string, mountpoint: string, deps: BtrfsPool
 
 async function adoptDirectory(directory: string): Promise<BtrfsPoolConfig> {
   const info = await stat(directory).catch(() => null);
-  if (info === null || !info.isDirectory()) throw new NotFoundError(`directory ${directory} does not exist`);
+  if (info === null || !info.isDirectory()) throw new NotFoundError(`directory ${directory} does not exist`, { hint: 'give the directory where a btrfs file system is mounted, or drop --directory' });
   if (!(await isBtrfs(directory))) {
     throw new InvalidArgumentError(`${directory} is not on a btrfs file system`, { hint: 'mount a btrfs file system there first, or drop --directory' });
   }

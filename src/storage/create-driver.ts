@@ -15,6 +15,7 @@ export const btrfsPoolConfigSchema = z.object({
   image: z.string().min(1).exactOptional(),
   device: z.string().min(1).exactOptional(),
   directory: z.string().min(1).exactOptional(),
+  added_devices: z.array(z.string().min(1)).exactOptional(),
 });
 
 export const copyPoolConfigSchema = z.object({ driver: z.literal('copy'), directory: z.string().min(1) });

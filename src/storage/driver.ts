@@ -24,6 +24,8 @@ export type DriverName = 'btrfs' | 'copy' | 'commit';
  *   snapshot(source, id)      a new writable volume with the point-in-time content of `source`.
  *                             Atomic drivers (`atomic: true`) take it while `source`'s server runs
  *                             (the caller has quiesced it); for the others the caller stops it first.
+ *                             With `{ cloneGroup: true }` (a branch: a clone's saved state) the new
+ *                             volume counts with the clones against the reserve (see reserveFree).
  *   seal(id)                  the volume's content becomes read-only: a committed snapshot
  *   clone(snapshot, id)       a writable child of a sealed snapshot; costs only what it changes
  *                             (cloning an unsealed volume is a FailedPreconditionError)
@@ -46,7 +48,7 @@ export interface StorageDriver {
   destroy(): Promise<void>;
 
   createVolume(id: string): Promise<DataMount>;
-  snapshot(sourceId: string, id: string): Promise<DataMount>;
+  snapshot(sourceId: string, id: string, options?: { cloneGroup?: boolean }): Promise<DataMount>;
   seal(id: string): Promise<void>;
   clone(snapshotId: string, id: string): Promise<DataMount>;
   remove(id: string): Promise<void>;

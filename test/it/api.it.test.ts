@@ -108,7 +108,7 @@ describe('dolly serve: the HTTP API, tokens, ownership, lifecycle', { skip: skip
     await initPool({ driver: 'btrfs', size: '2G', ports: '6720-6759' }, root.deps);
     await initReplica({ source: { host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD } }, root.deps);
     snapshot = await createSnapshot(root.deps);
-    engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--max-ttl', '1d', '--max-protect', '2d']);
+    engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--max-ttl', '1d', '--max-protect', '2d', '--snapshots-by', 'all', '--snapshot-interval', '1s']);
     tokens.admin = await adminToken(root.root);
     admin = remoteApi({ url: engine.url, token: tokens.admin });
     for (const user of ['alice', 'bob']) tokens[user] = (await admin.tokenCreate({ name: user })).token;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -224,5 +224,133 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
       await small.dispose();
       assert.deepEqual(await leftovers(small.root), []);
     }
+  });
+});
+
+/** Every file under `dir` with its content (directories end in /): what must not change. */
+async function tree(dir: string): Promise<string[]> {
+  const entries: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    const path = join(entry.parentPath, entry.name);
+    entries.push(entry.isDirectory() ? `${path}/` : `${path}: ${await readFile(path, 'utf8')}`);
+  }
+  return entries.sort();
+}
+
+/** A sparse image file attached to a loop device of the test's own. */
+async function loopDevice(dir: string, name: string, size = '512M'): Promise<string> {
+  const image = join(dir, `${name}.img`);
+  await exec('truncate', ['-s', size, image]);
+  return (await exec('losetup', ['-f', '--show', image])).stdout.trim();
+}
+
+/** blkid's TYPE of a device ('' when it holds no file system). */
+async function fsType(device: string): Promise<string> {
+  return (await exec('blkid', ['-p', '-o', 'value', '-s', 'TYPE', device]).catch(() => ({ stdout: '' }))).stdout.trim();
+}
+
+/** What is mounted at `path` ('' when nothing). */
+async function mountedAt(path: string): Promise<string> {
+  return (await exec('findmnt', ['-n', '-o', 'SOURCE', '--mountpoint', path]).catch(() => ({ stdout: '' }))).stdout.trim();
+}
+
+describe('bad input through the CLI: teardown --purge of a foreign directory, init --device and --directory', { skip: skipUnless('root', 'btrfs', 'docker') }, () => {
+  let scratch: string;
+  const devices: string[] = [];
+  const mounts: string[] = [];
+
+  before(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'dolly-it-bad-cli-'));
+  });
+
+  after(async () => {
+    for (const mount of mounts.reverse()) await exec('umount', ['-l', mount]).catch(() => undefined);
+    for (const device of devices) await exec('losetup', ['-d', device]).catch(() => undefined);
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+    if (scratch) assert.deepEqual(await leftovers(scratch), []);
+  });
+
+  it('teardown --purge of a directory that is not a dolly root is refused, and deletes nothing', async () => {
+    const foreign = join(scratch, 'not-a-root');
+    // Names dolly's own files have, so a purge that went ahead would take them.
+    await mkdir(join(foreign, 'run', 'replica'), { recursive: true });
+    await writeFile(join(foreign, 'run', 'replica', 'error.log'), 'somebody else\'s log');
+    await writeFile(join(foreign, 'pool.img'), 'somebody else\'s image');
+    await writeFile(join(foreign, 'notes.txt'), 'keep me');
+    const before = await tree(foreign);
+    assertCleanError(await dolly(['--root', foreign, 'teardown', '--purge']), 3, new RegExp(`no dolly state at ${foreign}`));
+    assert.deepEqual(await tree(foreign), before, 'teardown --purge changed a directory that is not a dolly root');
+    const missing = join(scratch, 'nothing-here');
+    assertCleanError(await dolly(['--root', missing, 'teardown', '--purge']), 3, /no dolly state/);
+    assert.equal(existsSync(missing), false, 'teardown made the root it was given');
+  });
+
+  it('init --device: not a block device, a missing one, with --size or --directory, one holding data: refused and nothing made', async () => {
+    const root = join(scratch, 'device-root');
+    assertCleanError(await dolly(['--root', root, 'init', '--device', '/dev/null']), 2, /\/dev\/null is not a block device/);
+    assertCleanError(await dolly(['--root', root, 'init', '--device', join(scratch, 'no-such-device')]), 3, /does not exist/);
+    const blank = await loopDevice(scratch, 'blank');
+    devices.push(blank);
+    assertCleanError(await dolly(['--root', root, 'init', '--device', blank, '--size', '1G']), 2, /--size applies only to a pool image file/);
+    assertCleanError(await dolly(['--root', root, 'init', '--device', blank, '--directory', scratch]), 2, /exclude each other/);
+    assert.equal(await fsType(blank), '', 'a refused init wrote to the device');
+    const used = await loopDevice(scratch, 'used');
+    devices.push(used);
+    await exec('mkfs.ext4', ['-q', used]);
+    assertCleanError(await dolly(['--root', root, 'init', '--device', used]), 5, new RegExp(`${used} is not empty .*TYPE=ext4`));
+    assert.equal(await fsType(used), 'ext4', "dolly overwrote a device's data");
+    assert.equal(existsSync(root), false, 'a refused init left its root');
+  });
+
+  it('init --device on a blank loop device makes a btrfs pool on it; teardown --purge gives the device back', async () => {
+    const root = join(scratch, 'device-pool');
+    const device = await loopDevice(scratch, 'pool');
+    devices.push(device);
+    const made = await dolly(['--root', root, '--json', 'init', '--device', device, '--ports', '7781-7782']);
+    assert.equal(made.code, 0, made.stderr);
+    mounts.push(join(root, 'pool'));
+    assert.equal(await fsType(device), 'btrfs');
+    assert.equal(await mountedAt(join(root, 'pool')), device);
+    const status = await dolly(['--root', root, '--json', 'status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal((JSON.parse(status.stdout) as { driver: string }).driver, 'btrfs');
+    // A second init on it is refused: the device holds this root's pool, mounted.
+    mounts.push(join(scratch, 'device-again', 'pool')); // unmounted at the end should it be mounted there
+    assertCleanError(await dolly(['--root', join(scratch, 'device-again'), 'init', '--device', device]), 5, /not empty|mounted|busy/);
+    assert.equal(existsSync(join(scratch, 'device-again')), false);
+    const purged = await dolly(['--root', root, 'teardown', '--purge']);
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.equal(await mountedAt(join(root, 'pool')), '', 'the device is still mounted');
+    assert.deepEqual(existsSync(root) ? (await readdir(root, { recursive: true })).sort() : [], [], 'teardown --purge left these in the root');
+  });
+
+  it('init --directory: not btrfs or missing is refused; a btrfs directory is used in place and kept by teardown --purge', async () => {
+    const plain = join(scratch, 'plain');
+    await mkdir(plain);
+    assertCleanError(await dolly(['--root', join(scratch, 'dir-root'), 'init', '--directory', plain]), 2, /is not on a btrfs file system/);
+    assert.deepEqual(await readdir(plain), []);
+    assertCleanError(await dolly(['--root', join(scratch, 'dir-root'), 'init', '--directory', join(scratch, 'no-such-dir')]), 3, /does not exist/);
+    assert.equal(existsSync(join(scratch, 'dir-root')), false);
+    // Somebody else's btrfs, mounted by them: dolly takes a directory of it.
+    const device = await loopDevice(scratch, 'theirs');
+    devices.push(device);
+    await exec('mkfs.btrfs', ['-q', device]);
+    const theirs = join(scratch, 'theirs');
+    await mkdir(theirs);
+    await exec('mount', [device, theirs]);
+    mounts.push(theirs);
+    await writeFile(join(theirs, 'their-file'), 'theirs');
+    await mkdir(join(theirs, 'dolly'));
+    const root = join(scratch, 'dir-pool');
+    const made = await dolly(['--root', root, 'init', '--directory', join(theirs, 'dolly'), '--ports', '7783-7784']);
+    assert.equal(made.code, 0, made.stderr);
+    assert.ok(existsSync(join(theirs, 'dolly', 'volumes')));
+    assertCleanError(await dolly(['--root', join(scratch, 'dir-second'), 'init', '--directory', join(theirs, 'dolly')]), 4, /already exists/);
+    assert.equal(existsSync(join(scratch, 'dir-second')), false, 'a refused init left its root');
+    const purged = await dolly(['--root', root, 'teardown', '--purge']);
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.equal(await mountedAt(theirs), device, "teardown unmounted somebody else's file system");
+    assert.deepEqual(await readdir(join(theirs, 'dolly')), [], 'the pool directory is not emptied');
+    assert.equal(await readFile(join(theirs, 'their-file'), 'utf8'), 'theirs');
   });
 });

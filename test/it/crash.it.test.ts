@@ -2,18 +2,21 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDockerClient } from '../../src/docker/client.js';
 import { startLoadEmulator, startProductionServer, type LoadEmulator, type ProductionServer } from '../../src/demo/production-server.js';
 import { createClone, type CloneView } from '../../src/engine/clone-create.js';
+import { destroyClone } from '../../src/engine/clone-manage.js';
 import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
 import { getReplicaStatus } from '../../src/engine/replica-status.js';
 import { replicaConnectOptions } from '../../src/engine/servers.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
+import type { Snapshot } from '../../src/state/state.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { assertNoReplicaLeft, createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
 
@@ -53,7 +56,9 @@ async function dollyKilled(args: string[], killAfterMs: number, env: Record<stri
  * SIGKILLed at random points, then ONE command (`dolly up`) runs. After it: no job left, every
  * entity ready, no container, volume or run dir that no entity accounts for, a clone that was
  * not touched still holds its data, the replica's applier runs, and every snapshot's
- * data_state_at tells the truth about its data. Real Docker, MariaDB and btrfs.
+ * data_state_at tells the truth about its data (checked after every kill). A kill inside the
+ * snapshot's applier pause is made exact by a failpoint (src/failpoint.ts). Real Docker, MariaDB
+ * and btrfs.
  */
 describe('kill -9 at random points, then one command', { skip: skipUnless('root', 'docker', 'image', 'btrfs', 'mariadb-client') }, () => {
   let root: TestRoot;
@@ -64,6 +69,8 @@ describe('kill -9 at random points, then one command', { skip: skipUnless('root'
   const rand = random(seed);
   const cli = (...args: string[]): string[] => ['--root', root.root, '--json', '--log-level', 'silent', ...args];
   const source = (): { host: string; port: number; user: string; password: string } => ({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD });
+  /** Snapshots whose data_state_at was checked against their data, with the value then. */
+  const aged = new Map<string, string>();
 
   before(async () => {
     process.stderr.write(`crash test seed ${seed} (DOLLY_CRASH_SEED=${seed} repeats it)\n`);
@@ -102,6 +109,35 @@ describe('kill -9 at random points, then one command', { skip: skipUnless('root'
     const status = await getReplicaStatus(root.deps);
     assert.equal(status.sql_running, true, `${what}: applier`);
     assert.equal(status.io_running, true, `${what}: IO thread (${status.io_state}; ${status.last_error ?? "no error"})`);
+    await checkDataAges(what);
+  }
+
+  /**
+   * Every snapshot tells the truth about its data's age: one not seen before is cloned and its
+   * newest row compared with its data_state_at; one seen before still claims what it claimed.
+   */
+  async function checkDataAges(what: string): Promise<void> {
+    for (const snapshot of root.deps.store.require().snapshots) {
+      const seen = aged.get(snapshot.id);
+      if (seen !== undefined) {
+        assert.equal(snapshot.data_state_at, seen, `${what}: snapshot ${snapshot.id}'s data_state_at changed`);
+        continue;
+      }
+      await assertTrueAge(snapshot, what);
+      aged.set(snapshot.id, snapshot.data_state_at);
+    }
+  }
+
+  async function assertTrueAge(snapshot: Snapshot, what: string): Promise<void> {
+    const clone = await createClone({ name: `age-${snapshot.id.toLowerCase().replace(/[^a-z0-9]/g, '')}`, snapshot: snapshot.id }, root.deps);
+    try {
+      const newest = Date.parse(`${await mariadbQuery(clone, "SELECT DATE_FORMAT(MAX(created_at), '%Y-%m-%dT%H:%i:%s.%fZ') FROM docker.repl_status")}`);
+      const claimed = Date.parse(snapshot.data_state_at);
+      // Whole seconds of Seconds_Behind_Master, and one 100 ms write interval.
+      assert.ok(Math.abs(newest - claimed) <= 2_000, `${what}: snapshot ${snapshot.id}: newest row ${new Date(newest).toISOString()}, data_state_at ${snapshot.data_state_at}`);
+    } finally {
+      await destroyClone(clone.name, root.deps);
+    }
   }
 
   /**
@@ -157,6 +193,54 @@ describe('kill -9 at random points, then one command', { skip: skipUnless('root'
     await killRepeatedly('snapshot create', () => ['snapshot', 'create']);
   });
 
+  it('snapshot create killed inside the applier pause (failpoint): the next command starts the applier again; no half-made snapshot', async () => {
+    const before = root.deps.store.require().snapshots.map((s) => s.id);
+    assert.equal(await dollyKilled(cli('snapshot', 'create'), 600_000, { DOLLY_FAILPOINT: 'snapshot.paused' }), 'killed');
+    // Killed exactly there: the job and its snapshot recorded, no volume yet, the applier stopped.
+    const left = root.deps.store.require();
+    assert.deepEqual(left.jobs.map((j) => j.kind), ['snapshot-create']);
+    const half = left.snapshots.filter((s) => !before.includes(s.id));
+    assert.deepEqual(half.map((s) => s.status), ['creating']);
+    assert.equal(await root.deps.driver(left).exists(half[0]?.volume ?? ''), false);
+    assert.equal((await getReplicaStatus(root.deps)).sql_running, false, 'the kill was not inside the pause: the applier runs');
+    // The next command that changes something (not `up`) undoes it, restarts the applier, and works.
+    const next = await dolly(cli('--json', 'snapshot', 'create'));
+    assert.equal(next.code, 0, next.stderr);
+    const made = JSON.parse(next.stdout) as { id: string };
+    assert.equal((await getReplicaStatus(root.deps)).sql_running, true, 'the applier does not run after the next command');
+    const after = root.deps.store.require();
+    assert.deepEqual(after.jobs, []);
+    assert.deepEqual(after.snapshots.map((s) => s.id), [...before, made.id], 'the half-made snapshot is still listed');
+    await recoverAndCheck('killed in the pause (snapshot.paused), then snapshot create');
+  });
+
+  it('snapshot create killed with its snapshot taken and the applier still paused (failpoint), then up', async () => {
+    const before = root.deps.store.require().snapshots.map((s) => s.id);
+    assert.equal(await dollyKilled(cli('snapshot', 'create'), 600_000, { DOLLY_FAILPOINT: 'snapshot.taken' }), 'killed');
+    const left = root.deps.store.require();
+    const half = left.snapshots.filter((s) => !before.includes(s.id));
+    assert.deepEqual(half.map((s) => s.status), ['creating']);
+    assert.equal(await root.deps.driver(left).exists(half[0]?.volume ?? ''), true, 'the snapshot was not taken yet');
+    assert.equal((await getReplicaStatus(root.deps)).sql_running, false, 'the kill was not inside the pause: the applier runs');
+    await recoverAndCheck('killed in the pause (snapshot.taken), then up');
+    assert.deepEqual(root.deps.store.require().snapshots.map((s) => s.id), before, 'the half-made snapshot is still listed');
+  });
+
+  it('snapshot destroy', async () => {
+    // Its own targets, one more than there are kills (a destroy that ends takes one); made
+    // without a kill, so their age is the plain snapshot's (checked above), not checked again.
+    const targets: string[] = [];
+    for (let i = 0; i <= KILLS; i += 1) {
+      const made = await createSnapshot(root.deps);
+      aged.set(made.id, made.data_state_at);
+      targets.push(made.id);
+    }
+    const next = (): string => targets.find((t) => root.deps.store.require().snapshots.some((s) => s.id === t)) ?? 'none';
+    await killRepeatedly('snapshot destroy', () => ['snapshot', 'destroy', next()]);
+    const left = root.deps.store.require().snapshots.filter((s) => targets.includes(s.id)).length;
+    assert.ok(left < targets.length, 'no destroy ended');
+  });
+
   it('up starts replication that stands still without an error', async () => {
     const replica = root.deps.store.require().replica;
     assert.ok(replica);
@@ -173,21 +257,18 @@ describe('kill -9 at random points, then one command', { skip: skipUnless('root'
     await recoverAndCheck('replication stopped by hand');
   });
 
-  it("every snapshot that was made tells the truth about its data's age", async () => {
+  it("every snapshot that was made told the truth about its data's age, checked after each kill", async () => {
     const state = root.deps.store.require();
     assert.ok(state.snapshots.length >= 2);
-    for (const snapshot of state.snapshots.slice(-3)) {
-      const clone = await createClone({ name: `age-${snapshot.id.toLowerCase().replace(/[^a-z0-9]/g, '')}`, snapshot: snapshot.id }, root.deps);
-      const newest = Date.parse(`${await mariadbQuery(clone, "SELECT DATE_FORMAT(MAX(created_at), '%Y-%m-%dT%H:%i:%s.%fZ') FROM docker.repl_status")}`);
-      const claimed = Date.parse(snapshot.data_state_at);
-      // Whole seconds of Seconds_Behind_Master, and one 100 ms write interval.
-      assert.ok(Math.abs(newest - claimed) <= 2_000, `snapshot ${snapshot.id}: newest row ${new Date(newest).toISOString()}, data_state_at ${snapshot.data_state_at}`);
-    }
+    for (const snapshot of state.snapshots) assert.equal(aged.get(snapshot.id), snapshot.data_state_at, `snapshot ${snapshot.id} was never checked`);
   });
 });
 
 /**
- * replica init killed at random points: nothing is left, and the root can init again. With
+ * replica init SIGKILLed KILLS times (20) before it ends, the kills spread over the whole run (the
+ * k-th in the k-th of KILLS equal slices of it): after each, one command, and nothing is left. A
+ * run that ended (or committed) before its kill does not count: its root is replaced by a fresh
+ * one and the next kills aim earlier. Then the root can init again. With
  * `backup`, the copy is a mariadb-backup stream (made once, into a file) on stdin, unpacked and
  * prepared by throwaway containers a kill may leave running. With `split`, the source holds
  * enough rows (~40 MB) for the parallel dump to cut its key into ranges, and after each kill the
@@ -195,15 +276,24 @@ describe('kill -9 at random points, then one command', { skip: skipUnless('root'
  */
 function replicaInitCrashes(method: 'dump' | 'backup', ports: [string, string], split = false): void {
   describe(`kill -9 of replica init --method ${method}${split ? ' (parallel, in key ranges)' : ''}, then one command`, { skip: skipUnless('root', 'docker', 'image', 'btrfs', 'mariadb-client') }, () => {
+    /** The source's root (and the backup file's directory). */
+    let home: TestRoot;
+    /** Where replica init runs and is killed: a root with a pool and no replica. */
     let root: TestRoot;
     let production: ProductionServer;
     let backupFile: string | undefined;
+    let scratch: string | undefined;
     const seed = Number(process.env.DOLLY_CRASH_SEED ?? Date.now() % 100_000);
-    const rand = random(seed + (method === 'dump' ? 1 : 2));
+    const rand = random(seed + (method === 'dump' ? 1 : 2) + (split ? 10 : 0));
+    const freshRoot = async (): Promise<TestRoot> => {
+      const made = await createTestRoot('dolly-it-crash-init-');
+      await initPool({ driver: 'btrfs', size: '2G', ports: ports[0] }, made.deps);
+      return made;
+    };
 
     before(async () => {
-      root = await createTestRoot('dolly-it-crash-init-');
-      production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: MARIADB_IMAGE, rootPassword: PASSWORD, name: `it-crash-init-${method}${split ? "-split" : ""}-source` });
+      home = await createTestRoot('dolly-it-crash-init-home-');
+      production = await startProductionServer({ docker: createDockerClient(), root: home.root, image: MARIADB_IMAGE, rootPassword: PASSWORD, name: `it-crash-init-${method}${split ? "-split" : ""}-source` });
       const sql = await production.sql();
       await sql.execute('CREATE DATABASE shop');
       await sql.execute('CREATE TABLE shop.t (id INT PRIMARY KEY) ENGINE=InnoDB');
@@ -214,16 +304,19 @@ function replicaInitCrashes(method: 'dump' | 'backup', ports: [string, string], 
         await sql.execute('ANALYZE TABLE shop.big');
       }
       await sql.close();
-      await initPool({ driver: 'btrfs', size: '2G', ports: ports[0] }, root.deps);
+      root = await freshRoot();
       if (method === 'backup') {
-        backupFile = join(root.root, 'source.xbstream');
+        scratch = await mkdtemp(join(tmpdir(), 'dolly-it-crash-backup-'));
+        backupFile = join(scratch, 'source.xbstream');
         await promisify(execFile)('bash', ['-c', `docker exec -e MYSQL_PWD ${production.containerId} mariadb-backup --backup --user=root --socket=/run/dolly/mysqld.sock --stream=xbstream --target-dir=/tmp 2>/dev/null > "$0"`, backupFile], { env: { ...process.env, MYSQL_PWD: PASSWORD } });
       }
     });
 
     after(async () => {
       await root?.dispose();
+      await home?.dispose();
       await production?.stop();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
     });
 
     it('leaves no replica, container, volume or run dir, and a later init works', async () => {
@@ -239,29 +332,37 @@ function replicaInitCrashes(method: 'dump' | 'backup', ports: [string, string], 
       } finally {
         await timing.dispose();
       }
+      const timedMs = spanMs;
       let killed = 0;
-      for (let i = 0; i < KILLS; i += 1) {
-        // Up to 80% of a timed run: a slower run on a busy machine must still be killed before it commits.
-        const at = Math.round(rand() * spanMs * 0.8);
+      const landed: number[] = [];
+      for (let attempt = 0; killed < KILLS; attempt += 1) {
+        assert.ok(attempt < 2 * KILLS, `only ${killed} of ${attempt} runs were killed before they ended (seed ${seed})`);
+        // In the k-th slice of 80% of a timed run: a slower run on a busy machine must still be killed before it commits.
+        const at = Math.round(((killed + rand()) / KILLS) * spanMs * 0.8);
         const outcome = await dollyKilled(args(root.root), at, { DOLLY_SOURCE_PASSWORD: PASSWORD }, backupFile);
-        if (outcome === 'finished') break; // it completed: the root has its replica
-        const upped = await dolly(['--root', root.root, 'up']);
+        const upped = outcome === 'killed' ? await dolly(['--root', root.root, 'up']) : { code: 0, stdout: '', stderr: '' };
         assert.equal(upped.code, 0, upped.stderr);
         const state = root.deps.store.require();
         if (state.replica) {
-          // The kill landed after the job committed (the process was on its way out): a whole replica.
+          // It ended, or the kill landed after the job committed (the process was on its way out): a whole replica.
           assert.equal(state.replica.status, 'ready', `killed at ${at} ms: a half-made replica is recorded`);
           assert.deepEqual(state.jobs, [], `killed at ${at} ms: up said ${upped.stdout} ${upped.stderr}`);
           assert.equal((await root.deps.runtime.inspect('replica'))?.state, 'running', `killed at ${at} ms after its commit: the replica does not run`);
-          break;
+          // Not a kill: on a fresh root again, with the run's length corrected (it was done by `at`).
+          spanMs = Math.min(spanMs, at);
+          await root.dispose();
+          root = await freshRoot();
+          continue;
         }
+        assert.equal(outcome, 'killed', `finished at ${at} ms without a replica`);
         killed += 1;
+        landed.push(at);
         if (split) await assertSourceReleased(production, `killed at ${at} ms`);
         assert.deepEqual(state.jobs, [], `killed at ${at} ms: up said ${upped.stdout} ${upped.stderr}`);
         await assertNoReplicaLeft(root, `killed at ${at} ms`);
         assert.deepEqual(await createDockerClient().listContainers({ all: true, filters: { label: [`dolly.root=${root.root}`, 'dolly.kind=copy'] } }), [], `killed at ${at} ms: a tools container left`);
       }
-      assert.ok(killed >= Math.min(KILLS, 3), `only ${killed} runs were killed before they ended`);
+      process.stderr.write(`replica init --method ${method}${split ? ' (split)' : ''}: ${killed} kills at ${landed.join(', ')} ms of a run timed at ${timedMs} ms${spanMs < timedMs ? ` (then seen to end within ${spanMs} ms)` : ''}\n`);
       const state = root.deps.store.require();
       if (!state.replica) {
         // With its logs: when the replica's server does not start, they say why.

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ describe('dolly demo', { skip: skipUnless('root', 'btrfs', 'docker', 'image', 'm
       const containers = await createDockerClient().listContainers({ all: true, filters: { label: [`dolly.root=${root}`] } });
       assert.deepEqual(containers, []);
       assert.deepEqual(await leftovers(root), []);
+      assert.equal(existsSync(root), false, 'the demo left its root (e.g. the CA in tls/)');
     } finally {
       await rm(root, { recursive: true, force: true });
     }

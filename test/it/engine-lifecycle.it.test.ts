@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +15,8 @@ import { startProductionServer, type ProductionServer } from '../../src/demo/pro
 import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
+import { prepareServerName } from '../../src/engine/prepare.js';
+import { runDir } from '../../src/engine/context.js';
 import { replicaConnectOptions } from '../../src/engine/servers.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
 import { DollyError } from '../../src/errors.js';
@@ -24,6 +28,8 @@ import { adminToken, spawnEngine, type EngineProcess } from '../support/engine-s
 
 const PASSWORD = 'Pr0d-secret!';
 const SECRET = 'hook-secret-123';
+/** The engine's port in the kill tests (this suite's range: 7780-7819). */
+const KILL_PORT = 7800;
 
 interface Delivery {
   headers: Record<string, string | string[] | undefined>;
@@ -324,5 +330,91 @@ describe('dolly serve: webhooks, events, branches, schedules, idle clones', { sk
     } finally {
       await hook.close();
     }
+  });
+
+  /** Every kind of thing a job makes: entries, jobs, containers (any state), volumes, btrfs subvolumes, run dirs, account files. */
+  async function holdings(): Promise<Record<'snapshots' | 'clones' | 'jobs' | 'containers' | 'volumes' | 'subvolumes' | 'runDirs' | 'accounts', string[]>> {
+    const state = root.deps.store.require();
+    const mountpoint = String((state.pool as { mountpoint?: unknown }).mountpoint);
+    const { stdout } = await promisify(execFile)('btrfs', ['subvolume', 'list', mountpoint]);
+    return {
+      snapshots: state.snapshots.map((s) => `${s.id} ${s.status}`),
+      clones: state.clones.map((c) => `${c.name} ${c.status}`),
+      jobs: state.jobs.map((j) => `${j.kind} ${j.target}`),
+      containers: (await root.deps.runtime.list()).map((s) => `${s.name} ${s.kind}`).sort(),
+      volumes: await root.deps.driver(state).list(),
+      subvolumes: stdout.split('\n').map((line) => line.split(' path ')[1] ?? '').filter((p) => p !== '').sort(),
+      runDirs: (await readdir(join(root.root, 'run'))).sort(),
+      accounts: (await readdir(join(root.root, 'accounts')).catch(() => [])).sort(),
+    };
+  }
+
+  /**
+   * Starts an engine on this root, has it take a snapshot, and SIGKILLs it once `running` says
+   * the job is there (its pid the engine's); `env` reaches only the engine (a failpoint). Then a
+   * new engine starts: the dead job was adopted and undone, nothing of it is left.
+   */
+  async function killDuringSnapshot(env: Record<string, string>, running: (volume: string) => Promise<boolean>, runDirLeft: boolean): Promise<void> {
+    await engine.stop();
+    const before = await holdings();
+    // The engine takes this process's environment at its start: `env` is set only meanwhile.
+    const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+    Object.assign(process.env, env);
+    let doomed: EngineProcess;
+    try {
+      doomed = await spawnEngine(root.root, ['--listen', `127.0.0.1:${KILL_PORT}`]);
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+    let volume = '';
+    try {
+      const api = remoteApi({ url: doomed.url, token: tokens.admin ?? '' });
+      const pending = api.snapshotCreate().then(() => 'made', (error: unknown) => (error instanceof DollyError ? error.category : String(error)));
+      const job = await until('the snapshot job running in the engine', async () => {
+        const found = root.deps.store.require().jobs.find((j) => j.kind === 'snapshot-create');
+        if (!found) return undefined;
+        volume = root.deps.store.require().snapshots.find((s) => s.id === found.target)?.volume ?? '';
+        return volume !== '' && (await running(volume)) ? found : undefined;
+      }, 120_000);
+      assert.equal(job.owner.pid, doomed.pid, 'the job is not the engine\'s');
+      // The API shows it too.
+      assert.deepEqual((await api.status()).jobs.map((j) => `${j.kind} ${j.target} ${j.pid}`), [`snapshot-create ${job.target} ${doomed.pid}`]);
+      await doomed.kill();
+      assert.notEqual(await pending, 'made');
+    } finally {
+      await doomed.kill();
+    }
+    // What the dead engine left: its job, the half-made snapshot, its volume, its prepare server's container (and run dir).
+    const left = await holdings();
+    const prepare = prepareServerName(volume);
+    assert.equal(left.jobs.length, 1, 'the killed job is not in the store');
+    assert.ok(left.snapshots.some((s) => s.endsWith(' creating')), 'no half-made snapshot recorded');
+    assert.ok(left.volumes.includes(volume), `no volume ${volume} left to clean up`);
+    assert.ok(left.containers.includes(`${prepare} prepare`), `no prepare container left: ${left.containers.join(', ')}`);
+    assert.equal(left.runDirs.includes(prepare), runDirLeft, `run dirs: ${left.runDirs.join(', ')}`);
+    engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--listen', `127.0.0.1:${KILL_PORT}`]);
+    assert.deepEqual(await holdings(), before, 'left after the next start');
+    const made = await remoteApi({ url: engine.url, token: tokens.admin ?? '' }).snapshotCreate();
+    assert.equal(made.status, 'ready', 'the next snapshot does not work');
+    await remoteApi({ url: engine.url, token: tokens.admin ?? '' }).snapshotDestroy(made.id);
+  }
+
+  it('killed -9 while a snapshot job is held at a failpoint (prepared, not sealed), the next start leaves nothing of it', async () => {
+    const server = (volume: string): string => prepareServerName(volume);
+    await killDuringSnapshot({ DOLLY_FAILPOINT: 'snapshot.prepared:hang' }, async (volume) => {
+      const prepare = (await root.deps.runtime.list()).find((s) => s.name === server(volume));
+      // Held there: the prepare server ended, its container still there, the volume prepared.
+      return prepare !== undefined && prepare.state !== 'running' && !(await readdir(runDir(root.root, server(volume))).then(() => true, () => false));
+    }, false);
+  });
+
+  it('killed -9 while its snapshot job runs a prepare server (container running, run dir there), the next start leaves nothing of it', async () => {
+    await killDuringSnapshot({}, async (volume) => {
+      const prepare = (await root.deps.runtime.list()).find((s) => s.name === prepareServerName(volume));
+      return prepare?.state === 'running' && (await readdir(runDir(root.root, prepareServerName(volume))).then(() => true, () => false));
+    }, true);
   });
 });

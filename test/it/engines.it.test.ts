@@ -110,7 +110,7 @@ describe('engines: a replica older than its source is refused', { skip: skipUnle
     root = await createTestRoot('dolly-it-eng-old-');
     production = await startProductionServer({ docker: createDockerClient(), root: root.root, image: MARIADB_11, rootPassword: PASSWORD, name: 'it-eng-old' });
     await mariadbQuery({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD }, 'CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)');
-    await initPool({ driver: 'btrfs', size: '1G', ports: '6840-6844' }, root.deps);
+    await initPool({ driver: 'btrfs', size: '1G', ports: '6840-6844', image: MARIADB_IMAGE }, root.deps);
     const result = await dolly(['--root', root.root, 'replica', 'init', '--source', `mysql://root@127.0.0.1:${production.port}`], { DOLLY_SOURCE_PASSWORD: PASSWORD });
     assert.equal(result.code, 5, result.stderr);
     assert.match(result.stderr, /^dolly: the image dolly\/mariadb:10\.11 runs mariadb 10\.11, older than the source's 11\.8\.\d+: a replica must not be older than its source \(hint: make a new root with --image dolly\/mariadb:11\.8 \(`dolly images build --engine mariadb-11\.8`\)\)\n$/);

@@ -51,7 +51,7 @@ describe('web page in headless Chromium', { skip: skipUnless('root', 'docker', '
     await initPool({ driver: 'btrfs', size: '2G', ports: '6800-6819' }, root.deps);
     await initReplica({ source }, root.deps);
     await createSnapshot(root.deps);
-    engine = await spawnEngine(root.root, ['--expiry-interval', '1s']);
+    engine = await spawnEngine(root.root, ['--expiry-interval', '1s', '--snapshots-by', 'all']);
     const admin = remoteApi({ url: engine.url, token: await adminToken(root.root) });
     token = (await admin.tokenCreate({ name: 'alice' })).token;
     alice = remoteApi({ url: engine.url, token });

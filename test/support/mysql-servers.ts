@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { DockerClient } from '../../src/docker/client.js';
 import { labelsFor } from '../../src/labels.js';
 import { flavorOps } from '../../src/mysql/flavor.js';
@@ -8,8 +8,12 @@ import { connectSql, type ConnectOptions, type SqlClient } from '../../src/mysql
 import { waitForServer } from '../../src/mysql/wait-ready.js';
 import { MARIADB_IMAGE } from './capabilities.js';
 
-/** Root label of everything the mysql integration tests start (found again by it). */
-export const TEST_ROOT = '/tmp/dolly-it-mysql';
+/**
+ * Root label of everything one mysql integration test file starts (found again by it): one per
+ * file (node --test runs each file in its own process), so files that run side by side never
+ * remove each other's servers as an earlier run's leftovers.
+ */
+export const TEST_ROOT = `/tmp/dolly-it-mysql-${basename(process.argv[1] ?? 'unknown').replace(/\.it\.test\.ts$/, '')}`;
 
 /** A plain MariaDB in Docker, reachable only over its unix socket in a host directory. */
 export interface TestServer extends AsyncDisposable {

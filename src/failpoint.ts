@@ -1,0 +1,26 @@
+/**
+ * Test-only failpoints: the one place dolly reads `DOLLY_FAILPOINT`. Unset (always, outside tests)
+ * a failpoint does nothing. Set to a point's name, the process SIGKILLs itself when it reaches that
+ * point (a crash exactly there, not somewhere near it); set to `<name>:hang`, the process stops
+ * there until something kills it (a test then sees the job running and kills it itself).
+ *
+ * The points:
+ * - `snapshot.paused`: `snapshot create`, the replica's applier stopped and commits blocked,
+ *   before the snapshot is taken;
+ * - `snapshot.taken`: the snapshot taken, the applier still paused;
+ * - `snapshot.prepared`: the applier running again; the snapshot's volume prepared, its prepare
+ *   server's container and run directory still there, the snapshot not yet sealed nor recorded.
+ */
+export const FAILPOINTS = ['snapshot.paused', 'snapshot.taken', 'snapshot.prepared'] as const;
+
+export type Failpoint = (typeof FAILPOINTS)[number];
+
+/** Crashes (or hangs) here when `DOLLY_FAILPOINT` names this point; otherwise returns at once. */
+export async function failpoint(name: Failpoint): Promise<void> {
+  const set = process.env.DOLLY_FAILPOINT;
+  if (set === undefined || set === '') return;
+  if (set !== name && set !== `${name}:hang`) return;
+  if (set === name) process.kill(process.pid, 'SIGKILL');
+  // Nothing runs on from here. A timer keeps the process alive (a bare pending promise would let a CLI exit).
+  await new Promise<never>(() => setInterval(() => undefined, 60_000));
+}
