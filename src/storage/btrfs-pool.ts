@@ -268,8 +268,22 @@ export async function loopDevicesOf(image: string, shell: Shell): Promise<string
   return stdout.split('\n').flatMap((line) => /^(\/dev\/loop\d+):/.exec(line)?.[1] ?? []);
 }
 
+/** How long a detach may wait for a device another process (udev's probe, a scan) still holds. */
+const DETACH_WAIT_MS = 10_000;
+
+/**
+ * Detaches the image's loop devices and waits until they are gone: on a device another process
+ * has open for a moment (udev probes a device after its file system is unmounted), `losetup -d`
+ * only marks it to go once closed, so a teardown that returned at once could leave it listed.
+ */
 async function detachLoopDevices(image: string, shell: Shell): Promise<void> {
-  for (const device of await loopDevicesOf(image, shell)) await shell.run('losetup', ['-d', device]);
+  const deadline = Date.now() + DETACH_WAIT_MS;
+  for (;;) {
+    const devices = await loopDevicesOf(image, shell);
+    if (devices.length === 0 || Date.now() > deadline) return;
+    for (const device of devices) await shell.run('losetup', ['-d', device], { nothrow: true });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 async function makeImage(image: string, bytes: number, mountpoint: string, deps: BtrfsPoolDeps, undo: Array<() => Promise<void>>): Promise<BtrfsPoolConfig> {
