@@ -99,23 +99,27 @@ export class DockerRuntime implements ServerRuntime {
     };
     const create = async (host: Docker.HostConfig): Promise<Docker.Container> => this.createContainer({ ...options, HostConfig: { ...options.HostConfig, ...host } }, name, image);
     const lowered = (spec.limits?.oomScoreAdj ?? 0) < 0;
-    let container = await create(lowered && !this.canLowerOomScore ? { OomScoreAdj: 0 } : {});
+    /** Creates and starts; a container that does not start is removed, and the error is dolly's. */
+    const run = async (host: Docker.HostConfig): Promise<Docker.Container> => {
+      const made = await create(host);
+      try {
+        await made.start();
+        return made;
+      } catch (error) {
+        await made.remove({ force: true, v: true }).catch(() => undefined);
+        throw new CommandFailedError(`docker start ${name}`, null, describeDockerError(error), { cause: error });
+      }
+    };
+    let container: Docker.Container;
     try {
-      await container.start();
+      container = await run(lowered && !this.canLowerOomScore ? { OomScoreAdj: 0 } : {});
     } catch (error) {
-      await container.remove({ force: true, v: true }).catch(() => undefined);
       // A daemon without CAP_SYS_RESOURCE (a sandbox) cannot start a container whose OOM score is
       // lowered: it starts at the default score instead (still below a clone's), and so does
       // every later one of this runtime.
-      if (!(lowered && this.canLowerOomScore)) throw new CommandFailedError(`docker start ${name}`, null, describeDockerError(error), { cause: error });
+      if (!(lowered && this.canLowerOomScore) || !(error instanceof CommandFailedError)) throw error;
       this.canLowerOomScore = false;
-      container = await create({ OomScoreAdj: 0 });
-      try {
-        await container.start();
-      } catch (retryError) {
-        await container.remove({ force: true, v: true }).catch(() => undefined);
-        throw new CommandFailedError(`docker start ${name}`, null, describeDockerError(retryError), { cause: retryError });
-      }
+      container = await run({ OomScoreAdj: 0 });
     }
     return { name: spec.name, kind: spec.kind, volume: spec.volume, state: 'running', id: container.id, restarts: 0 };
   }
