@@ -63,15 +63,35 @@ describe('a hung replica (its server SIGSTOPped): every answer within its limit'
     return pid;
   }
 
-  /** Runs `work` with the replica's server stopped; SIGCONT in any case. */
+  /**
+   * Runs `work` with the replica's server stopped; SIGCONT in any case. `kill` returns once the
+   * signal is pending: one thread of the server must run to stop the others, which on a busy
+   * machine takes milliseconds in which a connection thread may still answer. So this waits
+   * until every thread of the server shows the stopped state.
+   */
   async function whileHung<T>(work: () => Promise<T>): Promise<T> {
     stoppedPid = await replicaPid();
     process.kill(stoppedPid, 'SIGSTOP');
     try {
+      await allThreadsStopped(stoppedPid);
       return await work();
     } finally {
       process.kill(stoppedPid, 'SIGCONT');
       stoppedPid = 0;
+    }
+  }
+
+  /** Waits (up to 5 s) until every thread of `pid` is in the stopped state (`T` in /proc). */
+  async function allThreadsStopped(pid: number): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const states = await Promise.all((await readdir(`/proc/${pid}/task`)).map(async (tid) => {
+        const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => ') X');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      }));
+      if (states.every((state) => state === 'T' || state === 't' || state === 'X')) return;
+      assert.ok(Date.now() < deadline, `the replica's threads did not stop within 5 s: ${states.join('')}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 
