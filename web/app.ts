@@ -1,12 +1,13 @@
 /**
  * dolly's web page: the engine's HTTP API for people. Signs in with a token (kept in this tab's
- * sessionStorage), shows the replica's health and lag over time, the pool, the user's clones and
- * the snapshots, and does what the CLI does: create (with TTL), copy the connection string,
+ * sessionStorage), shows the replica's health, lag (over time) and apply rate, the pool, the
+ * user's clones and the snapshots, and does what the CLI does: create (with TTL), copy the connection string,
  * reset, protect, destroy, save as a (private) branch, share a branch, snapshot now, set the
  * schedule; the snapshot table says which snapshots are branches, of which clone, whose, and
  * whether shared. Refreshes on the engine's events.
  */
 import { formatBytes } from '../src/format.js';
+import { lagText, rateText } from '../src/lag-text.js';
 import type { CloneListItem, ErrorBody, ReplicaHistory, ReplicaStatusView, SnapshotList, StatusView } from '../src/api/schemas.js';
 
 const KEY = 'dolly.token';
@@ -84,7 +85,10 @@ function renderReplica(replica: ReplicaStatusView, history: ReplicaHistory): voi
   };
   flag('r-io', replica.io_running);
   flag('r-sql', replica.sql_running);
-  $('r-lag').textContent = replica.lag_seconds === null ? 'unknown' : `${replica.lag_seconds} s`;
+  $('r-lag').textContent = lagText({ lag_seconds: replica.lag_seconds, behind_transactions: replica.behind_transactions ?? history.at(-1)?.behind_transactions ?? null, apply_rate: null });
+  // Measured by this request over half a second, else the engine's last two readings.
+  const rate = replica.apply_rate ?? history.at(-1)?.apply_rate ?? null;
+  $('r-rate').textContent = rate === null ? 'unknown' : rateText(rate, ' transactions/s');
   $('r-error').textContent = replica.last_error ?? 'none';
   const svg = $('lag-chart');
   const points = history.filter((h) => h.lag_seconds !== null);

@@ -65,9 +65,13 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
   /** A clone as asked, once the limits let it be made (`--fresh` takes its snapshot first). */
   const createOne = async (request: CloneCreateRequest, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<CloneView> => {
     let snapshot = request.snapshot;
+    let fresh: CloneView['fresh'];
     if (request.fresh) {
       if (snapshot !== undefined) throw new InvalidArgumentError('--fresh takes a new snapshot: it cannot be combined with --snapshot', { hint: 'drop one of them' });
-      snapshot = (await api.snapshotCreate(signal)).id;
+      const started = performance.now();
+      const made = await api.snapshotCreate(signal);
+      snapshot = made.id;
+      fresh = { snapshot: made.id, waited_ms: Math.round(performance.now() - started), lag_seconds: made.lag_seconds ?? null };
     }
     const clone = await (await engine.create()).createClone(
       {
@@ -83,7 +87,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       deps,
     );
     emit('clone.created', { name: clone.name, snapshot: clone.snapshot, expires_at: clone.expires_at }, clone.owner);
-    return clone;
+    return fresh ? { ...clone, fresh } : clone;
   };
   const engine = {
     create: () => import('../engine/clone-create.js'),
@@ -93,7 +97,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
   const api: DollyApi = {
     whoami: async () => ({ ...principal }),
     status: async () => (await import('../engine/status.js')).getStatus(deps),
-    replicaStatus: async () => (await import('../engine/replica-status.js')).getReplicaStatus(deps),
+    replicaStatus: async () => (await import('../engine/replica-status.js')).getReplicaStatus(deps, { applyRate: true }),
     snapshotCreate: async (signal) => {
       const release = admit('snapshot');
       try {

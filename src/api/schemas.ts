@@ -34,6 +34,8 @@ export const cloneViewSchema = z.object({
   protected_until: z.string().nullable(),
   /** Set by create and reset: from the request to the first answered query. */
   ready_ms: z.number().optional(),
+  /** `clone create --fresh`: the snapshot it took first, how long that took, and how far behind the source its data was. */
+  fresh: z.object({ snapshot: z.string(), waited_ms: z.number(), lag_seconds: z.number().nullable() }).optional(),
 });
 export type CloneView = z.infer<typeof cloneViewSchema>;
 
@@ -89,10 +91,30 @@ export const replicaStatusViewSchema = z.object({
   gtid: z.string(),
   last_error: z.string().nullable(),
   io_state: z.string(),
+  /** What the IO thread has received (GTID position or set). */
+  received_gtid: z.string().optional(),
+  /** Transactions in the applied position: grows by one per transaction applied. */
+  applied_transactions: z.number().nullable().optional(),
+  /** Transactions received and not yet applied. */
+  behind_transactions: z.number().nullable().optional(),
+  /** Transactions applied per second, over about half a second. */
+  apply_rate: z.number().nullable().optional(),
 });
 export type ReplicaStatusView = z.infer<typeof replicaStatusViewSchema>;
 
-export const replicaHistorySchema = z.array(z.object({ at: z.string(), io_running: z.boolean(), sql_running: z.boolean(), lag_seconds: z.number().nullable() }));
+export const replicaHistorySchema = z.array(
+  z.object({
+    at: z.string(),
+    io_running: z.boolean(),
+    sql_running: z.boolean(),
+    lag_seconds: z.number().nullable(),
+    /** The applied position's transaction count at this reading. */
+    applied_transactions: z.number().nullable().optional(),
+    /** Transactions applied per second since the reading before. */
+    apply_rate: z.number().nullable().optional(),
+    behind_transactions: z.number().nullable().optional(),
+  }),
+);
 export type ReplicaHistory = z.infer<typeof replicaHistorySchema>;
 
 export const statusViewSchema = z.object({

@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { secretPrompt } from './prompt.js';
 import { formatBytes } from '../format.js';
+import { freshText, lagText, snapshotLagText } from '../lag-text.js';
 import { table } from './output.js';
 import { byteProgress } from './progress.js';
 
@@ -69,9 +70,12 @@ export function registerDataCommands(program: Root): void {
     .option('--parallel <n>', 'with --method dump of a MariaDB source: dump sessions sharing one snapshot (1-8; default 2, 1 = one stream)')
     .option('--source-tls <mode>', 'TLS to the source: preferred (default: replication uses TLS where offered), required (every connection, unverified), verify-ca, verify-identity (with --source-ca)')
     .option('--source-ca <file>', "with --source-tls verify-ca|verify-identity: the CA (PEM) that signed the source's certificate")
+    .option('--apply-threads <n>', "parallel applier workers, in the source's commit order (0-64; default: twice the host's cores, 4 to 16; 0: one applier thread)")
+    .option('--durable-commits', "fsync the replica's redo log at each applied transaction (default: about once a second, safe: see README)")
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const parallel = wholeNumber('--parallel', opts.parallel);
+      const applyThreads = wholeNumber('--apply-threads', opts.applyThreads);
       const tls = await (await import('../engine/source-tls.js')).resolveSourceTls(opts.sourceTls, opts.sourceCa);
       const backup = await backupInput(opts.backup);
       const { parseSourceUrl, sourcePassword } = await import('../engine/source-url.js');
@@ -82,7 +86,7 @@ export function registerDataCommands(program: Root): void {
       const deps = await ctx.deps();
       const progress = byteProgress(ctx.logger, 'copying');
       try {
-        const result = await (await import('../engine/replica-init.js')).initReplica({ source, method: opts.method, ...(backup ? { backup } : {}), ...(parallel !== undefined ? { parallel } : {}), ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t), signal: ctx.signal }, deps);
+        const result = await (await import('../engine/replica-init.js')).initReplica({ source, method: opts.method, ...(backup ? { backup } : {}), ...(parallel !== undefined ? { parallel } : {}), ...(applyThreads !== undefined ? { applyThreads } : {}), ...(opts.durableCommits === true ? { durableCommits: true } : {}), ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t), signal: ctx.signal }, deps);
         progress.stop();
         ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} ${result.method === 'backup' ? 'restored from the backup' : 'copied'} (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s${result.parallel ? `, ${result.parallel.sessions} streams (${result.parallel.ranges} ranges of ${result.parallel.split_column ?? '-'}), commits held ${result.parallel.lock_ms} ms` : ''}), replicating from GTID ${result.gtid} (image ${result.image})`);
       } finally {
@@ -91,7 +95,7 @@ export function registerDataCommands(program: Root): void {
     });
   replica
     .command('status')
-    .description('IO/SQL thread state, lag, GTID position, last error')
+    .description('IO/SQL thread state, lag (seconds and transactions), apply rate, GTID position, last error')
     .action(async (_opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const s = await (await ctx.api()).replicaStatus();
@@ -102,8 +106,9 @@ export function registerDataCommands(program: Root): void {
           `server   ${s.server}`,
           `io       ${s.io_running ? 'running' : 'stopped'}${s.io_state ? ` (${s.io_state})` : ''}`,
           `sql      ${s.sql_running ? 'running' : 'stopped'}`,
-          `lag      ${s.lag_seconds === null ? 'unknown' : `${s.lag_seconds} s`}`,
+          `lag      ${lagText(s)}`,
           `gtid     ${s.gtid}`,
+          ...(s.received_gtid ? [`received ${s.received_gtid}`] : []),
           `error    ${s.last_error ?? 'none'}`,
         ].join('\n'),
       );
@@ -117,7 +122,7 @@ export function registerDataCommands(program: Root): void {
       const ctx = cliContext(cmd.optsWithGlobals());
       // Ctrl-C stops the snapshot and undoes it (the applier is always resumed first).
       const s = await (await ctx.api()).snapshotCreate(ctx.signal);
-      ctx.out.result(s, () => `snapshot ${s.id}: gtid ${s.gtid}, data as of ${s.data_state_at}, applier paused ${s.pause_ms} ms, prepared in ${(s.prepare_ms / 1000).toFixed(1)} s`);
+      ctx.out.result(s, () => `snapshot ${s.id}: gtid ${s.gtid}, data as of ${s.data_state_at} (lag ${snapshotLagText(s.lag_seconds)}), applier paused ${s.pause_ms} ms, prepared in ${(s.prepare_ms / 1000).toFixed(1)} s`);
     });
   snapshot
     .command('list')
@@ -127,8 +132,8 @@ export function registerDataCommands(program: Root): void {
       const { snapshots, pool } = await (await ctx.api()).snapshotList();
       ctx.out.result(snapshots, () =>
         `${table(
-          ['id', 'kind', 'gtid', 'data_state_at', 'clones', 'exclusive', 'note'],
-          snapshots.map((s) => [s.id, snapshotKind(s), s.gtid, s.data_state_at, s.clones.join(', ') || '-', formatBytes(s.exclusive_bytes), snapshotNote(s)]),
+          ['id', 'kind', 'gtid', 'data_state_at', 'lag', 'clones', 'exclusive', 'note'],
+          snapshots.map((s) => [s.id, snapshotKind(s), s.gtid, s.data_state_at, snapshotLagText(s.lag_seconds), s.clones.join(', ') || '-', formatBytes(s.exclusive_bytes), snapshotNote(s)]),
         )}\npool: ${formatBytes(pool.freeBytes)} free of ${formatBytes(pool.totalBytes)}`,
       );
     });
@@ -167,7 +172,7 @@ export function registerDataCommands(program: Root): void {
         { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), ...(opts.user !== undefined ? { user: opts.user } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.fresh ? { fresh: true } : {}) },
         ctx.signal,
       );
-      ctx.out.result(c, () => describeClone(c));
+      ctx.out.result(c, () => (c.fresh ? `${freshText(c.fresh)}\n${describeClone(c)}` : describeClone(c)));
     });
   clone
     .command('list')

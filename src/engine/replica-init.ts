@@ -31,6 +31,10 @@ export interface ReplicaInitOptions {
    * the best measured on 2 cores). MySQL sources copy through one stream.
    */
   parallel?: number;
+  /** Parallel applier workers (0: one applier thread); default: sized for the host at each start. */
+  applyThreads?: number;
+  /** An fsync of the replica's redo log per applied transaction (default: about once a second). */
+  durableCommits?: boolean;
   /** Called as the dump streams: bytes so far, and the source's data size as an estimate. */
   onProgress?: (bytes: number, estimatedTotal: number) => void;
   signal?: AbortSignal;
@@ -63,6 +67,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
   if (method !== 'dump' && options.databases) throw new InvalidArgumentError(`--databases does not apply to --method ${method}: a physical copy holds every database`, { hint: 'drop --databases, or use --method dump' });
   if (method !== 'backup' && options.backup) throw new InvalidArgumentError('--backup applies only to --method backup', { hint: 'add --method backup, or drop --backup' });
   checkParallel(options.parallel, method);
+  checkApplyThreads(options.applyThreads);
   assertTlsFitsMethod(options.source.tls, method);
   await reconcile(deps);
   const { source } = options;
@@ -85,6 +90,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         source: { host: source.host, port: source.port, user: source.user, flavor: 'mariadb', version: '', ...(source.tls ? { tls_mode: source.tls.mode } : {}) },
         databases: [],
         created_at: deps.now().toISOString(),
+        ...applyChoice(options),
       };
       state.replica = replica;
       return { target: REPLICA, undo: [{ do: 'forget-replica' }], reserved: replica };
@@ -280,4 +286,20 @@ function compare(a: [number, number], b: [number, number]): number {
 async function offersTls(client: SqlClient): Promise<boolean> {
   const [row] = await client.query<{ Value?: unknown }>("SHOW GLOBAL VARIABLES LIKE 'have_ssl'");
   return row === undefined || String(row.Value ?? '').toUpperCase() === 'YES';
+}
+
+/** The most applier workers `--apply-threads` takes. */
+const MAX_APPLY_THREADS = 64;
+
+function checkApplyThreads(threads: number | undefined): void {
+  if (threads === undefined) return;
+  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_APPLY_THREADS) {
+    throw new InvalidArgumentError(`--apply-threads must be a whole number from 0 to ${MAX_APPLY_THREADS}, not ${threads}`, { hint: 'leave it out for workers sized for the host; 0 applies with one thread' });
+  }
+}
+
+/** What the user chose of the replica's apply settings, as stored (nothing: the defaults at each start). */
+function applyChoice(options: Pick<ReplicaInitOptions, 'applyThreads' | 'durableCommits'>): Pick<Replica, 'apply'> {
+  if (options.applyThreads === undefined && options.durableCommits !== true) return {};
+  return { apply: { ...(options.applyThreads !== undefined ? { threads: options.applyThreads } : {}), ...(options.durableCommits === true ? { durable_commits: true } : {}) } };
 }

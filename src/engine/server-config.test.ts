@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { flavorOps } from '../mysql/flavor.js';
-import { CLONE_PRIVILEGES, NO_PLUGIN_DIR, accountInitSql, cloneCommand, prepareCommand, replicaCommand } from './server-config.js';
+import { CLONE_PRIVILEGES, NO_PLUGIN_DIR, accountInitSql, cloneCommand, defaultApplyThreads, prepareCommand, replicaCommand } from './server-config.js';
 
 describe('server command lines', () => {
   const mariadb = flavorOps('mariadb');
@@ -39,6 +39,20 @@ describe('server command lines', () => {
     assert.deepEqual(args.slice(0, 2), ['sh', '-c']);
     assert.match(args[2] ?? '', /mariadb-install-db/);
     for (const flag of ['--read-only=ON', '--skip-networking', '--innodb-flush-log-at-trx-commit=1', '--relay-log-recovery=ON', '--replicate-wild-ignore-table=mysql.%']) assert.ok(args.includes(flag), flag);
+  });
+  it('a replica with apply settings: parallel workers in commit order, commits synced each second unless durable', () => {
+    const maria = replicaCommand(mariadb, 7, '256M', [], { apply: { threads: 8, durableCommits: false } });
+    for (const flag of ['--slave-parallel-threads=8', '--slave-parallel-mode=optimistic', '--innodb-flush-log-at-trx-commit=2']) assert.ok(maria.includes(flag), flag);
+    const serial = replicaCommand(mariadb, 7, '256M', [], { apply: { threads: 0, durableCommits: true } });
+    for (const flag of ['--slave-parallel-threads=0', '--innodb-flush-log-at-trx-commit=1']) assert.ok(serial.includes(flag), flag);
+    assert.ok(!serial.some((a) => a.startsWith('--slave-parallel-mode')));
+    const mysql = replicaCommand(flavorOps('mysql'), 7, '256M', [], { apply: { threads: 6, durableCommits: false } });
+    for (const flag of ['--replica-parallel-workers=6', '--replica-preserve-commit-order=ON', '--innodb-flush-log-at-trx-commit=2']) assert.ok(mysql.includes(flag), flag);
+    // MySQL has no "no workers" any more: 0 means one worker.
+    assert.ok(replicaCommand(flavorOps('mysql'), 7, '256M', [], { apply: { threads: 0, durableCommits: true } }).includes('--replica-parallel-workers=1'));
+  });
+  it('applier workers are twice the cores, 4 to 16', () => {
+    assert.deepEqual([1, 2, 4, 8, 64].map(defaultApplyThreads), [4, 4, 8, 16, 16]);
   });
   it('the prepare server has no network and starts no replication', () => {
     const args = prepareCommand(mariadb, 9);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { waitForServer } from '../mysql/wait-ready.js';
 import type { ConnectOptions } from '../mysql/sql-client.js';
@@ -11,7 +12,7 @@ import type { DataMount } from '../storage/driver.js';
 import { prepareRunDir, runDir, type EngineDeps } from './context.js';
 import { CLONE_TLS_FILES, caPath, issueServerCert } from './tls.js';
 import { cloneContainerLimits, cloneLimits, cloneServerArgs, replicaContainerLimits } from './clone-limits.js';
-import { CLONE_PRIVILEGES, REPLICA_MARKER, accountInitSql, productionAccountInitSql, cloneCommand, replicaCommand } from './server-config.js';
+import { CLONE_PRIVILEGES, REPLICA_MARKER, accountInitSql, defaultApplyThreads, productionAccountInitSql, cloneCommand, replicaCommand, type ApplySettings } from './server-config.js';
 
 export const REPLICA = 'replica';
 export const REPLICA_VOLUME = 'replica';
@@ -57,8 +58,13 @@ export function readCa(root: string): string | null {
   }
 }
 
+/** How the replica applies: what `replica init` chose, else workers sized for this host and commits synced about once a second. */
+export function replicaApply(replica: Pick<Replica, 'apply'>): ApplySettings {
+  return { threads: replica.apply?.threads ?? defaultApplyThreads(availableParallelism()), durableCommits: replica.apply?.durable_commits ?? false };
+}
+
 /** Writes the replica's run dir and returns its server spec. */
-export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'server_id' | 'replicate_only'>, data: DataMount, flavorName: 'mariadb' | 'mysql'): Promise<ServerSpec> {
+export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'server_id' | 'replicate_only' | 'apply'>, data: DataMount, flavorName: 'mariadb' | 'mysql'): Promise<ServerSpec> {
   const dir = await prepareRunDir(deps.root, REPLICA, accountInitSql(replica.admin_user, ['localhost', '127.0.0.1'], replica.admin_password));
   // The driver found the volume, so the pool is mounted: mark it (a replica of dolly 0.1 has no mark yet).
   if (data.kind === 'path') await writeFile(join(data.path, REPLICA_MARKER), 'dolly replica volume\n', { flag: 'a' });
@@ -70,7 +76,7 @@ export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<
     volume: REPLICA_VOLUME,
     data,
     runDir: dir,
-    command: replicaCommand(serverFlavor(flavorName), replica.server_id, '256M', replicationFilterArgs(replica.replicate_only), { requireMarker: data.kind === 'path' }),
+    command: replicaCommand(serverFlavor(flavorName), replica.server_id, '256M', replicationFilterArgs(replica.replicate_only), { requireMarker: data.kind === 'path', apply: replicaApply(replica) }),
     network: 'host',
     limits: replicaContainerLimits(),
   };

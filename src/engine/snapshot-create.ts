@@ -49,12 +49,12 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       await failpoint('snapshot.prepared');
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
-      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), pause_ms: taken.pauseMs, prepare_ms: prepareMs, ...found };
+      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), lag_seconds: taken.lagSeconds, pause_ms: taken.pauseMs, prepare_ms: prepareMs, ...found };
       await job.commit((s) => {
         s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
       });
       reportStep(deps, `snapshot ${done.id}: prepared (${prepareMs} ms) and ready`);
-      deps.logger.info('snapshot created', { id: done.id, gtid: done.gtid, pause_ms: done.pause_ms, prepare_ms: prepareMs });
+      deps.logger.info('snapshot created', { id: done.id, gtid: done.gtid, lag_seconds: done.lag_seconds, pause_ms: done.pause_ms, prepare_ms: prepareMs });
       return done;
     },
   );
@@ -76,7 +76,14 @@ const CONNECT_TIMEOUT_MS = 10_000;
 interface Taken {
   gtid: string;
   dataStateAt: Date;
+  /** How far behind the source the data was when the applier stopped. */
+  lagSeconds: number;
   pauseMs: number;
+}
+
+/** Seconds from the data's source time to `at` (when the applier stopped), to one decimal, never negative. */
+export function lagAt(dataStateAt: Date, at: Date): number {
+  return Math.max(0, Math.round((at.getTime() - dataStateAt.getTime()) / 100) / 10);
 }
 
 /** Snapshot of the running replica with its applier paused and commits blocked. */
@@ -92,6 +99,7 @@ async function atomicSnapshot(deps: EngineDeps, job: JobRun, state: State, drive
     // starts the applier again (the backup lock dies with this connection).
     job.willUndo({ do: 'resume-applier' });
     const pause = await pauseReplica(client, replica.source.flavor, deps.now);
+    const lagSeconds = lagAt(pause.dataStateAt, deps.now());
     try {
       await failpoint('snapshot.paused');
       await driver.snapshot(REPLICA_VOLUME, volume);
@@ -100,7 +108,7 @@ async function atomicSnapshot(deps: EngineDeps, job: JobRun, state: State, drive
       pause.pauseMs = await pause.resume();
     }
     job.dropUndo((step) => step.do === 'resume-applier');
-    return pause;
+    return { gtid: pause.gtid, dataStateAt: pause.dataStateAt, lagSeconds, pauseMs: pause.pauseMs };
   } finally {
     await client.close();
   }
@@ -114,7 +122,8 @@ async function stoppedSnapshot(deps: EngineDeps, job: JobRun, state: State, driv
   let pause: Taken;
   job.willUndo({ do: 'resume-applier' }, { do: 'start-replica' });
   try {
-    pause = await pauseReplica(client, replica.source.flavor, deps.now, { quiesce: false });
+    const paused = await pauseReplica(client, replica.source.flavor, deps.now, { quiesce: false });
+    pause = { gtid: paused.gtid, dataStateAt: paused.dataStateAt, lagSeconds: lagAt(paused.dataStateAt, deps.now()), pauseMs: paused.pauseMs };
   } finally {
     await client.close();
   }

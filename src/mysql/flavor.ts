@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
+import { receivedGtidSet } from './gtid-count.js';
 import { quoteString, sqlInteger, wildTablePattern } from './identifiers.js';
 
 /**
@@ -48,6 +49,8 @@ export interface StatusColumns {
   lagSeconds: string;
   lastIoError: string;
   lastSqlError: string;
+  /** What the IO thread has received: MariaDB's Gtid_IO_Pos, MySQL's Retrieved_Gtid_Set. */
+  receivedGtid: string;
 }
 
 /** A privilege the source user needs: the name GRANT takes, and every name SHOW GRANTS may print for it. */
@@ -85,6 +88,8 @@ export interface FlavorOps {
    * there is nothing to do.
    */
   readonly afterPrepareShell: string;
+  /** The replica's flags for `threads` parallel applier workers keeping the source's commit order (0: the one SQL thread). */
+  parallelApplyArgs(threads: number): string[];
   /** Prepare empties and truncates the undo tablespaces (they keep replaced rows: src/mysql/undo-rotate.ts). */
   readonly rotatesUndo: boolean;
   /** Statements before the prepare server's SHUTDOWN (MySQL: a slow shutdown, purge complete). */
@@ -117,6 +122,8 @@ export interface FlavorOps {
   resetReplicaAll(): string[];
   readonly statusSql: string;
   readonly statusColumns: StatusColumns;
+  /** The position the IO thread has received, from the status row's `receivedGtid` column and the applied position; null when unreadable. */
+  receivedPosition(column: string, applied: string): string | null;
   /** One column `result`: 0 once the replica has applied `gtid`, non-zero on timeout. */
   waitForGtidSql(gtid: string, timeoutSeconds: number): string;
   /** One column `at_epoch` (seconds since 1970): the source's commit time of the last applied transaction; 0/NULL when unknown. */
@@ -125,6 +132,12 @@ export interface FlavorOps {
   readonly sourceSettingsSql: string;
   /** MySQL needs gtid_mode=ON and enforce_gtid_consistency=ON on the source. */
   readonly requiresGtidMode: boolean;
+  /**
+   * One column `tracking`: how the source marks which transactions a replica may apply at once
+   * (MySQL 8.0's binlog_transaction_dependency_tracking; 8.4 removed it and always uses writesets).
+   * Null where nothing on the source limits parallel apply (MariaDB: optimistic mode).
+   */
+  readonly dependencyTrackingSql: string | null;
   /** What a binlog_format other than ROW is: a failed check, or a warning. */
   readonly nonRowFormat: 'error' | 'warning';
   requiredPrivileges(version: string): PrivilegeNeed[];
@@ -169,6 +182,9 @@ const mariadb: FlavorOps = {
   // (its pages then refer to no log, as for a table moved to another server; 10.11's aria_chk
   // fails that on mysql.proc until the table is rebuilt with --recover), then the log goes and the
   // next server starts a new one.
+  // Optimistic: any two transactions may run at once; a conflict rolls the later one back and
+  // retries it. Commits stay in the source's order (always, in MariaDB's parallel replication).
+  parallelApplyArgs: (threads) => (threads > 0 ? [`--slave-parallel-threads=${threads}`, '--slave-parallel-mode=optimistic', '--slave-parallel-max-queued=1048576'] : ['--slave-parallel-threads=0']),
   rotatesUndo: false,
   prepareShutdownSql: [],
   afterPrepareShell:
@@ -204,13 +220,17 @@ const mariadb: FlavorOps = {
     lagSeconds: 'Seconds_Behind_Master',
     lastIoError: 'Last_IO_Error',
     lastSqlError: 'Last_SQL_Error',
+    receivedGtid: 'Gtid_IO_Pos',
   },
+  // Per domain, the last GTID received (10.11 and 11.8 have no @@gtid_io_pos variable, only this column).
+  receivedPosition: (column) => column.replace(/\s+/g, ''),
   waitForGtidSql: (gtid, timeout) => `SELECT MASTER_GTID_WAIT(${quoteString(gtid)}, ${seconds(timeout)}) AS result`,
   // 10.11 records no commit time of applied events (11.6 adds Master_last_event_time).
   lastAppliedCommitTimeSql: null,
   sourceSettingsSql:
     'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.server_id AS server_id, @@GLOBAL.binlog_format AS binlog_format, NULL AS gtid_mode, NULL AS enforce_gtid_consistency',
   requiresGtidMode: false,
+  dependencyTrackingSql: null,
   // MariaDB's default is MIXED; GTID replication of MIXED/STATEMENT works (see source-check.ts).
   nonRowFormat: 'warning',
   requiredPrivileges: (version) => {
@@ -239,6 +259,9 @@ const mysql: FlavorOps = {
   // After a slow shutdown (prepareShutdownSql) redo and doublewrite hold nothing a restart needs;
   // MySQL makes new ones. ('#' inside a word is no comment.)
   afterPrepareShell: 'rm -f ./#innodb_redo/* ./#ib_*.dblwr',
+  // Transactions the source marked independent (its writeset or commit-order dependencies) run
+  // at once; commits stay in the source's order, so the applied GTID set has no gaps.
+  parallelApplyArgs: (threads) => [`--replica-parallel-workers=${threads > 0 ? threads : 1}`, `--replica-preserve-commit-order=${threads > 0 ? 'ON' : 'OFF'}`],
   rotatesUndo: true,
   prepareShutdownSql: ['SET GLOBAL innodb_fast_shutdown = 0'],
   cloneRemoveFiles: ['auto.cnf'],
@@ -273,13 +296,17 @@ const mysql: FlavorOps = {
     lagSeconds: 'Seconds_Behind_Source',
     lastIoError: 'Last_IO_Error',
     lastSqlError: 'Last_SQL_Error',
+    receivedGtid: 'Retrieved_Gtid_Set',
   },
+  // The copy's position is executed but was never retrieved: received is both together.
+  receivedPosition: (column, applied) => receivedGtidSet(column, applied),
   waitForGtidSql: (gtid, timeout) => `SELECT WAIT_FOR_EXECUTED_GTID_SET(${quoteString(gtid)}, ${seconds(timeout)}) AS result`,
   lastAppliedCommitTimeSql:
     'SELECT UNIX_TIMESTAMP(MAX(LAST_APPLIED_TRANSACTION_ORIGINAL_COMMIT_TIMESTAMP)) AS at_epoch FROM performance_schema.replication_applier_status_by_worker',
   sourceSettingsSql:
     'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.server_id AS server_id, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_mode AS gtid_mode, @@GLOBAL.enforce_gtid_consistency AS enforce_gtid_consistency',
   requiresGtidMode: true,
+  dependencyTrackingSql: 'SELECT @@GLOBAL.binlog_transaction_dependency_tracking AS tracking',
   nonRowFormat: 'error',
   requiredPrivileges: () => [
     { grant: 'RELOAD', accepted: ['RELOAD'], level: 'global' },

@@ -5,6 +5,7 @@ import { fakeSqlClient, mysqlError } from '../../test/support/mysql-fake-client.
 import { flavorOps } from './flavor.js';
 import { normalizeGtid, replicaStatus, replicationFilterArgs, sourceTimeOfLastEvent, startReplication, statusFromRow, waitUntilCaughtUp } from './replication.js';
 
+const U = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
 const source = { host: '127.0.0.1', port: 3306, user: 'repl', password: "p'w" };
 
 describe('statusFromRow', () => {
@@ -16,8 +17,19 @@ describe('statusFromRow', () => {
       Seconds_Behind_Master: 3,
       Last_IO_Error: '',
       Last_SQL_Error: '',
-    }, '0-1-9');
-    assert.deepEqual(status, { io_running: true, sql_running: true, lag_seconds: 3, gtid: '0-1-9', last_error: null, io_state: 'Waiting for master to send event' });
+      Gtid_IO_Pos: '0-1-12,\n1-2-5',
+    }, '0-1-9,1-2-5');
+    assert.deepEqual(status, {
+      io_running: true,
+      sql_running: true,
+      lag_seconds: 3,
+      gtid: '0-1-9,1-2-5',
+      last_error: null,
+      io_state: 'Waiting for master to send event',
+      received_gtid: '0-1-12,1-2-5',
+      applied_transactions: 14,
+      behind_transactions: 3,
+    });
   });
 
   it('maps MySQL SHOW REPLICA STATUS; the SQL error wins over the IO error; Connecting is not running', () => {
@@ -28,15 +40,30 @@ describe('statusFromRow', () => {
       Seconds_Behind_Source: null,
       Last_IO_Error: 'error connecting to source',
       Last_SQL_Error: "Could not execute Write_rows event on table d.t; Duplicate entry '5' for key 'PRIMARY'",
-    }, 'u:1-5');
+      Retrieved_Gtid_Set: `${U}:4-9`,
+    }, `${U}:1-5`);
     assert.equal(status.io_running, false);
     assert.equal(status.sql_running, false);
     assert.equal(status.lag_seconds, null);
     assert.match(status.last_error ?? '', /Duplicate entry/);
+    // Received: what was retrieved together with what the copy executed.
+    assert.equal(status.received_gtid, `${U}:1-9`);
+    assert.equal(status.applied_transactions, 5);
+    assert.equal(status.behind_transactions, 4);
   });
 
   it('no row: replication not configured', () => {
-    assert.deepEqual(statusFromRow(flavorOps('mariadb'), undefined, ''), { io_running: false, sql_running: false, lag_seconds: null, gtid: '', last_error: null, io_state: '' });
+    assert.deepEqual(statusFromRow(flavorOps('mariadb'), undefined, ''), {
+      io_running: false,
+      sql_running: false,
+      lag_seconds: null,
+      gtid: '',
+      last_error: null,
+      io_state: '',
+      received_gtid: '',
+      applied_transactions: 0,
+      behind_transactions: null,
+    });
   });
 });
 

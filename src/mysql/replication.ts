@@ -1,5 +1,6 @@
 import { SourceError, UnavailableError } from '../errors.js';
 import { flavorOps, type Flavor, type FlavorOps } from './flavor.js';
+import { behindTransactions, countTransactions } from './gtid-count.js';
 import { wildTablePattern } from './identifiers.js';
 import { isSqlError, type SqlClient } from './sql-client.js';
 
@@ -27,6 +28,12 @@ export interface ReplicaStatus {
   last_error: string | null;
   /** What the IO thread does ('' when replication is not configured). */
   io_state: string;
+  /** The position the IO thread has received: MariaDB's Gtid_IO_Pos, MySQL's Retrieved_Gtid_Set united with gtid_executed. */
+  received_gtid: string;
+  /** Transactions in the applied position (MariaDB: seq_no summed over domains; MySQL: GTIDs in gtid_executed); grows as the replica applies. Null when unknown. */
+  applied_transactions: number | null;
+  /** Transactions received and not yet applied (per domain / per uuid); null when unknown. */
+  behind_transactions: number | null;
 }
 
 export interface StartReplicationOptions {
@@ -72,16 +79,26 @@ async function stopQuietly(client: SqlClient, ops: FlavorOps): Promise<void> {
   }
 }
 
-/** Reads SHOW SLAVE/REPLICA STATUS and the applied GTID position. */
+/**
+ * Reads the applied GTID position, then SHOW SLAVE/REPLICA STATUS (in that order, so what the IO
+ * thread has received is read after what was applied, and transactions behind are not undercounted).
+ */
 export async function replicaStatus(client: SqlClient, flavor: Flavor): Promise<ReplicaStatus> {
   const ops = flavorOps(flavor);
+  const gtid = await position(client, ops);
   const rows = await client.query(ops.statusSql);
-  return statusFromRow(ops, rows[0], await position(client, ops));
+  return statusFromRow(ops, rows[0], gtid);
+}
+
+/** The applied position's transaction count alone (a second reading, for the apply rate). */
+export async function appliedTransactions(client: SqlClient, flavor: Flavor): Promise<number | null> {
+  return countTransactions(flavor, await position(client, flavorOps(flavor)));
 }
 
 /** Maps one status row (absent when replication is not configured) to ReplicaStatus. */
 export function statusFromRow(ops: FlavorOps, row: Record<string, unknown> | undefined, gtid: string): ReplicaStatus {
-  if (!row) return { io_running: false, sql_running: false, lag_seconds: null, gtid, last_error: null, io_state: '' };
+  const applied = countTransactions(ops.flavor, gtid);
+  if (!row) return { io_running: false, sql_running: false, lag_seconds: null, gtid, last_error: null, io_state: '', received_gtid: '', applied_transactions: applied, behind_transactions: null };
   const c = ops.statusColumns;
   const text = (name: string): string => {
     const v = row[name];
@@ -89,6 +106,7 @@ export function statusFromRow(ops: FlavorOps, row: Record<string, unknown> | und
   };
   const lag = row[c.lagSeconds];
   const lastError = [text(c.lastSqlError), text(c.lastIoError)].find((e) => e !== '') ?? null;
+  const received = ops.receivedPosition(text(c.receivedGtid), gtid);
   return {
     io_running: text(c.ioRunning) === 'Yes',
     sql_running: text(c.sqlRunning) === 'Yes',
@@ -96,6 +114,9 @@ export function statusFromRow(ops: FlavorOps, row: Record<string, unknown> | und
     gtid,
     last_error: lastError,
     io_state: text(c.ioState),
+    received_gtid: received ?? '',
+    applied_transactions: applied,
+    behind_transactions: received === null ? null : behindTransactions(ops.flavor, received, gtid),
   };
 }
 

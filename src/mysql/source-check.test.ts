@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SourceError } from '../errors.js';
-import { fakeSqlClient } from '../../test/support/mysql-fake-client.js';
+import { fakeSqlClient, mysqlError } from '../../test/support/mysql-fake-client.js';
 import { checkSource } from './source-check.js';
 
 interface Source {
@@ -10,6 +10,8 @@ interface Source {
   settings?: Record<string, unknown>;
   schemas?: string[];
   grants?: string[];
+  /** MySQL's binlog_transaction_dependency_tracking; absent: the variable does not exist (8.4+). */
+  tracking?: string;
 }
 
 function source(s: Source = {}) {
@@ -20,6 +22,7 @@ function source(s: Source = {}) {
     if (sql === 'SHOW GRANTS') return (s.grants ?? ['GRANT ALL PRIVILEGES ON *.* TO `repl`@`%`']).map((g) => ({ 'Grants for repl@%': g }));
     if (sql.includes("ENGINE <> 'InnoDB'")) return [{ schema: 'shop', table: 'legacy', engine: 'MyISAM' }];
     if (sql.includes('SUM(DATA_LENGTH')) return [{ bytes: '123456' }];
+    if (sql.includes('binlog_transaction_dependency_tracking')) return s.tracking !== undefined ? [{ tracking: s.tracking }] : mysqlError('ER_UNKNOWN_SYSTEM_VARIABLE', 1193, 'Unknown system variable');
     return undefined;
   });
 }
@@ -71,6 +74,16 @@ describe('checkSource', () => {
     await failure(checkSource(source({ ...mysql, settings: { ...mysql.settings, binlog_format: 'STATEMENT' } })));
     assert.match((await failure(checkSource(source({ ...mysql, settings: { gtid_mode: 'OFF_PERMISSIVE', enforce_gtid_consistency: 'ON' } })))).message, /gtid_mode=OFF_PERMISSIVE/);
     await failure(checkSource(source({ ...mysql, settings: { gtid_mode: 'ON', enforce_gtid_consistency: 'WARN' } })));
+  });
+
+  it('a MySQL 8.0 source tracking dependencies by commit order only is a warning (parallel apply); writesets, 8.4+ and MariaDB are not', async () => {
+    const mysql = { version: '8.0.36', settings: { gtid_mode: 'ON', enforce_gtid_consistency: 'ON' } };
+    assert.match((await checkSource(source({ ...mysql, tracking: 'COMMIT_ORDER' }))).warnings.join('\n'), /binlog_transaction_dependency_tracking = WRITESET/);
+    assert.deepEqual((await checkSource(source({ ...mysql, tracking: 'WRITESET' }))).warnings, []);
+    assert.deepEqual((await checkSource(source({ ...mysql, version: '9.7.4' }))).warnings, []);
+    const maria = source({ tracking: 'COMMIT_ORDER' });
+    assert.deepEqual((await checkSource(maria)).warnings, []);
+    assert.ok(!maria.statements.some((st) => st.sql.includes('dependency_tracking')));
   });
 
   it('missing privileges: the message carries the exact GRANT for CURRENT_USER()', async () => {

@@ -2,7 +2,7 @@ import { SourceError } from '../errors.js';
 import { detectFlavor, flavorOps, type Flavor, type FlavorOps } from './flavor.js';
 import { grantStatement, missingPrivileges, parseGrants } from './grants.js';
 import { quoteAccount, splitAccount } from './identifiers.js';
-import type { SqlClient } from './sql-client.js';
+import { isSqlError, type SqlClient } from './sql-client.js';
 
 /** What dolly learned about a source it can replicate from. */
 export interface SourceInfo {
@@ -53,7 +53,7 @@ export async function checkSource(client: SqlClient, opts: CheckSourceOptions = 
   const ops = flavorOps(flavor);
   const [settings] = await client.query<Settings>(ops.sourceSettingsSql);
   if (!settings) throw new SourceError('the source did not report its settings');
-  const warnings = checkSettings(ops, settings);
+  const warnings = [...checkSettings(ops, settings), ...(await dependencyWarnings(client, ops))];
 
   const existing = (await client.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME')).map((r) => r.name);
   const databases = chooseDatabases(existing, opts.databases);
@@ -119,6 +119,24 @@ function checkSettings(ops: FlavorOps, s: Settings): string[] {
     throw new SourceError(`the source logs in ${format} format, dolly needs ROW`, { hint: 'SET PERSIST binlog_format = ROW (new sessions use it)' });
   }
   return [`the source logs in ${format} format: replication works, but statements that are not deterministic may apply differently; ROW is safest (binlog_format=ROW)`];
+}
+
+/**
+ * A MySQL 8.0 source that marks dependencies by commit order only lets the replica's workers apply
+ * together what it committed together: with writesets they apply far more. (8.4+: no such
+ * variable, writesets always.)
+ */
+async function dependencyWarnings(client: SqlClient, ops: FlavorOps): Promise<string[]> {
+  if (ops.dependencyTrackingSql === null) return [];
+  const tracking = await client.query<{ tracking: unknown }>(ops.dependencyTrackingSql).then(
+    (rows) => String(rows[0]?.tracking ?? '').toUpperCase(),
+    (error: unknown) => {
+      if (isSqlError(error, 1193)) return 'WRITESET'; // ER_UNKNOWN_SYSTEM_VARIABLE: 8.4+
+      throw error;
+    },
+  );
+  if (tracking !== 'COMMIT_ORDER') return [];
+  return ['the source marks transaction dependencies by commit order: the replica applies in parallel only what the source committed together; SET PERSIST binlog_transaction_dependency_tracking = WRITESET on the source lets it apply far more at once'];
 }
 
 function isOn(value: unknown): boolean {

@@ -19,12 +19,20 @@ export interface Metrics {
   refresh(): Promise<void>;
 }
 
+/** Leaves a gauge without a value (prom-client's reset() of an unlabelled gauge sets it to 0, which would say "caught up"). */
+function clear(gauge: Gauge): void {
+  gauge.reset();
+  gauge.remove();
+}
+
 export function createMetrics(deps: Pick<EngineDeps, 'store' | 'now'>, readings: Readings): Metrics {
   const registry = new Registry();
   const gauge = (name: string, help: string, labelNames: string[] = []): Gauge => new Gauge({ name, help, labelNames, registers: [registry] });
   const io = gauge('dolly_replica_io_running', '1 while the replica receives the source binlog');
   const sql = gauge('dolly_replica_sql_running', '1 while the replica applies it');
   const lag = gauge('dolly_replica_lag_seconds', 'how far the replica is behind the source (absent when unknown)');
+  const applyRate = gauge('dolly_replica_apply_rate', 'transactions the replica applied per second between the last two readings (absent when unknown)');
+  const behind = gauge('dolly_replica_behind_transactions', 'transactions the replica has received and not yet applied (absent when unknown)');
   const readingAge = gauge('dolly_replica_reading_age_seconds', "age of the replica reading the other dolly_replica_ gauges show (the engine's sweeper takes one per --expiry-interval)");
   const newest = gauge('dolly_snapshot_newest_age_seconds', 'age of the data in the default snapshot, the newest ready one of the replica (absent without one)');
   const snapshots = gauge('dolly_snapshots', 'snapshots');
@@ -40,7 +48,7 @@ export function createMetrics(deps: Pick<EngineDeps, 'store' | 'now'>, readings:
       const state = deps.store.read();
       if (!state) return;
       const ready = newestReplicaSnapshot(state);
-      newest.reset();
+      clear(newest);
       if (ready) newest.set((deps.now().getTime() - Date.parse(ready.data_state_at)) / 1000);
       snapshots.set(state.snapshots.length);
       clones.reset();
@@ -53,8 +61,7 @@ export function createMetrics(deps: Pick<EngineDeps, 'store' | 'now'>, readings:
         pool.set({ kind: 'used' }, space.total_bytes - space.free_bytes);
       }
       pool.set({ kind: 'reserve' }, state.settings.reserve_bytes ?? 0);
-      lag.reset();
-      readingAge.reset();
+      for (const g of [lag, applyRate, behind, readingAge]) clear(g);
       if (!state.replica || !replica) {
         io.set(0);
         sql.set(0);
@@ -64,6 +71,8 @@ export function createMetrics(deps: Pick<EngineDeps, 'store' | 'now'>, readings:
       io.set(replica.io_running ? 1 : 0);
       sql.set(replica.sql_running ? 1 : 0);
       if (replica.lag_seconds !== null) lag.set(replica.lag_seconds);
+      if (replica.apply_rate !== null) applyRate.set(replica.apply_rate);
+      if (replica.behind_transactions !== null) behind.set(replica.behind_transactions);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import type { EngineDeps } from '../engine/context.js';
 import { messageOf } from '../errors.js';
+import { applyRate } from '../mysql/gtid-count.js';
 import { connectSql } from '../mysql/sql-client.js';
 import type { Clone } from '../state/state.js';
 import { judgeActivity, readServer, storeActivity, type ServerReading } from './clone-activity.js';
@@ -13,6 +14,20 @@ export interface ReplicaSample {
   io_running: boolean;
   sql_running: boolean;
   lag_seconds: number | null;
+  /** The applied position's transaction count (null when the replica did not answer). */
+  applied_transactions: number | null;
+  /** Transactions applied per second since the sample before (null for the first, or after one without a count). */
+  apply_rate: number | null;
+  /** Transactions received and not yet applied. */
+  behind_transactions: number | null;
+}
+
+/** The next sample: the apply rate from `previous`'s count and time to this reading's (no extra reading of the replica). */
+export function nextSample(previous: ReplicaSample | undefined, at: Date, status: Pick<ReplicaSample, 'io_running' | 'sql_running' | 'lag_seconds' | 'applied_transactions' | 'behind_transactions'>): ReplicaSample {
+  const reading = (s: { at: string; applied_transactions: number | null }): { count: number; atMs: number } | null =>
+    s.applied_transactions === null ? null : { count: s.applied_transactions, atMs: Date.parse(s.at) };
+  const sample = { at: at.toISOString(), io_running: status.io_running, sql_running: status.sql_running, lag_seconds: status.lag_seconds, applied_transactions: status.applied_transactions, behind_transactions: status.behind_transactions };
+  return { ...sample, apply_rate: previous ? applyRate(reading(previous), reading(sample)) : null };
 }
 
 /** The pool's space as last read (bytes). */
@@ -169,7 +184,7 @@ export class Sweeper {
   private async watchReplication(): Promise<void> {
     if (!this.deps.store.read()?.replica) return;
     const status = await (await import('../engine/replica-status.js')).getReplicaStatus(this.deps);
-    this.samples.push({ at: this.deps.now().toISOString(), io_running: status.io_running, sql_running: status.sql_running, lag_seconds: status.lag_seconds });
+    this.samples.push(nextSample(this.samples.at(-1), this.deps.now(), status));
     if (this.samples.length > HISTORY) this.samples.shift();
     const stopped = !status.io_running || !status.sql_running;
     if (stopped !== this.replicationStopped) {

@@ -20,6 +20,8 @@ export const snapshotSchema = z.object({
   /** Source time of the last event the replica had applied (what "fresh" means). */
   data_state_at: z.string(),
   created_at: z.string(),
+  /** How far the replica was behind its source when its applier was paused (seconds: taken time less data_state_at); absent for branches and older snapshots. */
+  lag_seconds: z.number().optional(),
   /** How long the replica's applier was paused, in milliseconds. */
   pause_ms: z.number(),
   prepare_ms: z.number(),
@@ -90,6 +92,11 @@ export const replicaSchema = z.object({
   databases: z.array(z.string()),
   /** Set when the user chose databases: replication is filtered to them. */
   replicate_only: z.array(z.string()).optional(),
+  /**
+   * How it applies (`replica init --apply-threads`, `--durable-commits`). Absent: sized for the
+   * host at each start, commits synced about once a second (src/engine/server-config.ts).
+   */
+  apply: z.object({ threads: z.number().int().min(0).max(64).optional(), durable_commits: z.boolean().optional() }).optional(),
   created_at: z.string(),
   /**
    * Set while dolly holds replication stopped because the pool is nearly full (src/engine/pool-space.ts),

@@ -12,6 +12,8 @@ import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { DollyError } from '../../src/errors.js';
+import { connectSql } from '../../src/mysql/sql-client.js';
+import type { ReplicaHistory } from '../../src/api/schemas.js';
 import type { Snapshot } from '../../src/state/state.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
@@ -234,6 +236,12 @@ describe('dolly serve: the HTTP API, tokens, ownership, lifecycle', { skip: skip
     const following = remoteApi({ url: engine.url, token: tokens.alice ?? '' }, fetch, { onProgress: (step) => steps.push(step) });
     const fresh = await following.cloneCreate({ name: 'fresh', fresh: true });
     assert.notEqual(fresh.snapshot, snapshot.id);
+    // It says how long it waited for its snapshot, and how far behind the source that snapshot's data was.
+    assert.equal(fresh.fresh?.snapshot, fresh.snapshot);
+    assert.ok((fresh.fresh?.waited_ms ?? 0) > 0, JSON.stringify(fresh.fresh));
+    assert.ok(typeof fresh.fresh?.lag_seconds === 'number' && fresh.fresh.lag_seconds >= 0 && fresh.fresh.lag_seconds < 60, JSON.stringify(fresh.fresh));
+    const taken = (await alice.snapshotList()).snapshots.find((s) => s.id === fresh.snapshot);
+    assert.equal(taken?.lag_seconds, fresh.fresh?.lag_seconds);
     assert.equal(await mariadbQuery(fresh, 'SELECT COUNT(*) FROM shop.items'), '4');
     // The steps arrived while the engine worked, in order: the snapshot's, then the clone's.
     const at = (pattern: RegExp): number => steps.findIndex((step) => pattern.test(step));
@@ -247,10 +255,76 @@ describe('dolly serve: the HTTP API, tokens, ownership, lifecycle', { skip: skip
     await alice.cloneDestroy('fresh');
   });
 
+  it('replica status, /v1/replica/history and /metrics show the lag in transactions and the apply rate', async () => {
+    // A snapshot records how far behind its data was (caught up here: the source is idle).
+    assert.ok(snapshot.lag_seconds !== undefined && snapshot.lag_seconds >= 0 && snapshot.lag_seconds < 60, `lag_seconds ${snapshot.lag_seconds}`);
+    const source = { host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD };
+    await mariadbQuery(source, 'CREATE TABLE shop.ticks (id INT AUTO_INCREMENT PRIMARY KEY, n INT)');
+    const caughtUp = async (atLeast: number): Promise<Awaited<ReturnType<DollyApi['replicaStatus']>>> => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const status = await admin.replicaStatus();
+        if (status.behind_transactions === 0 && (status.applied_transactions ?? 0) >= atLeast) return status;
+        assert.ok(Date.now() < deadline, `not caught up within 30 s: ${JSON.stringify(status)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    const before = await caughtUp(1);
+    assert.equal(before.received_gtid, before.gtid, 'caught up: received is what is applied');
+    assert.ok(typeof before.apply_rate === 'number' && before.apply_rate >= 0, `apply_rate ${before.apply_rate}`);
+    // 25 transactions on the source: the applied count grows by at least 25 (one per GTID).
+    await mariadbQuery(source, Array.from({ length: 25 }, (_, i) => `INSERT INTO shop.ticks (n) VALUES (${i})`).join(';'));
+    const after = await caughtUp((before.applied_transactions ?? 0) + 25);
+    assert.ok((after.applied_transactions ?? 0) - (before.applied_transactions ?? 0) < 1000, 'counts transactions, not something else');
+    // Under a steady write load, a status taken while it applies shows a rate above 0.
+    const writer = await connectSql(source);
+    let writing = true;
+    let written = 0;
+    const load = (async () => {
+      while (writing) {
+        await writer.execute('INSERT INTO shop.ticks (n) VALUES (1)');
+        written += 1;
+      }
+    })();
+    const rates: Array<number | null> = [];
+    try {
+      for (let i = 0; i < 20 && !rates.some((r) => r !== null && r > 0); i += 1) rates.push((await admin.replicaStatus()).apply_rate ?? null);
+    } finally {
+      writing = false;
+      await load;
+      await writer.close();
+    }
+    assert.ok(rates.some((r) => r !== null && r > 0), `no positive apply rate in ${rates.join(', ')} (${written} written)`);
+    const idle = await caughtUp((after.applied_transactions ?? 0) + written);
+    assert.equal(idle.received_gtid, idle.gtid);
+    // Everything written is applied: the next half second applies nothing.
+    assert.equal((await admin.replicaStatus()).apply_rate, 0);
+    // The CLI's text says it in words.
+    const text = await dolly(['--root', root.root, 'replica', 'status'], { DOLLY_URL: '', DOLLY_TOKEN: '' });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^lag {6}\d+ s \(\d+ transactions? received, not yet applied; applying [\d,.]+\/s\)$/m);
+    assert.match(text.stdout, /^received \S+$/m);
+    // The engine's sweeper (every second here) samples the count and the rate between samples.
+    const deadline = Date.now() + 15_000;
+    let history: ReplicaHistory = [];
+    for (;;) {
+      history = (await (await fetch(`${engine.url}/v1/replica/history`, { headers: { authorization: `Bearer ${tokens.admin}` } })).json()) as ReplicaHistory;
+      const last = history.at(-1);
+      if (last && (last.applied_transactions ?? 0) >= (after.applied_transactions ?? 0) + written && last.behind_transactions === 0 && typeof last.apply_rate === 'number') break;
+      assert.ok(Date.now() < deadline, `history did not catch up: ${JSON.stringify(history.slice(-3))}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(history.some((h) => (h.apply_rate ?? 0) > 0), `no sample with a positive apply rate: ${JSON.stringify(history.slice(-10))}`);
+    const counts = history.map((h) => h.applied_transactions).filter((c): c is number => typeof c === 'number');
+    assert.deepEqual(counts, [...counts].sort((a, b) => a - b), 'the applied count never goes down');
+  });
+
   it('serves /healthz, /metrics and /openapi.json without a token', async () => {
     assert.equal((await fetch(`${engine.url}/healthz`)).status, 200);
     const metrics = await (await fetch(`${engine.url}/metrics`)).text();
     assert.match(metrics, /^dolly_replica_io_running 1$/m);
+    assert.match(metrics, /^dolly_replica_apply_rate \d+(\.\d+)?$/m);
+    assert.match(metrics, /^dolly_replica_behind_transactions 0$/m);
     assert.match(metrics, /^dolly_snapshots \d+$/m);
     assert.match(metrics, /^dolly_pool_bytes\{kind="free"\} \d+/m);
     assert.match(metrics, /^dolly_job_duration_seconds_count\{kind="clone-create",outcome="ok"\} [1-9]/m);

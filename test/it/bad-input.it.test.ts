@@ -95,9 +95,11 @@ describe('bad input: a clear one-line error, a non-zero exit, nothing half-made'
     assert.deepEqual(await volumesOf(root.root), []);
   });
 
-  it('a malformed source URL and a bad --databases are refused', async () => {
+  it('a malformed source URL, a bad --databases and a bad --apply-threads are refused', async () => {
     assertCleanError(await cli(['replica', 'init', '--source', 'http://x']), 2, /scheme/);
     assertCleanError(await cli(['replica', 'init', '--source', url(), '--databases', 'nope']), 9, /nope/);
+    assertCleanError(await cli(['replica', 'init', '--source', url(), '--apply-threads', '65']), 2, /^dolly: --apply-threads must be a whole number from 0 to 64, not 65/);
+    assertCleanError(await cli(['replica', 'init', '--source', url(), '--apply-threads', '-1']), 2, /--apply-threads takes a whole number/);
     assert.deepEqual(await containersOf(root.root), []);
   });
 
