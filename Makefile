@@ -57,6 +57,8 @@ bench: image
 	node --import tsx bench/dump-sessions.ts --sessions 1,2
 	node --import tsx bench/swarm.ts
 	node --import tsx bench/cpu-floor.ts
+	node --import tsx bench/lag.ts --json
+	node --import tsx bench/lag.ts --flavor mysql --loads single@1000,single@3000,single@max,multi@max,mixed@max --json
 
 clean:
 	rm -rf dist

@@ -7,7 +7,8 @@
  * time it needs after the load to reach the source's last GTID (catch-up). The same loads run
  * against a replica with the settings dolly had before (one applier thread, an fsync per
  * commit: `--apply-threads 0 --durable-commits`) and with today's defaults, one after the other
- * on the same source, so the figures sit side by side.
+ * on the same source, so the figures sit side by side; between them, parallel workers with an
+ * fsync per commit (`--durable-commits`) shows what each of the two changes gives.
  *
  *   node --import tsx bench/lag.ts [--flavor mariadb|mysql] [--seconds 20]
  *     [--loads single@1000,single@3000,single@max,multi@max,mixed@3000,mixed@max] [--json [FILE]]
@@ -47,9 +48,10 @@ const password = randomBytes(12).toString('base64url');
 const resources = new Resources();
 const image = flavor === 'mysql' ? 'dolly/mysql:9.7' : DEFAULT_IMAGE;
 
-/** The replica's settings compared: dolly's before issue 19, and today's defaults. */
+/** The replica's settings compared: dolly's before issue 19, parallel apply alone (`--durable-commits`), and today's defaults. */
 const SETTINGS = [
   { name: 'before: 1 applier, fsync per commit', flags: ['--apply-threads', '0', '--durable-commits'] },
+  { name: 'parallel appliers, fsync per commit', flags: ['--durable-commits'] },
   { name: 'now: parallel appliers, commits synced each second', flags: [] },
 ];
 
