@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { silentLogger } from '../log.js';
 import type { Shell } from '../shell.js';
 import { growBtrfsPool } from '../storage/btrfs-pool.js';
-import { foreseenFree, judgeSpace, poolFullNote, spaceLevels } from './pool-space.js';
+import { EARLY_PAUSE_RETRY_MS, foreseenFree, judgeSpace, poolFullNote, spaceLevels } from './pool-space.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -56,6 +56,11 @@ describe('pool space', () => {
     // Paused early at 1.4 GiB: resumed at four times the pause level, not held until 1.4 GiB + the gap.
     assert.equal(judgeSpace(1400 * MiB, levels, 1400 * MiB), 'hold');
     assert.equal(judgeSpace(4 * levels.pauseBelow, levels, 1400 * MiB), 'resume');
+    // While paused nothing frees space: a pause with the resume level free is tried again after
+    // EARLY_PAUSE_RETRY_MS, one below it holds however long.
+    assert.equal(judgeSpace(1400 * MiB, levels, 1400 * MiB, 1400 * MiB, EARLY_PAUSE_RETRY_MS - 1), 'hold');
+    assert.equal(judgeSpace(1400 * MiB, levels, 1400 * MiB, 1400 * MiB, EARLY_PAUSE_RETRY_MS), 'resume');
+    assert.equal(judgeSpace(levels.resumeAt - 1, levels, levels.resumeAt - 1, levels.resumeAt - 1, 10 * EARLY_PAUSE_RETRY_MS), 'hold');
   });
 
   it('says "pool full" with free/total and the grow hint only while paused for space', () => {

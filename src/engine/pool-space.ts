@@ -64,19 +64,28 @@ export function foreseenFree(now: SpaceReading, previous?: SpaceReading): number
 }
 
 /**
+ * How long a pause the look-ahead took early (the resume level still free) holds before replication
+ * is tried again: while it is paused nothing frees space by itself, so waiting for more would wait
+ * for ever. If the replica still fills the pool that fast, the look-ahead pauses it again.
+ */
+export const EARLY_PAUSE_RETRY_MS = 30_000;
+
+/**
  * What the free space asks for: `pause` (running, and too little now, or foreseen once under
  * four times the pause level: btrfs's free space dips for a moment, a drop far above it is not
  * trusted), `resume` (paused with `pausedAtFree` bytes free, and now the resume level is free,
  * and the same gap above `pausedAtFree` or four times the pause level, whichever is less: a pause
- * the look-ahead made early is not undone at the next look, nor held forever), else `hold`.
+ * the look-ahead made early is not undone at the next look; or the resume level is free and the
+ * pause has lasted EARLY_PAUSE_RETRY_MS), else `hold`.
  */
-export function judgeSpace(freeBytes: number, levels: SpaceLevels, pausedAtFree: number | undefined, foreseenBytes = freeBytes): 'pause' | 'resume' | 'hold' {
+export function judgeSpace(freeBytes: number, levels: SpaceLevels, pausedAtFree: number | undefined, foreseenBytes = freeBytes, pausedForMs = 0): 'pause' | 'resume' | 'hold' {
   if (pausedAtFree === undefined) {
     const watched = freeBytes < 4 * levels.pauseBelow ? Math.min(freeBytes, foreseenBytes) : freeBytes;
     return watched < levels.pauseBelow ? 'pause' : 'hold';
   }
+  if (freeBytes < levels.resumeAt) return 'hold';
   const above = Math.min(pausedAtFree + levels.resumeAt - levels.pauseBelow, 4 * levels.pauseBelow);
-  return freeBytes >= Math.max(levels.resumeAt, above) ? 'resume' : 'hold';
+  return freeBytes >= above || pausedForMs >= EARLY_PAUSE_RETRY_MS ? 'resume' : 'hold';
 }
 
 /** The one line `replica status` and `status` show while dolly holds replication for space; null when it does not. */
@@ -127,7 +136,8 @@ export async function checkPoolSpace(deps: EngineDeps, previous?: SpaceReading):
   const paused = replica?.space_pause !== undefined;
   const none: SpaceCheck = { action: 'none', at, freeBytes, totalBytes, paused };
   if (replica?.status !== 'ready' || state.swarm) return none;
-  const verdict = judgeSpace(freeBytes, spaceLevels(state.settings.reserve_bytes ?? 0, totalBytes), replica.space_pause?.free_bytes, foreseen);
+  const pausedForMs = replica.space_pause ? deps.now().getTime() - Date.parse(replica.space_pause.at) : 0;
+  const verdict = judgeSpace(freeBytes, spaceLevels(state.settings.reserve_bytes ?? 0, totalBytes), replica.space_pause?.free_bytes, foreseen, pausedForMs);
   if (verdict === 'hold' && !paused) return none; // the common case: no connection to the replica
   const ops = flavorOps(replica.source.flavor);
   const client = await connectSql({ ...replicaConnectOptions(deps.root, replica), connectTimeoutMs: SQL_TIMEOUT_MS, queryTimeoutMs: SQL_TIMEOUT_MS });
