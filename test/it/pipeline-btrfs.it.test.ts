@@ -1,3 +1,3 @@
 import { pipelineScenario } from './pipeline-scenario.js';
 
-pipelineScenario('btrfs', ['root', 'btrfs']);
+pipelineScenario('btrfs', ['root', 'btrfs'], '6100-6119');

@@ -1,3 +1,3 @@
 import { pipelineScenario } from './pipeline-scenario.js';
 
-pipelineScenario('commit', []);
+pipelineScenario('commit', [], '6170-6189');

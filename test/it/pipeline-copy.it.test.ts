@@ -1,3 +1,3 @@
 import { pipelineScenario } from './pipeline-scenario.js';
 
-pipelineScenario('copy', []);
+pipelineScenario('copy', [], '6120-6139');

@@ -29,9 +29,11 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 /**
  * The whole pipeline on one driver, against real Docker, MariaDB and (btrfs) a loop-image pool:
  * replica init, replication catching up, snapshot, isolated clones read by the real `mariadb`
- * client, reset, destroy, `up` after the containers were killed, teardown and purge.
+ * client, reset, destroy, `up` after the containers were killed, teardown and purge. `ports`: the
+ * clones' range, one of its own per driver (the files run two at a time, and `up` gives a clone its
+ * recorded port back).
  */
-export function pipelineScenario(driver: DriverName, capabilities: Capability[]): void {
+export function pipelineScenario(driver: DriverName, capabilities: Capability[], ports: string): void {
   describe(`pipeline on ${driver}`, { skip: skipUnless('docker', 'image', 'mariadb-client', ...capabilities) }, () => {
     let root: TestRoot;
     let production: ProductionServer;
@@ -61,7 +63,7 @@ export function pipelineScenario(driver: DriverName, capabilities: Capability[])
     });
 
     it('init makes a pool and replica init copies the source and replicates', async () => {
-      await initPool({ driver, size: '2G', ports: '6100-6199' }, root.deps);
+      await initPool({ driver, size: '2G', ports }, root.deps);
       const result = await initReplica({ source: source() }, root.deps);
       assert.deepEqual([...result.databases].sort(), ['app', 'shop']);
       assert.match(result.gtid, /^0-1-\d+$/);
