@@ -178,15 +178,15 @@ const mariadb: FlavorOps = {
   skipAccountErrors: '--slave-skip-errors=1396,1524',
   extraServerArgs: [],
   accountPluginArgs: ['--plugin-load-add=auth_ed25519'],
-  // After a clean shutdown the log is only for crash recovery. Each table is zero-filled first
-  // (its pages then refer to no log, as for a table moved to another server; 10.11's aria_chk
-  // fails that on mysql.proc until the table is rebuilt with --recover), then the log goes and the
-  // next server starts a new one.
   // Optimistic: any two transactions may run at once; a conflict rolls the later one back and
   // retries it. Commits stay in the source's order (always, in MariaDB's parallel replication).
   parallelApplyArgs: (threads) => (threads > 0 ? [`--slave-parallel-threads=${threads}`, '--slave-parallel-mode=optimistic', '--slave-parallel-max-queued=1048576'] : ['--slave-parallel-threads=0']),
   rotatesUndo: false,
   prepareShutdownSql: [],
+  // After a clean shutdown the log is only for crash recovery. Each table is zero-filled first
+  // (its pages then refer to no log, as for a table moved to another server; 10.11's aria_chk
+  // fails that on mysql.proc until the table is rebuilt with --recover), then the log goes and the
+  // next server starts a new one.
   afterPrepareShell:
     "find . -name '*.MAI' -exec sh -c 'for t; do z() { aria_chk --silent --tmpdir=/tmp \"$@\" \"$t\"; }; z --zerofill 2>/dev/null || { z --recover && z --zerofill; } || exit 1; done' sh {} + && rm -f aria_log.* aria_log_control",
   cloneRemoveFiles: [],
