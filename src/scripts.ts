@@ -5,7 +5,8 @@
  */
 import { reportError } from './cli/main.js';
 import { createClone, type CloneView } from './engine/clone-create.js';
-import { createEngineDeps, resolveRoot } from './engine/context.js';
+import { localEngineDeps } from './cli/context.js';
+import { resolveRoot } from './engine/context.js';
 import { createSnapshot } from './engine/snapshot-create.js';
 import { createLogger } from './log.js';
 import type { Snapshot } from './state/state.js';
@@ -39,7 +40,7 @@ export async function bootstrapScript(ctx: ScriptContext): Promise<BootstrapResu
 
 /** `npx zx scripts/snapshot.mjs [--clone]`: a snapshot of the Swarm replica on its node, and a clone of it. */
 export async function snapshotScript(ctx: ScriptContext): Promise<{ snapshot: Snapshot; clone: CloneView | null }> {
-  const deps = await createEngineDeps(ctx.root, ctx.logger);
+  const deps = await localEngineDeps(ctx.root, ctx.logger);
   const snapshot = await createSnapshot(deps);
   if (!ctx.args.clone) return { snapshot, clone: null };
   return { snapshot, clone: await createClone({ snapshot: snapshot.id }, deps) };

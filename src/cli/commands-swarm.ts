@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { table } from './output.js';
 
@@ -16,83 +16,28 @@ async function swarmSetup(opts: { config: string; dockerHost?: string }, globals
   return { ctx, topology, deps: { docker: target.docker, engines: target.engines, logger: ctx.logger } };
 }
 
-/** What the sandbox commands need: the host's engine (never the pool node's), a shell, the root. */
-async function hostSetup(globals: GlobalOptions) {
-  const ctx = cliContext(globals);
-  const { resolveRoot } = await import('../engine/context.js');
-  const { assertDockerReachable, createDockerClient } = await import('../docker/client.js');
-  const { createShell } = await import('../shell.js');
-  const docker = createDockerClient();
-  await assertDockerReachable(docker);
-  return { ctx, deps: { root: resolveRoot(globals.root), docker, shell: createShell() } };
-}
-
 /** `swarm plan|deploy|bootstrap|status|destroy`: the seed's Swarm from the one topology model. */
 export function registerSwarmCommands(program: Root): void {
   const swarm = program.command('swarm').description("the seed's Swarm as code: source, load emulator and replica on separate nodes");
   const withTarget = <T extends Command<[], Record<string, unknown>>>(cmd: T): T =>
     cmd
       .option('--config <file>', 'topology: a Pulumi stack file or the topology alone', 'Pulumi.dev.yaml')
-      .option('--docker-host <url>', 'a Swarm manager (tcp://HOST:PORT); default: the sandbox while it runs, else the local engine') as T;
+      .option('--docker-host <url>', 'a Swarm manager (tcp://HOST:PORT); default: the manager named in the Docker endpoints file, else the local engine') as T;
 
-  const sandbox = swarm.command('sandbox').description('a local multi-node Swarm of Docker-in-Docker nodes, to try and test the topology');
-  sandbox
-    .command('up')
-    .description('start the nodes, form the Swarm, label the pool node, load the images')
-    .option('--nodes <n>', 'how many nodes', '3')
-    .option('--pool-path <dir>', "host directory shared with the pool node at the same path (default: the root)")
-    .action(async (opts, cmd) => {
-      const { ctx, deps } = await hostSetup(cmd.optsWithGlobals());
-      const { mkdir } = await import('node:fs/promises');
-      const poolPath = opts.poolPath ?? deps.root;
-      await mkdir(poolPath, { recursive: true, mode: 0o700 });
-      const { sandboxUp } = await import('../swarm/sandbox/sandbox.js');
-      const { sandbox: s, timings } = await sandboxUp({ root: deps.root, nodes: Number(opts.nodes), poolPath, signal: ctx.signal }, { docker: deps.docker, shell: deps.shell, logger: ctx.logger });
-      ctx.out.result({ sandbox: s, timings }, () => s.nodes.map((n) => `${n.hostname} ${n.role}${n.pool ? ' (pool)' : ''} engine tcp://127.0.0.1:${n.endpoint.port}`).join('\n'));
-    });
-  sandbox
-    .command('down')
-    .description('remove the nodes, their volumes and the network')
-    .action(async (_opts, cmd) => {
-      const { ctx, deps } = await hostSetup(cmd.optsWithGlobals());
-      const result = await (await import('../swarm/sandbox/sandbox.js')).sandboxDown({ root: deps.root }, { docker: deps.docker, logger: ctx.logger });
-      ctx.out.result(result, () => `removed ${result.containers} container(s), ${result.volumes} volume(s), ${result.networks} network(s)`);
-    });
-  sandbox
-    .command('cut')
-    .description('cut a node off from the other nodes for a while (a network partition), then heal it')
-    .argument('<node>', 'node hostname, e.g. node-2')
-    .option('--seconds <n>', 'how long', '30')
-    .option('--heal', 'only heal a node left cut')
-    .action(async (node, opts, cmd) => {
-      const { ctx, deps } = await hostSetup(cmd.optsWithGlobals());
-      const { readSandboxState } = await import('../swarm/sandbox/sandbox-state.js');
-      const { cutNode } = await import('../swarm/sandbox/partition.js');
-      const state = await readSandboxState(deps.root);
-      if (!state) throw new NotFoundError(`no sandbox for ${deps.root}`, { hint: 'run `dolly swarm sandbox up` first' });
-      const seconds = Number(opts.seconds);
-      if (!Number.isFinite(seconds) || seconds <= 0) {
-        throw new InvalidArgumentError(`--seconds must be a positive number, not ${JSON.stringify(opts.seconds)}`, { hint: 'e.g. --seconds 30' });
-      }
-      if (!opts.heal) {
-        await cutNode(deps.docker, state, node, true);
-        ctx.logger.info('node cut off', { node, seconds });
-        const signal = ctx.signal;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, seconds * 1000);
-          signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-        });
-      }
-      await cutNode(deps.docker, state, node, false);
-      ctx.out.result({ node, healed: true, seconds: opts.heal ? 0 : seconds }, () => `${node} healed`);
-    });
-  sandbox
-    .command('status')
-    .description('the nodes, their roles, states and engines')
-    .action(async (_opts, cmd) => {
-      const { ctx, deps } = await hostSetup(cmd.optsWithGlobals());
-      const status = await (await import('../swarm/sandbox/sandbox-status.js')).sandboxStatus({ root: deps.root }, { docker: deps.docker });
-      ctx.out.result(status, () => (status.exists ? table(['node', 'role', 'pool', 'state'], status.nodes.map((n) => [n.hostname, n.role, n.pool ? 'yes' : '', n.state])) : 'no sandbox'));
+  swarm
+    .command('sandbox')
+    .description('a local multi-node Swarm of Docker-in-Docker nodes, to try and test the topology (a development tool: up, down, cut, status; see `dolly swarm sandbox --help`)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]', 'the sandbox command and its options')
+    .action(async (args, _opts, cmd) => {
+      const globals = cmd.optsWithGlobals() as GlobalOptions;
+      const passed = [...(globals.root !== undefined ? ['--root', globals.root] : []), ...(globals.json ? ['--json'] : []), ...(globals.logLevel !== undefined ? ['--log-level', globals.logLevel] : []), ...args];
+      const { runSandboxTool } = await import('../demo/sandbox-tool.js');
+      const run = await runSandboxTool(passed.length === 0 ? ['--help'] : passed, { signal: cliContext(globals).signal });
+      // The tool printed its result or its one-line error; its exit code is the command's.
+      if (run.code !== 0) process.exitCode = run.code;
     });
 
   withTarget(swarm.command('plan').description('what a deploy would change (checks nodes, ports and images first)')).action(async (opts, cmd) => {

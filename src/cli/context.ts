@@ -36,20 +36,26 @@ export function cliContext(options: GlobalOptions): CliContext {
   return {
     logger,
     out: createOutput(options.json === true),
-    deps: () => (deps ??= import('../engine/context.js').then((m) => m.createEngineDeps(options.root, logger))),
+    deps: () => (deps ??= localEngineDeps(options.root, logger)),
     api: async () => {
       const target = await (await import('./remote-config.js')).remoteTarget(options.root === undefined ? {} : { root: options.root });
       // Each step of a long operation, as it is done: shown to people, in the debug log otherwise.
       const progress = (step: string): void => (process.stderr.isTTY ? logger.info(step) : logger.debug(step));
       if (target) return (await import('../api/remote.js')).remoteApi(target, fetch, { onProgress: progress });
-      const engine = await import('../engine/context.js');
-      return (await import('../api/local.js')).localApi({ ...(await (deps ??= engine.createEngineDeps(options.root, logger))), progress });
+      return (await import('../api/local.js')).localApi({ ...(await (deps ??= localEngineDeps(options.root, logger))), progress });
     },
     get signal() {
       abort ??= interruptible(logger);
       return abort.signal;
     },
   };
+}
+
+/** The composition root's choice of engine: the root's Docker endpoints file names where its servers run, else the local engine. */
+export async function localEngineDeps(rootOption: string | undefined, logger: Logger): Promise<EngineDeps> {
+  const { createEngineDeps, resolveRoot } = await import('../engine/context.js');
+  const { serversEndpoint } = await import('../docker/endpoints.js');
+  return createEngineDeps(rootOption, logger, await serversEndpoint(resolveRoot(rootOption)));
 }
 
 function interruptible(logger: Logger): AbortController {

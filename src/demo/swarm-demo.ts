@@ -12,7 +12,8 @@ import { swarmDeploy, swarmDestroy, waitForServices, type SwarmDeps } from '../s
 import { swarmTarget } from '../swarm/deploy/swarm-target.js';
 import { sourceSql } from '../swarm/deploy/tasks.js';
 import type { Topology } from '../swarm/model.js';
-import { sandboxDown, sandboxUp } from '../swarm/sandbox/sandbox.js';
+import { serversEndpoint } from '../docker/endpoints.js';
+import { sandboxToolResult } from './sandbox-tool.js';
 import { buildTopology } from '../swarm/topology.js';
 import { sandboxTopologyConfig } from '../swarm/topology-config.js';
 import { demoSteps, purgeDemoRoot, removeDemoRoot, rowInClone, type DemoStep } from './demo.js';
@@ -50,7 +51,8 @@ export async function runSwarmDemo(options: SwarmDemoOptions, deps: EngineDeps):
   let swarm: SwarmDeps | undefined;
   try {
     await step('pool', () => initPool({ size: '4G', ports: `${CLONE_PORTS.first}-${CLONE_PORTS.last}`, bindAddress: '0.0.0.0' }, deps), () => `btrfs pool at ${deps.root}, shared with the pool node`);
-    await step('sandbox up', () => sandboxUp({ root: deps.root, nodes: 3, poolPath: deps.root, clonePorts: CLONE_PORTS, ...(options.signal ? { signal: options.signal } : {}) }, { docker: deps.docker, shell: deps.shell, logger: deps.logger }), (r) => `${r.sandbox.nodes.length} Docker-in-Docker nodes, one Swarm; images loaded`);
+    const up = ['--root', deps.root, 'up', '--nodes', '3', '--pool-path', deps.root, '--clone-ports', `${CLONE_PORTS.first}-${CLONE_PORTS.last}`];
+    await step('sandbox up', () => sandboxToolResult(up, options.signal), (r) => `${(r as { sandbox: { nodes: unknown[] } }).sandbox.nodes.length} Docker-in-Docker nodes, one Swarm; images loaded`);
     const target = await swarmTarget(deps.root, undefined);
     const active: SwarmDeps = { docker: target.docker, engines: target.engines, logger: deps.logger, env: { [PASSWORD_ENV]: generatePassword() } };
     swarm = active;
@@ -58,8 +60,8 @@ export async function runSwarmDemo(options: SwarmDemoOptions, deps: EngineDeps):
     const services = await step('services running', () => waitForServices(topology, active, 300_000), (s) => s.map((x) => `${x.name} on ${x.node}`).join(', '));
     await step('first rows', () => waitForRows(topology, active), (n) => `${n} rows in docker.repl_status on the source`);
     await step('replication', () => swarmBootstrap(topology, active), (r) => `${r.databases.join(', ')} copied inside the replica's task over vb-net; replicating from ${r.gtid}`);
-    // From here the root's engine is the pool node's: snapshots and clones run there.
-    const onPool = await createEngineDeps(deps.root, deps.logger);
+    // From here the root's servers run on the pool node (the sandbox wrote its engine in the root's Docker endpoints file).
+    const onPool = await createEngineDeps(deps.root, deps.logger, await serversEndpoint(deps.root));
     const marker = Number(await sourceSql(active.docker, active.engines, topology.services.source.name, 'INSERT INTO docker.repl_status () VALUES (); SELECT LAST_INSERT_ID()'));
     await step('replica caught up', () => waitForRow(onPool, marker), () => `row ${marker}, just written on node-1, applied on node-2`);
     const snapshot = await step('snapshot create', () => createSnapshot(onPool), (s) => `${s.id} on node-2, applier paused ${s.pause_ms} ms`);
@@ -71,7 +73,7 @@ export async function runSwarmDemo(options: SwarmDemoOptions, deps: EngineDeps):
     return summary;
   } finally {
     if (swarm) await swarmDestroy(topology, swarm).catch((error: unknown) => deps.logger.warn('demo clean-up: swarm destroy failed', { error: String(error) }));
-    await sandboxDown({ root: deps.root }, { docker: deps.docker, logger: deps.logger }).catch((error: unknown) => deps.logger.warn('demo clean-up: sandbox down failed', { error: String(error) }));
+    await sandboxToolResult(['--root', deps.root, 'down']).catch((error: unknown) => deps.logger.warn('demo clean-up: sandbox down failed', { error: String(error) }));
     await purgeDemoRoot(deps);
     await removeDemoRoot(deps.root);
   }

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { assertDockerReachable, createDockerClient, type DockerClient } from '../docker/client.js';
@@ -8,7 +7,6 @@ import { DockerRuntime } from '../runtime/docker-runtime.js';
 import type { ServerRuntime } from '../runtime/runtime.js';
 import { createShell, type Shell } from '../shell.js';
 import { StateStore } from '../state/store.js';
-import { readSandboxState, sandboxStatePath } from '../swarm/sandbox/sandbox-state.js';
 import type { State } from '../state/state.js';
 import { createDriver } from '../storage/create-driver.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -51,21 +49,29 @@ export function resolveRoot(root: string | undefined): string {
 }
 
 /**
- * Real dependencies for a root: the local Docker engine, a shell, JSON state. When the root's
- * replica is a Swarm service and the root's sandbox runs, servers (prepare, clones) run on the
- * sandbox's pool node instead, and clone ports are checked there.
+ * Where a root's servers (prepare, clones) run when not on the local engine: that engine, and how
+ * to tell whether a clone port is free there. Chosen by the composition root (the CLI reads the
+ * root's Docker endpoints file), never by the engine.
  */
-export async function createEngineDeps(rootOption: string | undefined, logger: Logger): Promise<EngineDeps> {
+export interface ServersEngine {
+  docker: DockerClient;
+  portFree: (port: number) => Promise<boolean>;
+}
+
+/**
+ * Real dependencies for a root: a Docker engine, a shell, the state store. Servers run on the
+ * local engine (DOCKER_HOST or its socket) unless `servers` names another.
+ */
+export async function createEngineDeps(rootOption: string | undefined, logger: Logger, servers?: ServersEngine): Promise<EngineDeps> {
   const root = resolveRoot(rootOption);
   const store = new StateStore(root);
-  const local = createDockerClient();
-  await assertDockerReachable(local);
-  const pool = existsSync(sandboxStatePath(root)) && (await store.read())?.swarm ? await sandboxPoolNode(root, local) : undefined;
-  const docker = pool?.docker ?? local;
-  if (pool) {
+  const docker = servers?.docker ?? createDockerClient();
+  if (servers) {
     await docker.ping().catch((error: unknown) => {
-      throw new UnavailableError("the engine of the sandbox's pool node is not reachable", { hint: 'see `dolly swarm sandbox status`; `dolly swarm sandbox down` leaves this root on the local engine', cause: error });
+      throw new UnavailableError("the Docker engine this root's servers run on is not reachable", { hint: `see ${root}/docker-endpoints.json (remove it to use the local engine)`, cause: error });
     });
+  } else {
+    await assertDockerReachable(docker);
   }
   const shell = createShell();
   return {
@@ -77,17 +83,8 @@ export async function createEngineDeps(rootOption: string | undefined, logger: L
     logger,
     now: () => new Date(),
     driver: (state) => createDriver(state.pool, { shell, logger, docker, root }),
-    ...(pool ? { portFree: pool.portFree } : {}),
+    ...(servers ? { portFree: servers.portFree } : {}),
   };
-}
-
-/** The sandbox's pool node: its engine, and a port check in its network namespace. */
-async function sandboxPoolNode(root: string, host: DockerClient): Promise<{ docker: DockerClient; portFree: (port: number) => Promise<boolean> } | undefined> {
-  const node = (await readSandboxState(root))?.nodes.find((n) => n.pool);
-  if (!node) return undefined;
-  const { connectEngine } = await import('../swarm/sandbox/node-engine.js');
-  const { nodePortFree } = await import('../swarm/sandbox/node-ports.js');
-  return { docker: connectEngine(node.endpoint), portFree: nodePortFree(host, node.container) };
 }
 
 /** The host directory mounted at /run/dolly in a server's container. */

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { createDockerClient } from '../../src/docker/client.js';
 import { LABEL_ROOT } from '../../src/labels.js';
 import { DB_FILE } from '../../src/state/store.js';
-import { nodeContainerName } from '../../src/swarm/sandbox/sandbox-names.js';
+import { nodeContainerName } from '../../dev/sandbox/sandbox-names.js';
 import { skipUnless } from '../support/capabilities.js';
 import { leftovers } from '../support/engine-harness.js';
 

@@ -13,7 +13,7 @@ import { stackObjects } from '../../src/swarm/deploy/swarm-facts.js';
 import { swarmDeploy, swarmDestroy, waitForServices, type SwarmDeps } from '../../src/swarm/deploy/swarm-deploy.js';
 import { swarmTarget } from '../../src/swarm/deploy/swarm-target.js';
 import { sourceSql } from '../../src/swarm/deploy/tasks.js';
-import { sandboxDown, sandboxUp } from '../../src/swarm/sandbox/sandbox.js';
+import { sandboxDown, sandboxUp } from '../../dev/sandbox/sandbox.js';
 import { buildTopology } from '../../src/swarm/topology.js';
 import { sandboxTopologyConfig } from '../../src/swarm/topology-config.js';
 import { createShell } from '../../src/shell.js';

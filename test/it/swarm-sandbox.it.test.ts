@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDockerClient, type DockerClient } from '../../src/docker/client.js';
 import { DEFAULT_IMAGE } from '../../src/docker/image-build.js';
+import { readDockerEndpoints } from '../../src/docker/endpoints.js';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../../src/errors.js';
 import { LABEL_ROOT } from '../../src/labels.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { createShell } from '../../src/shell.js';
-import { connectEngine, waitFor } from '../../src/swarm/sandbox/node-engine.js';
-import { findSandboxObjects } from '../../src/swarm/sandbox/sandbox-objects.js';
-import { readSandboxState } from '../../src/swarm/sandbox/sandbox-state.js';
-import { sandboxStatus } from '../../src/swarm/sandbox/sandbox-status.js';
-import { sandboxDown, sandboxUp, type SandboxUpResult } from '../../src/swarm/sandbox/sandbox.js';
+import { connectEngine, waitFor } from '../../dev/sandbox/node-engine.js';
+import { findSandboxObjects } from '../../dev/sandbox/sandbox-objects.js';
+import { readSandboxState } from '../../dev/sandbox/sandbox-state.js';
+import { sandboxStatus } from '../../dev/sandbox/sandbox-status.js';
+import { sandboxDown, sandboxUp, type SandboxUpResult } from '../../dev/sandbox/sandbox.js';
 import { skipUnless } from '../support/capabilities.js';
 
 const docker = createDockerClient();
@@ -79,6 +80,8 @@ describe('swarm sandbox: 3 nodes', { skip: skipUnless('root', 'docker', 'image',
     root = await mkdtemp('/var/tmp/dolly-sandbox-it-');
     poolPath = join(root, 'pool');
     await mkdir(poolPath);
+    // What the pool node must not see of the root: its state and secrets.
+    await writeFile(join(root, 'state.db'), 'not for the nodes\n', { mode: 0o600 });
   });
   after(async () => {
     await sandboxDown({ root }, deps).catch((error: unknown) => console.error('sandbox down failed', error));
@@ -86,7 +89,7 @@ describe('swarm sandbox: 3 nodes', { skip: skipUnless('root', 'docker', 'image',
   });
 
   it('up: 3 ready nodes, one manager, the pool label on the pool node, images in every node', async (t) => {
-    up = await sandboxUp({ root, nodes: 3, poolPath, clonePorts: CLONE_PORTS }, deps);
+    up = await sandboxUp({ root, nodes: 3, poolPath: root, clonePorts: CLONE_PORTS }, deps);
     t.diagnostic(`timings ${JSON.stringify(up.timings)}`);
     const status = await sandboxStatus({ root }, deps);
     assert.equal(status.nodes.length, 3);
@@ -99,6 +102,26 @@ describe('swarm sandbox: 3 nodes', { skip: skipUnless('root', 'docker', 'image',
     assert.deepEqual(status.nodes.filter((n) => n.swarm?.labels['dolly.pool'] === 'true').map((n) => n.hostname), ['node-2']);
     assert.deepEqual(await readSandboxState(root), up.sandbox);
     for (const node of up.sandbox.nodes) await connectEngine(node.endpoint).getImage(DEFAULT_IMAGE).inspect();
+  });
+
+  it("the nodes' engines answer only on root-only unix sockets, named in the root's Docker endpoints file; the pool node sees only the pool and run directories", async () => {
+    const nodes = up?.sandbox.nodes ?? [];
+    const endpoints = await readDockerEndpoints(root);
+    assert.deepEqual(endpoints?.nodes, Object.fromEntries(nodes.map((n) => [n.hostname, `unix://${n.endpoint.socket}`])));
+    assert.equal(endpoints?.manager, `unix://${nodes.find((n) => n.role === 'manager')?.endpoint.socket}`);
+    assert.equal(endpoints?.servers, `unix://${nodes.find((n) => n.pool)?.endpoint.socket}`);
+    for (const node of nodes) {
+      const dir = (await stat(dirname(dirname(node.endpoint.socket)))).mode & 0o777;
+      assert.equal(dir, 0o700, 'the sockets directory is root-only');
+      const inspected = await docker.getContainer(node.container).inspect();
+      const published = Object.entries(inspected.NetworkSettings.Ports ?? {}).filter(([, bound]) => (bound ?? []).length > 0).map(([port]) => port);
+      assert.deepEqual(published.filter((port) => !/^69[5-9]\d\/tcp$/.test(port)), [], `${node.hostname} publishes nothing but clone ports`);
+      assert.ok(!(inspected.Config.Cmd ?? []).some((arg) => arg.startsWith('tcp://')), `${node.hostname}'s engine listens on no TCP address`);
+      const sees = async (path: string): Promise<boolean> => (await shell.run('docker', ['exec', node.container, 'test', '-e', path], { nothrow: true })).exitCode === 0;
+      assert.equal(await sees(join(root, 'state.db')), false, `${node.hostname} does not see the root's state`);
+      assert.equal(await sees(join(root, 'pool')), node.pool, `only the pool node sees the pool`);
+      assert.equal(await sees(join(root, 'run')), node.pool, `only the pool node sees the run directories`);
+    }
   });
 
   it('a second up for the same root is refused', async () => {
@@ -162,6 +185,7 @@ describe('swarm sandbox: 3 nodes', { skip: skipUnless('root', 'docker', 'image',
     assert.deepEqual(await labelled(root), []);
     assert.deepEqual(await findSandboxObjects(docker, root), { containers: [], volumes: [], networks: [] });
     assert.equal(await readSandboxState(root), undefined);
+    assert.equal(await readDockerEndpoints(root), undefined, 'the endpoints file goes with the sandbox');
     const again = await sandboxDown({ root }, deps);
     assert.equal(again.containers + again.volumes + again.networks, 0);
     const status = await sandboxStatus({ root }, deps);

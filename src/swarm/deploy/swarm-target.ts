@@ -1,11 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import Docker from 'dockerode';
 import { parse } from 'yaml';
 import { assertDockerReachable, createDockerClient, type DockerClient } from '../../docker/client.js';
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
 import type { Topology } from '../model.js';
-import { connectEngine } from '../sandbox/node-engine.js';
-import { readSandboxState } from '../sandbox/sandbox-state.js';
+import { connectDocker, readDockerEndpoints } from '../../docker/endpoints.js';
 import { buildTopology } from '../topology.js';
 import type { NodeEngines } from './swarm-facts.js';
 
@@ -41,25 +39,21 @@ export interface SwarmTarget {
 }
 
 /**
- * Which Swarm `dolly swarm` talks to: `--docker-host` when given; else the root's sandbox while it
- * runs (its manager, and every node's engine for image checks); else the local engine (DOCKER_HOST).
+ * Which Swarm `dolly swarm` talks to: `--docker-host` when given; else the manager named in the
+ * root's Docker endpoints file (and its nodes' engines, for image checks); else the local engine.
  */
 export async function swarmTarget(root: string, dockerHost: string | undefined): Promise<SwarmTarget> {
   if (dockerHost !== undefined) {
-    const match = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(dockerHost);
-    const docker = match ? new Docker({ protocol: 'http', host: match[1] ?? '', port: Number(match[2]) }) : dockerHost.startsWith('unix://') ? new Docker({ socketPath: dockerHost.slice('unix://'.length) }) : undefined;
-    if (!docker) throw new InvalidArgumentError(`unsupported --docker-host ${JSON.stringify(dockerHost)}`, { hint: 'use tcp://HOST:PORT or unix:///path/docker.sock' });
+    const docker = connectDocker(dockerHost);
     await assertDockerReachable(docker);
     return { docker, engines: () => undefined, description: dockerHost };
   }
-  const sandbox = await readSandboxState(root);
-  if (sandbox) {
-    const clients = new Map(sandbox.nodes.map((n) => [n.hostname, connectEngine(n.endpoint)]));
-    const manager = sandbox.nodes.find((n) => n.role === 'manager') ?? sandbox.nodes[0];
-    const docker = manager ? clients.get(manager.hostname) : undefined;
-    if (!docker || !manager) throw new NotFoundError('the sandbox has no manager', { hint: 'run `dolly swarm sandbox down` and `up` again' });
+  const endpoints = await readDockerEndpoints(root);
+  if (endpoints?.manager !== undefined) {
+    const clients = new Map(Object.entries(endpoints.nodes ?? {}).map(([hostname, url]) => [hostname, connectDocker(url)]));
+    const docker = connectDocker(endpoints.manager);
     await assertDockerReachable(docker);
-    return { docker, engines: (hostname) => clients.get(hostname), description: `sandbox ${manager.hostname} (127.0.0.1:${manager.endpoint.port})` };
+    return { docker, engines: (hostname) => clients.get(hostname), description: `the manager at ${endpoints.manager}` };
   }
   const docker = createDockerClient();
   await assertDockerReachable(docker);

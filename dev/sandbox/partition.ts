@@ -1,6 +1,6 @@
-import type { DockerClient } from '../../docker/client.js';
-import { execIn } from '../../docker/exec.js';
-import { CommandFailedError, NotFoundError } from '../../errors.js';
+import type { DockerClient } from '../../src/docker/client.js';
+import { execIn } from '../../src/docker/exec.js';
+import { CommandFailedError, NotFoundError } from '../../src/errors.js';
 import type { SandboxState } from './sandbox-state.js';
 
 /** Marks dolly's rules, so healing removes exactly them. */

@@ -1,6 +1,6 @@
-import type { DockerClient } from '../../docker/client.js';
-import { InternalError } from '../../errors.js';
-import { LABEL_POOL_NODE } from '../labels.js';
+import type { DockerClient } from '../../src/docker/client.js';
+import { InternalError } from '../../src/errors.js';
+import { LABEL_POOL_NODE } from '../../src/swarm/labels.js';
 import { waitFor, type WaitOptions } from './node-engine.js';
 
 /** A node as the manager lists it (`docker node ls`), narrowed to what dolly reads. */

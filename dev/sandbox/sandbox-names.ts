@@ -1,4 +1,5 @@
-import { LABEL_KIND, LABEL_NAME, LABEL_ROOT, rootTag } from '../../labels.js';
+import { join } from 'node:path';
+import { LABEL_KIND, LABEL_NAME, LABEL_ROOT, rootTag } from '../../src/labels.js';
 
 /** What a sandbox object is: the network (`sandbox`) or a node container or its volume (`sandbox-node`). */
 export type SandboxKind = 'sandbox' | 'sandbox-node';
@@ -26,6 +27,16 @@ export function nodeContainerName(root: string, index: number): string {
 /** The volume that holds a node's /var/lib/docker: `dolly-<hash>-node-<i>-docker`. */
 export function nodeVolumeName(root: string, index: number): string {
   return `${nodeContainerName(root, index)}-docker`;
+}
+
+/** The host directory (0700) holding the sockets of the root's node engines. */
+export function sandboxEnginesDir(root: string): string {
+  return join(root, 'sandbox-engines');
+}
+
+/** Where a node's engine listens, on the host: `<root>/sandbox-engines/<hostname>/docker.sock`. */
+export function nodeSocketPath(root: string, hostname: string): string {
+  return join(sandboxEnginesDir(root), hostname, 'docker.sock');
 }
 
 /** The labels of every sandbox object of `root`; `name` is the node's hostname or the network's name. */

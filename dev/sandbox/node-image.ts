@@ -1,6 +1,6 @@
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildDebianImage, type BuiltImage, type ImageBuildDeps } from '../../docker/image-build.js';
+import { buildDebianImage, type BuiltImage, type ImageBuildDeps } from '../../src/docker/image-build.js';
 
 /** The image every sandbox node runs: Debian bookworm with Debian's docker.io (dockerd 20.10). */
 export const NODE_IMAGE = 'dolly/swarm-node:bookworm-2';

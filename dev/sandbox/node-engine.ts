@@ -1,22 +1,21 @@
 import Docker from 'dockerode';
-import type { DockerClient } from '../../docker/client.js';
-import { InterruptedError, UnavailableError, messageOf } from '../../errors.js';
+import type { DockerClient } from '../../src/docker/client.js';
+import { InterruptedError, UnavailableError, messageOf } from '../../src/errors.js';
 
-/** Where a node's engine answers on the host: its port 2375 published on 127.0.0.1. */
+/** Where a node's engine answers on the host: a unix socket in a root-only directory of the host (no TCP port). */
 export interface EngineEndpoint {
-  readonly host: '127.0.0.1';
-  readonly port: number;
+  readonly socket: string;
 }
 
 /** Makes a Docker client for a node's engine (dockerode here; tests may pass their own). */
 export type ConnectEngine = (endpoint: EngineEndpoint) => DockerClient;
 
-/** The default ConnectEngine: plain HTTP to 127.0.0.1:port (the port is bound on loopback only). */
-export const connectEngine: ConnectEngine = (endpoint) => new Docker({ protocol: 'http', host: endpoint.host, port: endpoint.port });
+/** The default ConnectEngine: the node's socket. */
+export const connectEngine: ConnectEngine = (endpoint) => new Docker({ socketPath: endpoint.socket });
 
-/** `DOCKER_HOST` for a node's engine, e.g. `tcp://127.0.0.1:32768`. */
+/** `DOCKER_HOST` for a node's engine, e.g. `unix:///var/lib/dolly/sandbox-engines/node-1/docker.sock`. */
 export function dockerHostOf(endpoint: EngineEndpoint): string {
-  return `tcp://${endpoint.host}:${endpoint.port}`;
+  return `unix://${endpoint.socket}`;
 }
 
 export interface WaitOptions {

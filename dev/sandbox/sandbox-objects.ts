@@ -1,4 +1,4 @@
-import { isDockerNotFound, type DockerClient } from '../../docker/client.js';
+import { isDockerNotFound, type DockerClient } from '../../src/docker/client.js';
 import type { MadeObjects } from './node-container.js';
 import { sandboxFilter } from './sandbox-names.js';
 

@@ -1,20 +1,21 @@
-import { mkdir, stat } from 'node:fs/promises';
-import { assertDockerReachable, type DockerClient } from '../../docker/client.js';
-import { DEFAULT_IMAGE, imageExists } from '../../docker/image-build.js';
-import { AlreadyExistsError, InterruptedError, NotFoundError, messageOf } from '../../errors.js';
-import type { Logger } from '../../log.js';
-import type { Shell } from '../../shell.js';
-import { DEFAULT_LOADGEN_IMAGE } from '../topology-config.js';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { assertDockerReachable, type DockerClient } from '../../src/docker/client.js';
+import { DEFAULT_IMAGE, imageExists } from '../../src/docker/image-build.js';
+import { AlreadyExistsError, InterruptedError, NotFoundError, messageOf } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import type { Shell } from '../../src/shell.js';
+import { DEFAULT_LOADGEN_IMAGE } from '../../src/swarm/topology-config.js';
 import { loadImages, type ImageLoadReport } from './image-load.js';
 import { buildNodeImage } from './node-image.js';
 import { startNodeContainer, type MadeObjects, type StartedNodeContainer } from './node-container.js';
-import { connectEngine, waitForEngine, type ConnectEngine } from './node-engine.js';
+import { connectEngine, dockerHostOf, waitForEngine, type ConnectEngine } from './node-engine.js';
 import { removeSandboxObjects, findSandboxObjects } from './sandbox-objects.js';
 import { resolveSandboxOptions, type ResolvedSandboxOptions, type SandboxUpOptions } from './sandbox-options.js';
-import { nodeHostname, sandboxLabels, sandboxNetworkName } from './sandbox-names.js';
+import { nodeHostname, sandboxEnginesDir, sandboxLabels, sandboxNetworkName } from './sandbox-names.js';
 import { removeSandboxState, writeSandboxState, type SandboxState } from './sandbox-state.js';
 import { formSwarm } from './swarm-form.js';
-import { secondsSince } from '../../elapsed.js';
+import { secondsSince } from '../../src/elapsed.js';
+import { removeDockerEndpoints, writeDockerEndpoints } from '../../src/docker/endpoints.js';
 
 /** What the sandbox commands receive: the host engine, a shell (debootstrap), a logger. */
 export interface SandboxDeps {
@@ -76,6 +77,8 @@ export async function sandboxUp(options: SandboxUpOptions, deps: SandboxDeps): P
     deps.logger.warn('sandbox up failed; removing what it made', { reason: messageOf(error) });
     await removeSandboxObjects(deps.docker, made).catch((undoError: unknown) => deps.logger.error('undo failed', { reason: messageOf(undoError) }));
     await removeSandboxState(opts.root).catch(() => undefined);
+    await removeDockerEndpoints(opts.root).catch(() => undefined);
+    await rm(sandboxEnginesDir(opts.root), { recursive: true, force: true }).catch(() => undefined);
     throw error;
   }
 }
@@ -143,6 +146,14 @@ async function build(
     createdAt: new Date().toISOString(),
   };
   await writeSandboxState(sandbox);
+  // What dolly reads to find the engines: its servers on the pool node, `dolly swarm` on the manager.
+  const pool = sandbox.nodes.find((n) => n.pool);
+  const manager = sandbox.nodes.find((n) => n.role === 'manager');
+  await writeDockerEndpoints(opts.root, {
+    ...(pool ? { servers: dockerHostOf(pool.endpoint) } : {}),
+    ...(manager ? { manager: dockerHostOf(manager.endpoint) } : {}),
+    nodes: Object.fromEntries(sandbox.nodes.map((n) => [n.hostname, dockerHostOf(n.endpoint)])),
+  });
   const timings = { nodeImageBuild, nodes: nodesSeconds, swarm: swarmSeconds, imageLoad, total: secondsSince(started) };
   deps.logger.info('sandbox up', { nodes: opts.nodes, seconds: timings.total });
   return { sandbox, timings };
@@ -150,8 +161,8 @@ async function build(
 
 /**
  * `dolly swarm sandbox down`: removes the root's node containers (and with them the nested
- * engines, their Swarm and everything running in it), their volumes, the network and
- * `<root>/sandbox.json`, all found by label. Idempotent: nothing to remove is not an error.
+ * engines, their Swarm and everything running in it), their volumes, the network,
+ * `<root>/sandbox.json`, the Docker endpoints file and the engines' socket directory, all found by label. Idempotent: nothing to remove is not an error.
  */
 export async function sandboxDown(options: { root: string }, deps: Pick<SandboxDeps, 'docker' | 'logger'>): Promise<SandboxDownResult> {
   const started = Date.now();
@@ -159,6 +170,8 @@ export async function sandboxDown(options: { root: string }, deps: Pick<SandboxD
   const found = await findSandboxObjects(deps.docker, options.root);
   await removeSandboxObjects(deps.docker, found);
   await removeSandboxState(options.root);
+  await removeDockerEndpoints(options.root);
+  await rm(sandboxEnginesDir(options.root), { recursive: true, force: true });
   const result = { containers: found.containers.length, volumes: found.volumes.length, networks: found.networks.length, seconds: secondsSince(started) };
   deps.logger.info('sandbox down', result);
   return result;

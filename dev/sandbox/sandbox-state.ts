@@ -2,9 +2,9 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
-import { FailedPreconditionError } from '../../errors.js';
+import { FailedPreconditionError } from '../../src/errors.js';
 
-const endpointSchema = z.strictObject({ host: z.literal('127.0.0.1'), port: z.int().min(1).max(65535) });
+const endpointSchema = z.strictObject({ socket: z.string().startsWith('/') });
 
 const nodeSchema = z.strictObject({
   /** The node container's name on the host engine. */

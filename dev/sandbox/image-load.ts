@@ -2,10 +2,10 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { DockerClient } from '../../docker/client.js';
-import { imageExists } from '../../docker/image-build.js';
-import { InternalError } from '../../errors.js';
-import { secondsSince } from '../../elapsed.js';
+import type { DockerClient } from '../../src/docker/client.js';
+import { imageExists } from '../../src/docker/image-build.js';
+import { InternalError } from '../../src/errors.js';
+import { secondsSince } from '../../src/elapsed.js';
 
 /** How long copying the host's images into the nodes took. */
 export interface ImageLoadReport {

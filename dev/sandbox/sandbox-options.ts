@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { NODE_IMAGE } from './node-image.js';
 
 /** What `dolly swarm sandbox up` takes. Everything but `root` has a default. */
@@ -10,7 +10,7 @@ export interface SandboxUpOptions {
   nodes?: number;
   /** Which node holds the pool (1-based, default 2, or 1 for a one-node sandbox). */
   poolNode?: number;
-  /** A host directory (the pool's mount point, or the whole root) bind-mounted into the pool node at the same path. */
+  /** A dolly root whose pool and run directories (only those) are bind-mounted into the pool node at the same paths. */
   poolPath?: string;
   /**
    * Ports published from the pool node on the host's 127.0.0.1, same numbers (default 6000–6019,

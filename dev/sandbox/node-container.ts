@@ -1,7 +1,9 @@
-import type { DockerClient } from '../../docker/client.js';
-import { InternalError, ResourceExhaustedError } from '../../errors.js';
+import { chmod, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { DockerClient } from '../../src/docker/client.js';
+import { InternalError, ResourceExhaustedError } from '../../src/errors.js';
 import type { EngineEndpoint } from './node-engine.js';
-import { LABEL_SANDBOX_POOL, LABEL_SANDBOX_ROLE, nodeContainerName, nodeHostname, nodeVolumeName, sandboxLabels } from './sandbox-names.js';
+import { LABEL_SANDBOX_POOL, LABEL_SANDBOX_ROLE, nodeContainerName, nodeSocketPath, sandboxEnginesDir, nodeHostname, nodeVolumeName, sandboxLabels } from './sandbox-names.js';
 
 /** The capabilities a node needs instead of `--privileged`, which these machines refuse. */
 export const NODE_SECURITY = {
@@ -39,11 +41,16 @@ export interface MadeObjects {
   networks: string[];
 }
 
+/** Where a node's dockerd puts the socket the host reaches (the node's socket directory is mounted there). */
+const NODE_SOCKET_DIR = '/run/dolly-sandbox';
+
 /**
  * Starts one node: a labelled volume for its /var/lib/docker, then a container of the node image
- * running dockerd on its unix socket and on tcp 2375, published on a free port of the host's
- * 127.0.0.1 only. The pool node also gets the pool path at the same path and the clone ports
- * (127.0.0.1:P on the host → P in the node). Records what it made in `made` as it goes.
+ * running dockerd on its own unix socket and on a second one in a root-only host directory
+ * (`nodeSocketPath`): no TCP port, so only the host's root reaches a node's engine. The pool node
+ * also gets the root's pool and run directories (and nothing else of the root: not its state, tokens
+ * or CA key) at the same paths, and the clone ports (127.0.0.1:P on the host → P in the node).
+ * Records what it made in `made` as it goes.
  */
 export async function startNodeContainer(docker: DockerClient, spec: NodeContainerSpec, made: MadeObjects): Promise<StartedNodeContainer> {
   const hostname = nodeHostname(spec.index);
@@ -53,8 +60,11 @@ export async function startNodeContainer(docker: DockerClient, spec: NodeContain
   await docker.createVolume({ Name: volume, Labels: labels });
   made.volumes.push(volume);
 
-  const exposed: Record<string, object> = { '2375/tcp': {} };
-  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = { '2375/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] };
+  const socket = nodeSocketPath(spec.root, hostname);
+  await mkdir(dirname(socket), { recursive: true, mode: 0o700 });
+  await chmod(sandboxEnginesDir(spec.root), 0o700);
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   if (spec.pool) {
     for (let port = spec.clonePorts.first; port <= spec.clonePorts.last; port += 1) {
       exposed[`${port}/tcp`] = {};
@@ -65,7 +75,7 @@ export async function startNodeContainer(docker: DockerClient, spec: NodeContain
     name,
     Hostname: hostname,
     Image: spec.image,
-    Cmd: ['--storage-driver', spec.storageDriver, '--host', 'unix:///var/run/docker.sock', '--host', 'tcp://0.0.0.0:2375', '--tls=false'],
+    Cmd: ['--storage-driver', spec.storageDriver, '--host', 'unix:///var/run/docker.sock', '--host', `unix://${NODE_SOCKET_DIR}/docker.sock`],
     Labels: { ...labels, [LABEL_SANDBOX_ROLE]: spec.index === 1 ? 'manager' : 'worker', [LABEL_SANDBOX_POOL]: String(spec.pool) },
     ExposedPorts: exposed,
     HostConfig: {
@@ -76,7 +86,7 @@ export async function startNodeContainer(docker: DockerClient, spec: NodeContain
       NetworkMode: spec.network,
       PortBindings: bindings,
       Mounts: [{ Type: 'volume', Source: volume, Target: '/var/lib/docker' }],
-      Binds: spec.pool && spec.poolPath !== undefined ? [`${spec.poolPath}:${spec.poolPath}`] : [],
+      Binds: [`${dirname(socket)}:${NODE_SOCKET_DIR}`, ...(spec.pool && spec.poolPath !== undefined ? await poolBinds(spec.poolPath) : [])],
       RestartPolicy: { Name: 'no' },
     },
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [hostname] } } },
@@ -93,7 +103,17 @@ export async function startNodeContainer(docker: DockerClient, spec: NodeContain
   }
   const inspected = await container.inspect();
   const address = inspected.NetworkSettings.Networks[spec.network]?.IPAddress;
-  const port = inspected.NetworkSettings.Ports['2375/tcp']?.[0]?.HostPort;
-  if (!address || !port) throw new InternalError(`node ${hostname} has no address on ${spec.network} or no published engine port`);
-  return { container: name, hostname, address, endpoint: { host: '127.0.0.1', port: Number(port) } };
+  if (!address) throw new InternalError(`node ${hostname} has no address on ${spec.network}`);
+  return { container: name, hostname, address, endpoint: { socket } };
+}
+
+/**
+ * What of a dolly root the pool node sees, at the same paths: the pool (volumes and snapshots the
+ * servers there run on) and the run directories (their sockets, init files, TLS files). Made first,
+ * so a bind never makes them as the engine's empty directories.
+ */
+async function poolBinds(root: string): Promise<string[]> {
+  const dirs = [join(root, 'pool'), join(root, 'run')];
+  for (const dir of dirs) await mkdir(dir, { recursive: true, mode: 0o700 });
+  return dirs.map((dir) => `${dir}:${dir}`);
 }

@@ -1,8 +1,8 @@
-import { assertDockerReachable, type DockerClient } from '../../docker/client.js';
-import { LABEL_NAME } from '../../labels.js';
-import { messageOf } from '../../errors.js';
+import { assertDockerReachable, type DockerClient } from '../../src/docker/client.js';
+import { LABEL_NAME } from '../../src/labels.js';
+import { messageOf } from '../../src/errors.js';
 import { connectEngine, type ConnectEngine, type EngineEndpoint } from './node-engine.js';
-import { LABEL_SANDBOX_POOL, LABEL_SANDBOX_ROLE, sandboxFilter, sandboxNetworkName } from './sandbox-names.js';
+import { LABEL_SANDBOX_POOL, LABEL_SANDBOX_ROLE, nodeSocketPath, sandboxFilter, sandboxNetworkName } from './sandbox-names.js';
 import { listSwarmNodes, type SwarmNodeInfo } from './swarm-form.js';
 
 /** One node of a root's sandbox, as the host engine and the Swarm's manager see it now. */
@@ -41,14 +41,13 @@ export async function sandboxStatus(options: { root: string }, deps: { docker: D
   const containers = await deps.docker.listContainers({ all: true, filters: sandboxFilter(options.root, 'sandbox-node') });
   const nodes = containers
     .map((c) => {
-      const published = c.Ports.find((p) => p.PrivatePort === 2375 && p.PublicPort !== undefined);
       return {
         hostname: c.Labels[LABEL_NAME] ?? '',
         container: (c.Names[0] ?? c.Id).replace(/^\//, ''),
         role: c.Labels[LABEL_SANDBOX_ROLE] === 'manager' ? ('manager' as const) : ('worker' as const),
         pool: c.Labels[LABEL_SANDBOX_POOL] === 'true',
         state: c.State,
-        endpoint: c.State === 'running' && published ? { host: '127.0.0.1' as const, port: published.PublicPort } : undefined,
+        endpoint: c.State === 'running' ? { socket: nodeSocketPath(options.root, c.Labels[LABEL_NAME] ?? '') } : undefined,
       };
     })
     .sort((a, b) => a.hostname.localeCompare(b.hostname, 'en', { numeric: true }));
