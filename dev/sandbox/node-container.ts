@@ -5,10 +5,36 @@ import { InternalError, ResourceExhaustedError } from '../../src/errors.js';
 import type { EngineEndpoint } from './node-engine.js';
 import { LABEL_SANDBOX_POOL, LABEL_SANDBOX_ROLE, nodeContainerName, nodeSocketPath, sandboxEnginesDir, nodeHostname, nodeVolumeName, sandboxLabels } from './sandbox-names.js';
 
-/** The capabilities a node needs instead of `--privileged`, which these machines refuse. */
+/**
+ * What a node keeps instead of `--privileged` (which these machines refuse) or every capability:
+ * each with the reason a nested Docker engine needs it. Everything else is dropped.
+ */
+export const NODE_CAPABILITIES: Readonly<Record<string, string>> = {
+  // Docker's defaults for any container: the nested engine hands these on to its own containers
+  // (a container can hold no capability its engine's container lacks).
+  CHOWN: 'file ownership in image layers and volumes',
+  DAC_OVERRIDE: 'dockerd and containerd reach files of other users (layers, sockets)',
+  FOWNER: 'chmod/utime on files it does not own (unpacking layers)',
+  FSETID: 'keep setuid bits when unpacking layers',
+  KILL: 'signal the processes of its containers',
+  SETGID: 'switch group for container processes',
+  SETUID: 'switch user for container processes (servers run as uid 3306)',
+  SETPCAP: 'drop capabilities from container processes',
+  SETFCAP: 'file capabilities in image layers',
+  MKNOD: 'device nodes in container /dev',
+  NET_RAW: 'raw sockets (a default nested containers expect)',
+  NET_BIND_SERVICE: 'containers binding ports below 1024 (a default)',
+  SYS_CHROOT: 'pivot_root/chroot into a container root file system',
+  AUDIT_WRITE: 'a default nested containers expect',
+  // What makes it an engine:
+  SYS_ADMIN: 'mounts (overlay layers, bind mounts, /sys and cgroup remounts), namespaces, cgroups',
+  NET_ADMIN: 'bridges, veth pairs, iptables NAT for published ports, VXLAN and IPVS of Swarm overlays',
+};
+
 export const NODE_SECURITY = {
-  CapAdd: ['ALL'],
-  CapDrop: ['SYS_RESOURCE'],
+  CapDrop: ['ALL'],
+  CapAdd: Object.keys(NODE_CAPABILITIES),
+  // The nested engine sets up seccomp and AppArmor for its own containers; the node's profile would refuse its mounts.
   SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
 } as const;
 

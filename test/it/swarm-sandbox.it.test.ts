@@ -12,6 +12,7 @@ import { createLogger, silentLogger } from '../../src/log.js';
 import { createShell } from '../../src/shell.js';
 import { connectEngine, waitFor } from '../../dev/sandbox/node-engine.js';
 import { findSandboxObjects } from '../../dev/sandbox/sandbox-objects.js';
+import { NODE_CAPABILITIES } from '../../dev/sandbox/node-container.js';
 import { readSandboxState } from '../../dev/sandbox/sandbox-state.js';
 import { sandboxStatus } from '../../dev/sandbox/sandbox-status.js';
 import { sandboxDown, sandboxUp, type SandboxUpResult } from '../../dev/sandbox/sandbox.js';
@@ -117,6 +118,9 @@ describe('swarm sandbox: 3 nodes', { skip: skipUnless('root', 'docker', 'image',
       const published = Object.entries(inspected.NetworkSettings.Ports ?? {}).filter(([, bound]) => (bound ?? []).length > 0).map(([port]) => port);
       assert.deepEqual(published.filter((port) => !/^69[5-9]\d\/tcp$/.test(port)), [], `${node.hostname} publishes nothing but clone ports`);
       assert.ok(!(inspected.Config.Cmd ?? []).some((arg) => arg.startsWith('tcp://')), `${node.hostname}'s engine listens on no TCP address`);
+      assert.equal(inspected.HostConfig.Privileged, false);
+      assert.deepEqual(inspected.HostConfig.CapDrop, ['ALL']);
+      assert.deepEqual((inspected.HostConfig.CapAdd ?? []).map((c) => c.replace(/^CAP_/, '')).sort(), Object.keys(NODE_CAPABILITIES).sort(), `${node.hostname} holds only the listed capabilities`);
       const sees = async (path: string): Promise<boolean> => (await shell.run('docker', ['exec', node.container, 'test', '-e', path], { nothrow: true })).exitCode === 0;
       assert.equal(await sees(join(root, 'state.db')), false, `${node.hostname} does not see the root's state`);
       assert.equal(await sees(join(root, 'pool')), node.pool, `only the pool node sees the pool`);
