@@ -3,6 +3,8 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createDockerClient, type DockerClient } from '../../src/docker/client.js';
 import { DEFAULT_IMAGE } from '../../src/docker/image-build.js';
 import { readDockerEndpoints } from '../../src/docker/endpoints.js';
@@ -18,6 +20,7 @@ import { sandboxStatus } from '../../dev/sandbox/sandbox-status.js';
 import { sandboxDown, sandboxUp, type SandboxUpResult } from '../../dev/sandbox/sandbox.js';
 import { skipUnless } from '../support/capabilities.js';
 
+const exec = promisify(execFile);
 const docker = createDockerClient();
 const shell = createShell();
 const logger = process.env.DOLLY_TEST_VERBOSE ? createLogger('info') : silentLogger;
@@ -51,6 +54,20 @@ describe('swarm sandbox: refused before anything is made', { skip: skipUnless('r
     await assert.rejects(sandboxUp({ root: 'relative' }, deps), InvalidArgumentError);
     await assert.rejects(sandboxUp({ root, images: ['dolly/no-such-image:1'] }, deps), NotFoundError);
     await assert.rejects(sandboxUp({ root, poolPath: join(root, 'missing') }, deps), NotFoundError);
+    assert.deepEqual(await labelled(root), []);
+  });
+
+  it('`dolly swarm sandbox` runs the development tool: its bad input is one line with a hint and exit 2; status says there is none', async () => {
+    const run = (args: string[]) => exec(process.execPath, [join(process.cwd(), 'bin/dolly'), '--root', root, 'swarm', 'sandbox', ...args]).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+    const bad = await run(['up', '--nodes', '0']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr.trim(), /^dolly: [^\n]*--nodes[^\n]*\(hint: [^\n]+\)$/);
+    const status = await run(['--json', 'status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal((JSON.parse(status.stdout) as { exists: boolean }).exists, false);
     assert.deepEqual(await labelled(root), []);
   });
 
@@ -120,7 +137,7 @@ describe('swarm sandbox: 3 nodes', { skip: skipUnless('root', 'docker', 'image',
       assert.ok(!(inspected.Config.Cmd ?? []).some((arg) => arg.startsWith('tcp://')), `${node.hostname}'s engine listens on no TCP address`);
       assert.equal(inspected.HostConfig.Privileged, false);
       assert.deepEqual(inspected.HostConfig.CapDrop, ['ALL']);
-      assert.deepEqual((inspected.HostConfig.CapAdd ?? []).map((c) => c.replace(/^CAP_/, '')).sort(), Object.keys(NODE_CAPABILITIES).sort(), `${node.hostname} holds only the listed capabilities`);
+      assert.deepEqual((inspected.HostConfig.CapAdd ?? []).map((c: string) => c.replace(/^CAP_/, '')).sort(), Object.keys(NODE_CAPABILITIES).sort(), `${node.hostname} holds only the listed capabilities`);
       const sees = async (path: string): Promise<boolean> => (await shell.run('docker', ['exec', node.container, 'test', '-e', path], { nothrow: true })).exitCode === 0;
       assert.equal(await sees(join(root, 'state.db')), false, `${node.hostname} does not see the root's state`);
       assert.equal(await sees(join(root, 'pool')), node.pool, `only the pool node sees the pool`);
