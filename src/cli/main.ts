@@ -32,6 +32,13 @@ export function redactArgv(argv: readonly string[]): string[] {
   return argv.map((arg) => arg.replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1***@'));
 }
 
+/** A command that ran another program which already reported its failure (one line, on stderr): only its exit code is left to give. */
+export class ReportedFailure extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}
+
 /** Runs the CLI; the only place that sets the exit code. */
 export async function main(argv: string[]): Promise<number> {
   // A password given in --source must not stay readable in the process list (/proc/PID/cmdline):
@@ -64,6 +71,7 @@ function commandOf(argv: readonly string[]): string {
 
 /** Writes an error as one line with its hint (and as JSON with --json); returns its exit code. */
 export function reportError(error: unknown, json: boolean): number {
+  if (error instanceof ReportedFailure) return error.exitCode;
   if (error instanceof Error && error.name === 'AbortError') {
     process.stderr.write('dolly: interrupted (hint: what the command had made is removed; run it again)\n');
     return EXIT_CODES.interrupted;
