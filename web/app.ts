@@ -8,7 +8,7 @@
  */
 import { formatBytes } from '../src/format.js';
 import { lagText, rateText } from '../src/lag-text.js';
-import type { CloneListItem, ErrorBody, ReplicaHistory, ReplicaStatusView, SnapshotList, StatusView } from '../src/api/schemas.js';
+import type { CloneListItem, ErrorBody, ReplicaHistory, ReplicaStatusView, SnapshotList, StatusView } from '../src/model/wire.js';
 
 const KEY = 'dolly.token';
 let token = sessionStorage.getItem(KEY) ?? '';

@@ -1,13 +1,14 @@
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError, messageOf } from '../errors.js';
 import type { EngineDeps } from '../engine/context.js';
 import { durationArg, formatDuration } from '../format.js';
-import { LOCAL_PRINCIPAL, createToken, listTokens, revokeToken, type Principal } from '../server/tokens.js';
+import { LOCAL_PRINCIPAL, type Principal } from '../model/principal.js';
+import { createToken, listTokens, revokeToken } from '../engine/tokens.js';
 import { storeEventLog, type EventType } from '../server/event-log.js';
 import { branchOwner, isBranch, maySeeSnapshot, type SnapshotGate } from '../engine/snapshot-access.js';
 import type { Clone, Snapshot } from '../state/state.js';
-import type { UserLimiter } from '../server/limits.js';
+import type { UserLimiter } from '../engine/user-limits.js';
 import type { DollyApi, LifecyclePolicy } from './api.js';
-import type { CloneCreateRequest, CloneView } from './schemas.js';
+import type { CloneCreateRequest, CloneView } from '../model/wire.js';
 import { checkAdminClone, checkClonePolicy } from './clone-policy.js';
 
 export interface LocalApiOptions {

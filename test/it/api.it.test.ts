@@ -13,7 +13,7 @@ import { initReplica } from '../../src/engine/replica-init.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { DollyError } from '../../src/errors.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
-import type { ReplicaHistory } from '../../src/api/schemas.js';
+import type { ReplicaHistory } from '../../src/model/wire.js';
 import type { Snapshot } from '../../src/state/state.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
