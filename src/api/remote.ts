@@ -3,6 +3,7 @@ import { DollyError, UnavailableError, messageOf } from '../errors.js';
 import type { DollyApi } from './api.js';
 import { isErrorCategory } from './http-status.js';
 import { errorBodySchema } from '../model/wire.js';
+import { schemaOf } from './route-schemas.js';
 import { pathOf, routes, type BodyOf, type ParamsOf, type ResponseOf, type Route } from './routes.js';
 
 /** The media type of a long operation's streamed answer. */
@@ -56,7 +57,7 @@ export function remoteApi(target: RemoteTarget, fetchImpl: typeof fetch = fetch,
     return parsed.data;
   };
   /** A route's answer: its JSON checked against the route's response schema (none: a 204). */
-  const answer = <R extends Route>(route: R, json: unknown): ResponseOf<R> => (route.response ? understood(route.response, json) : undefined) as ResponseOf<R>;
+  const answer = <R extends Route>(route: R, json: unknown): ResponseOf<R> => (route.response ? understood(schemaOf(route.response), json) : undefined) as ResponseOf<R>;
   const call = async <R extends Route>(route: R, params: ParamsOf<R>, body?: BodyOf<R>, signal?: AbortSignal): Promise<ResponseOf<R>> => {
     const response = await send(route.method, pathOf(route, params), body, signal);
     const json = parseJson(await response.text());

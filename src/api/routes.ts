@@ -1,25 +1,10 @@
-import { z } from 'zod';
-import { InvalidArgumentError } from '../errors.js';
-import {
-  cloneCreateSchema,
-  cloneListItemSchema,
-  cloneProtectSchema,
-  cloneResetSchema,
-  cloneSnapshotSchema,
-  cloneViewSchema,
-  replicaHistorySchema,
-  replicaStatusViewSchema,
-  scheduleSetSchema,
-  scheduleViewSchema,
-  snapshotListSchema,
-  snapshotViewSchema,
-  statusViewSchema,
-  tokenCreatedSchema,
-  tokenCreateSchema,
-  tokenInfoSchema,
-  whoamiSchema,
-} from '../model/wire.js';
+import type { z } from 'zod';
+import type * as wire from '../model/wire.js';
 import type { DollyApi } from './api.js';
+
+/** The name of a schema of the wire model (src/model/wire.ts). */
+export type SchemaName = { [K in keyof typeof wire]: (typeof wire)[K] extends z.ZodType ? K : never }[keyof typeof wire];
+type SchemaOf<N> = N extends SchemaName ? (typeof wire)[N] : never;
 
 /**
  * The engine's HTTP API, every route once: the engine server registers these (and generates
@@ -28,8 +13,9 @@ import type { DollyApi } from './api.js';
  * refused in this process too. Paths, bodies and statuses are the wire contract: an older CLI or
  * web page talks to a newer engine by them.
  *
- * Not listed: what the server serves beside the API (/healthz, /metrics, /openapi.json, the web
- * page's files).
+ * Schemas are named, not imported: this module loads without zod or the model, so the web page
+ * bundles it at no cost; src/api/route-schemas.ts gives the schemas themselves. Not listed: what
+ * the server serves beside the API (/healthz, /metrics, /openapi.json, the web page's files).
  */
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -37,16 +23,16 @@ export interface Route {
   readonly path: string;
   /** For /openapi.json. */
   readonly summary: string;
-  /** The path's parameters (strings). */
-  readonly params?: z.ZodObject<Record<string, z.ZodString>>;
-  /** The JSON request body. */
-  readonly body?: z.ZodType;
+  /** The path's parameters (strings), as named in `path`. */
+  readonly params?: readonly string[];
+  /** The JSON request body's schema. */
+  readonly body?: SchemaName;
   /** The body may be left out (treated as `{}`). */
   readonly bodyOptional?: boolean;
   /** The status of success. */
   readonly status: 200 | 201 | 204;
   /** The JSON answer of success; absent: none (204), or not JSON (`stream: 'events'`, the CA's PEM). */
-  readonly response?: z.ZodType;
+  readonly response?: SchemaName;
   /**
    * `progress`: a long operation; asked with `Accept: application/x-ndjson` the answer is 200 and
    * one JSON line per step (`{"progress"}`), then `{"result"}` or `{"error"}`. `events`: server-sent events.
@@ -60,63 +46,62 @@ export interface Route {
   readonly open?: boolean;
 }
 
-const name = z.object({ name: z.string() });
-const id = z.object({ id: z.string() });
-const empty = z.strictObject({});
+const name = ['name'] as const;
+const id = ['id'] as const;
 
 const route = <const R extends Route>(r: R): R => r;
 
 export const routes = {
   caCertificate: route({ method: 'GET', path: '/v1/ca.pem', summary: "the CA certificate of this root's clones (PEM): clients verify a clone's TLS with it", status: 200, open: true }),
-  whoami: route({ method: 'GET', path: '/v1/whoami', summary: 'the token in use', status: 200, response: whoamiSchema, operation: 'whoami' }),
-  status: route({ method: 'GET', path: '/v1/status', summary: 'pool, replica, counts, jobs', status: 200, response: statusViewSchema, operation: 'status' }),
-  replicaStatus: route({ method: 'GET', path: '/v1/replica', summary: 'replication threads, lag, position', status: 200, response: replicaStatusViewSchema, operation: 'replicaStatus' }),
-  replicaHistory: route({ method: 'GET', path: '/v1/replica/history', summary: "the replica's recent lag and thread readings, oldest first", status: 200, response: replicaHistorySchema }),
+  whoami: route({ method: 'GET', path: '/v1/whoami', summary: 'the token in use', status: 200, response: 'whoamiSchema', operation: 'whoami' }),
+  status: route({ method: 'GET', path: '/v1/status', summary: 'pool, replica, counts, jobs', status: 200, response: 'statusViewSchema', operation: 'status' }),
+  replicaStatus: route({ method: 'GET', path: '/v1/replica', summary: 'replication threads, lag, position', status: 200, response: 'replicaStatusViewSchema', operation: 'replicaStatus' }),
+  replicaHistory: route({ method: 'GET', path: '/v1/replica/history', summary: "the replica's recent lag and thread readings, oldest first", status: 200, response: 'replicaHistorySchema' }),
 
-  snapshotList: route({ method: 'GET', path: '/v1/snapshots', summary: "snapshots you may see (the replica's, shared branches, yours; admins: all), oldest first", status: 200, response: snapshotListSchema, operation: 'snapshotList' }),
-  snapshotCreate: route({ method: 'POST', path: '/v1/snapshots', summary: 'take a consistent, prepared snapshot now', body: empty, bodyOptional: true, status: 201, response: snapshotViewSchema, stream: 'progress', operation: 'snapshotCreate', job: 'snapshot-create' }),
-  snapshotShare: route({ method: 'POST', path: '/v1/snapshots/:id/share', summary: 'let every user see and clone a branch (its owner or an admin)', params: id, body: empty, bodyOptional: true, status: 200, response: snapshotViewSchema, operation: 'snapshotShare' }),
+  snapshotList: route({ method: 'GET', path: '/v1/snapshots', summary: "snapshots you may see (the replica's, shared branches, yours; admins: all), oldest first", status: 200, response: 'snapshotListSchema', operation: 'snapshotList' }),
+  snapshotCreate: route({ method: 'POST', path: '/v1/snapshots', summary: 'take a consistent, prepared snapshot now', body: 'emptyBodySchema', bodyOptional: true, status: 201, response: 'snapshotViewSchema', stream: 'progress', operation: 'snapshotCreate', job: 'snapshot-create' }),
+  snapshotShare: route({ method: 'POST', path: '/v1/snapshots/:id/share', summary: 'let every user see and clone a branch (its owner or an admin)', params: id, body: 'emptyBodySchema', bodyOptional: true, status: 200, response: 'snapshotViewSchema', operation: 'snapshotShare' }),
   snapshotDestroy: route({ method: 'DELETE', path: '/v1/snapshots/:id', summary: 'delete a snapshot (admins)', params: id, status: 204, operation: 'snapshotDestroy' }),
 
-  cloneList: route({ method: 'GET', path: '/v1/clones', summary: 'your clones (admins: all)', status: 200, response: z.array(cloneListItemSchema), operation: 'cloneList' }),
-  cloneCreate: route({ method: 'POST', path: '/v1/clones', summary: 'a writable clone, ready to query', body: cloneCreateSchema, bodyOptional: true, status: 201, response: cloneViewSchema, stream: 'progress', operation: 'cloneCreate', job: 'clone-create' }),
-  cloneGet: route({ method: 'GET', path: '/v1/clones/:name', summary: 'one clone', params: name, status: 200, response: cloneListItemSchema, operation: 'cloneGet' }),
-  cloneReset: route({ method: 'POST', path: '/v1/clones/:name/reset', summary: 'back to its snapshot (or another)', params: name, body: cloneResetSchema, bodyOptional: true, status: 200, response: cloneViewSchema, stream: 'progress', operation: 'cloneReset', job: 'clone-reset' }),
-  cloneProtect: route({ method: 'POST', path: '/v1/clones/:name/protect', summary: 'keep it from expiring for a while', params: name, body: cloneProtectSchema, status: 200, response: cloneViewSchema, operation: 'cloneProtect' }),
+  cloneList: route({ method: 'GET', path: '/v1/clones', summary: 'your clones (admins: all)', status: 200, response: 'cloneListSchema', operation: 'cloneList' }),
+  cloneCreate: route({ method: 'POST', path: '/v1/clones', summary: 'a writable clone, ready to query', body: 'cloneCreateSchema', bodyOptional: true, status: 201, response: 'cloneViewSchema', stream: 'progress', operation: 'cloneCreate', job: 'clone-create' }),
+  cloneGet: route({ method: 'GET', path: '/v1/clones/:name', summary: 'one clone', params: name, status: 200, response: 'cloneListItemSchema', operation: 'cloneGet' }),
+  cloneReset: route({ method: 'POST', path: '/v1/clones/:name/reset', summary: 'back to its snapshot (or another)', params: name, body: 'cloneResetSchema', bodyOptional: true, status: 200, response: 'cloneViewSchema', stream: 'progress', operation: 'cloneReset', job: 'clone-reset' }),
+  cloneProtect: route({ method: 'POST', path: '/v1/clones/:name/protect', summary: 'keep it from expiring for a while', params: name, body: 'cloneProtectSchema', status: 200, response: 'cloneViewSchema', operation: 'cloneProtect' }),
   cloneDestroy: route({ method: 'DELETE', path: '/v1/clones/:name', summary: 'remove a clone, its server and its data', params: name, status: 204, operation: 'cloneDestroy', job: 'clone-destroy' }),
   cloneSnapshot: route({
     method: 'POST',
     path: '/v1/clones/:name/snapshot',
     summary: "save the clone's state as a prepared snapshot (a branch: yours and admins' until shared)",
     params: name,
-    body: cloneSnapshotSchema,
+    body: 'cloneSnapshotSchema',
     bodyOptional: true,
     status: 201,
-    response: snapshotViewSchema,
+    response: 'snapshotViewSchema',
     stream: 'progress',
     operation: 'cloneSnapshot',
     job: 'clone-snapshot',
   }),
 
-  scheduleGet: route({ method: 'GET', path: '/v1/schedule', summary: "the engine's snapshot schedule (null: none)", status: 200, response: scheduleViewSchema, operation: 'scheduleGet' }),
-  scheduleSet: route({ method: 'PUT', path: '/v1/schedule', summary: 'snapshot on a cron schedule and keep the newest N (admins)', body: scheduleSetSchema, status: 200, response: scheduleViewSchema, operation: 'scheduleSet' }),
+  scheduleGet: route({ method: 'GET', path: '/v1/schedule', summary: "the engine's snapshot schedule (null: none)", status: 200, response: 'scheduleViewSchema', operation: 'scheduleGet' }),
+  scheduleSet: route({ method: 'PUT', path: '/v1/schedule', summary: 'snapshot on a cron schedule and keep the newest N (admins)', body: 'scheduleSetSchema', status: 200, response: 'scheduleViewSchema', operation: 'scheduleSet' }),
   scheduleClear: route({ method: 'DELETE', path: '/v1/schedule', summary: 'stop scheduled snapshots (admins)', status: 204, operation: 'scheduleClear' }),
 
   events: route({ method: 'GET', path: '/v1/events', summary: 'server-sent events: clone, snapshot, replication and pool events', status: 200, stream: 'events' }),
 
-  tokenList: route({ method: 'GET', path: '/v1/tokens', summary: 'tokens (admins)', status: 200, response: z.array(tokenInfoSchema), operation: 'tokenList' }),
-  tokenCreate: route({ method: 'POST', path: '/v1/tokens', summary: 'a new token, shown once (admins)', body: tokenCreateSchema, status: 201, response: tokenCreatedSchema, operation: 'tokenCreate' }),
+  tokenList: route({ method: 'GET', path: '/v1/tokens', summary: 'tokens (admins)', status: 200, response: 'tokenListSchema', operation: 'tokenList' }),
+  tokenCreate: route({ method: 'POST', path: '/v1/tokens', summary: 'a new token, shown once (admins)', body: 'tokenCreateSchema', status: 201, response: 'tokenCreatedSchema', operation: 'tokenCreate' }),
   tokenRevoke: route({ method: 'DELETE', path: '/v1/tokens/:name', summary: 'revoke a token at once (admins)', params: name, status: 204, operation: 'tokenRevoke' }),
 } as const satisfies Record<string, Route>;
 
 export type RouteName = keyof typeof routes;
 
 /** The path parameters a route takes (`{}` when none). */
-export type ParamsOf<R extends Route> = R['params'] extends z.ZodType ? z.infer<R['params']> : Record<string, never>;
+export type ParamsOf<R extends Route> = R['params'] extends readonly string[] ? { [P in R['params'][number]]: string } : Record<string, never>;
 /** The body a route takes (`undefined` when none; possibly undefined when it may be left out). */
-export type BodyOf<R extends Route> = R['body'] extends z.ZodType ? (R['bodyOptional'] extends true ? z.infer<R['body']> | undefined : z.infer<R['body']>) : undefined;
+export type BodyOf<R extends Route> = R['body'] extends SchemaName ? (R['bodyOptional'] extends true ? z.infer<SchemaOf<R['body']>> | undefined : z.infer<SchemaOf<R['body']>>) : undefined;
 /** What a route answers. */
-export type ResponseOf<R extends Route> = R['response'] extends z.ZodType ? z.infer<R['response']> : undefined;
+export type ResponseOf<R extends Route> = R['response'] extends SchemaName ? z.infer<SchemaOf<R['response']>> : undefined;
 
 /** A route's path with its parameters filled in (encoded): `pathOf(routes.cloneGet, { name: 'a' })` is `/v1/clones/a`. */
 export function pathOf<R extends Route>(route: R, params: ParamsOf<R>): string {
@@ -130,21 +115,3 @@ export function pathOf<R extends Route>(route: R, params: ParamsOf<R>): string {
 
 /** Every route, for the server to register. */
 export const routeList: readonly Route[] = Object.values(routes);
-
-/**
- * A request body checked as the engine server checks it: the same schema and the same words
- * (`invalid body.keep: ...`), an InvalidArgumentError when it does not fit. The local API calls
- * this, so a request is refused alike in this process and over HTTP.
- */
-export function checkedBody<R extends Route>(route: R, body: unknown, hint = 'see the command\'s --help (or the engine\'s /openapi.json)'): NonNullable<BodyOf<R>> {
-  if (!route.body) throw new Error(`route ${route.method} ${route.path} takes no body`);
-  const parsed = route.body.safeParse(body === undefined && route.bodyOptional ? {} : body);
-  if (parsed.success) return parsed.data as NonNullable<BodyOf<R>>;
-  const issue = parsed.error.issues[0];
-  throw new InvalidArgumentError(invalidMessage('body', issue?.path.map(String) ?? [], issue?.message), { hint });
-}
-
-/** `invalid body.keep: Too big: ...` (the engine server's words for a request that does not fit its schema). */
-export function invalidMessage(where: string, path: readonly string[], message: string | undefined): string {
-  return `invalid ${[where, ...path].join('.')}: ${message ?? 'does not match the schema'}`;
-}

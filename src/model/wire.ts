@@ -146,3 +146,8 @@ export const scheduleSetSchema = z.strictObject({
 export type ScheduleSetRequest = z.infer<typeof scheduleSetSchema>;
 
 export const whoamiSchema = z.object({ name: z.string(), admin: z.boolean() });
+
+export const cloneListSchema = z.array(cloneListItemSchema);
+export const tokenListSchema = z.array(tokenInfoSchema);
+/** The body of a POST that takes none (it may also be left out). */
+export const emptyBodySchema = z.strictObject({});

@@ -11,7 +11,8 @@ import type { DollyApi, LifecyclePolicy } from '../api/api.js';
 import { HTTP_STATUS } from '../api/http-status.js';
 import { localApi } from '../api/local.js';
 import { errorBodySchema, type ErrorBody, type ReplicaHistory } from '../model/wire.js';
-import { invalidMessage, routes, type BodyOf, type ParamsOf, type Route, type RouteName } from '../api/routes.js';
+import { invalidMessage, paramsSchemaOf, schemaOf } from '../api/route-schemas.js';
+import { routes, type BodyOf, type ParamsOf, type Route, type RouteName, type SchemaName } from '../api/routes.js';
 import type { EngineDeps } from '../engine/context.js';
 import { DollyError, InternalError, InvalidArgumentError, NotFoundError, RateLimitedError, UnauthenticatedError, messageOf } from '../errors.js';
 import type { UserLimiter } from '../engine/user-limits.js';
@@ -61,15 +62,15 @@ type Input<R extends Route> = { params: ParamsOf<R>; body: BodyOf<R> };
 type Handler<R extends Route> = (input: Input<R>, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 type Handlers = { [K in RouteName]: Handler<(typeof routes)[K]> };
 /** A long operation's route (create, reset, snapshot, branch). */
-type LongRoute = Route & { stream: 'progress'; job: string; response: z.ZodType };
+type LongRoute = Route & { stream: 'progress'; job: string; response: SchemaName };
 
 /** A route's part of /openapi.json, and what validates its request and answer. */
 function openapiSchema(route: Route): FastifySchema {
   return {
     summary: route.stream === 'progress' ? `${route.summary}${STREAMS}` : route.summary,
-    ...(route.params ? { params: route.params } : {}),
-    ...(route.body ? { body: route.bodyOptional ? optionalBody(route.body) : route.body } : {}),
-    ...(route.response || route.status === 204 ? { response: { [route.status]: route.response ?? z.null(), ...errors } } : {}),
+    ...(route.params ? { params: paramsSchemaOf(route) } : {}),
+    ...(route.body ? { body: route.bodyOptional ? optionalBody(schemaOf(route.body)) : schemaOf(route.body) } : {}),
+    ...(route.response || route.status === 204 ? { response: { [route.status]: route.response ? schemaOf(route.response) : z.null(), ...errors } } : {}),
   };
 }
 
@@ -182,7 +183,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (!raw.writableEnded) raw.write(`${JSON.stringify(value)}\n`);
     };
     try {
-      line({ result: route.response.parse(await timed(kind, () => run(api(req, (step) => line({ progress: step }))))) });
+      line({ result: schemaOf(route.response).parse(await timed(kind, () => run(api(req, (step) => line({ progress: step }))))) });
     } catch (error) {
       const dolly = toDollyError(error as FastifyError);
       metrics.failures.inc({ category: dolly.category });
