@@ -86,6 +86,16 @@ function conformance(label: string, get: () => DollyApi, snapshot: () => Snapsho
       await rejectsWith(api.cloneGet('nobody'), 'not_found');
       await rejectsWith(api.cloneProtect(name, { for: 'soon' }), 'invalid_argument');
     });
+    it('refuses what the route schemas refuse, before anything else, and changes nothing', async () => {
+      const api = get();
+      const schedule = await api.scheduleGet();
+      const clones = (await api.cloneList()).length;
+      // Before the route table, the local side took both (a schedule keeping 5000; a lookup of snapshot "").
+      await rejectsWith(api.scheduleSet({ snapshot: '*/15 * * * *', keep: 5000 }), 'invalid_argument', /keep/);
+      await rejectsWith(api.cloneCreate({ snapshot: '' }), 'invalid_argument', /snapshot/);
+      assert.deepEqual(await api.scheduleGet(), schedule);
+      assert.equal((await api.cloneList()).length, clones);
+    });
     it('destroys it', async () => {
       const api = get();
       await api.cloneDestroy(name);
