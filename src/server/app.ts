@@ -76,8 +76,9 @@ function openapiSchema(route: Route): FastifySchema {
 
 /**
  * The engine's HTTP API: the `DollyApi` of the caller's token, served by the route table of
- * src/api/routes.ts, whose schemas validate every request and response and generate /openapi.json. Errors are
- * `{ error: { category, message, hint } }` with the status of src/api/http-status.ts.
+ * src/api/routes.ts, whose schemas validate every request and response and generate
+ * /openapi.json. Errors are `{ error: { category, message, hint } }` with the status of
+ * src/api/http-status.ts.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { deps, policy, metrics, signal } = options;
