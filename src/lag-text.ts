@@ -1,5 +1,3 @@
-import type { CloneView, ReplicaStatusView } from './api/schemas.js';
-
 /**
  * How the CLI words the replica's lag: in seconds, in transactions received and not yet applied,
  * and the rate it applies at (`replica status`); a snapshot's lag; what `clone create --fresh` waited.
@@ -16,7 +14,7 @@ export function rateText(rate: number, unit = '/s'): string {
 }
 
 /** `3 s (1,234 transactions received, not yet applied; applying 2,345/s)`; the parts not known are left out. */
-export function lagText(s: Pick<ReplicaStatusView, 'lag_seconds' | 'behind_transactions' | 'apply_rate'>): string {
+export function lagText(s: { lag_seconds: number | null; behind_transactions?: number | null | undefined; apply_rate?: number | null | undefined }): string {
   const details = [
     ...(s.behind_transactions !== null && s.behind_transactions !== undefined ? [`${count(s.behind_transactions)} transaction${s.behind_transactions === 1 ? '' : 's'} received, not yet applied`] : []),
     ...(s.apply_rate !== null && s.apply_rate !== undefined ? [`applying ${rateText(s.apply_rate)}`] : []),
@@ -30,6 +28,6 @@ export function snapshotLagText(lagSeconds: number | undefined): string {
 }
 
 /** `--fresh`: `took snapshot ID first: waited 4.2 s; its data 0 s behind the source`. */
-export function freshText(fresh: NonNullable<CloneView['fresh']>): string {
+export function freshText(fresh: { snapshot: string; waited_ms: number; lag_seconds: number | null }): string {
   return `took snapshot ${fresh.snapshot} first: waited ${(fresh.waited_ms / 1000).toFixed(1)} s; its data ${fresh.lag_seconds === null ? 'of unknown age' : `${fresh.lag_seconds} s behind the source`}`;
 }

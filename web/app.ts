@@ -8,7 +8,8 @@
  */
 import { formatBytes } from '../src/format.js';
 import { lagText, rateText } from '../src/lag-text.js';
-import type { CloneListItem, ErrorBody, ReplicaHistory, ReplicaStatusView, SnapshotList, StatusView } from '../src/api/schemas.js';
+import type { CloneListItem, ErrorBody, ReplicaHistory, ReplicaStatusView, SnapshotList, StatusView } from '../src/model/wire.js';
+import { pathOf, routes, type BodyOf, type ParamsOf, type ResponseOf, type Route } from '../src/api/routes.js';
 
 const KEY = 'dolly.token';
 let token = sessionStorage.getItem(KEY) ?? '';
@@ -31,9 +32,10 @@ class ApiError extends Error {
   }
 }
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(path, {
-    method,
+/** A request of the engine's route table (src/api/routes.ts), answered with its JSON. */
+async function api<R extends Route>(route: R, params: ParamsOf<R>, body?: BodyOf<R>): Promise<ResponseOf<R>> {
+  const response = await fetch(pathOf(route, params), {
+    method: route.method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
@@ -48,7 +50,7 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
     }
     throw new ApiError(response.status, message);
   }
-  return (text === '' ? null : JSON.parse(text)) as T;
+  return (text === '' ? null : JSON.parse(text)) as ResponseOf<R>;
 }
 
 function cell(row: HTMLTableRowElement, text: string, className?: string): HTMLTableCellElement {
@@ -121,11 +123,11 @@ function renderClones(clones: CloneListItem[]): void {
     cell(row, clone.protected_until ?? '-');
     const actions = row.insertCell();
     button(actions, 'Copy connection string', async () => navigator.clipboard.writeText(clone.dsn));
-    button(actions, 'Reset', () => api('POST', `/v1/clones/${clone.name}/reset`, {}));
-    button(actions, 'Protect 1d', () => api('POST', `/v1/clones/${clone.name}/protect`, { for: '1d' }));
-    button(actions, 'Save as snapshot', () => api('POST', `/v1/clones/${clone.name}/snapshot`, {}));
+    button(actions, 'Reset', () => api(routes.cloneReset, { name: clone.name }, {}));
+    button(actions, 'Protect 1d', () => api(routes.cloneProtect, { name: clone.name }, { for: '1d' }));
+    button(actions, 'Save as snapshot', () => api(routes.cloneSnapshot, { name: clone.name }, {}));
     button(actions, 'Destroy', async () => {
-      if (confirm(`Destroy clone ${clone.name} and its data?`)) await api('DELETE', `/v1/clones/${clone.name}`);
+      if (confirm(`Destroy clone ${clone.name} and its data?`)) await api(routes.cloneDestroy, { name: clone.name });
     });
   }
 }
@@ -144,8 +146,8 @@ function renderSnapshots(list: SnapshotList): void {
     cell(row, [s.branch_of ? `from ${s.parent ?? '?'}` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'kept for its clones' : '', s.status === 'ready' ? '' : s.status].filter((n) => n !== '').join('; ') || '-');
     const actions = row.insertCell();
     // A private branch can be shared by its owner or an admin.
-    if (s.branch_of !== undefined && !s.shared && s.status === 'ready' && (admin || s.owner === me)) button(actions, 'Share', () => api('POST', `/v1/snapshots/${s.id}/share`));
-    if (admin) button(actions, 'Delete', () => api('DELETE', `/v1/snapshots/${s.id}`));
+    if (s.branch_of !== undefined && !s.shared && s.status === 'ready' && (admin || s.owner === me)) button(actions, 'Share', () => api(routes.snapshotShare, { id: s.id }));
+    if (admin) button(actions, 'Delete', () => api(routes.snapshotDestroy, { id: s.id }));
   }
 }
 
@@ -153,12 +155,12 @@ async function refresh(): Promise<void> {
   if (token === '') return;
   try {
     const [status, replica, history, clones, snapshots, schedule] = await Promise.all([
-      api<StatusView>('GET', '/v1/status'),
-      api<ReplicaStatusView>('GET', '/v1/replica').catch(() => null),
-      api<ReplicaHistory>('GET', '/v1/replica/history'),
-      api<CloneListItem[]>('GET', '/v1/clones'),
-      api<SnapshotList>('GET', '/v1/snapshots'),
-      api<{ snapshot: string; keep: number } | null>('GET', '/v1/schedule'),
+      api(routes.status, {}),
+      api(routes.replicaStatus, {}).catch(() => null),
+      api(routes.replicaHistory, {}),
+      api(routes.cloneList, {}),
+      api(routes.snapshotList, {}),
+      api(routes.scheduleGet, {}),
     ]);
     renderPool(status);
     if (replica) renderReplica(replica, history);
@@ -177,7 +179,7 @@ async function follow(): Promise<void> {
   const abort = new AbortController();
   events = abort;
   try {
-    const response = await fetch('/v1/events', { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+    const response = await fetch(pathOf(routes.events, {}), { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
     const reader = response.body?.getReader();
     const decoder = new TextDecoder();
     for (;;) {
@@ -193,7 +195,7 @@ async function follow(): Promise<void> {
 async function signIn(candidate: string): Promise<void> {
   token = candidate;
   try {
-    const who = await api<{ name: string; admin: boolean }>('GET', '/v1/whoami');
+    const who = await api(routes.whoami, {});
     admin = who.admin;
     me = who.name;
     sessionStorage.setItem(KEY, token);
@@ -230,14 +232,14 @@ $('clone-form').addEventListener('submit', (event) => {
   const name = ($('clone-name') as HTMLInputElement).value.trim();
   const ttl = ($('clone-ttl') as HTMLInputElement).value.trim();
   const fresh = ($('clone-fresh') as HTMLInputElement).checked;
-  void run(() => api('POST', '/v1/clones', { ...(name ? { name } : {}), ...(ttl ? { ttl } : {}), ...(fresh ? { fresh } : {}) }));
+  void run(() => api(routes.cloneCreate, {}, { ...(name ? { name } : {}), ...(ttl ? { ttl } : {}), ...(fresh ? { fresh } : {}) }));
 });
-$('snapshot-create').addEventListener('click', () => void run(() => api('POST', '/v1/snapshots', {})));
+$('snapshot-create').addEventListener('click', () => void run(() => api(routes.snapshotCreate, {}, {})));
 $('schedule-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const cron = ($('schedule-cron') as HTMLInputElement).value.trim();
   const keep = Number(($('schedule-keep') as HTMLInputElement).value);
-  void run(() => api('PUT', '/v1/schedule', { snapshot: cron, keep }));
+  void run(() => api(routes.scheduleSet, {}, { snapshot: cron, keep }));
 });
 setInterval(() => void refresh(), 5_000);
 if (token !== '') void signIn(token);

@@ -12,8 +12,8 @@ import type {
   StatusView,
   TokenCreated,
   TokenCreateRequest,
-} from './schemas.js';
-import type { Principal, TokenInfo } from '../server/tokens.js';
+} from '../model/wire.js';
+import type { Principal, TokenInfo } from '../model/principal.js';
 
 /**
  * What a user can ask of dolly, for one principal. Two implementations with the same behaviour:

@@ -1,6 +1,6 @@
 import { PermissionDeniedError } from '../errors.js';
 import { splitAccount } from '../mysql/identifiers.js';
-import type { Principal } from '../server/tokens.js';
+import type { Principal } from '../model/principal.js';
 import type { Snapshot } from '../state/state.js';
 import type { ClonePolicy } from './api.js';
 

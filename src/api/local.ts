@@ -1,14 +1,17 @@
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError, messageOf } from '../errors.js';
 import type { EngineDeps } from '../engine/context.js';
 import { durationArg, formatDuration } from '../format.js';
-import { LOCAL_PRINCIPAL, createToken, listTokens, revokeToken, type Principal } from '../server/tokens.js';
+import { LOCAL_PRINCIPAL, type Principal } from '../model/principal.js';
+import { createToken, listTokens, revokeToken } from '../engine/tokens.js';
 import { storeEventLog, type EventType } from '../server/event-log.js';
 import { branchOwner, isBranch, maySeeSnapshot, type SnapshotGate } from '../engine/snapshot-access.js';
 import type { Clone, Snapshot } from '../state/state.js';
-import type { UserLimiter } from '../server/limits.js';
+import type { UserLimiter } from '../engine/user-limits.js';
 import type { DollyApi, LifecyclePolicy } from './api.js';
-import type { CloneCreateRequest, CloneView } from './schemas.js';
+import type { CloneCreateRequest, CloneView } from '../model/wire.js';
 import { checkAdminClone, checkClonePolicy } from './clone-policy.js';
+import { checkedBody } from './route-schemas.js';
+import { routes } from './routes.js';
 
 export interface LocalApiOptions {
   /** Who asks (default: the host's CLI, an admin). */
@@ -23,7 +26,9 @@ export interface LocalApiOptions {
 
 /**
  * The API run in this process, for one principal: the host's CLI (`LOCAL_PRINCIPAL`, no limits)
- * and `dolly serve` (one per request, with the engine's lifecycle policy and events).
+ * and `dolly serve` (one per request, with the engine's lifecycle policy and events). Request
+ * bodies are checked with the route table's schemas (src/api/routes.ts), as the engine server
+ * checks them: what is refused over HTTP is refused here, with the same words.
  */
 export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): DollyApi {
   const principal = options.principal ?? LOCAL_PRINCIPAL;
@@ -129,6 +134,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       emit('snapshot.destroyed', { id, by: principal.name }, gone && isBranch(gone) && !gone.shared ? branchOwner(gone) : undefined);
     },
     cloneCreate: async (request, signal) => {
+      request = checkedBody(routes.cloneCreate, request, cliField);
       const ttlMs = request.ttl === undefined ? policy.defaultTtlMs : checkedDuration(request.ttl, policy.maxTtlMs, '--ttl');
       // Refused before a --fresh snapshot is taken; the rest is checked against the snapshot chosen.
       if (request.admin) checkAdminClone(principal, policy);
@@ -147,6 +153,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       return found;
     },
     cloneReset: async (name, request, signal) => {
+      request = checkedBody(routes.cloneReset, request, cliField);
       const owner = own(name).owner;
       const clone = await (await engine.manage()).resetClone(name, { ...(request.snapshot !== undefined ? { snapshot: request.snapshot } : {}), gate, ...(signal ? { signal } : {}) }, deps);
       emit('clone.reset', { name, snapshot: clone.snapshot }, owner);
@@ -158,6 +165,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       emit('clone.destroyed', { name, reason: 'asked', by: principal.name }, owner);
     },
     cloneSnapshot: async (name, request = {}, signal) => {
+      request = checkedBody(routes.cloneSnapshot, request, cliField);
       own(name);
       const release = admit('branch');
       const snapshot = await (await import('../engine/clone-snapshot.js')).snapshotClone(name, deps, { ...(request.share ? { share: true } : {}), ...(signal ? { signal } : {}) }).finally(release);
@@ -167,6 +175,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     },
     scheduleGet: async () => deps.store.require().schedule ?? null,
     scheduleSet: async (request) => {
+      request = checkedBody(routes.scheduleSet, request, cliField);
       adminOnly('setting the schedule');
       const maxAge = request.max_age === undefined ? undefined : checkedDuration(request.max_age, undefined, '--max-age');
       return (await import('../engine/retention.js')).setSchedule(deps, { snapshot: request.snapshot, keep: request.keep, ...(maxAge !== undefined ? { max_age_ms: maxAge } : {}) });
@@ -176,11 +185,13 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       (await import('../engine/retention.js')).setSchedule(deps, undefined);
     },
     cloneProtect: async (name, request) => {
+      request = checkedBody(routes.cloneProtect, request, cliField);
       own(name);
       const ms = checkedDuration(request.for, policy.maxProtectMs, '--for');
       return (await engine.manage()).protectClone(name, ms === 0 ? undefined : new Date(deps.now().getTime() + ms).toISOString(), deps);
     },
     tokenCreate: async (request) => {
+      request = checkedBody(routes.tokenCreate, request, tokenField);
       adminOnly('creating a token');
       const admin = request.admin === true;
       return { name: request.name, admin, token: createToken(deps.store, request.name, admin, deps.now()) };
@@ -200,6 +211,14 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
 /** Admins see every clone; a user only the clones it made. */
 export function mayUse(principal: Principal, clone: Clone): boolean {
   return principal.admin || (clone.owner ?? LOCAL_PRINCIPAL.name) === principal.name;
+}
+
+/** A request's field as the CLI names it, for the error of a request that does not fit its schema. */
+function cliField(key: string): string {
+  return key === 'name' ? 'clone name' : `--${key.replaceAll('_', '-')}`;
+}
+function tokenField(key: string): string {
+  return key === 'name' ? 'token name' : `--${key.replaceAll('_', '-')}`;
 }
 
 function checkedDuration(text: string, max: number | undefined, flag: string): number {

@@ -2,19 +2,9 @@ import { z } from 'zod';
 import { DollyError, UnavailableError, messageOf } from '../errors.js';
 import type { DollyApi } from './api.js';
 import { isErrorCategory } from './http-status.js';
-import {
-  cloneListItemSchema,
-  cloneViewSchema,
-  errorBodySchema,
-  replicaStatusViewSchema,
-  scheduleViewSchema,
-  snapshotListSchema,
-  snapshotViewSchema,
-  statusViewSchema,
-  tokenCreatedSchema,
-  tokenInfoSchema,
-  whoamiSchema,
-} from './schemas.js';
+import { errorBodySchema } from '../model/wire.js';
+import { schemaOf } from './route-schemas.js';
+import { pathOf, routes, type BodyOf, type ParamsOf, type ResponseOf, type Route } from './routes.js';
 
 /** The media type of a long operation's streamed answer. */
 const NDJSON = 'application/x-ndjson';
@@ -66,17 +56,19 @@ export function remoteApi(target: RemoteTarget, fetchImpl: typeof fetch = fetch,
     if (!parsed.success) throw new UnavailableError(`the dolly engine at ${base} sent an answer this CLI does not understand`, { hint: 'use the same dolly version on both sides' });
     return parsed.data;
   };
-  const call = async <S extends z.ZodType>(method: string, path: string, schema: S | null, body?: unknown, signal?: AbortSignal): Promise<z.infer<S>> => {
-    const response = await send(method, path, body, signal);
+  /** A route's answer: its JSON checked against the route's response schema (none: a 204). */
+  const answer = <R extends Route>(route: R, json: unknown): ResponseOf<R> => (route.response ? understood(schemaOf(route.response), json) : undefined) as ResponseOf<R>;
+  const call = async <R extends Route>(route: R, params: ParamsOf<R>, body?: BodyOf<R>, signal?: AbortSignal): Promise<ResponseOf<R>> => {
+    const response = await send(route.method, pathOf(route, params), body, signal);
     const json = parseJson(await response.text());
     if (!response.ok) throw failure(json, response);
-    return schema === null ? (undefined as z.infer<S>) : understood(schema, json);
+    return answer(route, json);
   };
   /** A long operation: its steps streamed to `onProgress` as the engine does them, when asked for. */
-  const long = async <S extends z.ZodType>(path: string, schema: S, body: unknown, signal?: AbortSignal): Promise<z.infer<S>> => {
+  const long = async <R extends Route & { stream: 'progress' }>(route: R, params: ParamsOf<R>, body: BodyOf<R>, signal?: AbortSignal): Promise<ResponseOf<R>> => {
     const onProgress = options.onProgress;
-    if (!onProgress) return call('POST', path, schema, body, signal);
-    const response = await send('POST', path, body, signal, NDJSON);
+    if (!onProgress) return call(route, params, body, signal);
+    const response = await send(route.method, pathOf(route, params), body, signal, NDJSON);
     if (!response.ok || !(response.headers.get('content-type') ?? '').startsWith(NDJSON) || !response.body) throw failure(parseJson(await response.text()), response);
     let pending = '';
     const decoder = new TextDecoder();
@@ -87,42 +79,33 @@ export function remoteApi(target: RemoteTarget, fetchImpl: typeof fetch = fetch,
         pending = pending.slice(cut + 1);
         const step = progressLineSchema.safeParse(line);
         if (step.success) onProgress(step.data.progress);
-        else if (typeof line === 'object' && line !== null && 'result' in line) return understood(schema, line.result);
+        else if (typeof line === 'object' && line !== null && 'result' in line) return answer(route, line.result);
         else throw failure(line, response);
       }
     }
     throw new UnavailableError(`the dolly engine at ${base} ended its answer before the result`, { hint: "see the engine's log; what was half-made is undone there" });
   };
-  const at = (name: string): string => `/v1/clones/${encodeURIComponent(name)}`;
   return {
-    whoami: () => call('GET', '/v1/whoami', whoamiSchema),
-    status: () => call('GET', '/v1/status', statusViewSchema),
-    replicaStatus: () => call('GET', '/v1/replica', replicaStatusViewSchema),
-    snapshotCreate: (signal) => long('/v1/snapshots', snapshotViewSchema, {}, signal),
-    snapshotList: () => call('GET', '/v1/snapshots', snapshotListSchema),
-    snapshotShare: (id) => call('POST', `/v1/snapshots/${encodeURIComponent(id)}/share`, snapshotViewSchema),
-    snapshotDestroy: async (id) => {
-      await call('DELETE', `/v1/snapshots/${encodeURIComponent(id)}`, null);
-    },
-    cloneCreate: (request, signal) => long('/v1/clones', cloneViewSchema, request, signal),
-    cloneList: () => call('GET', '/v1/clones', cloneListItemSchema.array()),
-    cloneGet: (name) => call('GET', at(name), cloneListItemSchema),
-    cloneReset: (name, request, signal) => long(`${at(name)}/reset`, cloneViewSchema, request, signal),
-    cloneDestroy: async (name) => {
-      await call('DELETE', at(name), null);
-    },
-    cloneProtect: (name, request) => call('POST', `${at(name)}/protect`, cloneViewSchema, request),
-    cloneSnapshot: (name, request = {}, signal) => long(`${at(name)}/snapshot`, snapshotViewSchema, request, signal),
-    scheduleGet: () => call('GET', '/v1/schedule', scheduleViewSchema),
-    scheduleSet: (request) => call('PUT', '/v1/schedule', scheduleViewSchema, request),
-    scheduleClear: async () => {
-      await call('DELETE', '/v1/schedule', null);
-    },
-    tokenCreate: (request) => call('POST', '/v1/tokens', tokenCreatedSchema, request),
-    tokenList: () => call('GET', '/v1/tokens', tokenInfoSchema.array()),
-    tokenRevoke: async (name) => {
-      await call('DELETE', `/v1/tokens/${encodeURIComponent(name)}`, null);
-    },
+    whoami: () => call(routes.whoami, {}),
+    status: () => call(routes.status, {}),
+    replicaStatus: () => call(routes.replicaStatus, {}),
+    snapshotCreate: (signal) => long(routes.snapshotCreate, {}, {}, signal),
+    snapshotList: () => call(routes.snapshotList, {}),
+    snapshotShare: (id) => call(routes.snapshotShare, { id }),
+    snapshotDestroy: (id) => call(routes.snapshotDestroy, { id }),
+    cloneCreate: (request, signal) => long(routes.cloneCreate, {}, request, signal),
+    cloneList: () => call(routes.cloneList, {}),
+    cloneGet: (name) => call(routes.cloneGet, { name }),
+    cloneReset: (name, request, signal) => long(routes.cloneReset, { name }, request, signal),
+    cloneDestroy: (name) => call(routes.cloneDestroy, { name }),
+    cloneProtect: (name, request) => call(routes.cloneProtect, { name }, request),
+    cloneSnapshot: (name, request = {}, signal) => long(routes.cloneSnapshot, { name }, request, signal),
+    scheduleGet: () => call(routes.scheduleGet, {}),
+    scheduleSet: (request) => call(routes.scheduleSet, {}, request),
+    scheduleClear: () => call(routes.scheduleClear, {}),
+    tokenCreate: (request) => call(routes.tokenCreate, {}, request),
+    tokenList: () => call(routes.tokenList, {}),
+    tokenRevoke: (name) => call(routes.tokenRevoke, { name }),
   };
 }
 

@@ -1,5 +1,5 @@
 import { Option, type Command } from '@commander-js/extra-typings';
-import type { CloneView, SnapshotListItem } from '../api/schemas.js';
+import type { CloneView, SnapshotListItem } from '../model/wire.js';
 import type { BackupInput } from '../engine/restore-backup.js';
 import { InvalidArgumentError } from '../errors.js';
 import { cliContext, type GlobalOptions } from './context.js';

@@ -1,4 +1,4 @@
-import type { CloneView } from '../api/schemas.js';
+import type { CloneView } from '../model/wire.js';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { StorageDriver } from '../storage/driver.js';

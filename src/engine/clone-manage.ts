@@ -1,4 +1,4 @@
-import type { CloneListItem } from '../api/schemas.js';
+import type { CloneListItem } from '../model/wire.js';
 import { FailedPreconditionError } from '../errors.js';
 import type { Clone, JobStep } from '../state/state.js';
 import { reportStep, type EngineDeps } from './context.js';

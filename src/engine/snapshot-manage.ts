@@ -1,5 +1,5 @@
 import { FailedPreconditionError, PermissionDeniedError } from '../errors.js';
-import type { SnapshotListItem } from '../api/schemas.js';
+import type { SnapshotListItem } from '../model/wire.js';
 import type { PoolSpace } from '../storage/driver.js';
 import type { Snapshot } from '../state/state.js';
 import type { EngineDeps } from './context.js';

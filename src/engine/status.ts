@@ -1,4 +1,4 @@
-import type { StatusView } from '../api/schemas.js';
+import type { StatusView } from '../model/wire.js';
 import { runningEngine } from '../server/claim.js';
 import type { EngineDeps } from './context.js';
 import { poolFullNote } from './pool-space.js';

@@ -4,40 +4,23 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DollyApi, LifecyclePolicy } from '../api/api.js';
 import { HTTP_STATUS } from '../api/http-status.js';
 import { localApi } from '../api/local.js';
-import {
-  cloneCreateSchema,
-  cloneListItemSchema,
-  cloneProtectSchema,
-  cloneResetSchema,
-  cloneSnapshotSchema,
-  cloneViewSchema,
-  errorBodySchema,
-  replicaStatusViewSchema,
-  scheduleSetSchema,
-  scheduleViewSchema,
-  snapshotListSchema,
-  snapshotViewSchema,
-  statusViewSchema,
-  tokenCreatedSchema,
-  tokenCreateSchema,
-  tokenInfoSchema,
-  whoamiSchema,
-  replicaHistorySchema,
-  type ErrorBody,
-  type ReplicaHistory,
-} from '../api/schemas.js';
+import { errorBodySchema, type ErrorBody, type ReplicaHistory } from '../model/wire.js';
+import { invalidMessage, paramsSchemaOf, schemaOf } from '../api/route-schemas.js';
+import { routes, type BodyOf, type ParamsOf, type Route, type RouteName, type SchemaName } from '../api/routes.js';
 import type { EngineDeps } from '../engine/context.js';
 import { DollyError, InternalError, InvalidArgumentError, NotFoundError, RateLimitedError, UnauthenticatedError, messageOf } from '../errors.js';
-import type { TokenBuckets, UserLimiter } from './limits.js';
+import type { UserLimiter } from '../engine/user-limits.js';
+import type { TokenBuckets } from './rate-limit.js';
 import type { EventBus } from './events.js';
 import type { Metrics } from './metrics.js';
-import { authenticate, type Principal } from './tokens.js';
+import { authenticate } from '../engine/tokens.js';
+import type { Principal } from '../model/principal.js';
 
 export interface AppOptions {
   deps: EngineDeps;
@@ -67,19 +50,35 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 const HEADERS_TIMEOUT_MS = 15_000;
 
 const errors = Object.fromEntries([400, 401, 403, 404, 409, 413, 429, 500, 502, 503, 507].map((code) => [code, errorBodySchema]));
-const nameParams = z.object({ name: z.string() });
-const idParams = z.object({ id: z.string() });
-const empty = z.object({}).strict();
 /** A body a POST may leave out: with no body (with or without a JSON content type) the validator sees null or undefined. */
 const optionalBody = <S extends z.ZodType>(schema: S): z.ZodOptional<z.ZodNullable<S>> => schema.nullish();
 /** The media type of a long operation's streamed answer. */
 export const NDJSON = 'application/x-ndjson';
 const STREAMS = ' (with Accept: application/x-ndjson: 200 and one JSON line per step, {"progress"}, then {"result"} or {"error"})';
 
+/** What a route's handler gets: its path parameters and body, validated by the route's schemas. */
+type Input<R extends Route> = { params: ParamsOf<R>; body: BodyOf<R> };
+/** A route's handler: the answer to send with the route's status, or the reply when it answered itself. */
+type Handler<R extends Route> = (input: Input<R>, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+type Handlers = { [K in RouteName]: Handler<(typeof routes)[K]> };
+/** A long operation's route (create, reset, snapshot, branch). */
+type LongRoute = Route & { stream: 'progress'; job: string; response: SchemaName };
+
+/** A route's part of /openapi.json, and what validates its request and answer. */
+function openapiSchema(route: Route): FastifySchema {
+  return {
+    summary: route.stream === 'progress' ? `${route.summary}${STREAMS}` : route.summary,
+    ...(route.params ? { params: paramsSchemaOf(route) } : {}),
+    ...(route.body ? { body: route.bodyOptional ? optionalBody(schemaOf(route.body)) : schemaOf(route.body) } : {}),
+    ...(route.response || route.status === 204 ? { response: { [route.status]: route.response ? schemaOf(route.response) : z.null(), ...errors } } : {}),
+  };
+}
+
 /**
- * The engine's HTTP API: the `DollyApi` of the caller's token, with the schemas of src/api/schemas.ts
- * validating every request and response and generating /openapi.json. Errors are
- * `{ error: { category, message, hint } }` with the status of src/api/http-status.ts.
+ * The engine's HTTP API: the `DollyApi` of the caller's token, served by the route table of
+ * src/api/routes.ts, whose schemas validate every request and response and generate
+ * /openapi.json. Errors are `{ error: { category, message, hint } }` with the status of
+ * src/api/http-status.ts.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { deps, policy, metrics, signal } = options;
@@ -175,8 +174,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
    * the answer is 200 and streams a JSON line per step as it is done (`{"progress": "..."}`), then
    * `{"result": ...}` or `{"error": {...}}`; otherwise it is the result alone, once done.
    */
-  const long = async <S extends z.ZodType>(req: FastifyRequest, reply: FastifyReply, kind: string, status: number, schema: S, run: (api: DollyApi) => Promise<unknown>): Promise<FastifyReply> => {
-    if (!(req.headers.accept ?? '').includes(NDJSON)) return reply.code(status).send(await timed(kind, () => run(api(req))));
+  const long = async (req: FastifyRequest, reply: FastifyReply, route: LongRoute, run: (api: DollyApi) => Promise<unknown>): Promise<FastifyReply> => {
+    const kind = route.job;
+    if (!(req.headers.accept ?? '').includes(NDJSON)) return reply.code(route.status).send(await timed(kind, () => run(api(req))));
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
@@ -184,7 +184,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (!raw.writableEnded) raw.write(`${JSON.stringify(value)}\n`);
     };
     try {
-      line({ result: schema.parse(await timed(kind, () => run(api(req, (step) => line({ progress: step }))))) });
+      line({ result: schemaOf(route.response).parse(await timed(kind, () => run(api(req, (step) => line({ progress: step }))))) });
     } catch (error) {
       const dolly = toDollyError(error as FastifyError);
       metrics.failures.inc({ category: dolly.category });
@@ -223,65 +223,44 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  // Public: the certificate clients verify clones with (no secret in it), so a client may fetch it before it has a token.
-  open.add('/v1/ca.pem');
-  r.get('/v1/ca.pem', { schema: { summary: "the CA certificate of this root's clones (PEM): clients verify a clone's TLS with it" } }, async (_request, reply) => {
-    const pem = await readFile(caPath(deps.root), 'utf8').catch(() => null);
-    if (pem === null) throw new NotFoundError('this root has no CA yet', { hint: 'it is made by `dolly init`, or with the first clone' });
-    return reply.type('application/x-pem-file').send(pem);
-  });
-
-  r.get('/v1/whoami', { schema: { summary: 'the token in use', response: { 200: whoamiSchema, ...errors } } }, async (req) => api(req).whoami());
-  r.get('/v1/status', { schema: { summary: 'pool, replica, counts, jobs', response: { 200: statusViewSchema, ...errors } } }, async (req) => api(req).status());
-  r.get('/v1/replica', { schema: { summary: 'replication threads, lag, position', response: { 200: replicaStatusViewSchema, ...errors } } }, async (req) => api(req).replicaStatus());
-
-  r.get('/v1/replica/history', { schema: { summary: "the replica's recent lag and thread readings, oldest first", response: { 200: replicaHistorySchema, ...errors } } }, async () => options.history?.() ?? []);
-
-  r.get('/v1/snapshots', { schema: { summary: 'snapshots you may see (the replica\'s, shared branches, yours; admins: all), oldest first', response: { 200: snapshotListSchema, ...errors } } }, async (req) => api(req).snapshotList());
-  r.post('/v1/snapshots', { schema: { summary: `take a consistent, prepared snapshot now${STREAMS}`, body: optionalBody(empty), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
-    long(req, reply, 'snapshot-create', 201, snapshotViewSchema, (a) => a.snapshotCreate(signal)),
-  );
-  r.post('/v1/snapshots/:id/share', { schema: { summary: 'let every user see and clone a branch (its owner or an admin)', params: idParams, body: optionalBody(empty), response: { 200: snapshotViewSchema, ...errors } } }, async (req) =>
-    api(req).snapshotShare(req.params.id),
-  );
-  r.delete('/v1/snapshots/:id', { schema: { summary: 'delete a snapshot (admins)', params: idParams, response: { 204: z.null(), ...errors } } }, async (req, reply) => {
-    await api(req).snapshotDestroy(req.params.id);
-    return reply.code(204).send(null);
-  });
-
-  r.get('/v1/clones', { schema: { summary: 'your clones (admins: all)', response: { 200: z.array(cloneListItemSchema), ...errors } } }, async (req) => api(req).cloneList());
-  r.post('/v1/clones', { schema: { summary: `a writable clone, ready to query${STREAMS}`, body: optionalBody(cloneCreateSchema), response: { 201: cloneViewSchema, ...errors } } }, async (req, reply) =>
-    long(req, reply, 'clone-create', 201, cloneViewSchema, (a) => a.cloneCreate(req.body ?? {}, signal)),
-  );
-  r.get('/v1/clones/:name', { schema: { summary: 'one clone', params: nameParams, response: { 200: cloneListItemSchema, ...errors } } }, async (req) => api(req).cloneGet(req.params.name));
-  r.post('/v1/clones/:name/reset', { schema: { summary: `back to its snapshot (or another)${STREAMS}`, params: nameParams, body: optionalBody(cloneResetSchema), response: { 200: cloneViewSchema, ...errors } } }, async (req, reply) =>
-    long(req, reply, 'clone-reset', 200, cloneViewSchema, (a) => a.cloneReset(req.params.name, req.body ?? {}, signal)),
-  );
-  r.post('/v1/clones/:name/protect', { schema: { summary: 'keep it from expiring for a while', params: nameParams, body: cloneProtectSchema, response: { 200: cloneViewSchema, ...errors } } }, async (req) =>
-    api(req).cloneProtect(req.params.name, req.body),
-  );
-  r.delete('/v1/clones/:name', { schema: { summary: 'remove a clone, its server and its data', params: nameParams, response: { 204: z.null(), ...errors } } }, async (req, reply) => {
-    await timed('clone-destroy', () => api(req).cloneDestroy(req.params.name));
-    return reply.code(204).send(null);
-  });
-
-  r.post('/v1/clones/:name/snapshot', { schema: { summary: `save the clone's state as a prepared snapshot (a branch: yours and admins' until shared)${STREAMS}`, params: nameParams, body: optionalBody(cloneSnapshotSchema), response: { 201: snapshotViewSchema, ...errors } } }, async (req, reply) =>
-    long(req, reply, 'clone-snapshot', 201, snapshotViewSchema, (a) => a.cloneSnapshot(req.params.name, req.body ?? {}, signal)),
-  );
-
-  r.get('/v1/schedule', { schema: { summary: "the engine's snapshot schedule (null: none)", response: { 200: scheduleViewSchema, ...errors } } }, async (req) => api(req).scheduleGet());
-  r.put('/v1/schedule', { schema: { summary: 'snapshot on a cron schedule and keep the newest N (admins)', body: scheduleSetSchema, response: { 200: scheduleViewSchema, ...errors } } }, async (req) => api(req).scheduleSet(req.body));
-  r.delete('/v1/schedule', { schema: { summary: 'stop scheduled snapshots (admins)', response: { 204: z.null(), ...errors } } }, async (req, reply) => {
-    await api(req).scheduleClear();
-    return reply.code(204).send(null);
-  });
+  /** What each route of the table (src/api/routes.ts) does: its DollyApi call, or the server's own answer. */
+  const handlers: Handlers = {
+    // Public: the certificate clients verify clones with (no secret in it), so a client may fetch it before it has a token.
+    caCertificate: async (_input, _req, reply) => {
+      const pem = await readFile(caPath(deps.root), 'utf8').catch(() => null);
+      if (pem === null) throw new NotFoundError('this root has no CA yet', { hint: 'it is made by `dolly init`, or with the first clone' });
+      return reply.type('application/x-pem-file').send(pem);
+    },
+    whoami: async (_input, req) => api(req).whoami(),
+    status: async (_input, req) => api(req).status(),
+    replicaStatus: async (_input, req) => api(req).replicaStatus(),
+    replicaHistory: async () => options.history?.() ?? [],
+    snapshotList: async (_input, req) => api(req).snapshotList(),
+    snapshotCreate: async (_input, req, reply) => long(req, reply, routes.snapshotCreate, (a) => a.snapshotCreate(signal)),
+    snapshotShare: async ({ params }, req) => api(req).snapshotShare(params.id),
+    snapshotDestroy: async ({ params }, req) => api(req).snapshotDestroy(params.id),
+    cloneList: async (_input, req) => api(req).cloneList(),
+    cloneCreate: async ({ body }, req, reply) => long(req, reply, routes.cloneCreate, (a) => a.cloneCreate(body ?? {}, signal)),
+    cloneGet: async ({ params }, req) => api(req).cloneGet(params.name),
+    cloneReset: async ({ params, body }, req, reply) => long(req, reply, routes.cloneReset, (a) => a.cloneReset(params.name, body ?? {}, signal)),
+    cloneProtect: async ({ params, body }, req) => api(req).cloneProtect(params.name, body),
+    cloneDestroy: async ({ params }, req) => timed(routes.cloneDestroy.job, () => api(req).cloneDestroy(params.name)),
+    cloneSnapshot: async ({ params, body }, req, reply) => long(req, reply, routes.cloneSnapshot, (a) => a.cloneSnapshot(params.name, body ?? {}, signal)),
+    scheduleGet: async (_input, req) => api(req).scheduleGet(),
+    scheduleSet: async ({ body }, req) => api(req).scheduleSet(body),
+    scheduleClear: async (_input, req) => api(req).scheduleClear(),
+    events: async (_input, req, reply) => followEvents(req, reply),
+    tokenList: async (_input, req) => api(req).tokenList(),
+    tokenCreate: async ({ body }, req) => api(req).tokenCreate(body),
+    tokenRevoke: async ({ params }, req) => api(req).tokenRevoke(params.name),
+  };
 
   // Server-sent events: what the engine does, as it happens (a user sees their clones' events and the root's).
   const streams = new Set<() => void>();
   signal.addEventListener('abort', () => {
     for (const end of streams) end();
   });
-  r.get('/v1/events', { schema: { summary: 'server-sent events: clone, snapshot, replication and pool events' } }, async (req, reply) => {
+  const followEvents = (req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const principal = principals.get(req);
     if (!principal) throw new UnauthenticatedError('this request needs a token');
     reply.hijack();
@@ -305,14 +284,29 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     };
     streams.add(end);
     req.raw.on('close', end);
-  });
+    return reply;
+  };
 
-  r.get('/v1/tokens', { schema: { summary: 'tokens (admins)', response: { 200: z.array(tokenInfoSchema), ...errors } } }, async (req) => api(req).tokenList());
-  r.post('/v1/tokens', { schema: { summary: 'a new token, shown once (admins)', body: tokenCreateSchema, response: { 201: tokenCreatedSchema, ...errors } } }, async (req, reply) => reply.code(201).send(await api(req).tokenCreate(req.body)));
-  r.delete('/v1/tokens/:name', { schema: { summary: 'revoke a token at once (admins)', params: nameParams, response: { 204: z.null(), ...errors } } }, async (req, reply) => {
-    await api(req).tokenRevoke(req.params.name);
-    return reply.code(204).send(null);
-  });
+  /** Registers one route of the table: its schemas validate the request and the answer, and make its part of /openapi.json. */
+  const register = <K extends RouteName>(key: K): void => {
+    const route: Route = routes[key];
+    const handler: Handlers[K] = handlers[key];
+    if (route.open) open.add(route.path);
+    app.route({
+      method: route.method,
+      url: route.path,
+      schema: openapiSchema(route),
+      handler: async (req, reply) => {
+        // Validated against the route's own schemas by now (the validator compiler above).
+        const input = { params: req.params, body: req.body } as Input<(typeof routes)[K]>;
+        const result: unknown = await handler(input, req, reply);
+        if (result === reply) return reply;
+        if (route.status === 204) return reply.code(204).send(null);
+        return reply.code(route.status).send(result);
+      },
+    });
+  };
+  for (const key of Object.keys(routes) as RouteName[]) register(key);
   return app;
 }
 
@@ -332,8 +326,8 @@ function toDollyError(error: FastifyError): DollyError {
   if (error instanceof DollyError) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const issue = error.validation[0];
-    const where = issue?.instancePath ? `${error.validationContext ?? 'body'}${issue.instancePath.replaceAll('/', '.')}` : (error.validationContext ?? 'body');
-    return new InvalidArgumentError(`invalid ${where}: ${issue?.message ?? 'does not match the schema'}`, { hint: 'see /openapi.json' });
+    const path = (issue?.instancePath ?? '').split('/').filter((part) => part !== '');
+    return new InvalidArgumentError(invalidMessage(error.validationContext ?? 'body', path, issue?.message), { hint: 'see /openapi.json' });
   }
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new InvalidArgumentError(`the request body is larger than this engine takes (${BODY_LIMIT / 1024} KiB)`, { hint: 'send the JSON body described in /openapi.json' });
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {

@@ -12,8 +12,9 @@ import { Sweeper } from './sweeper.js';
 import { storeOutbox } from './webhook-outbox.js';
 import { startWebhooks, type WebhookTarget } from './webhooks.js';
 import { createMetrics } from './metrics.js';
-import { createToken, noTokens } from './tokens.js';
-import { DEFAULT_RATE_LIMIT, DEFAULT_USER_LIMITS, TokenBuckets, UserLimiter, type UserLimitsConfig } from './limits.js';
+import { createToken, noTokens } from '../engine/tokens.js';
+import { DEFAULT_USER_LIMITS, UserLimiter, type UserLimitsConfig } from '../engine/user-limits.js';
+import { DEFAULT_RATE_LIMIT, TokenBuckets } from './rate-limit.js';
 
 /** Where the first start writes the admin token (mode 0600, readable by root only). */
 export const ADMIN_TOKEN_FILE = 'admin.token';

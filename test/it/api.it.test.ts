@@ -13,7 +13,7 @@ import { initReplica } from '../../src/engine/replica-init.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { DollyError } from '../../src/errors.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
-import type { ReplicaHistory } from '../../src/api/schemas.js';
+import type { ReplicaHistory } from '../../src/model/wire.js';
 import type { Snapshot } from '../../src/state/state.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
@@ -85,6 +85,16 @@ function conformance(label: string, get: () => DollyApi, snapshot: () => Snapsho
       await rejectsWith(api.cloneCreate({ snapshot: 'nope' }), 'not_found');
       await rejectsWith(api.cloneGet('nobody'), 'not_found');
       await rejectsWith(api.cloneProtect(name, { for: 'soon' }), 'invalid_argument');
+    });
+    it('refuses what the route schemas refuse, before anything else, and changes nothing', async () => {
+      const api = get();
+      const schedule = await api.scheduleGet();
+      const clones = (await api.cloneList()).length;
+      // Before the route table, the local side took both (a schedule keeping 5000; a lookup of snapshot "").
+      await rejectsWith(api.scheduleSet({ snapshot: '*/15 * * * *', keep: 5000 }), 'invalid_argument', /keep/);
+      await rejectsWith(api.cloneCreate({ snapshot: '' }), 'invalid_argument', /snapshot/);
+      assert.deepEqual(await api.scheduleGet(), schedule);
+      assert.equal((await api.cloneList()).length, clones);
     });
     it('destroys it', async () => {
       const api = get();

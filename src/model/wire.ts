@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { snapshotSchema } from '../state/state.js';
+import { snapshotSchema } from './snapshot.js';
 
 /**
- * The shapes dolly shows (the CLI's --json output and the HTTP API's bodies), apart from the shapes
- * it stores (src/state/state.ts). The engine server validates requests and serialises responses
- * with these, and /openapi.json is generated from them.
+ * The wire model: the shapes dolly shows (the CLI's --json output and the HTTP API's bodies),
+ * apart from the shapes it stores (src/state/state.ts; a snapshot is both: src/model/snapshot.ts).
+ * Below the engine, the API, the server and the web page (it imports only zod and the model):
+ * the route table (src/api/routes.ts) names these for every request and answer, the engine server
+ * and the local API validate requests with them, and /openapi.json is generated from them.
  */
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, 'a name is 1-48 lower-case letters, digits, "-" or "_"');
@@ -144,3 +146,8 @@ export const scheduleSetSchema = z.strictObject({
 export type ScheduleSetRequest = z.infer<typeof scheduleSetSchema>;
 
 export const whoamiSchema = z.object({ name: z.string(), admin: z.boolean() });
+
+export const cloneListSchema = z.array(cloneListItemSchema);
+export const tokenListSchema = z.array(tokenInfoSchema);
+/** The body of a POST that takes none (it may also be left out). */
+export const emptyBodySchema = z.strictObject({});

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { PermissionDeniedError, RateLimitedError } from '../errors.js';
 import type { Clone, State } from '../state/state.js';
 import { snapshotFixture, stateFixture } from '../../test/support/state-fixtures.js';
-import { DEFAULT_USER_LIMITS, TokenBuckets, UserLimiter, type UserLimitsConfig } from './limits.js';
+import { DEFAULT_USER_LIMITS, UserLimiter, type UserLimitsConfig } from './user-limits.js';
 
 const alice = { name: 'alice', admin: false };
 const admin = { name: 'admin', admin: true };
@@ -60,21 +60,5 @@ describe('per-token limits', () => {
     limiter.admit({ name: 'bob', admin: false }, 'snapshot', state([]));
     now += 40_000;
     limiter.admit(alice, 'snapshot', state([]));
-  });
-});
-
-describe('token buckets', () => {
-  it('lets a burst through, then the rate; keys are apart', () => {
-    let now = 0;
-    const buckets = new TokenBuckets(10, 20, () => now);
-    for (let i = 0; i < 20; i++) assert.equal(buckets.take('a'), 0);
-    const wait = buckets.take('a');
-    assert.ok(wait > 0 && wait <= 100, String(wait));
-    assert.equal(buckets.take('b'), 0);
-    now += 100;
-    assert.equal(buckets.take('a'), 0);
-    assert.ok(buckets.take('a') > 0);
-    now += 10_000;
-    for (let i = 0; i < 20; i++) assert.equal(buckets.take('a'), 0);
   });
 });

@@ -1,8 +1,8 @@
 import { PermissionDeniedError, RateLimitedError } from '../errors.js';
 import { formatDuration } from '../format.js';
-import { isBranch } from '../engine/snapshot-access.js';
+import { isBranch } from './snapshot-access.js';
 import type { State } from '../state/state.js';
-import type { Principal } from './tokens.js';
+import type { Principal } from '../model/principal.js';
 
 /** Who may take snapshots of the replica through the engine (`serve --snapshots-by`). */
 export type SnapshotsBy = 'admin' | 'all';
@@ -29,9 +29,6 @@ export interface UserLimitsConfig {
  * runs a prepare server, so only admins take them unless the engine says otherwise.
  */
 export const DEFAULT_USER_LIMITS: UserLimitsConfig = { maxClones: 20, maxBranches: 10, maxSnapshots: 10, snapshotsBy: 'admin', snapshotIntervalMs: 60_000 };
-
-/** API requests per second per token by default (`serve --rate-limit`), in bursts of up to twice that. */
-export const DEFAULT_RATE_LIMIT = 20;
 
 /** The kinds a token's count limit applies to, with the option that sets each. */
 type Kind = 'clone' | 'branch' | 'snapshot';
@@ -110,38 +107,4 @@ function held(state: State, owner: string, kind: Kind): number {
 function plural(kind: Kind, n: number): string {
   const word = kind === 'branch' ? 'branche' : kind;
   return n === 1 ? kind : `${word}s`;
-}
-
-/**
- * A token bucket per key (the engine's request rate per token): `ratePerSecond` tokens come back
- * each second, up to `burst`. `take` answers 0 when a request may go, else the milliseconds until
- * one may. Keys not seen for a while are forgotten (a full bucket is the same as none).
- */
-export class TokenBuckets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(
-    readonly ratePerSecond: number,
-    readonly burst: number,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
-
-  take(key: string): number {
-    const now = this.now();
-    const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.ratePerSecond);
-    bucket.at = now;
-    if (bucket.tokens < 1) {
-      this.buckets.set(key, bucket);
-      return Math.ceil(((1 - bucket.tokens) / this.ratePerSecond) * 1000);
-    }
-    bucket.tokens -= 1;
-    this.buckets.set(key, bucket);
-    if (this.buckets.size > 10_000) this.forgetFull(now);
-    return 0;
-  }
-
-  private forgetFull(now: number): void {
-    for (const [key, bucket] of this.buckets) if (bucket.tokens + ((now - bucket.at) / 1000) * this.ratePerSecond >= this.burst) this.buckets.delete(key);
-  }
 }
