@@ -5,8 +5,9 @@ import { isDockerConflict, isDockerNotFound, type DockerClient } from '../docker
 import { AlreadyExistsError, CommandFailedError, InternalError, NotFoundError } from '../errors.js';
 import { LABEL_KIND, LABEL_NAME, LABEL_PORT, LABEL_ROOT, LABEL_VOLUME, labelsFor, rootTag, type ObjectKind } from '../labels.js';
 import { ensureCloneNetwork, removeCloneNetwork } from './clone-network.js';
+import { SERVER_UID } from '../docker/server-user.js';
 import { ensureOwned } from './ownership.js';
-import { CONTAINER_DATADIR, CONTAINER_FILESDIR, CONTAINER_PORT, CONTAINER_RUNDIR, CONTAINER_TMPDIR, SERVER_UID, type ServerInfo, type ServerRuntime, type ServerSpec } from './runtime.js';
+import { CONTAINER_DATADIR, CONTAINER_FILESDIR, CONTAINER_PORT, CONTAINER_RUNDIR, CONTAINER_TMPDIR, type ServerInfo, type ServerRuntime, type ServerSpec } from './runtime.js';
 
 /** Container name for a server of a root: short root hash keeps two roots apart on one engine. */
 export function containerName(root: string, name: string): string {

@@ -10,11 +10,6 @@ export const CONTAINER_FILESDIR = '/var/lib/mysql-files';
 export const CONTAINER_TMPDIR = '/tmp';
 /** The port a server listens on inside its own network namespace (`isolated`). */
 export const CONTAINER_PORT = 3306;
-/**
- * Every server runs as this uid:gid, never root; its datadir and run dir are owned by it. A fixed
- * number (the port MySQL made famous) so the host can chown without asking the image.
- */
-export const SERVER_UID = 3306;
 
 /**
  * What to run: one database server over one volume. `name` is unique within a root; the runtime
