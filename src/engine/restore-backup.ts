@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { CommandFailedError, FailedPreconditionError, ResourceExhaustedError, messageOf } from '../errors.js';
 import { BACKUP_POSITION_FILES, parseBackupPosition, type BackupPosition } from '../mysql/backup-position.js';
 import { SERVER_UID } from '../docker/server-user.js';
-import { CONTAINER_DATADIR } from '../runtime/runtime.js';
+import { CONTAINER_DATADIR } from '../runtime/container-layout.js';
 import type { Shell } from '../shell.js';
 import { toolsRunArgs } from '../docker/tools-container.js';
 import { mapNoSpace } from '../storage/driver-errors.js';
