@@ -3,8 +3,8 @@ import { pack } from 'tar-stream';
 import { isDockerConflict, isDockerNotFound, type DockerClient } from '../docker/client.js';
 import { AlreadyExistsError, DollyError, UnavailableError, messageOf } from '../errors.js';
 import { labelsFor } from '../labels.js';
-import { flavorOps } from '../mysql/flavor.js';
-import { quoteAccount, quoteString, sqlInteger } from '../mysql/identifiers.js';
+import { quoteAccount, quoteString } from '../mysql/identifiers.js';
+import { serverCommandLine } from '../mysql/server-args.js';
 import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
 import { waitForServer } from '../mysql/wait-ready.js';
 import { containerName } from '../runtime/docker-runtime.js';
@@ -65,25 +65,16 @@ function initSql(password: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-function serverArgs(flavor: 'mariadb' | 'mysql', port: number, serverId: number): string[] {
-  return [
-    flavorOps(flavor).serverBinary,
-    '--no-defaults',
-    '--user=root',
-    `--datadir=${DATADIR}`,
-    `--port=${sqlInteger(port, 'port')}`,
-    '--bind-address=127.0.0.1',
-    '--socket=/run/dolly/mysqld.sock',
-    '--skip-name-resolve',
-    `--server-id=${sqlInteger(serverId, 'server id')}`,
-    '--log-bin=source-bin',
-    ...(flavor === 'mysql' ? ['--gtid-mode=ON', '--enforce-gtid-consistency=ON', '--mysqlx=0'] : ['--binlog-format=ROW', '--gtid-strict-mode=ON']),
-    `--init-file=${INIT_DIR}/init.sql`,
-    '--max-allowed-packet=256M',
-    // A demo source: fast bulk loading matters more than surviving a power cut.
-    '--innodb-flush-log-at-trx-commit=2',
-    '--sync-binlog=0',
-  ];
+/**
+ * The server: binlog with GTIDs, root over TCP on 127.0.0.1, its init file copied into the
+ * container. A demo source: fast bulk loading matters more than surviving a power cut.
+ */
+function serverCommand(flavor: 'mariadb' | 'mysql', port: number, serverId: number, extraArgs: readonly string[]): string[] {
+  return serverCommandLine(
+    { flavor, serverId, role: 'source', binlog: { durable: false }, maxAllowedPacket: '256M', initFile: true, args: extraArgs },
+    { datadir: DATADIR, runDir: '/run/dolly', initFile: `${INIT_DIR}/init.sql` },
+    { port, bindAddress: '127.0.0.1' },
+  );
 }
 
 /**
@@ -110,13 +101,10 @@ async function startOn(opts: ProductionServerOptions, port: number): Promise<Pro
   const connectOptions: ConnectOptions = { host: '127.0.0.1', port, user: 'root', password: opts.rootPassword, role: 'source', ...(opts.tls ? { tls: opts.tls } : {}) };
   let container: Docker.Container | undefined;
   try {
-    const flavor = opts.flavor ?? 'mariadb';
-    const init = [...flavorOps(flavor).initDatadir(DATADIR), ...(flavor === 'mysql' ? ['--user=root'] : [])].join(' ');
-    const script = `[ -d ${DATADIR}/mysql ] || ${init} > /tmp/install-db.log 2>&1 || { cat /tmp/install-db.log >&2; exit 1; }; exec "$@"`;
     container = await create(opts, name, {
       name,
       Image: opts.image,
-      Cmd: ['sh', '-c', script, 'sh', ...serverArgs(flavor, port, opts.serverId ?? 1), ...(opts.extraArgs ?? [])],
+      Cmd: serverCommand(opts.flavor ?? 'mariadb', port, opts.serverId ?? 1, opts.extraArgs ?? []),
       Labels: { ...labelsFor(opts.root, 'source', opts.name), 'dolly.port': String(port) },
       HostConfig: { NetworkMode: 'host', RestartPolicy: { Name: 'no' } },
     });

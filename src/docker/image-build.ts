@@ -3,7 +3,7 @@ import { appendFile, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promise
 import { join } from 'node:path';
 import { isDockerNotFound, type DockerClient } from './client.js';
 import { CommandFailedError, FailedPreconditionError, NotFoundError, PermissionDeniedError } from '../errors.js';
-import { SERVER_UID } from '../runtime/runtime.js';
+import { SERVER_UID } from './server-user.js';
 import type { Logger } from '../log.js';
 import type { Shell } from '../shell.js';
 

@@ -1,4 +1,4 @@
-import { SERVER_UID } from '../runtime/runtime.js';
+import { SERVER_UID } from './server-user.js';
 
 /** A throwaway container running one of the image's tools (mysqldump, mbstream, mariadb-backup). */
 export interface ToolsContainer {

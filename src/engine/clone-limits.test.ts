@@ -12,7 +12,7 @@ import { CLONE_CPU_SHARES, REPLICA_CPU_SHARES, cloneContainerLimits, cloneLimitS
 const MiB = 1024 * 1024;
 
 function spec(limits: ServerSpec['limits']): ServerSpec {
-  return { name: 'clone-a', kind: 'clone', image: 'i', volume: 'v', data: { kind: 'path', path: '/x' }, runDir: '/r', command: ['mariadbd'], network: 'none', ...(limits ? { limits } : {}) };
+  return { name: 'clone-a', kind: 'clone', image: 'i', volume: 'v', data: { kind: 'path', path: '/x' }, runDir: '/r', server: { flavor: 'mariadb', serverId: 1, role: 'clone', bufferPool: '64M' }, network: 'none', ...(limits ? { limits } : {}) };
 }
 
 describe('clone limits', () => {

@@ -2,7 +2,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { readAccountTables, restoreAccountTables, type AccountTables } from '../mysql/account-tables.js';
-import { flavorOps, serverFlavor, type Flavor } from '../mysql/flavor.js';
+import { flavorOps, type Flavor } from '../mysql/flavor.js';
 import { readStoredAccounts, scrubAccounts, type ScrubResult } from '../mysql/account-scrub.js';
 import { rotateUndoTablespaces } from '../mysql/undo-rotate.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
@@ -11,7 +11,7 @@ import type { DataMount } from '../storage/driver.js';
 import { CommandFailedError, FailedPreconditionError, messageOf } from '../errors.js';
 import { prepareRunDir, removeRunDir, runDir, type EngineDeps } from './context.js';
 import { generatePassword, generateServerId } from './names.js';
-import { accountInitSql, prepareCommand } from './server-config.js';
+import { accountInitSql } from './server-config.js';
 import { CLONE_USER, replicaConnectOptions, waitUntilAnswering } from './servers.js';
 
 
@@ -65,7 +65,7 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
       volume,
       data,
       runDir: dir,
-      command: prepareCommand(serverFlavor(flavor), generateServerId()),
+      server: { flavor, serverId: generateServerId(), role: 'prepare' },
       network: 'none',
     });
     const connect = { ...replicaConnectOptions(deps.root, replica), socketPath: join(dir, 'mysqld.sock') };

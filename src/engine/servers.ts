@@ -4,15 +4,15 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { waitForServer } from '../mysql/wait-ready.js';
 import type { ConnectOptions } from '../mysql/sql-client.js';
-import { serverFlavor } from '../mysql/flavor.js';
 import { replicationFilterArgs } from '../mysql/replication.js';
+import { REPLICA_MARKER, defaultApplyThreads, type ApplySettings } from '../mysql/server-args.js';
 import type { ServerSpec } from '../runtime/runtime.js';
 import type { Clone, Replica, State } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
 import { prepareRunDir, runDir, type EngineDeps } from './context.js';
 import { CLONE_TLS_FILES, caPath, issueServerCert } from './tls.js';
 import { cloneContainerLimits, cloneLimits, cloneServerArgs, replicaContainerLimits } from './clone-limits.js';
-import { CLONE_PRIVILEGES, REPLICA_MARKER, accountInitSql, defaultApplyThreads, productionAccountInitSql, cloneCommand, replicaCommand, type ApplySettings } from './server-config.js';
+import { CLONE_PRIVILEGES, accountInitSql, productionAccountInitSql } from './server-config.js';
 
 export const REPLICA = 'replica';
 export const REPLICA_VOLUME = 'replica';
@@ -76,7 +76,7 @@ export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<
     volume: REPLICA_VOLUME,
     data,
     runDir: dir,
-    command: replicaCommand(serverFlavor(flavorName), replica.server_id, '256M', replicationFilterArgs(replica.replicate_only), { requireMarker: data.kind === 'path', apply: replicaApply(replica) }),
+    server: { flavor: flavorName, serverId: replica.server_id, role: 'replica', bufferPool: '256M', args: replicationFilterArgs(replica.replicate_only), requireMarker: data.kind === 'path', apply: replicaApply(replica) },
     network: 'host',
     limits: replicaContainerLimits(),
   };
@@ -99,12 +99,7 @@ export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, da
     volume: clone.volume,
     data,
     runDir: dir,
-    command: cloneCommand(serverFlavor(flavorName), clone.server_id, state.settings.buffer_pool, {
-      admin,
-      listen: isolated ? 'own-namespace' : { port: clone.port, bindAddress: state.settings.bind_address },
-      ...(tls ? { tls: CLONE_TLS_FILES } : {}),
-      limits: cloneServerArgs(flavorName, limits),
-    }),
+    server: { flavor: flavorName, serverId: clone.server_id, role: 'clone', bufferPool: state.settings.buffer_pool, admin, ...(tls ? { tls: CLONE_TLS_FILES } : {}), limits: cloneServerArgs(flavorName, limits) },
     network: isolated ? 'isolated' : 'host',
     port: clone.port,
     bindAddress: state.settings.bind_address,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import type { SourceEndpoint } from '../mysql/replication.js';
 import { SOURCE_TLS_MODES, type SourceTls, type SourceTlsMode } from '../mysql/source-tls.js';
-import { CONTAINER_RUNDIR } from '../runtime/runtime.js';
+import { CONTAINER_RUNDIR } from '../runtime/container-layout.js';
 import type { Replica } from '../state/state.js';
 import { runDir } from './context.js';
 import type { ProvisionMethod } from './provision.js';

@@ -1,7 +1,7 @@
 import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rootTag } from '../labels.js';
-import { SERVER_UID } from '../runtime/runtime.js';
+import { SERVER_UID } from '../docker/server-user.js';
 import type { Shell } from '../shell.js';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { detectFlavor, flavorOps, serverFlavor } from './flavor.js';
+import { detectFlavor, flavorOps } from './flavor.js';
 
 const hostile = "a'b\\";
 
@@ -92,14 +92,17 @@ describe('dump and server arguments', () => {
   });
 
   it('server flavor: binaries, init, replica start, extra args', () => {
-    const m = serverFlavor('mariadb');
+    const m = flavorOps('mariadb');
     assert.equal(m.serverBinary, 'mariadbd');
     assert.deepEqual(m.initDatadir('/d'), ['mariadb-install-db', '--no-defaults', '--datadir=/d', '--auth-root-authentication-method=socket', '--skip-test-db']);
     assert.equal(m.skipReplicaStart, '--skip-slave-start');
     assert.deepEqual(m.extraServerArgs, []);
-    const y = serverFlavor('mysql');
+    const y = flavorOps('mysql');
     assert.equal(y.serverBinary, 'mysqld');
     assert.ok(y.initDatadir('/d').includes('--initialize-insecure'));
+    assert.ok(!y.initDatadir('/d').includes('--user=root'));
+    assert.deepEqual(y.initDatadir('/d', { asRoot: true }).slice(-1), ['--user=root']);
+    assert.deepEqual(m.initDatadir('/d', { asRoot: true }), m.initDatadir('/d'), 'mariadb-install-db run by root needs no --user');
     assert.equal(y.skipReplicaStart, '--skip-replica-start');
     assert.ok(y.extraServerArgs.includes('--mysqlx=0'));
     assert.deepEqual(y.cloneRemoveFiles, ['auto.cnf']);

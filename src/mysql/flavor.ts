@@ -69,8 +69,8 @@ export interface FlavorOps {
   readonly clientBinary: string;
   /** `mariadb-dump` / `mysqldump`. */
   readonly dumpBinary: string;
-  /** The argv that initialises an empty datadir (run once, before the first start). */
-  initDatadir(datadir: string): string[];
+  /** The argv that initialises an empty datadir (run once, before the first start); `asRoot`: run by root for a server that runs as root. */
+  initDatadir(datadir: string, options?: { asRoot?: boolean }): string[];
   /** Flag that keeps replication from starting with the server. */
   readonly skipReplicaStart: string;
   /**
@@ -80,6 +80,8 @@ export interface FlavorOps {
   readonly skipAccountErrors: string;
   /** Flags every dolly-run server of this flavor gets (replica, prepare, clone). */
   readonly extraServerArgs: readonly string[];
+  /** A source's binlog flags besides `--log-bin` (row format, strict GTIDs; MySQL's GTID mode is in extraServerArgs). */
+  readonly sourceBinlogArgs: readonly string[];
   /** The replica's flags that load the authentication plugins a source's accounts may use, so their accounts replicate. */
   readonly accountPluginArgs: readonly string[];
   /**
@@ -177,6 +179,7 @@ const mariadb: FlavorOps = {
   // 1524: an account for an authentication plugin the replica has not loaded.
   skipAccountErrors: '--slave-skip-errors=1396,1524',
   extraServerArgs: [],
+  sourceBinlogArgs: ['--binlog-format=ROW', '--gtid-strict-mode=ON'],
   accountPluginArgs: ['--plugin-load-add=auth_ed25519'],
   // Optimistic: any two transactions may run at once; a conflict rolls the later one back and
   // retries it. Commits stay in the source's order (always, in MariaDB's parallel replication).
@@ -250,11 +253,13 @@ const mysql: FlavorOps = {
   serverBinary: 'mysqld',
   clientBinary: 'mysql',
   dumpBinary: 'mysqldump',
-  initDatadir: (datadir) => ['mysqld', '--no-defaults', '--initialize-insecure', `--datadir=${datadir}`],
+  initDatadir: (datadir, options) => ['mysqld', '--no-defaults', '--initialize-insecure', `--datadir=${datadir}`, ...(options?.asRoot === true ? ['--user=root'] : [])],
   skipReplicaStart: '--skip-replica-start',
   skipAccountErrors: '--replica-skip-errors=1396,1524',
   // AUTO_POSITION needs GTIDs on the replica too; clones inherit the GTID state.
   extraServerArgs: ['--mysqlx=0', '--gtid-mode=ON', '--enforce-gtid-consistency=ON'],
+  // Row format is MySQL's default.
+  sourceBinlogArgs: [],
   accountPluginArgs: [],
   // After a slow shutdown (prepareShutdownSql) redo and doublewrite hold nothing a restart needs;
   // MySQL makes new ones. ('#' inside a word is no comment.)
@@ -321,5 +326,3 @@ export function flavorOps(flavor: Flavor): FlavorOps {
   return flavor === 'mariadb' ? mariadb : mysql;
 }
 
-/** The same object, typed for what a server's command line needs (src/engine/server-config.ts). */
-export const serverFlavor = flavorOps;

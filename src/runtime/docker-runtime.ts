@@ -5,8 +5,11 @@ import { isDockerConflict, isDockerNotFound, type DockerClient } from '../docker
 import { AlreadyExistsError, CommandFailedError, InternalError, NotFoundError } from '../errors.js';
 import { LABEL_KIND, LABEL_NAME, LABEL_PORT, LABEL_ROOT, LABEL_VOLUME, labelsFor, rootTag, type ObjectKind } from '../labels.js';
 import { ensureCloneNetwork, removeCloneNetwork } from './clone-network.js';
+import { SERVER_UID } from '../docker/server-user.js';
+import { serverCommandLine, type Listen } from '../mysql/server-args.js';
+import { CONTAINER_DATADIR, CONTAINER_FILESDIR, CONTAINER_PATHS, CONTAINER_PORT, CONTAINER_RUNDIR, CONTAINER_TMPDIR } from './container-layout.js';
 import { ensureOwned } from './ownership.js';
-import { CONTAINER_DATADIR, CONTAINER_FILESDIR, CONTAINER_PORT, CONTAINER_RUNDIR, CONTAINER_TMPDIR, SERVER_UID, type ServerInfo, type ServerRuntime, type ServerSpec } from './runtime.js';
+import type { ServerInfo, ServerRuntime, ServerSpec } from './runtime.js';
 
 /** Container name for a server of a root: short root hash keeps two roots apart on one engine. */
 export function containerName(root: string, name: string): string {
@@ -59,7 +62,29 @@ const NO_RESOLVER: Docker.HostConfig = { Dns: ['127.0.0.1'], DnsOptions: ['timeo
 const FILES_ONLY = ['passwd', 'group', 'shadow', 'hosts', 'networks', 'protocols', 'services', 'ethers', 'rpc', 'netgroup'].map((db) => `${db}: files\n`).join('');
 const NSSWITCH = 'nsswitch.conf';
 
-/** ServerRuntime on the Docker engine: one container per server, found again by its labels. */
+/**
+ * Where a server in a container listens: in its own namespace (`isolated`) on every address at
+ * CONTAINER_PORT, which the runtime publishes on the host's `bindAddress:port`; in the host's
+ * namespace on `bindAddress:port` itself; without a port, on its socket only.
+ */
+export function containerListen(spec: Pick<ServerSpec, 'network' | 'port' | 'bindAddress' | 'name'>): Listen {
+  if (spec.port === undefined) return 'socket-only';
+  if (spec.network === 'isolated') return { port: CONTAINER_PORT, bindAddress: '0.0.0.0' };
+  if (spec.bindAddress === undefined) throw new InternalError(`server ${spec.name} has a port but no address to listen on`);
+  return { port: spec.port, bindAddress: spec.bindAddress };
+}
+
+/** The command a spec's container runs: its server's command line for CONTAINER_PATHS (startup steps in `sh -c`). */
+export function containerCommand(spec: ServerSpec): string[] {
+  return serverCommandLine(spec.server, CONTAINER_PATHS, containerListen(spec));
+}
+
+/**
+ * ServerRuntime on the Docker engine: one container per server, found again by its labels. It
+ * maps a spec to a container: the datadir (a host path, or the image a commit driver made) and
+ * the run directory mounted at CONTAINER_PATHS, two tmpfs, the server's uid, the confinement
+ * below, the network and published port, and the server's command line for those paths.
+ */
 export class DockerRuntime implements ServerRuntime {
   /** False once the daemon failed to start a container with a lowered OOM score (see start). */
   private canLowerOomScore = true;
@@ -77,7 +102,7 @@ export class DockerRuntime implements ServerRuntime {
     const labels = labelsFor(this.root, spec.kind, spec.name, spec.volume);
     // Always set: a container made from a committed image would otherwise inherit the image's.
     labels[LABEL_PORT] = spec.port === undefined ? '' : String(spec.port);
-    const [entrypoint, ...cmd] = spec.command;
+    const [entrypoint, ...cmd] = containerCommand(spec);
     await ensureOwned(spec.runDir, SERVER_UID, SERVER_UID);
     if (spec.data.kind === 'path') await ensureOwned(spec.data.path, SERVER_UID, SERVER_UID);
     if (spec.network === 'isolated') {

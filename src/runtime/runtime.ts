@@ -1,24 +1,21 @@
 import type { ObjectKind } from '../labels.js';
+import type { ServerCommand } from '../mysql/server-args.js';
 import type { DataMount } from '../storage/driver.js';
 
-/** The server's datadir and run directory inside its container. */
-export const CONTAINER_DATADIR = '/var/lib/mysql';
-export const CONTAINER_RUNDIR = '/run/dolly';
-/** `secure_file_priv`: a private, empty, size-limited tmpfs (only an `--admin` clone has FILE). */
-export const CONTAINER_FILESDIR = '/var/lib/mysql-files';
-/** The server's tmpdir: a size-limited tmpfs (the root file system is read-only). */
-export const CONTAINER_TMPDIR = '/tmp';
-/** The port a server listens on inside its own network namespace (`isolated`). */
-export const CONTAINER_PORT = 3306;
 /**
- * Every server runs as this uid:gid, never root; its datadir and run dir are owned by it. A fixed
- * number (the port MySQL made famous) so the host can chown without asking the image.
- */
-export const SERVER_UID = 3306;
-
-/**
- * What to run: one database server over one volume. `name` is unique within a root; the runtime
- * turns it into a container name and labels it with the root, kind, name and volume.
+ * What to run: one database server over one volume, in server terms — its datadir (the storage
+ * driver's DataMount), its run directory on the host, what server it is (flavor, id, role and the
+ * role's options: src/mysql/server-args.ts), how it is reached (network, port) — with no path of
+ * where the runtime puts it. `name` is unique within a root.
+ *
+ * A runtime maps it: the Docker runtime (docker-runtime.ts) makes a container labelled with the
+ * root, kind, name and volume, mounts the datadir and run directory at CONTAINER_PATHS
+ * (container-layout.ts), and runs the server's command line (serverCommandLine) for those paths,
+ * its startup steps wrapped in `sh -c`. Another runtime is another adapter of the same spec: a
+ * host process would pass the host's own directories as ServerPaths (the datadir path, the run
+ * directory, a tmp and a files directory of its own), listen on `port` at `bindAddress` itself,
+ * run the startup script with its own shell and keep its pid where `list` finds it; a Swarm
+ * service mounts the same two directories at the same container paths (src/swarm/topology.ts).
  */
 export interface ServerSpec {
   name: string;
@@ -27,20 +24,20 @@ export interface ServerSpec {
   /** The volume the datadir comes from, and how to reach it (from the storage driver). */
   volume: string;
   data: DataMount;
-  /** Host directory mounted at CONTAINER_RUNDIR: socket, pid file, error log, init file. */
+  /** Host directory of the server's run files: socket, pid file, error log, init file, TLS files (the engine writes the init and TLS files). */
   runDir: string;
-  /** The command run in the container (server binary and its arguments). */
-  command: string[];
+  /** The server itself; the runtime decides where it sees its directories and which address it listens on. */
+  server: ServerCommand;
   /**
    * `host`: the host's network namespace (the replica, which must reach a source on the host's
-   * loopback; it listens on no TCP port). `none`: no networking (prepare). `isolated`: its own
-   * namespace on the root's clone network (no traffic between its containers), `CONTAINER_PORT`
-   * published on `bindAddress:port` of the host.
+   * loopback; it listens on no TCP port unless `port` is given). `none`: no networking (prepare).
+   * `isolated`: its own namespace on the root's clone network (no traffic between its
+   * containers), reached on `bindAddress:port` of the host.
    */
   network: 'host' | 'none' | 'isolated';
-  /** The host TCP port a client connects to (`isolated`), recorded as a label for `list`. */
+  /** The host TCP port a client connects to, recorded as a label for `list`; absent: socket only. */
   port?: number;
-  /** Host address the port is published on (`isolated`). */
+  /** Host address the port is on. */
   bindAddress?: string;
   /** `on-failure`: the engine restarts the server when it exits with an error (a crash). Default: never. */
   restart?: 'on-failure';
@@ -50,14 +47,14 @@ export interface ServerSpec {
 
 /**
  * A container's share of the host. Memory is a hard limit with no swap beyond it; the tmpfs
- * mounted at CONTAINER_TMPDIR is charged to it too, so `tmpdirBytes` must leave room under it.
+ * of its tmpdir is charged to it too, so `tmpdirBytes` must leave room under it.
  * CPU: `cpuShares` weighs it against the other containers when the cores are busy (Docker's
  * default is 1024), `cpus` caps it outright. `oomScoreAdj` (-1000..1000) orders who the host's
  * OOM killer ends first: clones before the replica.
  */
 export interface ServerLimits {
   memoryBytes?: number;
-  /** Size of the CONTAINER_TMPDIR tmpfs (default 1 GB). */
+  /** Size of its tmpdir's tmpfs (default 1 GB). */
   tmpdirBytes?: number;
   cpuShares?: number;
   cpus?: number;

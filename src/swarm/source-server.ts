@@ -1,4 +1,4 @@
-import { flavorOps } from '../mysql/flavor.js';
+import { INIT_FILE_NAME, serverCommandLine } from '../mysql/server-args.js';
 
 /** Where the source keeps its data inside its container (a named volume on the source's node). */
 export const SOURCE_DATADIR = '/var/lib/mysql';
@@ -25,18 +25,21 @@ export interface SourceServerOptions {
  * (`$(cat ...)` drops it), the same rule as the load emulator's (loadgen-env.ts).
  */
 export function sourceServerCommand(opts: SourceServerOptions): string[] {
-  const mariadb = flavorOps('mariadb');
-  const init = mariadb.initDatadir(SOURCE_DATADIR).join(' ');
-  const initFile = `${SOURCE_RUNDIR}/init.sql`;
-  const script = [
-    'set -eu',
-    'umask 077',
-    `mkdir -p ${SOURCE_RUNDIR}`,
-    `if [ ! -d ${SOURCE_DATADIR}/mysql ]; then ${init} > /tmp/install-db.log 2>&1 || { cat /tmp/install-db.log >&2; exit 1; }; fi`,
-    ...initFileScript(opts.passwordFile, initFile),
-    'exec "$@"',
-  ].join('\n');
-  return ['sh', '-c', script, 'sh', ...sourceServerArgs(opts.serverId, initFile)];
+  const initFile = `${SOURCE_RUNDIR}/${INIT_FILE_NAME}`;
+  return serverCommandLine(
+    {
+      flavor: 'mariadb',
+      serverId: opts.serverId,
+      role: 'source',
+      // "Production": a restart must lose no committed transaction (the fault tests compare GTIDs).
+      binlog: { durable: true, expireSeconds: 604800 },
+      maxAllowedPacket: '256M',
+      initFile: true,
+      shellBeforeStart: initFileScript(opts.passwordFile, initFile),
+    },
+    { datadir: SOURCE_DATADIR, runDir: SOURCE_RUNDIR },
+    { port: SOURCE_PORT, bindAddress: '0.0.0.0' },
+  );
 }
 
 /**
@@ -61,30 +64,6 @@ function initSql(): string[] {
     `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY '$esc';`,
     `ALTER USER ${account} IDENTIFIED BY '$esc';`,
     `GRANT ALL PRIVILEGES ON *.* TO ${account} WITH GRANT OPTION;`,
-  ];
-}
-
-function sourceServerArgs(serverId: number, initFile: string): string[] {
-  return [
-    flavorOps('mariadb').serverBinary,
-    '--no-defaults',
-    '--user=root',
-    `--datadir=${SOURCE_DATADIR}`,
-    `--socket=${SOURCE_RUNDIR}/mysqld.sock`,
-    `--pid-file=${SOURCE_RUNDIR}/mysqld.pid`,
-    `--port=${SOURCE_PORT}`,
-    '--bind-address=0.0.0.0',
-    '--skip-name-resolve',
-    `--server-id=${serverId}`,
-    '--log-bin=source-bin',
-    '--binlog-format=ROW',
-    '--gtid-strict-mode=ON',
-    '--binlog-expire-logs-seconds=604800',
-    // "Production": a restart must lose no committed transaction (the fault tests compare GTIDs).
-    '--sync-binlog=1',
-    '--innodb-flush-log-at-trx-commit=1',
-    '--max-allowed-packet=256M',
-    `--init-file=${initFile}`,
   ];
 }
 

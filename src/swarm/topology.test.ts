@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_IMAGE } from '../docker/image-build.js';
-import { CONTAINER_DATADIR, CONTAINER_RUNDIR } from '../runtime/runtime.js';
+import { CONTAINER_DATADIR, CONTAINER_RUNDIR } from '../runtime/container-layout.js';
 import { SERVICE_PARTS } from './model.js';
 import { candidateNodes } from './placement.js';
 import { buildTopology } from './topology.js';

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
-import { replicaCommand } from '../engine/server-config.js';
-import { flavorOps } from '../mysql/flavor.js';
 import { replicationFilterArgs } from '../mysql/replication.js';
-import { CONTAINER_DATADIR, CONTAINER_RUNDIR } from '../runtime/runtime.js';
+import { serverCommandLine } from '../mysql/server-args.js';
+import { CONTAINER_DATADIR, CONTAINER_PATHS, CONTAINER_RUNDIR } from '../runtime/container-layout.js';
 import { LABEL_POOL_NODE, swarmLabels } from './labels.js';
 import { loadgenEnv } from './loadgen-env.js';
 import type { NetworkModel, NodeModel, PoolModel, SecretModel, ServiceModel, ServicePart, Topology } from './model.js';
@@ -127,7 +126,12 @@ function replicaService(config: ResolvedTopologyConfig, network: NetworkModel, p
     // The core's replica: socket only, read-only, durable, source accounts never replicated; dolly
     // writes its init file. Across nodes a dead link is noticed after 20 s instead of 60. The task
     // runs as the image's root (a service has no user of dolly's); clones of it are chowned.
-    command: replicaCommand(flavorOps('mariadb'), config.replica.serverId, config.replica.bufferPool, [...replicationFilterArgs(), '--slave-net-timeout=20', '--user=root']),
+    // Its two directories are bind mounts at the same container paths as the Docker runtime's.
+    command: serverCommandLine(
+      { flavor: 'mariadb', serverId: config.replica.serverId, role: 'replica', bufferPool: config.replica.bufferPool, args: [...replicationFilterArgs(), '--slave-net-timeout=20', '--user=root'] },
+      CONTAINER_PATHS,
+      'socket-only',
+    ),
     args: [],
     env: {},
     secrets: [],

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,11 +12,13 @@ import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
 import { REPLICA, cloneServerName, replicaConnectOptions } from '../../src/engine/servers.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
-import { CLONE_PRIVILEGES, INIT_FILE, accountInitSql, cloneCommand } from '../../src/engine/server-config.js';
-import { flavorOps } from '../../src/mysql/flavor.js';
+import { CLONE_PRIVILEGES, accountInitSql } from '../../src/engine/server-config.js';
+import { SERVER_UID } from '../../src/docker/server-user.js';
+import { flavorOps, type Flavor } from '../../src/mysql/flavor.js';
+import { INIT_FILE_NAME } from '../../src/mysql/server-args.js';
 import { connectSql, type SqlClient } from '../../src/mysql/sql-client.js';
 import { DockerRuntime, containerName } from '../../src/runtime/docker-runtime.js';
-import { CONTAINER_DATADIR } from '../../src/runtime/runtime.js';
+import { CONTAINER_DATADIR } from '../../src/runtime/container-layout.js';
 import { MARIADB_IMAGE, skipUnless, type Capability } from '../support/capabilities.js';
 import { createTestRoot, dolly, type TestRoot } from '../support/engine-harness.js';
 import { spawnEngine, type EngineProcess } from '../support/engine-server.js';
@@ -308,6 +310,29 @@ describe('clone limits: one clone abuses memory and CPU, nobody else notices', {
  * MySQL 9.7 and of MariaDB 11.8, started with the default limits' flags, answers, and caps what its
  * (non-admin) user raises.
  */
+/**
+ * Initialises an empty datadir with the image's own tool, as the servers' user: a clone's server
+ * starts on a made datadir (its command line has no initialisation step).
+ */
+async function initEmptyDatadir(image: string, flavor: Flavor, path: string): Promise<void> {
+  await chown(path, SERVER_UID, SERVER_UID);
+  const docker = createDockerClient();
+  const container = await docker.createContainer({
+    Image: image,
+    User: `${SERVER_UID}:${SERVER_UID}`,
+    Entrypoint: [],
+    Cmd: flavorOps(flavor).initDatadir(CONTAINER_DATADIR),
+    HostConfig: { NetworkMode: 'none', Binds: [`${path}:${CONTAINER_DATADIR}`] },
+  });
+  try {
+    await container.start();
+    const { StatusCode } = (await container.wait()) as { StatusCode: number };
+    assert.equal(StatusCode, 0, 'initialising the datadir failed');
+  } finally {
+    await container.remove({ force: true, v: true }).catch(() => undefined);
+  }
+}
+
 describe('clone limits on other servers: MySQL 9.7 and MariaDB 11.8 start with the flags and cap a session', { skip: skipUnless('root', 'docker') }, () => {
   const docker = createDockerClient();
   const cases: { image: string; flavor: 'mysql' | 'mariadb'; port: number; needs: Capability }[] = [
@@ -323,9 +348,8 @@ describe('clone limits on other servers: MySQL 9.7 and MariaDB 11.8 start with t
       try {
         await mkdir(join(dir, 'data'));
         await mkdir(join(dir, 'run'));
-        await writeFile(join(dir, 'run', INIT_FILE.split('/').at(-1) ?? ''), accountInitSql('dolly', ['%'], password, CLONE_PRIVILEGES));
-        const ops = flavorOps(flavor);
-        const server = cloneCommand(ops, 4242, '64M', { listen: { port, bindAddress: '127.0.0.1' }, limits: cloneServerArgs(flavor, limits) });
+        await writeFile(join(dir, 'run', INIT_FILE_NAME), accountInitSql('dolly', ['%'], password, CLONE_PRIVILEGES));
+        await initEmptyDatadir(image, flavor, join(dir, 'data'));
         await runtime.start({
           name: 'clone-limits',
           kind: 'clone',
@@ -333,7 +357,7 @@ describe('clone limits on other servers: MySQL 9.7 and MariaDB 11.8 start with t
           volume: 'limits',
           data: { kind: 'path', path: join(dir, 'data') },
           runDir: join(dir, 'run'),
-          command: ['sh', '-c', `${ops.initDatadir(CONTAINER_DATADIR).join(' ')} > /dev/null 2>&1 && exec "$@"`, 'sh', ...server],
+          server: { flavor, serverId: 4242, role: 'clone', bufferPool: '64M', limits: cloneServerArgs(flavor, limits) },
           network: 'host',
           port,
           bindAddress: '127.0.0.1',

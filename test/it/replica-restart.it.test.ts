@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDockerClient } from '../../src/docker/client.js';
 import { initPool } from '../../src/engine/pool-init.js';
-import { REPLICA_MARKER } from '../../src/engine/server-config.js';
+import { REPLICA_MARKER } from '../../src/mysql/server-args.js';
 import { REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaSpec, startAndWait } from '../../src/engine/servers.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
 import { containerName } from '../../src/runtime/docker-runtime.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { DockerClient } from '../../src/docker/client.js';
 import { labelsFor } from '../../src/labels.js';
-import { flavorOps } from '../../src/mysql/flavor.js';
+import { serverCommandLine } from '../../src/mysql/server-args.js';
 import { connectSql, type ConnectOptions, type SqlClient } from '../../src/mysql/sql-client.js';
 import { waitForServer } from '../../src/mysql/wait-ready.js';
 import { MARIADB_IMAGE } from './capabilities.js';
@@ -44,14 +44,14 @@ export interface TestServerOptions {
 export async function startTestServer(docker: DockerClient, opts: TestServerOptions): Promise<TestServer> {
   const runDir = await mkdtemp(join(tmpdir(), 'dolly-it-run-'));
   const socketPath = join(runDir, 'mysqld.sock');
-  const init = flavorOps('mariadb').initDatadir('/var/lib/mysql').join(' ');
-  const server = [
-    'mariadbd', '--no-defaults', '--user=root', '--datadir=/var/lib/mysql', '--socket=/run/dolly/mysqld.sock',
-    '--skip-networking', '--skip-name-resolve', `--server-id=${opts.serverId ?? 2}`, '--relay-log=relay-bin', ...(opts.args ?? []),
-  ];
+  const command = serverCommandLine(
+    { flavor: 'mariadb', serverId: opts.serverId ?? 2, role: 'source', args: ['--relay-log=relay-bin', ...(opts.args ?? [])] },
+    { datadir: '/var/lib/mysql', runDir: '/run/dolly' },
+    'socket-only',
+  );
   const container = await docker.createContainer({
     Image: MARIADB_IMAGE,
-    Cmd: ['sh', '-c', `[ -d /var/lib/mysql/mysql ] || ${init} > /tmp/install-db.log 2>&1 || { cat /tmp/install-db.log >&2; exit 1; }; exec "$@"`, 'sh', ...server],
+    Cmd: command,
     Labels: labelsFor(TEST_ROOT, 'replica', opts.name),
     HostConfig: { NetworkMode: 'host', Binds: [`${runDir}:/run/dolly`], RestartPolicy: { Name: 'no' } },
   });

@@ -9,7 +9,7 @@ import { normalizeGtid, replicaStatus, startReplication, type ReplicaStatus } fr
 import { SYSTEM_DATABASES } from '../../mysql/source-check.js';
 import { connectSql, type ConnectOptions, type SqlClient } from '../../mysql/sql-client.js';
 import { waitForServer } from '../../mysql/wait-ready.js';
-import { CONTAINER_RUNDIR } from '../../runtime/runtime.js';
+import { CONTAINER_RUNDIR } from '../../runtime/container-layout.js';
 import { StateStore } from '../../state/store.js';
 import type { Topology } from '../model.js';
 import { SOURCE_PORT, SOURCE_USER } from '../source-server.js';
