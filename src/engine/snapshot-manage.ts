@@ -1,4 +1,4 @@
-import { FailedPreconditionError, PermissionDeniedError } from '../errors.js';
+import { FailedPreconditionError, PermissionDeniedError, messageOf } from '../errors.js';
 import type { SnapshotListItem } from '../api/schemas.js';
 import type { PoolSpace } from '../storage/driver.js';
 import type { Snapshot } from '../state/state.js';
@@ -65,4 +65,22 @@ export function shareSnapshot(id: string, viewer: SnapshotViewer, deps: EngineDe
     snapshot.shared = true;
     return { ...snapshot };
   });
+}
+
+/** Destroys the snapshots past retention that no clone uses; the others wait for their last clone. */
+export async function pruneSnapshots(deps: EngineDeps): Promise<string[]> {
+  const state = deps.store.read();
+  if (!state?.schedule) return [];
+  const used = new Set(state.clones.map((c) => c.snapshot));
+  const pruned: string[] = [];
+  for (const id of pastRetention(state, deps.now())) {
+    if (used.has(id)) continue;
+    try {
+      await destroySnapshot(id, deps);
+      pruned.push(id);
+    } catch (error) {
+      deps.logger.warn(`could not prune snapshot ${id}`, { error: messageOf(error) });
+    }
+  }
+  return pruned;
 }

@@ -5,7 +5,7 @@ import type { LifecyclePolicy } from '../api/api.js';
 import type { EngineDeps } from '../engine/context.js';
 import { InvalidArgumentError, UnavailableError, messageOf } from '../errors.js';
 import { buildApp } from './app.js';
-import { claimEngine, releaseEngine } from './claim.js';
+import { claimEngine, releaseEngine } from '../state/engine-claim.js';
 import { storeEventLog } from './event-log.js';
 import { EventBus } from './events.js';
 import { Sweeper } from './sweeper.js';

@@ -89,7 +89,7 @@ export class Sweeper {
     if (this.options.idleMs !== undefined) await step('idle clones', () => this.idle(this.options.idleMs ?? 0));
     await step('schedule', async () => this.schedule());
     await step('retention', async () => {
-      for (const id of await (await import('../engine/retention.js')).pruneSnapshots(this.deps)) this.events.emit('snapshot.destroyed', { id, reason: 'retention' });
+      for (const id of await (await import('../engine/snapshot-manage.js')).pruneSnapshots(this.deps)) this.events.emit('snapshot.destroyed', { id, reason: 'retention' });
     });
     await step('replication', () => this.watchReplication());
     await step('pool', () => this.watchPool());
