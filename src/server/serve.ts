@@ -6,7 +6,7 @@ import type { EngineDeps } from '../engine/context.js';
 import { InvalidArgumentError, UnavailableError, messageOf } from '../errors.js';
 import { buildApp } from './app.js';
 import { claimEngine, releaseEngine } from '../state/engine-claim.js';
-import { storeEventLog } from './event-log.js';
+import { storeEventLog } from '../state/event-log.js';
 import { EventBus } from './events.js';
 import { Sweeper } from './sweeper.js';
 import { storeOutbox } from './webhook-outbox.js';
