@@ -1,5 +1,5 @@
 import { readFile, rm, stat } from 'node:fs/promises';
-import type { LoadEmulator } from '../src/demo/load-emulator.js';
+import type { LoadEmulator } from '../src/mysql/load-emulator.js';
 import type { ProductionServer } from '../src/demo/production-server.js';
 import { dollyPurge } from './dolly.js';
 import { log } from './util.js';

@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { LABEL_SWARM_SPEC_HASH } from '../src/swarm/labels.js';
 import type { NetworkModel } from '../src/swarm/model.js';
 import { networkSpecHash } from '../src/swarm/spec-hash.js';
-import { labelList } from './service-args.js';
+import { labelList } from './labels.js';
 
 export interface SwarmNetworkArgs {
   /** The model's network (`vb-net`: an attachable overlay). */

@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { LABEL_SWARM_SPEC_HASH } from '../src/swarm/labels.js';
 import type { SecretModel } from '../src/swarm/model.js';
 import { secretSpecHash } from '../src/swarm/spec-hash.js';
-import { labelList } from './service-args.js';
+import { labelList } from './labels.js';
 
 export interface SwarmSecretArgs {
   /** The model's secret: its name and labels (never its value). */

@@ -4,6 +4,7 @@ import { InternalError } from '../src/errors.js';
 import { LABEL_SWARM_SPEC_HASH } from '../src/swarm/labels.js';
 import type { ServiceModel } from '../src/swarm/model.js';
 import { serviceSpecHash } from '../src/swarm/spec-hash.js';
+import { labelList } from './labels.js';
 import type { SwarmNetwork } from './network.js';
 import type { SwarmSecret } from './secret.js';
 
@@ -23,11 +24,6 @@ export function serviceRefs(networks: readonly SwarmNetwork[], secrets: readonly
 
 function seconds(value: number): string {
   return `${value}s`;
-}
-
-/** Labels in the provider's shape: `[{ label, value }]`. */
-export function labelList(labels: Readonly<Record<string, string>>): { label: string; value: string }[] {
-  return Object.entries(labels).map(([label, value]) => ({ label, value }));
 }
 
 function refOf<T>(refs: Readonly<Record<string, T>>, kind: string, name: string, service: string): T {

@@ -1,11 +1,10 @@
-import { InvalidArgumentError, NotFoundError, PermissionDeniedError, messageOf } from '../errors.js';
+import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from '../errors.js';
 import type { EngineDeps } from '../engine/context.js';
 import { durationArg, formatDuration } from '../format.js';
 import { LOCAL_PRINCIPAL, type Principal } from '../model/principal.js';
 import { createToken, listTokens, revokeToken } from '../engine/tokens.js';
-import { storeEventLog, type EventType } from '../server/event-log.js';
-import { branchOwner, isBranch, maySeeSnapshot, type SnapshotGate } from '../engine/snapshot-access.js';
-import type { Clone, Snapshot } from '../state/state.js';
+import { maySeeSnapshot, type SnapshotGate } from '../engine/snapshot-access.js';
+import type { Clone } from '../state/state.js';
 import type { UserLimiter } from '../engine/user-limits.js';
 import type { DollyApi, LifecyclePolicy } from './api.js';
 import type { CloneCreateRequest, CloneView } from '../model/wire.js';
@@ -18,8 +17,8 @@ export interface LocalApiOptions {
   principal?: Principal;
   /** The engine's limits (default: none). */
   policy?: LifecyclePolicy;
-  /** Told about every change made (default: the root's event log, which the engine follows). */
-  emit?: (type: EventType, data: Record<string, unknown>, owner?: string) => void;
+  /** Called once a change is made (its events are in the root's event log by then, committed with it). */
+  changed?: () => void;
   /** The engine's per-token limits (clones, branches, snapshots); none for the host's CLI. */
   limits?: UserLimiter;
 }
@@ -33,17 +32,9 @@ export interface LocalApiOptions {
 export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): DollyApi {
   const principal = options.principal ?? LOCAL_PRINCIPAL;
   const policy = options.policy ?? {};
-  const log = storeEventLog(deps.store, deps.now);
-  const emit =
-    options.emit ??
-    ((type: EventType, data: Record<string, unknown>, owner?: string): void => {
-      try {
-        log.append(type, data, owner);
-      } catch (error) {
-        // The change is made: a lost event must not turn it into a failure.
-        deps.logger.warn(`could not record the ${type} event`, { error: messageOf(error) });
-      }
-    });
+  const changed = (): void => options.changed?.();
+  /** What the events the engine records with a change say about who asked. */
+  const by = { by: principal.name };
   /** The clone if this principal may see it; another's clone is not found, as if it did not exist. */
   const own = (name: string): Clone => {
     const clone = deps.store.require().clones.find((c) => c.name === name);
@@ -60,13 +51,6 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
   };
   /** Reserves what the engine's per-token limits count (nothing for the host's CLI). */
   const admit = (kind: 'clone' | 'branch' | 'snapshot'): (() => void) => options.limits?.admit(principal, kind, deps.store.require()) ?? (() => undefined);
-  /** Marks a replica snapshot with the token that took it. */
-  const recordTaker = (made: Snapshot): Snapshot =>
-    deps.store.update((state) => {
-      const stored = state.snapshots.find((s) => s.id === made.id);
-      if (stored) stored.owner = principal.name;
-      return stored ? { ...stored } : made;
-    });
   /** A clone as asked, once the limits let it be made (`--fresh` takes its snapshot first). */
   const createOne = async (request: CloneCreateRequest, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<CloneView> => {
     let snapshot = request.snapshot;
@@ -91,7 +75,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       },
       deps,
     );
-    emit('clone.created', { name: clone.name, snapshot: clone.snapshot, expires_at: clone.expires_at }, clone.owner);
+    changed();
     return fresh ? { ...clone, fresh } : clone;
   };
   const engine = {
@@ -106,10 +90,10 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     snapshotCreate: async (signal) => {
       const release = admit('snapshot');
       try {
-        const made = await (await import('../engine/snapshot-create.js')).createSnapshot(deps, signal ? { signal } : {});
         // A token's snapshot records who took it (what --max-snapshots-per-user counts); the CLI's does not.
-        const snapshot = principal === LOCAL_PRINCIPAL ? made : recordTaker(made);
-        emit('snapshot.created', { id: snapshot.id, gtid: snapshot.gtid, data_state_at: snapshot.data_state_at, by: principal.name });
+        const owner = principal === LOCAL_PRINCIPAL ? {} : { owner: principal.name };
+        const snapshot = await (await import('../engine/snapshot-create.js')).createSnapshot(deps, { ...(signal ? { signal } : {}), ...owner, event: by });
+        changed();
         return snapshot;
       } finally {
         release();
@@ -122,16 +106,13 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       return { ...list, snapshots: list.snapshots.map((s) => ({ ...s, clones: s.clones.filter((c) => mine.has(c)) })) };
     },
     snapshotShare: async (id) => {
-      const snapshot = (await engine.snapshots()).shareSnapshot(id, principal, deps);
-      emit('snapshot.shared', { id, branch_of: snapshot.branch_of, owner: snapshot.owner, by: principal.name });
+      const snapshot = (await engine.snapshots()).shareSnapshot(id, principal, deps, { event: by });
+      changed();
       return snapshot;
     },
     snapshotDestroy: async (id) => {
       adminOnly('destroying a snapshot');
-      const gone = deps.store.require().snapshots.find((s) => s.id === id);
-      await (await engine.snapshots()).destroySnapshot(id, deps);
-      // A private branch's end is told to its owner only, as its making was.
-      emit('snapshot.destroyed', { id, by: principal.name }, gone && isBranch(gone) && !gone.shared ? branchOwner(gone) : undefined);
+      await (await engine.snapshots()).destroySnapshot(id, deps, { event: by }).finally(changed);
     },
     cloneCreate: async (request, signal) => {
       request = checkedBody(routes.cloneCreate, request, cliField);
@@ -154,23 +135,21 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     },
     cloneReset: async (name, request, signal) => {
       request = checkedBody(routes.cloneReset, request, cliField);
-      const owner = own(name).owner;
+      own(name);
       const clone = await (await engine.manage()).resetClone(name, { ...(request.snapshot !== undefined ? { snapshot: request.snapshot } : {}), gate, ...(signal ? { signal } : {}) }, deps);
-      emit('clone.reset', { name, snapshot: clone.snapshot }, owner);
+      changed();
       return clone;
     },
     cloneDestroy: async (name) => {
-      const owner = own(name).owner;
-      await (await engine.manage()).destroyClone(name, deps);
-      emit('clone.destroyed', { name, reason: 'asked', by: principal.name }, owner);
+      own(name);
+      await (await engine.manage()).destroyClone(name, deps, { event: { reason: 'asked', ...by } }).finally(changed);
     },
     cloneSnapshot: async (name, request = {}, signal) => {
       request = checkedBody(routes.cloneSnapshot, request, cliField);
       own(name);
       const release = admit('branch');
-      const snapshot = await (await import('../engine/clone-snapshot.js')).snapshotClone(name, deps, { ...(request.share ? { share: true } : {}), ...(signal ? { signal } : {}) }).finally(release);
-      // A private branch is told to its owner only; a shared one to everyone.
-      emit('snapshot.created', { id: snapshot.id, branch_of: name, parent: snapshot.parent, shared: snapshot.shared === true, by: principal.name }, snapshot.shared ? undefined : snapshot.owner);
+      const snapshot = await (await import('../engine/clone-snapshot.js')).snapshotClone(name, deps, { ...(request.share ? { share: true } : {}), ...(signal ? { signal } : {}), event: by }).finally(release);
+      changed();
       return snapshot;
     },
     scheduleGet: async () => deps.store.require().schedule ?? null,

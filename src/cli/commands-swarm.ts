@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError } from '../errors.js';
 import { cliContext, type GlobalOptions } from './context.js';
+import { ReportedFailure } from './exit-codes.js';
 import { table } from './output.js';
 
 type Root = Command<[], GlobalOptions>;
@@ -37,7 +38,7 @@ export function registerSwarmCommands(program: Root): void {
       const { runSandboxTool } = await import('../demo/sandbox-tool.js');
       const run = await runSandboxTool(passed.length === 0 ? ['--help'] : passed, { signal: cliContext(globals).signal });
       // The tool printed its result or its one-line error; its exit code is the command's.
-      if (run.code !== 0) throw new (await import('./main.js')).ReportedFailure(run.code);
+      if (run.code !== 0) throw new ReportedFailure(run.code);
     });
 
   withTarget(swarm.command('plan').description('what a deploy would change (checks nodes, ports and images first)')).action(async (opts, cmd) => {

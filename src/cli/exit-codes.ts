@@ -16,3 +16,10 @@ export const EXIT_CODES: Record<ErrorCategory, number> = {
   rate_limited: 12,
   interrupted: 130,
 };
+
+/** A command that ran another program which already reported its failure (one line, on stderr): only its exit code is left to give. */
+export class ReportedFailure extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}

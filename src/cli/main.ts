@@ -5,7 +5,7 @@ import { registerDemoCommand } from './commands-demo.js';
 import { registerPoolCommands } from './commands-pool.js';
 import { registerServeCommands } from './commands-serve.js';
 import { registerSwarmCommands } from './commands-swarm.js';
-import { EXIT_CODES } from './exit-codes.js';
+import { EXIT_CODES, ReportedFailure } from './exit-codes.js';
 
 /** The dolly program: global options and every command. */
 export function buildProgram(): Command<[], { root?: string; json?: boolean; logLevel?: string }> {
@@ -30,13 +30,6 @@ export function buildProgram(): Command<[], { root?: string; json?: boolean; log
 /** argv with the password of any URL replaced (`mysql://u:secret@h` → `mysql://u:***@h`). */
 export function redactArgv(argv: readonly string[]): string[] {
   return argv.map((arg) => arg.replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1***@'));
-}
-
-/** A command that ran another program which already reported its failure (one line, on stderr): only its exit code is left to give. */
-export class ReportedFailure extends Error {
-  constructor(readonly exitCode: number) {
-    super(`exit ${exitCode}`);
-  }
 }
 
 /** Runs the CLI; the only place that sets the exit code. */

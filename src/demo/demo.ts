@@ -142,8 +142,8 @@ async function waitCaughtUp(deps: EngineDeps): Promise<number> {
 async function writeMarker(source: { host: string; port: number; user: string; password: string }): Promise<{ id: number; at: string }> {
   const sql = await connectSql(source);
   try {
-    await sql.execute('INSERT INTO docker.repl_status (created_at) VALUES (NOW(6))');
-    const rows = await sql.query<{ id: number; at: string }>('SELECT id, CAST(created_at AS CHAR) AS at FROM docker.repl_status WHERE id = LAST_INSERT_ID()');
+    await sql.execute('INSERT INTO docker.repl_status (`ts`) VALUES (NOW(6))');
+    const rows = await sql.query<{ id: number; at: string }>('SELECT id, CAST(`ts` AS CHAR) AS at FROM docker.repl_status WHERE id = LAST_INSERT_ID()');
     const row = rows[0];
     if (!row) throw new InternalError('could not read back the marker row');
     return row;

@@ -8,10 +8,10 @@ import { serverCommandLine } from '../mysql/server-args.js';
 import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
 import { waitForServer } from '../mysql/wait-ready.js';
 import { containerName } from '../runtime/docker-runtime.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../free-port.js';
 
 export { fillSampleData, type SampleDataOptions } from './sample-data.js';
-export { startLoadEmulator, type LoadEmulator, type LoadEmulatorOptions } from './load-emulator.js';
+export { startLoadEmulator, type LoadEmulator, type LoadEmulatorOptions } from '../mysql/load-emulator.js';
 
 export interface ProductionServerOptions {
   docker: DockerClient;

@@ -26,6 +26,8 @@ export interface CloneCreateOptions {
   gate?: SnapshotGate;
   /** Aborting stops the wait and removes what was made. */
   signal?: AbortSignal;
+  /** Fields the caller adds to the event this records (who asked: `by`; why: `reason`). */
+  event?: Record<string, unknown>;
 }
 
 export type { CloneView };
@@ -138,7 +140,8 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
     reportStep(deps, `clone ${clone.name}: writable copy of ${snapshot.id} made; starting its server`);
     const spec = await cloneSpec(deps, state, clone, data, snapshot.flavor);
     await startAndWait(deps, spec, cloneConnectOptions(state, clone), options.signal);
-    await job.commit((s) => setCloneStatus(s, clone.name, 'ready'));
+    const created = { type: 'clone.created', data: { name: clone.name, snapshot: clone.snapshot, expires_at: clone.expires_at ?? null, ...options.event }, owner: clone.owner ?? 'local' } as const;
+    await job.commit((s) => setCloneStatus(s, clone.name, 'ready'), undefined, [created]);
     reportStep(deps, `clone ${clone.name}: ready (${Date.now() - started} ms)`);
     return { ...cloneView(state, clone), ready_ms: Date.now() - started };
   });

@@ -30,7 +30,7 @@ export async function listClones(deps: EngineDeps, only: (clone: Clone) => boole
  * points at the new one. If anything fails (or the command dies), the clone comes back on its old
  * volume.
  */
-export async function resetClone(name: string, options: { snapshot?: string; signal?: AbortSignal; gate?: SnapshotGate }, deps: EngineDeps): Promise<CloneView> {
+export async function resetClone(name: string, options: { snapshot?: string; signal?: AbortSignal; gate?: SnapshotGate; event?: Record<string, unknown> }, deps: EngineDeps): Promise<CloneView> {
   validateName(name);
   const started = Date.now();
   await reconcile(deps);
@@ -63,6 +63,7 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
           s.clones = s.clones.map((c) => (c.name === name ? { ...next, status: 'ready' } : c));
         },
         [{ do: 'remove-volume', id: before.volume }],
+        [{ type: 'clone.reset', data: { name, snapshot: next.snapshot, ...options.event }, ...(before.owner !== undefined ? { owner: before.owner } : {}) }],
       );
       reportStep(deps, `clone ${name}: ready (${Date.now() - started} ms)`);
       return { ...cloneView(state, next), ready_ms: Date.now() - started };
@@ -71,7 +72,7 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
 }
 
 /** `dolly clone destroy`: server, volume, run dir and entry; a crash half-way is finished by the next command. */
-export async function destroyClone(name: string, deps: EngineDeps, options: { onlyIf?: (clone: Clone) => boolean } = {}): Promise<void> {
+export async function destroyClone(name: string, deps: EngineDeps, options: { onlyIf?: (clone: Clone) => boolean; event?: Record<string, unknown> } = {}): Promise<void> {
   validateName(name);
   await reconcile(deps);
   await withRemoval(deps, 'clone-destroy', `clone ${name}`, (state) => {
@@ -80,7 +81,8 @@ export async function destroyClone(name: string, deps: EngineDeps, options: { on
     if (options.onlyIf && !options.onlyIf(clone)) throw new FailedPreconditionError(`clone ${name} changed`, { hint: 'look at it again' });
     setCloneStatus(state, name, 'deleting');
     const server = cloneServerName(name);
-    return { target: name, finish: [{ do: 'remove-server', name: server }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'forget-clone', name }] };
+    const destroyed = { type: 'clone.destroyed', data: { name, ...options.event }, ...(clone.owner !== undefined ? { owner: clone.owner } : {}) } as const;
+    return { target: name, finish: [{ do: 'remove-server', name: server }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'forget-clone', name }], events: [destroyed] };
   });
   // What the clone held is free again: the clones' cap grows by it (not all of it before btrfs's cleaner ran).
   const state = deps.store.require();

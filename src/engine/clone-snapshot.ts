@@ -23,7 +23,7 @@ const STOP_TIMEOUT_S = 120;
  * snapshot records the clone (`branch_of`) and the clone's own snapshot (`parent`). Journaled:
  * after a crash the next command restarts the clone and removes the half-made snapshot.
  */
-export async function snapshotClone(name: string, deps: EngineDeps, options: { signal?: AbortSignal; share?: boolean } = {}): Promise<Snapshot> {
+export async function snapshotClone(name: string, deps: EngineDeps, options: { signal?: AbortSignal; share?: boolean; event?: Record<string, unknown> } = {}): Promise<Snapshot> {
   await reconcile(deps);
   const now = deps.now();
   return withJob(
@@ -90,10 +90,20 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
       const done: Snapshot = { ...snapshot, status: 'ready', pause_ms: pauseMs, prepare_ms: prepareMs, ...found };
-      await job.commit((s) => {
-        s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
-        s.clones = s.clones.map((c) => (c.name === clone.name ? { ...c, status: 'ready' } : c));
-      });
+      // A private branch is told to its owner only; a shared one to everyone.
+      const created = {
+        type: 'snapshot.created',
+        data: { id: done.id, branch_of: name, parent: done.parent, shared: done.shared === true, ...options.event },
+        ...(done.shared || done.owner === undefined ? {} : { owner: done.owner }),
+      } as const;
+      await job.commit(
+        (s) => {
+          s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
+          s.clones = s.clones.map((c) => (c.name === clone.name ? { ...c, status: 'ready' } : c));
+        },
+        undefined,
+        [created],
+      );
       reportStep(deps, `snapshot ${done.id}: prepared (${prepareMs} ms) and ready`);
       deps.logger.info('branch snapshot created', { id: done.id, clone: clone.name, pause_ms: pauseMs, prepare_ms: prepareMs });
       return done;

@@ -15,15 +15,10 @@ import { containerName } from '../runtime/docker-runtime.js';
 import { restoreBackup, type BackupInput } from './restore-backup.js';
 import { ADMIN_USER, REPLICA, waitUntilAnswering } from './servers.js';
 import type { SourceSpec } from './source-url.js';
+import type { ProvisionMethod } from './provision-method.js';
 
-/**
- * The three ways `replica init` makes the first copy (each returns the source's GTID position the
- * copy corresponds to, and the bytes it moved):
- * - dump: a consistent logical copy over the network into the running replica (every engine);
- * - backup: a mariadb-backup backup restored into the volume before the server starts (MariaDB);
- * - clone: MySQL's CLONE plugin, the replica's server pulling a physical copy from the source.
- */
-export type ProvisionMethod = 'dump' | 'backup' | 'clone';
+/** The three ways `replica init` makes the first copy (see provision-method.ts). */
+export type { ProvisionMethod };
 
 export interface Copied {
   gtid: string;

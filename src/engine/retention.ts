@@ -43,22 +43,3 @@ export function pastRetention(state: State, now: Date): Set<string> {
   });
   return past;
 }
-
-/** Destroys the snapshots past retention that no clone uses; the others wait for their last clone. */
-export async function pruneSnapshots(deps: EngineDeps): Promise<string[]> {
-  const state = deps.store.read();
-  if (!state?.schedule) return [];
-  const used = new Set(state.clones.map((c) => c.snapshot));
-  const { destroySnapshot } = await import('./snapshot-manage.js');
-  const pruned: string[] = [];
-  for (const id of pastRetention(state, deps.now())) {
-    if (used.has(id)) continue;
-    try {
-      await destroySnapshot(id, deps);
-      pruned.push(id);
-    } catch (error) {
-      deps.logger.warn(`could not prune snapshot ${id}`, { error: messageOf(error) });
-    }
-  }
-  return pruned;
-}

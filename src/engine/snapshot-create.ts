@@ -20,7 +20,7 @@ import { REPLICA, REPLICA_VOLUME, replicaConnectOptions, waitUntilAnswering } fr
  * Journaled: a crash at any point (the pause included) is undone by the next command, which
  * also restarts the applier. One snapshot at a time per root.
  */
-export async function createSnapshot(deps: EngineDeps, options: { signal?: AbortSignal; scheduled?: boolean } = {}): Promise<Snapshot> {
+export async function createSnapshot(deps: EngineDeps, options: { signal?: AbortSignal; scheduled?: boolean; owner?: string; event?: Record<string, unknown> } = {}): Promise<Snapshot> {
   await reconcile(deps);
   const now = deps.now();
   return withJob(
@@ -49,10 +49,16 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       await failpoint('snapshot.prepared');
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
-      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), lag_seconds: taken.lagSeconds, pause_ms: taken.pauseMs, prepare_ms: prepareMs, ...found };
-      await job.commit((s) => {
-        s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
-      });
+      // A token's snapshot records who took it (what --max-snapshots-per-user counts).
+      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), lag_seconds: taken.lagSeconds, pause_ms: taken.pauseMs, prepare_ms: prepareMs, ...found, ...(options.owner !== undefined ? { owner: options.owner } : {}) };
+      const created = { type: 'snapshot.created', data: { id: done.id, gtid: done.gtid, data_state_at: done.data_state_at, ...options.event } } as const;
+      await job.commit(
+        (s) => {
+          s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
+        },
+        undefined,
+        [created],
+      );
       reportStep(deps, `snapshot ${done.id}: prepared (${prepareMs} ms) and ready`);
       deps.logger.info('snapshot created', { id: done.id, gtid: done.gtid, lag_seconds: done.lag_seconds, pause_ms: done.pause_ms, prepare_ms: prepareMs });
       return done;

@@ -1,10 +1,11 @@
-import { FailedPreconditionError, PermissionDeniedError } from '../errors.js';
+import { FailedPreconditionError, PermissionDeniedError, messageOf } from '../errors.js';
 import type { SnapshotListItem } from '../model/wire.js';
 import type { PoolSpace } from '../storage/driver.js';
+import type { EventDraft } from '../state/event-log.js';
 import type { Snapshot } from '../state/state.js';
 import type { EngineDeps } from './context.js';
 import { findSnapshot } from './clone-create.js';
-import { withRemoval } from './jobs.js';
+import { updateRecording, withRemoval } from './jobs.js';
 import { reconcile } from './reconcile.js';
 import { pastRetention } from './retention.js';
 import { branchOwner, isBranch, maySeeSnapshot, noSnapshot, type SnapshotViewer } from './snapshot-access.js';
@@ -34,7 +35,7 @@ export async function listSnapshots(deps: EngineDeps, viewer?: SnapshotViewer): 
 }
 
 /** `dolly snapshot destroy`: refused while a clone was made from it; a crash half-way is finished by the next command. */
-export async function destroySnapshot(id: string, deps: EngineDeps): Promise<void> {
+export async function destroySnapshot(id: string, deps: EngineDeps, options: { event?: Record<string, unknown> } = {}): Promise<void> {
   await reconcile(deps);
   await withRemoval(deps, 'snapshot-destroy', `snapshot ${id}`, (state) => {
     const snapshot = findSnapshot(state, id);
@@ -45,7 +46,10 @@ export async function destroySnapshot(id: string, deps: EngineDeps): Promise<voi
       });
     }
     snapshot.status = 'deleting';
-    return { target: id, finish: [{ do: 'remove-volume', id: snapshot.volume }, { do: 'forget-snapshot', id }] };
+    // A private branch's end is told to its owner only, as its making was.
+    const owner = isBranch(snapshot) && !snapshot.shared ? branchOwner(snapshot) : undefined;
+    const destroyed = { type: 'snapshot.destroyed', data: { id, ...options.event }, ...(owner !== undefined ? { owner } : {}) } as const;
+    return { target: id, finish: [{ do: 'remove-volume', id: snapshot.volume }, { do: 'forget-snapshot', id }], events: [destroyed] };
   });
 }
 
@@ -54,8 +58,9 @@ export async function destroySnapshot(id: string, deps: EngineDeps): Promise<voi
  * its owner or an admin may share it; to anyone who cannot see it, it is not found. The replica's
  * snapshots are everyone's already: sharing one is refused. Sharing a shared branch changes nothing.
  */
-export function shareSnapshot(id: string, viewer: SnapshotViewer, deps: EngineDeps): Snapshot {
-  return deps.store.update((state) => {
+export function shareSnapshot(id: string, viewer: SnapshotViewer, deps: EngineDeps, options: { event?: Record<string, unknown> } = {}): Snapshot {
+  const shared = (snapshot: Snapshot): EventDraft[] => [{ type: 'snapshot.shared', data: { id, branch_of: snapshot.branch_of, owner: snapshot.owner, ...options.event } }];
+  return updateRecording(deps, (state) => {
     const snapshot = state.snapshots.find((s) => s.id === id);
     if (!snapshot || !maySeeSnapshot(viewer, snapshot)) throw noSnapshot(id);
     if (!isBranch(snapshot)) throw new FailedPreconditionError(`snapshot ${id} is not a branch: every user sees it already`, { hint: 'only a branch (`dolly clone snapshot NAME`) is private until shared' });
@@ -64,5 +69,23 @@ export function shareSnapshot(id: string, viewer: SnapshotViewer, deps: EngineDe
     if (snapshot.status !== 'ready') throw new FailedPreconditionError(`snapshot ${id} is ${snapshot.status}`, { hint: 'wait until it is ready, then share it' });
     snapshot.shared = true;
     return { ...snapshot };
-  });
+  }, shared);
+}
+
+/** Destroys the snapshots past retention that no clone uses; the others wait for their last clone. */
+export async function pruneSnapshots(deps: EngineDeps): Promise<string[]> {
+  const state = deps.store.read();
+  if (!state?.schedule) return [];
+  const used = new Set(state.clones.map((c) => c.snapshot));
+  const pruned: string[] = [];
+  for (const id of pastRetention(state, deps.now())) {
+    if (used.has(id)) continue;
+    try {
+      await destroySnapshot(id, deps, { event: { reason: 'retention' } });
+      pruned.push(id);
+    } catch (error) {
+      deps.logger.warn(`could not prune snapshot ${id}`, { error: messageOf(error) });
+    }
+  }
+  return pruned;
 }

@@ -7,7 +7,7 @@ import { SOURCE_TLS_MODES, type SourceTls, type SourceTlsMode } from '../mysql/s
 import { CONTAINER_RUNDIR } from '../runtime/container-layout.js';
 import type { Replica } from '../state/state.js';
 import { runDir } from './context.js';
-import type { ProvisionMethod } from './provision.js';
+import type { ProvisionMethod } from './provision-method.js';
 import { REPLICA } from './servers.js';
 
 /**

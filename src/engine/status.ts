@@ -1,5 +1,5 @@
 import type { StatusView } from '../model/wire.js';
-import { runningEngine } from '../server/claim.js';
+import { runningEngine } from '../state/engine-claim.js';
 import type { EngineDeps } from './context.js';
 import { poolFullNote } from './pool-space.js';
 

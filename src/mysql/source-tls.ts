@@ -1,5 +1,5 @@
 import type { Flavor } from './flavor.js';
-import type { ConnectOptions } from './sql-client.js';
+import type { ConnectOptions, SqlTls } from './sql-client.js';
 
 /**
  * How dolly's connections to the source use TLS (`replica init --source-tls`):
@@ -17,14 +17,6 @@ export interface SourceTls {
   mode: SourceTlsMode;
   /** PEM of the CA the source's certificate must chain to (verify modes only). */
   ca?: string;
-}
-
-/** What a mysql2 connection does about TLS (see ConnectOptions.tls). */
-export interface SqlTls {
-  /** PEM; the certificate must chain to it when `verify` is not `none`. */
-  ca?: string;
-  /** `none`: encrypted, unverified; `ca`: the chain; `identity`: the chain and the host name. */
-  verify: 'none' | 'ca' | 'identity';
 }
 
 /** True when the mode makes every connection use TLS (no connection in clear text). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FailedPreconditionError, ResourceExhaustedError, SourceError, UnavailableError } from '../errors.js';
 import { mysqlError } from '../../test/support/mysql-fake-client.js';
-import { freePort } from '../demo/free-port.js';
+import { freePort } from '../free-port.js';
 import { connectSql, describeSqlError, endpointOf, isSqlError, mapSqlError } from './sql-client.js';
 
 const source = { host: 'db.example', port: 3307, user: 'repl', password: 'hunter2', role: 'source' as const };

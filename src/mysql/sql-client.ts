@@ -9,7 +9,6 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { quoteAccount, quoteString } from './identifiers.js';
-import type { SqlTls } from './source-tls.js';
 
 /**
  * One SQL connection (the port every part of dolly receives; mysql2 lives only in this adapter).
@@ -26,6 +25,14 @@ export interface SqlClient {
 }
 
 /** Where and as whom to connect: TCP (`host`, `port`) or a unix socket (`socketPath`). */
+/** What a mysql2 connection does about TLS (see ConnectOptions.tls). */
+export interface SqlTls {
+  /** PEM; the certificate must chain to it when `verify` is not `none`. */
+  ca?: string;
+  /** `none`: encrypted, unverified; `ca`: the chain; `identity`: the chain and the host name. */
+  verify: 'none' | 'ca' | 'identity';
+}
+
 export interface ConnectOptions {
   host?: string;
   port?: number;

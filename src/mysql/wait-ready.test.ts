@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { describe, it } from 'node:test';
 import { UnavailableError } from '../errors.js';
-import { freePort } from '../demo/free-port.js';
+import { freePort } from '../free-port.js';
 import { waitForServer } from './wait-ready.js';
 
 const creds = { user: 'u', password: 'hunter2' };

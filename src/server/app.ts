@@ -154,7 +154,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const api = (request: FastifyRequest, progress?: (step: string) => void): DollyApi => {
     const principal = principals.get(request);
     if (!principal) throw new UnauthenticatedError('this request needs a token');
-    return localApi(progress ? { ...deps, progress } : deps, { principal, policy, emit: (type, data, owner) => options.events.emit(type, data, owner), ...(options.limits ? { limits: options.limits } : {}) });
+    return localApi(progress ? { ...deps, progress } : deps, { principal, policy, changed: () => options.events.pump(), ...(options.limits ? { limits: options.limits } : {}) });
   };
   /** Times an operation into the job histogram. */
   const timed = async <T>(kind: string, fn: () => Promise<T>): Promise<T> => {

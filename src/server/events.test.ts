@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { memoryEventLog } from './event-log.js';
+import { memoryEventLog } from '../state/event-log.js';
 import { EventBus, type DollyEvent } from './events.js';
 
 describe('EventBus: the event log fanned out to listeners', () => {

@@ -1,6 +1,6 @@
-import type { DollyEvent, EventLog, EventType } from './event-log.js';
+import type { DollyEvent, EventLog, EventType } from '../state/event-log.js';
 
-export type { DollyEvent, EventType } from './event-log.js';
+export type { DollyEvent, EventType } from '../state/event-log.js';
 
 /** How often the engine looks for events other processes appended (the host's CLI). */
 const POLL_MS = 250;

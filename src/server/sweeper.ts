@@ -89,7 +89,8 @@ export class Sweeper {
     if (this.options.idleMs !== undefined) await step('idle clones', () => this.idle(this.options.idleMs ?? 0));
     await step('schedule', async () => this.schedule());
     await step('retention', async () => {
-      for (const id of await (await import('../engine/retention.js')).pruneSnapshots(this.deps)) this.events.emit('snapshot.destroyed', { id, reason: 'retention' });
+      // Each pruned snapshot's event is recorded with its removal (engine/jobs.ts).
+      if ((await (await import('../engine/snapshot-manage.js')).pruneSnapshots(this.deps)).length > 0) this.events.pump();
     });
     await step('replication', () => this.watchReplication());
     await step('pool', () => this.watchPool());
@@ -117,8 +118,7 @@ export class Sweeper {
   private async destroy(clone: Clone, reason: 'expired' | 'idle', still: (c: Clone) => boolean): Promise<void> {
     const owner = clone.owner ?? 'local';
     this.events.emit('clone.expiring', { name: clone.name, reason, expires_at: clone.expires_at ?? null }, owner);
-    await (await import('../engine/clone-manage.js')).destroyClone(clone.name, this.deps, { onlyIf: still });
-    this.events.emit('clone.destroyed', { name: clone.name, reason }, owner);
+    await (await import('../engine/clone-manage.js')).destroyClone(clone.name, this.deps, { onlyIf: still, event: { reason } }).finally(() => this.events.pump());
     this.deps.logger.info(`clone ${clone.name} of ${owner} ${reason}: destroyed`);
   }
 
@@ -172,8 +172,8 @@ export class Sweeper {
     if (this.snapshotting) return;
     this.snapshotting = true;
     try {
-      const snapshot = await (await import('../engine/snapshot-create.js')).createSnapshot(this.deps, { scheduled: true });
-      this.events.emit('snapshot.created', { id: snapshot.id, gtid: snapshot.gtid, data_state_at: snapshot.data_state_at, by: 'schedule' });
+      await (await import('../engine/snapshot-create.js')).createSnapshot(this.deps, { scheduled: true, event: { by: 'schedule' } });
+      this.events.pump();
     } catch (error) {
       this.deps.logger.warn('scheduled snapshot failed', { error: messageOf(error) });
     } finally {

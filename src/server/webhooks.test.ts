@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../log.js';
-import { memoryEventLog } from './event-log.js';
+import { memoryEventLog } from '../state/event-log.js';
 import { EventBus } from './events.js';
 import { memoryOutbox } from './webhook-outbox.js';
 import { signature, startWebhooks } from './webhooks.js';

@@ -3,7 +3,7 @@
  * `loadgen` service of the topology sets, and writes a row per interval into `repl_status` on the
  * source, as in the seed, reconnecting on its own when the source restarts. Ends on SIGTERM.
  */
-import { startLoadEmulator } from '../demo/load-emulator.js';
+import { startLoadEmulator } from '../mysql/load-emulator.js';
 import { messageOf } from '../errors.js';
 import { readLoadgenEnv, readPasswordFile } from './loadgen-env.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
-import { freePort } from '../../src/demo/free-port.js';
+import { freePort } from '../../src/free-port.js';
 import { createDockerClient } from '../../src/docker/client.js';
 import { execIn } from '../../src/docker/exec.js';
 import { rootTag } from '../../src/labels.js';

@@ -131,7 +131,7 @@ describe('kill -9 at random points, then one command', { skip: skipUnless('root'
   async function assertTrueAge(snapshot: Snapshot, what: string): Promise<void> {
     const clone = await createClone({ name: `age-${snapshot.id.toLowerCase().replace(/[^a-z0-9]/g, '')}`, snapshot: snapshot.id }, root.deps);
     try {
-      const newest = Date.parse(`${await mariadbQuery(clone, "SELECT DATE_FORMAT(MAX(created_at), '%Y-%m-%dT%H:%i:%s.%fZ') FROM docker.repl_status")}`);
+      const newest = Date.parse(`${await mariadbQuery(clone, "SELECT DATE_FORMAT(MAX(`ts`), '%Y-%m-%dT%H:%i:%s.%fZ') FROM docker.repl_status")}`);
       const claimed = Date.parse(snapshot.data_state_at);
       // Whole seconds of Seconds_Behind_Master, and one 100 ms write interval.
       assert.ok(Math.abs(newest - claimed) <= 2_000, `${what}: snapshot ${snapshot.id}: newest row ${new Date(newest).toISOString()}, data_state_at ${snapshot.data_state_at}`);

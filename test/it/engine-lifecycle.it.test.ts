@@ -21,7 +21,7 @@ import { replicaConnectOptions } from '../../src/engine/servers.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
 import { DollyError } from '../../src/errors.js';
 import { signature } from '../../src/server/webhooks.js';
-import { freePort } from '../../src/demo/free-port.js';
+import { freePort } from '../../src/free-port.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { createTestRoot, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
 import { adminToken, spawnEngine, type EngineProcess } from '../support/engine-server.js';

@@ -39,6 +39,11 @@ describe('the load emulator image (TypeScript + mysql2)', { skip: skipUnless('do
             : 0;
         }
         assert.ok(rows >= 5, `rows written: ${rows}`);
+        // The seed's table: repl_status (`id`, `ts`), its newest row seconds old.
+        const columns = await sql.query<{ name: string }>('SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', ['docker', 'repl_status']);
+        assert.deepEqual(columns.map((c) => c.name), ['id', 'ts']);
+        const [age] = await sql.query<{ s: number }>('SELECT TIMESTAMPDIFF(SECOND, MAX(ts), NOW(6)) AS s FROM docker.repl_status');
+        assert.ok(Number(age?.s) < 10, `the newest row is ${age?.s} s old`);
       } finally {
         await sql.close();
       }

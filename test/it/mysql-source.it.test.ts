@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createDockerClient } from '../../src/docker/client.js';
 import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
-import { freePort } from '../../src/demo/free-port.js';
+import { freePort } from '../../src/free-port.js';
 import { SourceError } from '../../src/errors.js';
 import { checkSource } from '../../src/mysql/source-check.js';
 import { connectSql } from '../../src/mysql/sql-client.js';

@@ -15,7 +15,7 @@ import { getReplicaStatus } from '../../src/engine/replica-status.js';
 import { replicaConnectOptions } from '../../src/engine/servers.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { connectSql, type SqlClient } from '../../src/mysql/sql-client.js';
-import { storeEventLog } from '../../src/server/event-log.js';
+import { storeEventLog } from '../../src/state/event-log.js';
 import type { CloneView } from '../../src/model/wire.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
 import { createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';

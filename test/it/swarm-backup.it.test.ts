@@ -102,7 +102,7 @@ describe('swarm bootstrap --method backup on a 3-node sandbox: mariadb-backup in
     const sourceGtid = await onSource('SELECT @@gtid_binlog_pos');
     assert.ok(seqOf(sourceGtid) > seqOf(result.gtid), 'rows were written after the backup');
     await eventually('the replica caught up', async () => seqOf((await swarmReplicaStatus(topology()))?.gtid ?? '') >= seqOf(sourceGtid), 120_000);
-    const sql = `SELECT COUNT(*), COUNT(DISTINCT id), COALESCE(SUM(id), 0), COALESCE(BIT_XOR(CRC32(CONCAT_WS(',', id, created_at))), 0) FROM docker.repl_status WHERE id <= ${upTo}`;
+    const sql = `SELECT COUNT(*), COUNT(DISTINCT id), COALESCE(SUM(id), 0), COALESCE(BIT_XOR(CRC32(CONCAT_WS(',', id, ts))), 0) FROM docker.repl_status WHERE id <= ${upTo}`;
     assert.equal(await onReplica(sql), await onSource(sql), 'same rows up to a common GTID: none lost, none twice');
     const status = await swarmReplicaStatus(topology());
     assert.ok(status?.io_running && status.sql_running && status.last_error === null, JSON.stringify(status));

@@ -218,7 +218,7 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
     const bound = seqOf(sourceGtid);
     assert.ok(bound > 0);
     const upTo = await onSource(`SELECT MAX(id) FROM docker.repl_status`);
-    const sql = `SELECT COUNT(*), COALESCE(SUM(id), 0), COALESCE(BIT_XOR(CRC32(CONCAT_WS(',', id, created_at))), 0) FROM docker.repl_status WHERE id <= ${Number(upTo)}`;
+    const sql = `SELECT COUNT(*), COALESCE(SUM(id), 0), COALESCE(BIT_XOR(CRC32(CONCAT_WS(',', id, ts))), 0) FROM docker.repl_status WHERE id <= ${Number(upTo)}`;
     assert.equal(await onReplicaSql(sql), await onSource(sql));
     const status = await swarmReplicaStatus(topology());
     assert.ok(status?.io_running && status.sql_running && status.last_error === null, JSON.stringify(status));

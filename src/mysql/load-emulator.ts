@@ -1,6 +1,6 @@
 import { messageOf } from '../errors.js';
-import { quoteIdentifier } from '../mysql/identifiers.js';
-import { connectSql, type ConnectOptions, type SqlClient } from '../mysql/sql-client.js';
+import { quoteIdentifier } from './identifiers.js';
+import { connectSql, type ConnectOptions, type SqlClient } from './sql-client.js';
 
 export interface LoadEmulatorOptions {
   /** The database that gets `repl_status` (the seed's `docker`). */
@@ -22,8 +22,8 @@ export interface LoadEmulator {
 }
 
 /**
- * The seed's "production load": one row per interval into `<database>.repl_status` (id
- * AUTO_INCREMENT, created_at TIMESTAMP(6)), made if missing. A failed write drops the connection;
+ * The seed's "production load": one row per interval into `<database>.repl_status`, the seed's
+ * table (`id` AUTO_INCREMENT, `ts` TIMESTAMP(6)), made if missing. A failed write drops the connection;
  * the next tick connects again, so the emulator rides out a restart of the source.
  */
 export async function startLoadEmulator(connect: ConnectOptions, opts: LoadEmulatorOptions): Promise<LoadEmulator> {
@@ -33,7 +33,7 @@ export async function startLoadEmulator(connect: ConnectOptions, opts: LoadEmula
     await client.execute(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(opts.database)}`);
     await client.execute(
       `CREATE TABLE IF NOT EXISTS ${table} (id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, ` +
-        'created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB',
+        '`ts` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB',
     );
   } catch (error) {
     await client.close();
@@ -48,7 +48,7 @@ export async function startLoadEmulator(connect: ConnectOptions, opts: LoadEmula
   const tick = async (): Promise<void> => {
     try {
       client ??= await connectSql({ ...connect, connectTimeoutMs: Math.min(connect.connectTimeoutMs ?? 2000, opts.intervalMs * 2) });
-      await client.execute(`INSERT INTO ${table} (created_at) VALUES (NOW(6))`);
+      await client.execute(`INSERT INTO ${table} (ts) VALUES (NOW(6))`);
       const [row] = await client.query<{ id: unknown }>('SELECT LAST_INSERT_ID() AS id');
       last = Number(row?.id ?? last);
     } catch (error) {

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { ResourceExhaustedError } from '../errors.js';
+import { ResourceExhaustedError } from './errors.js';
 
 /** Ports clones take (src/engine/ports.ts); a demo or test server stays out of them. */
 const AVOID = { from: 6000, to: 6099 };

@@ -1,6 +1,6 @@
 import { AlreadyExistsError } from '../errors.js';
-import { currentOwner, ownerAlive } from '../state/owner.js';
-import type { StateStore } from '../state/store.js';
+import { currentOwner, ownerAlive } from './owner.js';
+import type { StateStore } from './store.js';
 
 /** The engine that serves a root, as recorded in its store. */
 export interface EngineClaim {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { StateStore } from '../state/store.js';
+import type Database from 'better-sqlite3';
+import type { StateStore } from './store.js';
 
 /** What the engine tells webhooks and the events stream about. */
 export type EventType =
@@ -40,6 +41,14 @@ export interface EventLog {
   last(): number;
 }
 
+/** An event to record: what `append` and a job's commit are given (the log adds id, seq and time). */
+export interface EventDraft {
+  type: EventType;
+  data: Record<string, unknown>;
+  /** The token name a clone event concerns; absent for events about the whole root. */
+  owner?: string;
+}
+
 /** Events kept in the store: the newest this many (older ones are dropped as new ones come). */
 const KEEP = 10_000;
 
@@ -47,18 +56,23 @@ function newEvent(seq: number, type: EventType, data: Record<string, unknown>, o
   return { id: randomBytes(8).toString('hex'), seq, type, at: now.toISOString(), ...(owner !== undefined ? { owner } : {}), data };
 }
 
+/**
+ * Appends an event to the `events` table (migration 4), in the transaction `db` is in: a job's
+ * commit records its event with the change it makes, so neither is ever kept without the other.
+ */
+export function appendEvent(db: Database.Database, event: EventDraft, at: Date): DollyEvent {
+  const draft = newEvent(0, event.type, event.data, event.owner, at);
+  const { seq, ...body } = draft;
+  const row = db.prepare('INSERT INTO events (body) VALUES (?)').run(JSON.stringify(body));
+  const appended = { ...draft, seq: Number(row.lastInsertRowid) };
+  db.prepare('DELETE FROM events WHERE seq <= ?').run(appended.seq - KEEP);
+  return appended;
+}
+
 /** The log as the `events` table of the root's store (migration 4). */
 export function storeEventLog(store: StateStore, now: () => Date = () => new Date()): EventLog {
   return {
-    append: (type, data, owner) =>
-      store.transact((db) => {
-        const draft = newEvent(0, type, data, owner, now());
-        const { seq, ...body } = draft;
-        const row = db.prepare('INSERT INTO events (body) VALUES (?)').run(JSON.stringify(body));
-        const appended = { ...draft, seq: Number(row.lastInsertRowid) };
-        db.prepare('DELETE FROM events WHERE seq <= ?').run(appended.seq - KEEP);
-        return appended;
-      }),
+    append: (type, data, owner) => store.transact((db) => appendEvent(db, { type, data, ...(owner !== undefined ? { owner } : {}) }, now())),
     after: (seq, limit) =>
       store
         .query((db) => db.prepare('SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as { seq: number; body: string }[])
