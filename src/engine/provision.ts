@@ -13,7 +13,7 @@ import { FailedPreconditionError } from '../errors.js';
 import type { EngineDeps } from './context.js';
 import { containerName } from '../runtime/docker-runtime.js';
 import { restoreBackup, type BackupInput } from './restore-backup.js';
-import { ADMIN_USER, REPLICA, waitUntilAnswering } from './servers.js';
+import { ADMIN_USER, replicaHostOf, restartReplicaServer } from './servers.js';
 import type { SourceSpec } from './source-url.js';
 import type { ProvisionMethod } from './provision-method.js';
 
@@ -117,9 +117,8 @@ export async function cloneInto(ctx: ProvisionContext, deps: EngineDeps): Promis
   } finally {
     await recipient.close().catch(() => undefined);
   }
-  await deps.runtime.stop(REPLICA).catch(() => undefined);
-  await deps.runtime.startExisting(REPLICA);
-  await waitUntilAnswering(deps, REPLICA, ctx.connect, ctx.signal);
+  await replicaHostOf(deps).stop().catch(() => undefined);
+  await restartReplicaServer(deps, ctx.connect, ctx.signal);
   const admin = await connectSql(ctx.connect);
   try {
     const outcome = await cloneOutcome(admin);
