@@ -37,7 +37,10 @@ export interface ParallelFigures {
 
 /** What every method needs to know. */
 export interface ProvisionContext {
+  /** The source as dolly's own clients reach it (the dump, the account copy). */
   source: SourceSpec;
+  /** The source as the replica's server reaches it (MySQL's CLONE pulls from there). */
+  replicaSource: SourceSpec;
   info: SourceInfo & { tls: boolean };
   replica: Replica;
   connect: ConnectOptions;
@@ -111,7 +114,7 @@ export async function cloneInto(ctx: ProvisionContext, deps: EngineDeps): Promis
   const recipient = await connectSql(ctx.connect);
   try {
     deps.logger.info('cloning the source with the CLONE plugin', { from: `${ctx.source.host}:${ctx.source.port}`, estimated_bytes: ctx.info.sizeBytes });
-    const { source } = ctx;
+    const source = ctx.replicaSource;
     const donor = { host: source.host, port: source.port, user: source.user, password: source.password, tls: ctx.info.tls || tlsEnforced(source.tls), ...(source.tls?.ca !== undefined ? { caFile: CONTAINER_CA_PATH } : {}) };
     await cloneFromDonor(recipient, donor, ctx.info.version);
   } finally {
