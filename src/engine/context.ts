@@ -10,6 +10,7 @@ import { StateStore } from '../state/store.js';
 import type { State } from '../state/state.js';
 import { createDriver } from '../storage/create-driver.js';
 import type { StorageDriver } from '../storage/driver.js';
+import type { ReplicaHost } from './replica-host.js';
 
 export const DEFAULT_ROOT = '/var/lib/dolly';
 
@@ -26,6 +27,8 @@ export interface EngineDeps {
   driver(state: State): StorageDriver;
   /** Whether a clone port is free where clones run (default: bind it on this host). */
   portFree?: (port: number, host: string) => Promise<boolean>;
+  /** Where the replica's server runs (default: a container on `docker`, see replica-host.ts). */
+  replicaHost?: ReplicaHost;
   /** Told each step of a long operation as it is done (the CLI prints them; the API streams them). */
   progress?: (step: string) => void;
 }

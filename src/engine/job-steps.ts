@@ -5,7 +5,7 @@ import { connectSql } from '../mysql/sql-client.js';
 import type { Clone, JobStep } from '../state/state.js';
 import { removeRunDir, type EngineDeps } from './context.js';
 import { accountTablesPath } from './prepare.js';
-import { REPLICA, cloneConnectOptions, cloneFlavor, cloneServerName, cloneSpec, replicaConnectOptions, startAndWait, waitUntilAnswering } from './servers.js';
+import { REPLICA, cloneConnectOptions, cloneFlavor, cloneServerName, cloneSpec, replicaConnectOptions, replicaHostOf, restartReplicaServer, startAndWait } from './servers.js';
 
 /** How long a step that talks to the replica may take to connect and answer. */
 const STEP_SQL_TIMEOUT_MS = 10_000;
@@ -38,7 +38,7 @@ export function describeStep(step: JobStep): string {
 export async function runStep(deps: EngineDeps, step: JobStep): Promise<void> {
   switch (step.do) {
     case 'remove-server':
-      return deps.runtime.remove(step.name);
+      return step.name === REPLICA ? replicaHostOf(deps).remove() : deps.runtime.remove(step.name);
     case 'remove-volume':
       return removeVolume(deps, step.id);
     case 'remove-run-dir':
@@ -76,7 +76,7 @@ async function removeVolume(deps: EngineDeps, id: string): Promise<void> {
 async function resumeApplier(deps: EngineDeps): Promise<void> {
   const replica = deps.store.read()?.replica;
   if (!replica) return;
-  if ((await deps.runtime.inspect(REPLICA).catch(() => null))?.state !== 'running') return; // `up` starts it, with replication
+  if ((await replicaHostOf(deps).inspect()).state !== 'running') return; // `up` starts it, with replication
   const client = await connectSql({ ...replicaConnectOptions(deps.root, replica), connectTimeoutMs: STEP_SQL_TIMEOUT_MS });
   try {
     await client.execute(flavorOps(replica.source.flavor).startApplierSql);
@@ -87,10 +87,9 @@ async function resumeApplier(deps: EngineDeps): Promise<void> {
 
 async function startReplica(deps: EngineDeps): Promise<void> {
   const replica = deps.store.read()?.replica;
-  const server = await deps.runtime.inspect(REPLICA).catch(() => null);
-  if (!replica || server === null || server.state === 'running') return;
-  await deps.runtime.startExisting(REPLICA);
-  await waitUntilAnswering(deps, REPLICA, replicaConnectOptions(deps.root, replica));
+  const server = await replicaHostOf(deps).inspect();
+  if (!replica || server.state !== 'stopped') return;
+  await restartReplicaServer(deps, replicaConnectOptions(deps.root, replica));
 }
 
 /** A reset's way back: the clone's entry as it was, and its server started on its old volume. */

@@ -13,7 +13,7 @@ import { FailedPreconditionError } from '../errors.js';
 import type { EngineDeps } from './context.js';
 import { containerName } from '../runtime/docker-runtime.js';
 import { restoreBackup, type BackupInput } from './restore-backup.js';
-import { ADMIN_USER, REPLICA, waitUntilAnswering } from './servers.js';
+import { ADMIN_USER, replicaHostOf, restartReplicaServer } from './servers.js';
 import type { SourceSpec } from './source-url.js';
 import type { ProvisionMethod } from './provision-method.js';
 
@@ -37,7 +37,10 @@ export interface ParallelFigures {
 
 /** What every method needs to know. */
 export interface ProvisionContext {
+  /** The source as dolly's own clients reach it (the dump, the account copy). */
   source: SourceSpec;
+  /** The source as the replica's server reaches it (MySQL's CLONE pulls from there). */
+  replicaSource: SourceSpec;
   info: SourceInfo & { tls: boolean };
   replica: Replica;
   connect: ConnectOptions;
@@ -111,15 +114,14 @@ export async function cloneInto(ctx: ProvisionContext, deps: EngineDeps): Promis
   const recipient = await connectSql(ctx.connect);
   try {
     deps.logger.info('cloning the source with the CLONE plugin', { from: `${ctx.source.host}:${ctx.source.port}`, estimated_bytes: ctx.info.sizeBytes });
-    const { source } = ctx;
+    const source = ctx.replicaSource;
     const donor = { host: source.host, port: source.port, user: source.user, password: source.password, tls: ctx.info.tls || tlsEnforced(source.tls), ...(source.tls?.ca !== undefined ? { caFile: CONTAINER_CA_PATH } : {}) };
     await cloneFromDonor(recipient, donor, ctx.info.version);
   } finally {
     await recipient.close().catch(() => undefined);
   }
-  await deps.runtime.stop(REPLICA).catch(() => undefined);
-  await deps.runtime.startExisting(REPLICA);
-  await waitUntilAnswering(deps, REPLICA, ctx.connect, ctx.signal);
+  await replicaHostOf(deps).stop().catch(() => undefined);
+  await restartReplicaServer(deps, ctx.connect, ctx.signal);
   const admin = await connectSql(ctx.connect);
   try {
     const outcome = await cloneOutcome(admin);

@@ -15,7 +15,7 @@ import type { EngineDeps } from './context.js';
 import { withJob, type JobRun } from './jobs.js';
 import { reconcile } from './reconcile.js';
 import { generatePassword, generateServerId } from './names.js';
-import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaSpec, startAndWait } from './servers.js';
+import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaHostOf, replicaSpec, startReplicaServer } from './servers.js';
 import type { SourceSpec } from './source-url.js';
 
 export interface ReplicaInitOptions {
@@ -96,84 +96,92 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       return { target: REPLICA, undo: [{ do: 'forget-replica' }], reserved: replica };
     },
     async (job, reserved) => {
-      const sourceClient = await connectSql(sourceConnectOptions(source));
-      const info = await (async () => {
-        try {
-          const checked = await checkSource(sourceClient, options.databases ? { databases: options.databases } : {});
-          if (method === 'clone') await checkCloneDonor(sourceClient, checked, source.user);
-          return { ...checked, tls: await offersTls(sourceClient) };
-        } finally {
-          await sourceClient.close();
-        }
-      })();
-      const warnings: string[] = [];
-      if (info.nonInnodbTables.length > 0) {
-        const names = info.nonInnodbTables.slice(0, 5).map((t) => `${t.schema}.${t.table} (${t.engine})`);
-        const warning = `${info.nonInnodbTables.length} non-InnoDB table(s), e.g. ${names.join(', ')}: they are copied, but a snapshot can only make them consistent by blocking commits, and a crash of the replica may leave them damaged`;
-        warnings.push(warning);
-        deps.logger.warn(warning);
-      }
-      const image = await replicaImage(job, info, method, deps);
-      const state = deps.store.require();
-      await ensureImage(deps.docker, image, deps.logger);
-      const engine = await imageEngine(deps.docker, image);
-      assertEngineFits(engine, image, info);
-      if (method === 'backup') assertBackupFits(engine, image, info);
-      if (info.flavor !== 'mariadb' && (options.parallel ?? 1) > 1) {
-        throw new FailedPreconditionError(`--parallel ${options.parallel} copies MariaDB sources; the source is ${info.flavor} ${info.version}`, { hint: 'drop --parallel (one mysqldump stream), or use --method clone' });
-      }
-      const driver = deps.driver(state);
-      await driver.open();
-      const replica: Replica = {
-        ...reserved,
-        source: { ...reserved.source, flavor: info.flavor, version: info.version },
-        databases: info.databases,
-        ...(options.databases ? { replicate_only: info.databases } : {}),
-      };
-      job.update((s) => {
-        s.replica = replica;
-      });
-      job.willUndo({ do: 'remove-volume', id: REPLICA_VOLUME });
-      const data = await driver.createVolume(REPLICA_VOLUME);
-      job.willUndo({ do: 'remove-run-dir', server: REPLICA }, { do: 'remove-server', name: REPLICA });
-      // The replica's server (IO thread, CLONE) and a dump's tools container read the CA in its run dir.
-      if (source.tls?.ca !== undefined) await installReplicaCa(deps.root, source.tls.ca);
-      const connect = replicaConnectOptions(deps.root, replica);
-      const sessions = options.parallel ?? (info.flavor === 'mariadb' ? DEFAULT_PARALLEL : 1);
-      const ctx: ProvisionContext = { source, info, replica, connect, image, sessions, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) };
-      if (method === 'backup') job.willUndo({ do: 'remove-server', name: RESTORE_UNPACK }, { do: 'remove-server', name: RESTORE_PREPARE });
-      const restored = options.backup && method === 'backup' ? await restoreInto(options.backup, data, ctx, deps) : null;
-      const spec = await replicaSpec(deps, state, replica, data, info.flavor);
-      await startAndWait(deps, spec, connect, options.signal);
-      const copied = restored ?? (method === 'clone' ? await cloneInto(ctx, deps) : await dumpInto(ctx, deps));
-      const admin = await connectSql(connect);
+      // dolly's own clients reach the source as its replica host says (a Swarm: through the replica's task).
+      const host = replicaHostOf(deps);
+      const reach = await host.sourceForDolly(source);
       try {
-        // The source's accounts, so every DEFINER resolves (their later changes come by replication);
-        // a physical copy has them already.
-        if (method === 'dump') await copySourceAccounts(source, admin, info.flavor, warnings, deps);
-        if (!info.tls && !tlsEnforced(source.tls)) deps.logger.warn('the source offers no TLS: replication from it runs unencrypted');
-        const endpoint = { host: source.host, port: source.port, user: source.user, password: source.password, ...replicationTls(source.tls, info.tls) };
-        await startReplication(admin, info.flavor, endpoint, copied.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
-        await assertReplicationStarted(admin, info.flavor);
+        const sourceClient = await connectSql(sourceConnectOptions(reach.source));
+        const info = await (async () => {
+          try {
+            const checked = await checkSource(sourceClient, options.databases ? { databases: options.databases } : {});
+            if (method === 'clone') await checkCloneDonor(sourceClient, checked, source.user);
+            return { ...checked, tls: await offersTls(sourceClient) };
+          } finally {
+            await sourceClient.close();
+          }
+        })();
+        const warnings: string[] = [];
+        if (info.nonInnodbTables.length > 0) {
+          const names = info.nonInnodbTables.slice(0, 5).map((t) => `${t.schema}.${t.table} (${t.engine})`);
+          const warning = `${info.nonInnodbTables.length} non-InnoDB table(s), e.g. ${names.join(', ')}: they are copied, but a snapshot can only make them consistent by blocking commits, and a crash of the replica may leave them damaged`;
+          warnings.push(warning);
+          deps.logger.warn(warning);
+        }
+        const image = await replicaImage(job, info, method, deps);
+        const state = deps.store.require();
+        await ensureImage(deps.docker, image, deps.logger);
+        const engine = await imageEngine(deps.docker, image);
+        assertEngineFits(engine, image, info);
+        if (method === 'backup') assertBackupFits(engine, image, info);
+        if (info.flavor !== 'mariadb' && (options.parallel ?? 1) > 1) {
+          throw new FailedPreconditionError(`--parallel ${options.parallel} copies MariaDB sources; the source is ${info.flavor} ${info.version}`, { hint: 'drop --parallel (one mysqldump stream), or use --method clone' });
+        }
+        const driver = deps.driver(state);
+        await driver.open();
+        const replica: Replica = {
+          ...reserved,
+          source: { ...reserved.source, flavor: info.flavor, version: info.version },
+          databases: info.databases,
+          ...(options.databases ? { replicate_only: info.databases } : {}),
+        };
+        job.update((s) => {
+          s.replica = replica;
+        });
+        job.willUndo({ do: 'remove-volume', id: REPLICA_VOLUME });
+        const data = await driver.createVolume(REPLICA_VOLUME);
+        job.willUndo({ do: 'remove-run-dir', server: REPLICA }, { do: 'remove-server', name: REPLICA });
+        // The replica's server (IO thread, CLONE) and a dump's tools container read the CA in its run dir.
+        if (source.tls?.ca !== undefined) await installReplicaCa(deps.root, source.tls.ca);
+        const connect = replicaConnectOptions(deps.root, replica);
+        const sessions = options.parallel ?? (info.flavor === 'mariadb' ? DEFAULT_PARALLEL : 1);
+        const ctx: ProvisionContext = { source: reach.source, replicaSource: host.sourceForReplica(source), info, replica, connect, image, sessions, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+        if (method === 'backup') job.willUndo({ do: 'remove-server', name: RESTORE_UNPACK }, { do: 'remove-server', name: RESTORE_PREPARE });
+        const restored = options.backup && method === 'backup' ? await restoreInto(options.backup, data, ctx, deps) : null;
+        const spec = await replicaSpec(deps, state, replica, data, info.flavor);
+        await startReplicaServer(deps, spec, connect, options.signal);
+        const copied = restored ?? (method === 'clone' ? await cloneInto(ctx, deps) : await dumpInto(ctx, deps));
+        const admin = await connectSql(connect);
+        try {
+          // The source's accounts, so every DEFINER resolves (their later changes come by replication);
+          // a physical copy has them already.
+          if (method === 'dump') await copySourceAccounts(reach.source, admin, info.flavor, warnings, deps);
+          if (!info.tls && !tlsEnforced(source.tls)) deps.logger.warn('the source offers no TLS: replication from it runs unencrypted');
+          const replicaSource = host.sourceForReplica(source);
+          const endpoint = { host: replicaSource.host, port: replicaSource.port, user: source.user, password: source.password, ...replicationTls(source.tls, info.tls) };
+          await startReplication(admin, info.flavor, endpoint, copied.gtid, replica.replicate_only ? { databases: replica.replicate_only } : {});
+          await assertReplicationStarted(admin, info.flavor);
+        } finally {
+          await admin.close();
+        }
+        await keepSourceCa(deps.root, source.tls);
+        await job.commit((s) => {
+          if (s.replica) s.replica.status = 'ready';
+        });
+        return {
+          method,
+          ...(copied.parallel ? { parallel: copied.parallel } : {}),
+          flavor: info.flavor,
+          version: info.version,
+          image,
+          databases: info.databases,
+          gtid: copied.gtid,
+          copied_bytes: copied.bytes,
+          seconds: (Date.now() - started) / 1000,
+          warnings,
+        };
       } finally {
-        await admin.close();
+        await reach.close();
       }
-      await keepSourceCa(deps.root, source.tls);
-      await job.commit((s) => {
-        if (s.replica) s.replica.status = 'ready';
-      });
-      return {
-        method,
-        ...(copied.parallel ? { parallel: copied.parallel } : {}),
-        flavor: info.flavor,
-        version: info.version,
-        image,
-        databases: info.databases,
-        gtid: copied.gtid,
-        copied_bytes: copied.bytes,
-        seconds: (Date.now() - started) / 1000,
-        warnings,
-      };
     },
   );
 }

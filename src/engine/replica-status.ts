@@ -4,7 +4,7 @@ import { applyRate } from '../mysql/gtid-count.js';
 import { appliedTransactions, replicaStatus, type ReplicaStatus } from '../mysql/replication.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';
 import type { EngineDeps } from './context.js';
-import { REPLICA, replicaConnectOptions } from './servers.js';
+import { replicaConnectOptions, replicaHostOf } from './servers.js';
 import { poolFullView } from './pool-space.js';
 
 export interface ReplicaStatusView extends ReplicaStatus {
@@ -45,7 +45,7 @@ export async function getReplicaStatus(deps: EngineDeps, options: ReplicaStatusO
   const state = await deps.store.require();
   const replica = state.replica;
   if (!replica) throw new FailedPreconditionError('there is no replica', { hint: 'run `dolly replica init --source mysql://...`' });
-  const server = (await deps.runtime.inspect(REPLICA).catch(() => null))?.state ?? 'missing';
+  const server = (await replicaHostOf(deps).inspect().catch(() => null))?.state ?? 'missing';
   const base = { server, source: `${replica.source.host}:${replica.source.port}`, databases: replica.databases, source_tls: replica.source.tls_mode ?? 'preferred' };
   if (server !== 'running') {
     return { ...base, ...UNREAD, last_error: `the replica's server is ${server}` };

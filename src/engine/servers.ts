@@ -13,8 +13,9 @@ import { prepareRunDir, runDir, type EngineDeps } from './context.js';
 import { CLONE_TLS_FILES, caPath, issueServerCert } from './tls.js';
 import { cloneContainerLimits, cloneLimits, cloneServerArgs, replicaContainerLimits } from './clone-limits.js';
 import { CLONE_PRIVILEGES, accountInitSql, productionAccountInitSql } from './server-config.js';
+import { REPLICA_SERVER, localReplicaHost, type ReplicaHost } from './replica-host.js';
 
-export const REPLICA = 'replica';
+export const REPLICA = REPLICA_SERVER;
 export const REPLICA_VOLUME = 'replica';
 export const ADMIN_USER = 'dolly_admin';
 export const CLONE_USER = 'dolly';
@@ -118,19 +119,52 @@ export async function startAndWait(deps: EngineDeps, spec: ServerSpec, connect: 
   }
 }
 
+/** The root's replica host: the one its composition root gave, else a container on its engine. */
+export function replicaHostOf(deps: EngineDeps): ReplicaHost {
+  return deps.replicaHost ?? localReplicaHost(deps.runtime);
+}
+
+/** Starts the replica's server from its spec wherever it runs, and waits until it answers. */
+export async function startReplicaServer(deps: EngineDeps, spec: ServerSpec, connect: ConnectOptions, signal?: AbortSignal): Promise<number> {
+  const host = replicaHostOf(deps);
+  await host.start(spec);
+  try {
+    return await waitUntilAnswering(deps, REPLICA, connect, signal);
+  } catch (error) {
+    await host.remove().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Starts the stopped replica's server again and waits until it answers. */
+export async function restartReplicaServer(deps: EngineDeps, connect: ConnectOptions, signal?: AbortSignal): Promise<number> {
+  await replicaHostOf(deps).startExisting();
+  return waitUntilAnswering(deps, REPLICA, connect, signal);
+}
+
+/** What a wait asks of a server: the replica through its host, any other by its runtime name. */
+function watched(deps: EngineDeps, server: string): { inspect(): Promise<{ state: string; restarts: number } | null>; logs(tail: number): Promise<string> } {
+  if (server === REPLICA) {
+    const host = replicaHostOf(deps);
+    return { inspect: () => host.inspect(), logs: (tail) => host.logs(tail) };
+  }
+  return { inspect: () => deps.runtime.inspect(server).catch(() => null), logs: (tail) => deps.runtime.logs(server, tail) };
+}
+
 /** Waits for a running server to answer, failing fast (with its last log lines) if it exits. */
 export async function waitUntilAnswering(deps: EngineDeps, server: string, connect: ConnectOptions, signal?: AbortSignal): Promise<number> {
   // A server with a restart policy may be restarted a few times while it comes up (a first
   // initialisation that died is made again); more than that, or any restart of a server without
   // one, counts as dead.
-  const restarts = (await deps.runtime.inspect(server).catch(() => null))?.restarts ?? 0;
+  const target = watched(deps, server);
+  const restarts = (await target.inspect().catch(() => null))?.restarts ?? 0;
   try {
     return await waitForServer(connect, {
       timeoutMs: READY_TIMEOUT_MS,
       ...(signal ? { signal } : {}),
       alive: async () => {
-        const info = await deps.runtime.inspect(server).catch(() => null);
-        if (info === null || info.restarts > restarts + RESTARTS_WHILE_STARTING) return false;
+        const info = await target.inspect().catch(() => null);
+        if (info === null || info.state === 'missing' || info.restarts > restarts + RESTARTS_WHILE_STARTING) return false;
         return info.state === 'running' || info.restarts > restarts;
       },
     });
@@ -140,7 +174,7 @@ export async function waitUntilAnswering(deps: EngineDeps, server: string, conne
     const initLog = await readFile(join(dir, 'init-datadir.log'), 'utf8').catch(() => '');
     // The first errors of a failed initialisation go last: the last lines are the ones logged.
     const initErrors = initLog.split('\n').filter((line) => line.includes('[ERROR]')).slice(0, 3);
-    const logs = `${await deps.runtime.logs(server, 20)}\n${errorLog}\n${initErrors.join('\n')}`.trim();
+    const logs = `${await target.logs(20).catch(() => '')}\n${errorLog}\n${initErrors.join('\n')}`.trim();
     if (logs !== '') deps.logger.error('server did not become ready', { server, log: logs.split('\n').slice(-6) });
     throw error;
   }

@@ -10,7 +10,7 @@ import { withJob, type JobRun } from './jobs.js';
 import { snapshotId } from './names.js';
 import { reconcile } from './reconcile.js';
 import { prepareServerName, prepareSnapshot } from './prepare.js';
-import { REPLICA, REPLICA_VOLUME, replicaConnectOptions, waitUntilAnswering } from './servers.js';
+import { REPLICA_VOLUME, replicaConnectOptions, replicaHostOf, restartReplicaServer } from './servers.js';
 
 /**
  * `dolly snapshot create`: pauses the replica's applier, blocks commits of non-transactional
@@ -134,12 +134,12 @@ async function stoppedSnapshot(deps: EngineDeps, job: JobRun, state: State, driv
     await client.close();
   }
   const started = Date.now();
-  await deps.runtime.stop(REPLICA, 600);
+  const host = replicaHostOf(deps);
+  await host.stop(600);
   try {
     await driver.snapshot(REPLICA_VOLUME, volume);
   } finally {
-    await deps.runtime.startExisting(REPLICA);
-    await waitUntilAnswering(deps, REPLICA, connect);
+    await restartReplicaServer(deps, connect);
     pause.pauseMs = Date.now() - started;
   }
   // The replica starts with replication (skip-slave-start is a clone's flag, not the replica's).

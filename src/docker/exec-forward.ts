@@ -1,0 +1,82 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import type { DockerClient } from './client.js';
+
+/** Where a container reaches the target (a Swarm service name on the stack's network, or 127.0.0.1 inside it). */
+export interface ForwardTarget {
+  host: string;
+  port: number;
+}
+
+/** A local port that reaches the target as a container sees it. */
+export interface ExecForward {
+  /** 127.0.0.1:port on this machine. */
+  readonly port: number;
+  /** Connections made through it so far. */
+  connections(): number;
+  /** Stops listening and ends every open connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * The shell a connection runs in the container: opens TCP to `$0:$1` with bash's /dev/tcp (no extra
+ * tool in the image) and copies both ways; it exits when either side ends.
+ */
+const PIPE = 'exec 3<>"/dev/tcp/$0/$1" || exit 75; cat <&3 & cat >&3; kill $! 2>/dev/null; wait';
+
+/**
+ * Listens on 127.0.0.1 (a free port) and pipes each connection, through a `docker exec` in
+ * `containerId` on `engine`, to `target` as that container sees it. How dolly's own clients (mysql2,
+ * mariadb-dump) reach a source that only the replica's Swarm task can reach, over the stack's
+ * network: the same code then serves a local and a Swarm replica. Nothing is published on any
+ * network; the exec carries no secret (the client's protocol does, end to end, TLS included).
+ */
+export async function forwardThroughContainer(engine: DockerClient, containerId: string, target: ForwardTarget): Promise<ExecForward> {
+  const open = new Set<Socket>();
+  let count = 0;
+  const server = createServer((socket) => {
+    count += 1;
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+    pipe(engine, containerId, target, socket).catch(() => socket.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => count,
+    close: async () => {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function pipe(engine: DockerClient, containerId: string, target: ForwardTarget, socket: Socket): Promise<void> {
+  socket.pause();
+  const exec = await engine.getContainer(containerId).exec({
+    Cmd: ['bash', '-c', PIPE, target.host, String(target.port)],
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+  });
+  const stream = await exec.start({ hijack: true, stdin: true });
+  const out = new PassThrough();
+  // The container's stderr (a refused connection) is not the protocol's: it is dropped.
+  engine.modem.demuxStream(stream, out, new PassThrough().resume());
+  out.pipe(socket);
+  socket.pipe(stream);
+  socket.resume();
+  const end = (): void => {
+    socket.destroy();
+    stream.destroy();
+  };
+  stream.on('end', end);
+  stream.on('close', end);
+  stream.on('error', end);
+  socket.on('close', end);
+  socket.on('error', end);
+}
