@@ -7,7 +7,7 @@
  *
  *   node --import tsx bench/swarm.ts [--quick] [--json [FILE]]
  *
- * Needs what `make bench` needs, and the images dolly/loadgen:0.1.0 and dolly/swarm-node. Its
+ * Needs what `make bench` needs, and the images dolly/loadgen:0.2.0 and dolly/swarm-node. Its
  * root is /var/tmp/dolly-bench-swarm-<tag>; everything is removed at the end, also on failure.
  */
 import { randomBytes } from 'node:crypto';

@@ -3,7 +3,8 @@ import { DEFAULT_IMAGE } from '../docker/image-build.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** The load emulator's image (built locally like the MariaDB image; no registry here). */
-export const DEFAULT_LOADGEN_IMAGE = 'dolly/loadgen:0.1.0';
+/** 0.2.0: writes the seed's `repl_status (id, ts)` (0.1.0 wrote `created_at`); a new tag, so a machine with the old image builds it again. */
+export const DEFAULT_LOADGEN_IMAGE = 'dolly/loadgen:0.2.0';
 /** Where the source's root password comes from unless the config says otherwise. */
 export const DEFAULT_PASSWORD_ENV = 'DOLLY_SOURCE_PASSWORD';
 
