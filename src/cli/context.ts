@@ -51,11 +51,18 @@ export function cliContext(options: GlobalOptions): CliContext {
   };
 }
 
-/** The composition root's choice of engine: the root's Docker endpoints file names where its servers run, else the local engine. */
+/**
+ * The composition root's choice of engine: where the root's replica is a Swarm service, its servers
+ * run on the engine the root's Docker endpoints file names (the pool node's); otherwise, and with
+ * no such file, on the local engine — a root whose replica dolly runs itself keeps it where it is.
+ */
 export async function localEngineDeps(rootOption: string | undefined, logger: Logger): Promise<EngineDeps> {
   const { createEngineDeps, resolveRoot } = await import('../engine/context.js');
   const { serversEndpoint } = await import('../docker/endpoints.js');
-  return createEngineDeps(rootOption, logger, await serversEndpoint(resolveRoot(rootOption)));
+  const { StateStore } = await import('../state/store.js');
+  const root = resolveRoot(rootOption);
+  const swarm = new StateStore(root).read()?.swarm !== undefined;
+  return createEngineDeps(root, logger, swarm ? await serversEndpoint(root) : undefined);
 }
 
 function interruptible(logger: Logger): AbortController {

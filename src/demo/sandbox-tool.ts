@@ -28,8 +28,11 @@ export interface SandboxToolRun {
  * too unless `capture`. An abort sends it SIGINT, which makes it undo what it made and exit.
  */
 export async function runSandboxTool(args: readonly string[], options: { capture?: boolean; signal?: AbortSignal } = {}): Promise<SandboxToolRun> {
+  const tool = sandboxToolPath();
   const tsx = import.meta.resolve('tsx');
-  const child = spawn(process.execPath, ['--import', tsx, sandboxToolPath(), ...args], { stdio: ['ignore', options.capture ? 'pipe' : 'inherit', 'inherit'] });
+  // Its own process group: a Ctrl-C in the terminal reaches dolly only, which passes one SIGINT on
+  // (a second one would make the tool quit at once instead of removing what it made).
+  const child = spawn(process.execPath, ['--import', tsx, tool, ...args], { stdio: ['ignore', options.capture ? 'pipe' : 'inherit', 'inherit'], detached: true });
   const chunks: Buffer[] = [];
   child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
   const onAbort = (): void => {

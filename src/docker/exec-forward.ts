@@ -20,9 +20,11 @@ export interface ExecForward {
 
 /**
  * The shell a connection runs in the container: opens TCP to `$0:$1` with bash's /dev/tcp (no extra
- * tool in the image) and copies both ways; it exits when either side ends.
+ * tool in the image) and copies both ways; when either direction ends (the source closed, or the
+ * client did) it stops the other and exits, which ends the exec and so the client's connection.
+ * (A job started with `&` reads /dev/null unless told otherwise: the client's side is kept on fd 4.)
  */
-const PIPE = 'exec 3<>"/dev/tcp/$0/$1" || exit 75; cat <&3 & cat >&3; kill $! 2>/dev/null; wait';
+const PIPE = 'exec 3<>"/dev/tcp/$0/$1" 4<&0 || exit 75; cat <&3 & r=$!; cat <&4 >&3 & w=$!; exec 4<&-; wait -n; kill $r $w 2>/dev/null; exit 0';
 
 /**
  * Listens on 127.0.0.1 (a free port) and pipes each connection, through a `docker exec` in
@@ -56,6 +58,11 @@ export async function forwardThroughContainer(engine: DockerClient, containerId:
 
 async function pipe(engine: DockerClient, containerId: string, target: ForwardTarget, socket: Socket): Promise<void> {
   socket.pause();
+  // The client may leave (or `close` run) while the exec is being made: then it is ended as soon as it exists.
+  let gone = false;
+  socket.once('close', () => {
+    gone = true;
+  });
   const exec = await engine.getContainer(containerId).exec({
     Cmd: ['bash', '-c', PIPE, target.host, String(target.port)],
     AttachStdin: true,
@@ -64,18 +71,26 @@ async function pipe(engine: DockerClient, containerId: string, target: ForwardTa
     Tty: false,
   });
   const stream = await exec.start({ hijack: true, stdin: true });
+  if (gone) {
+    stream.destroy();
+    return;
+  }
   const out = new PassThrough();
   // The container's stderr (a refused connection) is not the protocol's: it is dropped.
   engine.modem.demuxStream(stream, out, new PassThrough().resume());
   out.pipe(socket);
   socket.pipe(stream);
   socket.resume();
+  // The source's side ended: what is still buffered reaches the client, then its connection ends.
+  const sourceEnded = (): void => {
+    out.end();
+  };
   const end = (): void => {
     socket.destroy();
     stream.destroy();
   };
-  stream.on('end', end);
-  stream.on('close', end);
+  stream.on('end', sourceEnded);
+  stream.on('close', sourceEnded);
   stream.on('error', end);
   socket.on('close', end);
   socket.on('error', end);

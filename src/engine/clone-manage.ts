@@ -63,7 +63,7 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
           s.clones = s.clones.map((c) => (c.name === name ? { ...next, status: 'ready' } : c));
         },
         [{ do: 'remove-volume', id: before.volume }],
-        [{ type: 'clone.reset', data: { name, snapshot: next.snapshot, ...options.event }, ...(before.owner !== undefined ? { owner: before.owner } : {}) }],
+        [{ type: 'clone.reset', data: { name, snapshot: next.snapshot, ...options.event }, owner: before.owner ?? 'local' }],
       );
       reportStep(deps, `clone ${name}: ready (${Date.now() - started} ms)`);
       return { ...cloneView(state, next), ready_ms: Date.now() - started };
@@ -81,7 +81,8 @@ export async function destroyClone(name: string, deps: EngineDeps, options: { on
     if (options.onlyIf && !options.onlyIf(clone)) throw new FailedPreconditionError(`clone ${name} changed`, { hint: 'look at it again' });
     setCloneStatus(state, name, 'deleting');
     const server = cloneServerName(name);
-    const destroyed = { type: 'clone.destroyed', data: { name, ...options.event }, ...(clone.owner !== undefined ? { owner: clone.owner } : {}) } as const;
+    // Told to its owner (a clone made without a token is the host's, `local`, as its creation was).
+    const destroyed = { type: 'clone.destroyed', data: { name, ...options.event }, owner: clone.owner ?? 'local' } as const;
     return { target: name, finish: [{ do: 'remove-server', name: server }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'forget-clone', name }], events: [destroyed] };
   });
   // What the clone held is free again: the clones' cap grows by it (not all of it before btrfs's cleaner ran).

@@ -79,6 +79,26 @@ describe('a local port forwarded through docker exec in a container', { skip: sk
     assert.match(dump.stdout, /INSERT INTO `t` VALUES\s*\(1\),\s*\(2\),\s*\(3\)/);
   });
 
+  it('a connection the source ends (KILL) ends for the client too: its next query fails at once, it does not hang', async () => {
+    const port = forward?.port ?? 0;
+    const victim = await connectSql({ host: '127.0.0.1', port, user: 'app', password: PASSWORD });
+    try {
+      const [row] = await victim.query<{ id: number }>('SELECT CONNECTION_ID() AS id');
+      const killer = await connectSql({ host: '127.0.0.1', port, user: 'app', password: PASSWORD });
+      try {
+        await killer.execute(`KILL CONNECTION ${Number(row?.id)}`);
+      } finally {
+        await killer.close();
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      const started = Date.now();
+      await assert.rejects(victim.query('SELECT 1'));
+      assert.ok(Date.now() - started < 5_000, 'the client learnt of the end, not by a timeout');
+    } finally {
+      await victim.close().catch(() => undefined);
+    }
+  });
+
   it('a target the container cannot reach fails the client at once; close ends the port', async () => {
     const nowhere = await forwardThroughContainer(docker, beside, { host: 'no-such-host', port: 3306 });
     const started = Date.now();
