@@ -61,7 +61,13 @@ export async function localEngineDeps(rootOption: string | undefined, logger: Lo
   const { serversEndpoint } = await import('../docker/endpoints.js');
   const { StateStore } = await import('../state/store.js');
   const root = resolveRoot(rootOption);
-  const swarm = new StateStore(root).read()?.swarm !== undefined;
+  const store = new StateStore(root);
+  let swarm: boolean;
+  try {
+    swarm = store.read()?.swarm !== undefined;
+  } finally {
+    store.close();
+  }
   return createEngineDeps(root, logger, swarm ? await serversEndpoint(root) : undefined);
 }
 
