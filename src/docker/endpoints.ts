@@ -41,17 +41,18 @@ export async function readDockerEndpoints(root: string): Promise<DockerEndpoints
     if (typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT') return undefined;
     throw error;
   }
-  let parsed: ReturnType<typeof endpointsSchema.safeParse>;
-  try {
-    parsed = endpointsSchema.safeParse(JSON.parse(text));
-  } catch {
-    parsed = endpointsSchema.safeParse(undefined);
-  }
-  if (!parsed.success) {
-    throw new FailedPreconditionError(`${dockerEndpointsPath(root)} is not a Docker endpoints file: ${parsed.error.issues[0]?.message ?? 'not JSON'}`, {
+  const refuse = (why: string): FailedPreconditionError =>
+    new FailedPreconditionError(`${dockerEndpointsPath(root)} is not a Docker endpoints file: ${why}`, {
       hint: 'fix it (keys servers, manager, nodes; values unix:///path or tcp://HOST:PORT) or remove it to use the local engine',
     });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw refuse('not JSON');
   }
+  const parsed = endpointsSchema.safeParse(json);
+  if (!parsed.success) throw refuse(parsed.error.issues[0]?.message ?? 'unexpected content');
   return parsed.data;
 }
 

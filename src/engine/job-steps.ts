@@ -5,7 +5,7 @@ import { connectSql } from '../mysql/sql-client.js';
 import type { Clone, JobStep } from '../state/state.js';
 import { removeRunDir, type EngineDeps } from './context.js';
 import { accountTablesPath } from './prepare.js';
-import { REPLICA, cloneConnectOptions, cloneFlavor, cloneServerName, cloneSpec, replicaConnectOptions, replicaHostOf, restartReplicaServer, startAndWait } from './servers.js';
+import { cloneConnectOptions, cloneFlavor, cloneServerName, cloneSpec, replicaConnectOptions, replicaHostOf, restartReplicaServer, serverControl, startAndWait } from './servers.js';
 
 /** How long a step that talks to the replica may take to connect and answer. */
 const STEP_SQL_TIMEOUT_MS = 10_000;
@@ -38,7 +38,7 @@ export function describeStep(step: JobStep): string {
 export async function runStep(deps: EngineDeps, step: JobStep): Promise<void> {
   switch (step.do) {
     case 'remove-server':
-      return step.name === REPLICA ? replicaHostOf(deps).remove() : deps.runtime.remove(step.name);
+      return serverControl(deps, step.name).remove();
     case 'remove-volume':
       return removeVolume(deps, step.id);
     case 'remove-run-dir':

@@ -15,7 +15,7 @@ import type { EngineDeps } from './context.js';
 import { withJob, type JobRun } from './jobs.js';
 import { reconcile } from './reconcile.js';
 import { generatePassword, generateServerId } from './names.js';
-import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaHostOf, replicaSpec, startReplicaServer } from './servers.js';
+import { ADMIN_USER, REPLICA, REPLICA_VOLUME, replicaConnectOptions, replicaHostOf, replicaSpec, startAndWait } from './servers.js';
 import type { SourceSpec } from './source-url.js';
 
 export interface ReplicaInitOptions {
@@ -148,7 +148,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         if (method === 'backup') job.willUndo({ do: 'remove-server', name: RESTORE_UNPACK }, { do: 'remove-server', name: RESTORE_PREPARE });
         const restored = options.backup && method === 'backup' ? await restoreInto(options.backup, data, ctx, deps) : null;
         const spec = await replicaSpec(deps, state, replica, data, info.flavor);
-        await startReplicaServer(deps, spec, connect, options.signal);
+        await startAndWait(deps, spec, connect, options.signal);
         const copied = restored ?? (method === 'clone' ? await cloneInto(ctx, deps) : await dumpInto(ctx, deps));
         const admin = await connectSql(connect);
         try {

@@ -110,11 +110,12 @@ export async function cloneSpec(deps: EngineDeps, state: State, clone: Clone, da
 
 /** Starts a spec and waits until a real query answers; removes the container if it never does. */
 export async function startAndWait(deps: EngineDeps, spec: ServerSpec, connect: ConnectOptions, signal?: AbortSignal): Promise<number> {
-  await deps.runtime.start(spec);
+  const server = serverControl(deps, spec.name);
+  await server.start(spec);
   try {
     return await waitUntilAnswering(deps, spec.name, connect, signal);
   } catch (error) {
-    await deps.runtime.remove(spec.name).catch(() => undefined);
+    await server.remove().catch(() => undefined);
     throw error;
   }
 }
@@ -124,31 +125,29 @@ export function replicaHostOf(deps: EngineDeps): ReplicaHost {
   return deps.replicaHost ?? localReplicaHost(deps.runtime);
 }
 
-/** Starts the replica's server from its spec wherever it runs, and waits until it answers. */
-export async function startReplicaServer(deps: EngineDeps, spec: ServerSpec, connect: ConnectOptions, signal?: AbortSignal): Promise<number> {
-  const host = replicaHostOf(deps);
-  await host.start(spec);
-  try {
-    return await waitUntilAnswering(deps, REPLICA, connect, signal);
-  } catch (error) {
-    await host.remove().catch(() => undefined);
-    throw error;
-  }
-}
-
 /** Starts the stopped replica's server again and waits until it answers. */
 export async function restartReplicaServer(deps: EngineDeps, connect: ConnectOptions, signal?: AbortSignal): Promise<number> {
   await replicaHostOf(deps).startExisting();
   return waitUntilAnswering(deps, REPLICA, connect, signal);
 }
 
-/** What a wait asks of a server: the replica through its host, any other by its runtime name. */
-function watched(deps: EngineDeps, server: string): { inspect(): Promise<{ state: string; restarts: number } | null>; logs(tail: number): Promise<string> } {
-  if (server === REPLICA) {
-    const host = replicaHostOf(deps);
-    return { inspect: () => host.inspect(), logs: (tail) => host.logs(tail) };
-  }
-  return { inspect: () => deps.runtime.inspect(server).catch(() => null), logs: (tail) => deps.runtime.logs(server, tail) };
+/**
+ * How the engine starts, watches and removes one of its servers: the replica through its host
+ * (wherever it runs), any other by its runtime name. The one place that tells them apart.
+ */
+export function serverControl(deps: EngineDeps, server: string): Pick<ReplicaHost, 'start' | 'inspect' | 'logs' | 'remove'> {
+  if (server === REPLICA) return replicaHostOf(deps);
+  return {
+    start: async (spec) => {
+      await deps.runtime.start(spec);
+    },
+    inspect: async () => {
+      const info = await deps.runtime.inspect(server).catch(() => null);
+      return { state: info?.state ?? 'missing', restarts: info?.restarts ?? 0 };
+    },
+    logs: (tail) => deps.runtime.logs(server, tail),
+    remove: () => deps.runtime.remove(server),
+  };
 }
 
 /** Waits for a running server to answer, failing fast (with its last log lines) if it exits. */
@@ -156,7 +155,7 @@ export async function waitUntilAnswering(deps: EngineDeps, server: string, conne
   // A server with a restart policy may be restarted a few times while it comes up (a first
   // initialisation that died is made again); more than that, or any restart of a server without
   // one, counts as dead.
-  const target = watched(deps, server);
+  const target = serverControl(deps, server);
   const restarts = (await target.inspect().catch(() => null))?.restarts ?? 0;
   try {
     return await waitForServer(connect, {
