@@ -19,7 +19,6 @@ import { initPool } from '../src/engine/pool-init.js';
 import { createLogger } from '../src/log.js';
 import { connectSql } from '../src/mysql/sql-client.js';
 import { swarmBootstrap, swarmReplicaConnect } from '../src/swarm/deploy/bootstrap.js';
-import { readReplicaAdmin } from '../src/swarm/deploy/replica-prep.js';
 import { swarmDeploy, swarmDestroy, waitForServices, type SwarmDeps } from '../src/swarm/deploy/swarm-deploy.js';
 import { swarmTarget } from '../src/swarm/deploy/swarm-target.js';
 import { sourceSql } from '../src/swarm/deploy/tasks.js';
@@ -60,9 +59,8 @@ async function fillSource(swarm: SwarmDeps, bytes: number): Promise<number> {
 /** The seed's way on the pool node: FTWRL on the replica, copy its files into a container, `docker commit` it. */
 async function seedCommit(swarm: SwarmDeps): Promise<{ pause_seconds: number; image_bytes: number }> {
   const engine = swarm.engines(topology.pool.node);
-  const admin = await readReplicaAdmin(topology.pool);
-  if (!engine || !admin) throw new Error('no pool node engine or replica account');
-  const client = await connectSql(swarmReplicaConnect(topology, admin));
+  if (!engine) throw new Error('no pool node engine');
+  const client = await connectSql(swarmReplicaConnect(topology));
   const name = `dolly-bench-seed-${randomBytes(3).toString('hex')}`;
   const image = `dolly-bench-seed:${randomBytes(3).toString('hex')}`;
   try {

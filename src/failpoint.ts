@@ -9,9 +9,23 @@
  *   before the snapshot is taken;
  * - `snapshot.taken`: the snapshot taken, the applier still paused;
  * - `snapshot.prepared`: the applier running again; the snapshot's volume prepared, its prepare
- *   server's container and run directory still there, the snapshot not yet sealed nor recorded.
+ *   server's container and run directory still there, the snapshot not yet sealed nor recorded;
+ * - `replica-init.reserved`: `replica init` (and `swarm bootstrap`), the replica recorded as creating;
+ * - `replica-init.volume`: its volume made, its server not started;
+ * - `replica-init.started`: its server answering (a Swarm service scaled to one), nothing copied;
+ * - `replica-init.copied`: the copy in, replication not started;
+ * - `replica-init.replicating`: replication running, the replica not yet recorded as ready.
  */
-export const FAILPOINTS = ['snapshot.paused', 'snapshot.taken', 'snapshot.prepared'] as const;
+export const FAILPOINTS = [
+  'snapshot.paused',
+  'snapshot.taken',
+  'snapshot.prepared',
+  'replica-init.reserved',
+  'replica-init.volume',
+  'replica-init.started',
+  'replica-init.copied',
+  'replica-init.replicating',
+] as const;
 
 export type Failpoint = (typeof FAILPOINTS)[number];
 

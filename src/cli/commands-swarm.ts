@@ -48,7 +48,7 @@ export function registerSwarmCommands(program: Root): void {
   });
   withTarget(swarm.command('deploy').description('create or update network, secrets and services, then bootstrap replication; running it twice changes nothing'))
     .option('--no-bootstrap', 'do not copy the source into the replica and start replication')
-    .option('--method <method>', 'how the bootstrap copies: dump (mariadb-dump in the replica task) or backup (mariadb-backup in the source task, streamed over the network)', 'dump')
+    .option('--method <method>', 'how the bootstrap copies: dump (replica init\'s dump through the replica\'s task) or backup (mariadb-backup in the source\'s task, restored into the pool)', 'dump')
     .action(async (options, cmd) => {
       const opts = options as unknown as { config: string; dockerHost?: string; bootstrap: boolean; method: string };
       const method = bootstrapMethod(opts.method);
@@ -56,7 +56,7 @@ export function registerSwarmCommands(program: Root): void {
       const { swarmDeploy, waitForServices } = await import('../swarm/deploy/swarm-deploy.js');
       const changes = await swarmDeploy(topology, deps);
       const services = await waitForServices(topology, deps, 300_000);
-      const bootstrap = opts.bootstrap ? await (await import('../swarm/deploy/bootstrap.js')).swarmBootstrap(topology, deps, { method }) : null;
+      const bootstrap = opts.bootstrap ? await (await import('../swarm/deploy/bootstrap.js')).swarmBootstrap(topology, deps, { method, signal: ctx.signal }) : null;
       ctx.out.result({ changes, services, bootstrap }, () =>
         [
           `${changes.filter((c) => c.action !== 'keep').length} change(s); ${services.map((s) => `${s.name} on ${s.node}`).join(', ')}`,
@@ -64,13 +64,13 @@ export function registerSwarmCommands(program: Root): void {
         ].join('\n'),
       );
     });
-  withTarget(swarm.command('bootstrap').description('copy the source into the replica across nodes and start GTID replication (once)'))
-    .option('--method <method>', 'dump (mariadb-dump in the replica task) or backup (mariadb-backup in the source task, streamed over the network to the pool node)', 'dump')
+  withTarget(swarm.command('bootstrap').description('replica init on the Swarm: copy the source into the replica service across nodes and start GTID replication (once; a killed one is undone by the next dolly command)'))
+    .option('--method <method>', 'dump (replica init\'s dump through the replica\'s task) or backup (mariadb-backup in the source\'s task, restored into the pool)', 'dump')
     .action(async (options, cmd) => {
     const opts = options as unknown as { config: string; dockerHost?: string; method: string };
     const method = bootstrapMethod(opts.method);
     const { ctx, topology, deps } = await swarmSetup(opts, cmd.optsWithGlobals());
-    const result = await (await import('../swarm/deploy/bootstrap.js')).swarmBootstrap(topology, deps, { method });
+    const result = await (await import('../swarm/deploy/bootstrap.js')).swarmBootstrap(topology, deps, { method, signal: ctx.signal });
     ctx.out.result(result, () => bootstrapLine(result));
   });
   withTarget(swarm.command('status').description('services, their nodes and states, and the replica\'s replication')).action(async (opts, cmd) => {

@@ -52,9 +52,11 @@ export function cliContext(options: GlobalOptions): CliContext {
 }
 
 /**
- * The composition root's choice of engine: where the root's replica is a Swarm service, its servers
- * run on the engine the root's Docker endpoints file names (the pool node's); otherwise, and with
- * no such file, on the local engine — a root whose replica dolly runs itself keeps it where it is.
+ * The composition root's choice of engine and replica host: where the root's replica is a Swarm
+ * service, its servers run on the engine the root's Docker endpoints file names (the pool node's),
+ * and the replica is started, stopped and watched as that service through the Swarm's manager
+ * (the file's, else the local engine); otherwise, and with no such file, a container on the local
+ * engine — a root whose replica dolly runs itself keeps it where it is.
  */
 export async function localEngineDeps(rootOption: string | undefined, logger: Logger): Promise<EngineDeps> {
   const { createEngineDeps, resolveRoot } = await import('../engine/context.js');
@@ -62,13 +64,18 @@ export async function localEngineDeps(rootOption: string | undefined, logger: Lo
   const { StateStore } = await import('../state/store.js');
   const root = resolveRoot(rootOption);
   const store = new StateStore(root);
-  let swarm: boolean;
+  let swarm: { service: string; pool_node: string } | undefined;
   try {
-    swarm = store.read()?.swarm !== undefined;
+    swarm = store.read()?.swarm;
   } finally {
     store.close();
   }
-  return createEngineDeps(root, logger, swarm ? await serversEndpoint(root) : undefined);
+  if (swarm === undefined) return createEngineDeps(root, logger);
+  const deps = await createEngineDeps(root, logger, await serversEndpoint(root));
+  const { swarmTarget } = await import('../swarm/deploy/swarm-target.js');
+  const { swarmReplicaHost } = await import('../swarm/deploy/swarm-replica-host.js');
+  const target = await swarmTarget(root, undefined);
+  return { ...deps, replicaHost: swarmReplicaHost({ service: swarm.service, poolNode: swarm.pool_node }, target) };
 }
 
 function interruptible(logger: Logger): AbortController {

@@ -1,5 +1,5 @@
 import { createClone, type CloneView } from '../engine/clone-create.js';
-import { createEngineDeps, type EngineDeps } from '../engine/context.js';
+import type { EngineDeps } from '../engine/context.js';
 import { generatePassword } from '../engine/names.js';
 import { initPool } from '../engine/pool-init.js';
 import { replicaConnectOptions } from '../engine/servers.js';
@@ -7,12 +7,11 @@ import { createSnapshot } from '../engine/snapshot-create.js';
 import { InternalError } from '../errors.js';
 import { connectSql } from '../mysql/sql-client.js';
 import type { Snapshot } from '../state/state.js';
-import { swarmBootstrap } from '../swarm/deploy/bootstrap.js';
+import { swarmBootstrap, swarmEngineDeps } from '../swarm/deploy/bootstrap.js';
 import { swarmDeploy, swarmDestroy, waitForServices, type SwarmDeps } from '../swarm/deploy/swarm-deploy.js';
 import { swarmTarget } from '../swarm/deploy/swarm-target.js';
 import { sourceSql } from '../swarm/deploy/tasks.js';
 import type { Topology } from '../swarm/model.js';
-import { serversEndpoint } from '../docker/endpoints.js';
 import { sandboxToolResult } from './sandbox-tool.js';
 import { buildTopology } from '../swarm/topology.js';
 import { sandboxTopologyConfig } from '../swarm/topology-config.js';
@@ -59,9 +58,9 @@ export async function runSwarmDemo(options: SwarmDemoOptions, deps: EngineDeps):
     await step('deploy', () => swarmDeploy(topology, active), (changes) => `${changes.length} objects: vb-net, the root password secret, source, replica, loadgen`);
     const services = await step('services running', () => waitForServices(topology, active, 300_000), (s) => s.map((x) => `${x.name} on ${x.node}`).join(', '));
     await step('first rows', () => waitForRows(topology, active), (n) => `${n} rows in docker.repl_status on the source`);
-    await step('replication', () => swarmBootstrap(topology, active), (r) => `${r.databases.join(', ')} copied inside the replica's task over vb-net; replicating from ${r.gtid}`);
+    await step('replication', () => swarmBootstrap(topology, active), (r) => `${r.databases.join(', ')} copied by replica init through the replica's task over vb-net; replicating from ${r.gtid}`);
     // From here the root's servers run on the pool node (the sandbox wrote its engine in the root's Docker endpoints file).
-    const onPool = await createEngineDeps(deps.root, deps.logger, await serversEndpoint(deps.root));
+    const onPool = await swarmEngineDeps(topology, active);
     const marker = Number(await sourceSql(active.docker, active.engines, topology.services.source.name, 'INSERT INTO docker.repl_status () VALUES (); SELECT LAST_INSERT_ID()'));
     await step('replica caught up', () => waitForRow(onPool, marker), () => `row ${marker}, just written on node-1, applied on node-2`);
     const snapshot = await step('snapshot create', () => createSnapshot(onPool), (s) => `${s.id} on node-2, applier paused ${s.pause_ms} ms`);

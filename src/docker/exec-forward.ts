@@ -34,13 +34,29 @@ const PIPE = 'exec 3<>"/dev/tcp/$0/$1" 4<&0 || exit 75; cat <&3 & r=$!; cat <&4 
  * network; the exec carries no secret (the client's protocol does, end to end, TLS included).
  */
 export async function forwardThroughContainer(engine: DockerClient, containerId: string, target: ForwardTarget): Promise<ExecForward> {
+  return forwardThrough(async () => ({ engine, containerId }), target);
+}
+
+/** A container a connection is piped through, and the engine that runs it. */
+export interface ForwardContainer {
+  engine: DockerClient;
+  containerId: string;
+}
+
+/**
+ * Like forwardThroughContainer, with the container looked up for each new connection: a Swarm
+ * task replaced between two connections (its service restarted) is followed.
+ */
+export async function forwardThrough(container: () => Promise<ForwardContainer>, target: ForwardTarget): Promise<ExecForward> {
   const open = new Set<Socket>();
   let count = 0;
   const server = createServer((socket) => {
     count += 1;
     open.add(socket);
     socket.on('close', () => open.delete(socket));
-    pipe(engine, containerId, target, socket).catch(() => socket.destroy());
+    container()
+      .then(({ engine, containerId }) => pipe(engine, containerId, target, socket))
+      .catch(() => socket.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -105,7 +105,7 @@ async function sweep(deps: EngineDeps): Promise<string[]> {
       deps.logger.warn('could not remove a leftover volume', { volume, error: messageOf(error) });
     }
   }
-  const wantedDirs = new Set([...wantedServers, ...(now.replica ? [REPLICA] : []), ...liveServers, ...live.flatMap((s) => (s.do === 'remove-run-dir' ? [s.server] : []))]);
+  const wantedDirs = new Set([...wantedServers, ...(now.replica || now.swarm ? [REPLICA] : []), ...liveServers, ...live.flatMap((s) => (s.do === 'remove-run-dir' ? [s.server] : []))]);
   for (const dir of await readdir(join(deps.root, 'run')).catch(() => [] as string[])) {
     if (wantedDirs.has(dir) || !/^(replica|clone-|prepare-)/.test(dir)) continue;
     await runSteps(deps, [{ do: 'remove-run-dir', server: dir }], 'undo');

@@ -20,6 +20,12 @@ export interface ReplicaServerInfo {
  */
 export interface ReplicaHost {
   readonly kind: 'container' | 'swarm-service';
+  /**
+   * The server id and image the host's server runs with whatever dolly asks (a Swarm service's,
+   * from its spec): the replica records these instead of choosing. Absent: dolly chooses.
+   */
+  readonly serverId?: number;
+  readonly image?: string;
   /** Runs the replica's server: a container is created and started; a service is scaled to one task. */
   start(spec: ServerSpec): Promise<void>;
   inspect(): Promise<ReplicaServerInfo>;

@@ -1,3 +1,4 @@
+import { failpoint } from '../failpoint.js';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, SourceError } from '../errors.js';
 import { buildImage, ensureImage, ENGINES, imageEngine, type EngineImage } from '../docker/image-build.js';
 import { chooseImage, majorMinor, type SourceEngine } from './image-choice.js';
@@ -12,6 +13,8 @@ import { MAX_SESSIONS } from '../mysql/parallel-dump.js';
 import { RESTORE_PREPARE, RESTORE_UNPACK, cloneInto, copySourceAccounts, dumpInto, restoreInto, type ParallelFigures, type ProvisionContext, type ProvisionMethod } from './provision.js';
 import type { Replica } from '../state/state.js';
 import type { EngineDeps } from './context.js';
+import type { ReplicaHost } from './replica-host.js';
+import type { StorageDriver } from '../storage/driver.js';
 import { withJob, type JobRun } from './jobs.js';
 import { reconcile } from './reconcile.js';
 import { generatePassword, generateServerId } from './names.js';
@@ -71,6 +74,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
   assertTlsFitsMethod(options.source.tls, method);
   await reconcile(deps);
   const { source } = options;
+  const host = replicaHostOf(deps);
   return withJob(
     deps,
     'replica-init',
@@ -84,7 +88,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         status: 'creating',
         volume: REPLICA_VOLUME,
         port: 0,
-        server_id: generateServerId(),
+        server_id: host.serverId ?? generateServerId(),
         admin_user: ADMIN_USER,
         admin_password: generatePassword(),
         source: { host: source.host, port: source.port, user: source.user, flavor: 'mariadb', version: '', ...(source.tls ? { tls_mode: source.tls.mode } : {}) },
@@ -96,8 +100,8 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       return { target: REPLICA, undo: [{ do: 'forget-replica' }], reserved: replica };
     },
     async (job, reserved) => {
+      await failpoint('replica-init.reserved');
       // dolly's own clients reach the source as its replica host says (a Swarm: through the replica's task).
-      const host = replicaHostOf(deps);
       const reach = await host.sourceForDolly(source);
       try {
         const sourceClient = await connectSql(sourceConnectOptions(reach.source));
@@ -117,7 +121,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
           warnings.push(warning);
           deps.logger.warn(warning);
         }
-        const image = await replicaImage(job, info, method, deps);
+        const image = host.image ?? (await replicaImage(job, info, method, deps));
         const state = deps.store.require();
         await ensureImage(deps.docker, image, deps.logger);
         const engine = await imageEngine(deps.docker, image);
@@ -137,8 +141,10 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         job.update((s) => {
           s.replica = replica;
         });
+        await removeLeftoverVolume(driver, host, deps);
         job.willUndo({ do: 'remove-volume', id: REPLICA_VOLUME });
         const data = await driver.createVolume(REPLICA_VOLUME);
+        await failpoint('replica-init.volume');
         job.willUndo({ do: 'remove-run-dir', server: REPLICA }, { do: 'remove-server', name: REPLICA });
         // The replica's server (IO thread, CLONE) and a dump's tools container read the CA in its run dir.
         if (source.tls?.ca !== undefined) await installReplicaCa(deps.root, source.tls.ca);
@@ -149,7 +155,9 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
         const restored = options.backup && method === 'backup' ? await restoreInto(options.backup, data, ctx, deps) : null;
         const spec = await replicaSpec(deps, state, replica, data, info.flavor);
         await startAndWait(deps, spec, connect, options.signal);
+        await failpoint('replica-init.started');
         const copied = restored ?? (method === 'clone' ? await cloneInto(ctx, deps) : await dumpInto(ctx, deps));
+        await failpoint('replica-init.copied');
         const admin = await connectSql(connect);
         try {
           // The source's accounts, so every DEFINER resolves (their later changes come by replication);
@@ -164,6 +172,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
           await admin.close();
         }
         await keepSourceCa(deps.root, source.tls);
+        await failpoint('replica-init.replicating');
         await job.commit((s) => {
           if (s.replica) s.replica.status = 'ready';
         });
@@ -184,6 +193,18 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
       }
     },
   );
+}
+
+/**
+ * A `replica` volume while the state has no replica holds nothing of value: the empty datadir a
+ * Swarm replica service made when `swarm deploy` started it, or what a crash left. Its server is
+ * stopped (a service scaled to none) and the volume removed, so the copy goes into a new one.
+ */
+async function removeLeftoverVolume(driver: StorageDriver, host: ReplicaHost, deps: EngineDeps): Promise<void> {
+  if (!(await driver.exists(REPLICA_VOLUME))) return;
+  deps.logger.info('removing the empty replica volume before the copy', { volume: REPLICA_VOLUME });
+  await host.remove();
+  await driver.remove(REPLICA_VOLUME);
 }
 
 /**

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createDockerClient } from '../../src/docker/client.js';
 import { initPool } from '../../src/engine/pool-init.js';
 import { silentLogger } from '../../src/log.js';
-import { RECEIVER_SERVICE } from '../../src/swarm/deploy/backup-transfer.js';
-import { swarmBootstrap, swarmReplicaStatus } from '../../src/swarm/deploy/bootstrap.js';
-import { readReplicaAdmin } from '../../src/swarm/deploy/replica-prep.js';
+import { swarmBootstrap, swarmReplicaConnect, swarmReplicaStatus } from '../../src/swarm/deploy/bootstrap.js';
 import { stackObjects } from '../../src/swarm/deploy/swarm-facts.js';
+import { StateStore } from '../../src/state/store.js';
 import { swarmDeploy, swarmDestroy, waitForServices, type SwarmDeps } from '../../src/swarm/deploy/swarm-deploy.js';
 import { swarmTarget } from '../../src/swarm/deploy/swarm-target.js';
 import { sourceSql } from '../../src/swarm/deploy/tasks.js';
@@ -18,7 +20,7 @@ import { buildTopology } from '../../src/swarm/topology.js';
 import { sandboxTopologyConfig } from '../../src/swarm/topology-config.js';
 import { createShell } from '../../src/shell.js';
 import { skipUnless } from '../support/capabilities.js';
-import { createTestRoot, leftovers, type TestRoot } from '../support/engine-harness.js';
+import { createTestRoot, dolly, leftovers, type TestRoot } from '../support/engine-harness.js';
 
 const run = promisify(execFile);
 const PASSWORD = `bk'"$\`up\\pw`;
@@ -32,7 +34,7 @@ async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs
   }
 }
 
-describe('swarm bootstrap --method backup on a 3-node sandbox: mariadb-backup in the source task, streamed over vb-net to the pool node', { skip: skipUnless('root', 'docker', 'btrfs', 'mariadb-client', 'image') }, () => {
+describe('swarm bootstrap (replica init on the Swarm) on a 3-node sandbox: by backup (mariadb-backup in the source task) and by dump, failed and killed', { skip: skipUnless('root', 'docker', 'btrfs', 'mariadb-client', 'image') }, () => {
   let testRoot: TestRoot;
   let root: string;
   let deps: SwarmDeps;
@@ -45,18 +47,17 @@ describe('swarm bootstrap --method backup on a 3-node sandbox: mariadb-backup in
   };
   const onSource = (sql: string): Promise<string> => sourceSql(deps.docker, deps.engines, 'source', sql);
   const onReplica = async (sql: string): Promise<string> => {
-    const admin = await readReplicaAdmin(topology().pool);
-    assert.ok(admin);
-    const { stdout } = await run('mariadb', ['--socket', join(root, 'run/replica/mysqld.sock'), '--user', admin.admin_user, '--batch', '--skip-column-names', '-e', sql], { env: { ...process.env, MYSQL_PWD: admin.admin_password } });
+    const admin = swarmReplicaConnect(topology());
+    const { stdout } = await run('mariadb', ['--socket', join(root, 'run/replica/mysqld.sock'), '--user', admin.user ?? '', '--batch', '--skip-column-names', '-e', sql], { env: { ...process.env, MYSQL_PWD: admin.password ?? '' } });
     return stdout.trim();
   };
   const seqOf = (gtid: string): number => Number(/0-42-(\d+)/.exec(gtid)?.[1] ?? -1);
-  /** No receiver service on the Swarm, no container of it on the pool node. */
+  /** No restore container on this host's engine or the pool node's. */
   const assertNoHelper = async (): Promise<void> => {
-    assert.deepEqual((await stackObjects(deps.docker, 'dolly')).filter((o) => o.name === RECEIVER_SERVICE), [], 'no receiver service');
-    const pool = deps.engines('node-2');
-    assert.ok(pool);
-    assert.deepEqual(await pool.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${RECEIVER_SERVICE}`] } }), [], 'no receiver container');
+    for (const engine of [docker, deps.engines('node-2')]) {
+      assert.ok(engine);
+      assert.deepEqual(await engine.listContainers({ all: true, filters: { name: ['replica-restore'] } }), [], 'no restore container');
+    }
   };
   const deploy = async (): Promise<void> => {
     await swarmDeploy(topology(), deps);
@@ -81,11 +82,68 @@ describe('swarm bootstrap --method backup on a 3-node sandbox: mariadb-backup in
     assert.deepEqual(await leftovers(root), [], 'no loop device or mount left');
   });
 
-  it('a backup that fails half-way leaves no helper and an empty replica that still bootstraps', async () => {
+  it('a backup that fails half-way is undone (the job journal): no restore container, no replica in the state, no volume; bootstrap runs again after it', async () => {
     await assert.rejects(swarmBootstrap(topology(), deps, { method: 'backup', backupArgs: ['--no-such-option'] }), /mariadb-backup --backup --stream/);
     await assertNoHelper();
-    assert.equal(await onReplica('SHOW SLAVE STATUS'), '', 'no replication configured');
-    assert.equal(await onReplica("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'docker'"), '0', 'no half-made data');
+    const store = new StateStore(root);
+    try {
+      assert.equal(store.read()?.replica, undefined, 'no replica recorded');
+    } finally {
+      store.close();
+    }
+    assert.equal(existsSync(join(root, 'pool', 'volumes', 'replica', 'mysql')), false, 'no half-made datadir');
+  });
+
+  /**
+   * `swarm bootstrap` SIGKILLed at each step of replica init's job (failpoints: src/failpoint.ts),
+   * by dump and by backup; then ONE command (`dolly up`) undoes it: no job, no replica in the
+   * state, no copied data, no restore container, and (once the job had made them) no replica
+   * volume and the service scaled to none. The next
+   * bootstrap then works (the test after this one).
+   */
+  it('swarm bootstrap killed at each step of its job (dump and backup), then one command: nothing half-made is left', async () => {
+    const configFile = join(root, 'topology.yaml');
+    const base = sandboxTopologyConfig(root, { kind: 'env', name: 'DOLLY_SOURCE_PASSWORD' });
+    await writeFile(configFile, stringify({ ...base, pool: { ...base.pool, clonePorts: ports }, loadgen: { intervalMs: 200 } }));
+    const points: [string, 'dump' | 'backup'][] = [
+      ['replica-init.reserved', 'dump'],
+      ['replica-init.volume', 'dump'],
+      ['replica-init.started', 'dump'],
+      ['replica-init.copied', 'dump'],
+      ['replica-init.replicating', 'dump'],
+      ['replica-init.copied', 'backup'],
+    ];
+    for (const [point, method] of points) {
+      const killed = await dolly(['--root', root, 'swarm', 'bootstrap', '--config', configFile, '--method', method], { DOLLY_SOURCE_PASSWORD: PASSWORD, DOLLY_FAILPOINT: point });
+      assert.equal(killed.signal, 'SIGKILL', `${point} (${method}): not killed there: ${killed.stderr}`);
+      const state = (): ReturnType<StateStore['read']> => {
+        const store = new StateStore(root);
+        try {
+          return store.read();
+        } finally {
+          store.close();
+        }
+      };
+      assert.equal(state()?.jobs.length, 1, `${point}: the job is left`);
+      const up = await dolly(['--root', root, 'up']);
+      assert.equal(up.code, 0, `${point}: ${up.stderr}`);
+      const after = state();
+      assert.deepEqual(after?.jobs, [], `${point}: a job is left after up`);
+      assert.equal(after?.replica, undefined, `${point}: a replica is left in the state`);
+      assert.ok(after?.swarm, `${point}: the stack's record stays`);
+      const volume = join(root, 'pool', 'volumes', 'replica');
+      assert.equal(existsSync(join(volume, 'docker')), false, `${point}: copied data is left`);
+      if (point !== 'replica-init.reserved') {
+        // The job had made them: its volume, and the service's task started on it.
+        assert.equal(existsSync(volume), false, `${point}: the replica volume is left`);
+        const service = (await deps.docker.getService('replica').inspect()) as { Spec: { Mode?: { Replicated?: { Replicas?: number } } } };
+        assert.equal(service.Spec.Mode?.Replicated?.Replicas, 0, `${point}: the replica service still runs`);
+      }
+      await eventually(`${point}: no restore container`, async () => {
+        await assertNoHelper();
+        return true;
+      }, 120_000);
+    }
   });
 
   it('bootstraps by backup while the load emulator writes: replication from the recorded position, every row once, checksums equal', async () => {

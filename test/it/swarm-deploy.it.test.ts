@@ -11,8 +11,7 @@ import { createDockerClient, type DockerClient } from '../../src/docker/client.j
 import { LABEL_ROOT } from '../../src/labels.js';
 import { initPool } from '../../src/engine/pool-init.js';
 import { silentLogger } from '../../src/log.js';
-import { swarmBootstrap, swarmReplicaStatus } from '../../src/swarm/deploy/bootstrap.js';
-import { readReplicaAdmin } from '../../src/swarm/deploy/replica-prep.js';
+import { swarmBootstrap, swarmReplicaConnect, swarmReplicaStatus } from '../../src/swarm/deploy/bootstrap.js';
 import { stackObjects } from '../../src/swarm/deploy/swarm-facts.js';
 import { swarmDeploy, swarmDestroy, swarmPlan, waitForServices, type SwarmDeps } from '../../src/swarm/deploy/swarm-deploy.js';
 import { swarmTarget } from '../../src/swarm/deploy/swarm-target.js';
@@ -70,9 +69,8 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
   const onSource = (sql: string): Promise<string> => sourceSql(deps.docker, deps.engines, 'source', sql);
   /** One SQL statement on the replica, as dolly's admin over its socket, from the host (the real client). */
   const onReplicaSql = async (sql: string): Promise<string> => {
-    const admin = await readReplicaAdmin(topology().pool);
-    assert.ok(admin, 'deploy wrote the replica account');
-    const { stdout } = await run('mariadb', ['--socket', join(root, 'run/replica/mysqld.sock'), '--user', admin.admin_user, '--batch', '--skip-column-names', '-e', sql], { env: { ...process.env, MYSQL_PWD: admin.admin_password } });
+    const admin = swarmReplicaConnect(topology());
+    const { stdout } = await run('mariadb', ['--socket', join(root, 'run/replica/mysqld.sock'), '--user', admin.user ?? '', '--batch', '--skip-column-names', '-e', sql], { env: { ...process.env, MYSQL_PWD: admin.password ?? '' } });
     return stdout.trim();
   };
   /** The replica's applied GTID position, IO thread and row count. */
@@ -154,14 +152,33 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
     assert.notEqual(where.loadgen, 'node-2');
   });
 
-  it('the zx bootstrap script copies the source across nodes and starts GTID replication; rows keep arriving', async () => {
+  it('the zx bootstrap script (replica init on the Swarm) copies the source, its accounts and definers across nodes and starts GTID replication; rows keep arriving', async () => {
     await eventually('the load emulator wrote rows', async () => Number(await onSource('SELECT COUNT(*) FROM docker.repl_status')) >= 3, 120_000);
+    // The application's schema: objects owned by its accounts (by host name, a role), as in production.
+    await onSource(
+      [
+        'CREATE DATABASE shop',
+        'CREATE TABLE shop.orders (id INT PRIMARY KEY, total DECIMAL(10,2))',
+        'INSERT INTO shop.orders VALUES (1, 10.00), (2, 32.50)',
+        "CREATE USER 'web'@'web1.example.com' IDENTIFIED BY 'web-pw-1'",
+        "GRANT SELECT ON shop.* TO 'web'@'web1.example.com'",
+        "CREATE DEFINER = 'web'@'web1.example.com' SQL SECURITY DEFINER VIEW shop.web_orders AS SELECT id FROM shop.orders",
+        'CREATE ROLE shop_reader',
+        'GRANT SELECT, EXECUTE ON shop.* TO shop_reader',
+        "CREATE USER 'report'@'10.0.%' IDENTIFIED BY 'report-pw-1'",
+        "GRANT shop_reader TO 'report'@'10.0.%'",
+        "SET DEFAULT ROLE shop_reader FOR 'report'@'10.0.%'",
+        'CREATE DEFINER = shop_reader PROCEDURE shop.order_total() SQL SECURITY DEFINER SELECT SUM(total) FROM shop.orders',
+      ].join('; '),
+    );
     const { stdout } = await run('npx', ['zx', 'scripts/bootstrap.mjs', '--config', configFile, '--json'], { env: { ...process.env, DOLLY_SOURCE_PASSWORD: PASSWORD }, timeout: 600_000 });
     const result = JSON.parse(stdout) as { already: boolean; databases: string[]; gtid: string; replica: { io_running: boolean; sql_running: boolean } };
     assert.equal(result.already, false);
-    assert.deepEqual(result.databases, ['docker']);
+    assert.deepEqual(result.databases, ['docker', 'shop']);
     assert.match(result.gtid, /^0-42-\d+$/);
     assert.ok(result.replica.io_running && result.replica.sql_running);
+    // replica init copied the accounts: every definer resolves on the replica.
+    assert.equal(await onReplicaSql("SELECT GROUP_CONCAT(CONCAT(User, '@', Host) ORDER BY User) FROM mysql.user WHERE User IN ('web', 'report', 'shop_reader')"), 'report@10.0.%,shop_reader@,web@web1.example.com');
     const first = await onReplica();
     await eventually('rows replicated across nodes', async () => (await onReplica()).rows > first.rows + 2, 60_000);
     const again = await swarmBootstrap(topology(), deps);
@@ -192,6 +209,8 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
     assert.equal(clone.host, '127.0.0.1');
     assert.ok(clone.port >= 6000 && clone.port <= 6019);
     assert.equal(clone.dsn, `mysql://${clone.user}:${encodeURIComponent(clone.password)}@127.0.0.1:${clone.port}/?ssl-mode=VERIFY_CA`, "clones serve TLS, in the Swarm too");
+    assert.equal(await mariadbQuery(clone, 'SELECT COUNT(*) FROM shop.web_orders'), '2', "a view owned by the application's account (by host name) answers in the clone");
+    assert.equal(await mariadbQuery(clone, 'CALL shop.order_total()'), '42.50', 'a routine whose definer is a role runs');
     const rows = await mariadbQuery(clone, 'SELECT COUNT(*) FROM docker.repl_status');
     assert.ok(Number(rows) >= before.rows, 'the clone holds the rows the replica had');
     // A clone has its own network namespace (its @@hostname is its container's): find it on the pool node's engine.

@@ -43,13 +43,13 @@ export async function assertNoReplicaLeft(root: TestRoot, when = ''): Promise<vo
 }
 
 /** Runs the built CLI (`bin/dolly`) and returns its exit code and output, never throwing. */
-export async function dolly(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function dolly(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; signal?: string }> {
   try {
     const { stdout, stderr } = await run(join(process.cwd(), 'bin/dolly'), args, { env: { ...process.env, ...env }, timeout: 600_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    const e = error as { code?: number; stdout?: string; stderr?: string; signal?: string | null };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '', ...(e.signal ? { signal: e.signal } : {}) };
   }
 }
 

@@ -1,238 +1,212 @@
-import { join } from 'node:path';
-import { execIn } from '../../docker/exec.js';
-import { assertBackupFits, assertReplicationStarted } from '../../engine/replica-init.js';
-import { REPLICA_VOLUME } from '../../engine/servers.js';
-import { CommandFailedError, FailedPreconditionError, SourceError, UnavailableError, messageOf } from '../../errors.js';
-import { quoteIdentifier } from '../../mysql/identifiers.js';
-import { detectFlavor, flavorOps } from '../../mysql/flavor.js';
-import { normalizeGtid, replicaStatus, startReplication, type ReplicaStatus } from '../../mysql/replication.js';
-import { SYSTEM_DATABASES } from '../../mysql/source-check.js';
-import { connectSql, type ConnectOptions, type SqlClient } from '../../mysql/sql-client.js';
+import { Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import { createEngineDeps, runDir, type EngineDeps } from '../../engine/context.js';
+import { initReplica, type ReplicaInitResult } from '../../engine/replica-init.js';
+import { REPLICA, replicaConnectOptions } from '../../engine/servers.js';
+import { CommandFailedError, FailedPreconditionError } from '../../errors.js';
+import { enginePortFree } from '../../docker/endpoints.js';
+import { replicaStatus, type ReplicaStatus } from '../../mysql/replication.js';
+import { sourceConnectOptions } from '../../mysql/source-tls.js';
+import { connectSql, type ConnectOptions } from '../../mysql/sql-client.js';
 import { waitForServer } from '../../mysql/wait-ready.js';
-import { CONTAINER_RUNDIR } from '../../runtime/container-layout.js';
+import type { Replica } from '../../state/state.js';
 import { StateStore } from '../../state/store.js';
-import type { Topology } from '../model.js';
-import { SOURCE_PORT, SOURCE_USER } from '../source-server.js';
-import { readReplicaAdmin, swarmRecord, type ReplicaAdmin } from './replica-prep.js';
-import { readDeploySecret, type SwarmDeps } from './swarm-deploy.js';
-import { waitForRunningTask, type RunningTask } from './tasks.js';
 import { secondsSince } from '../../elapsed.js';
-import { emptyDatadir, removeReceiver, scaleReplica, transferBackup } from './backup-transfer.js';
+import type { Topology } from '../model.js';
+import { SOURCE_PORT, SOURCE_RUNDIR, SOURCE_USER } from '../source-server.js';
+import { prepareReplicaPaths, swarmRecord } from './replica-prep.js';
+import { readDeploySecret, type SwarmDeps } from './swarm-deploy.js';
+import { scaleService, swarmReplicaHost, type SwarmEngines, type SwarmReplicaPlace } from './swarm-replica-host.js';
+import { waitForRunningTask } from './tasks.js';
 
 /** What `dolly swarm bootstrap` did. */
 export interface BootstrapResult {
-  /** True when replication was already configured: nothing was copied. */
+  /** True when the root's replica was already made: nothing was copied. */
   already: boolean;
   method: 'dump' | 'backup';
   source_version: string;
   databases: string[];
   gtid: string;
   seconds: number;
+  /** What `replica init` reported (absent when nothing was copied). */
+  init?: ReplicaInitResult;
   replica: ReplicaStatus;
 }
 
 export interface BootstrapOptions {
-  /** How long to wait for the services and servers to answer, and for a backup to arrive (default 300 s). */
+  /** How long to wait for the services and the source to answer (default 300 s). */
   timeoutMs?: number;
   /**
-   * `dump` (default): mariadb-dump inside the replica's task. `backup`: mariadb-backup in the
-   * source's task, streamed over the stack's network to the pool node (backup-transfer.ts).
+   * `dump` (default): dolly's dump (parallel sessions, accounts and definers) through a forward
+   * into the replica's task. `backup`: mariadb-backup in the source's task, streamed to dolly and
+   * restored into the pool's replica volume.
    */
   method?: 'dump' | 'backup';
   /** Extra mariadb-backup options (e.g. `--parallel=4`), passed as arguments, never through a shell. */
   backupArgs?: readonly string[];
+  signal?: AbortSignal;
 }
 
-/** The replica's socket on the pool node, as the machine holding the pool root sees it. */
-export function swarmReplicaConnect(topology: Topology, admin: ReplicaAdmin): ConnectOptions {
-  return { socketPath: join(topology.pool.runDir, 'mysqld.sock'), user: admin.admin_user, password: admin.admin_password };
+/** Where the state says the Swarm replica runs, as the replica host needs it. */
+export function swarmPlace(topology: Topology): SwarmReplicaPlace {
+  const replica = topology.services.replica;
+  return { service: replica.name, poolNode: topology.pool.node, ...(replica.serverId !== undefined ? { serverId: replica.serverId } : {}), image: replica.image };
 }
 
 /**
- * Bootstraps replication from `source` to `replica` across nodes, the way `dolly replica init`
- * does: a consistent copy (`mariadb-dump --single-transaction --gtid`) streamed inside the
- * replica's task, over the stack's network, into the replica's socket, then GTID replication from
- * exactly the copy's position. Runs where the pool root is (the pool node, or the sandbox's host).
- * Idempotent: a replica that already replicates is left alone. A failed copy is undone (the copied
- * databases dropped, the position forgotten). With a dolly pool at the root, the state records the
- * replica so that snapshots and clones work on it.
+ * The engine's dependencies for the pool root with the Swarm replica as its replica host: servers
+ * (clones, the restore's throwaway containers) on the pool node's engine where dolly knows it
+ * (the sandbox), else on this machine's (dolly runs on the pool node).
+ */
+export async function swarmEngineDeps(topology: Topology, deps: SwarmDeps): Promise<EngineDeps> {
+  const poolEngine = deps.engines(topology.pool.node);
+  const engine = await createEngineDeps(topology.pool.root, deps.logger, poolEngine ? { docker: poolEngine, portFree: enginePortFree(poolEngine) } : undefined);
+  return { ...engine, replicaHost: swarmReplicaHost(swarmPlace(topology), deps) };
+}
+
+/**
+ * `dolly swarm bootstrap`: `replica init` with the stack's `replica` service as the replica's
+ * host. The one provisioner copies the source (every method's checks, the accounts and definers,
+ * parallel dump sessions, the image fit, the job journal: a killed bootstrap is undone by the next
+ * dolly command on the root), then starts GTID replication from the copy's position over the
+ * stack's network. Runs where the pool root is (the pool node, or the sandbox's host), after
+ * `dolly init` and `swarm deploy`. A root whose replica is made is left alone.
  */
 export async function swarmBootstrap(topology: Topology, deps: SwarmDeps, options: BootstrapOptions = {}): Promise<BootstrapResult> {
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? 300_000;
-  const admin = await readReplicaAdmin(topology.pool);
-  if (!admin) {
-    throw new FailedPreconditionError(`no replica account under ${topology.pool.root} on this machine`, { hint: 'run `dolly swarm deploy` first, on the machine that holds the pool root' });
-  }
   const method = options.method ?? 'dump';
-  // What an interrupted backup bootstrap left: its receiver, the replica scaled to none.
-  await removeReceiver(topology, deps);
-  await scaleReplica(topology, deps, topology.services.replica.replicas);
-  const task = await waitForRunningTask(deps.docker, deps.engines, topology.services.replica.name, timeoutMs);
-  const connect = swarmReplicaConnect(topology, admin);
-  await waitForServer(connect, { timeoutMs });
-  let client = await connectSql(connect);
+  // The volume and run directory the service binds (deploy made them; an undone bootstrap, or a
+  // stack deployed by Pulumi, has none yet), and the state's record of the Swarm replica.
+  if (!(await prepareReplicaPaths(topology, deps.logger))) {
+    throw new FailedPreconditionError(`the pool root ${topology.pool.root} is not on this machine`, { hint: `run the bootstrap on ${topology.pool.node}, where the pool is` });
+  }
+  const replica = readSwarmReplica(topology);
+  if (replica?.status === 'ready') {
+    const status = await readStatus(topology, replica);
+    deps.logger.info('the replica is already made', { io_running: status.io_running, sql_running: status.sql_running });
+    return { already: true, method, source_version: replica.source.version, databases: replica.databases, gtid: status.gtid, seconds: secondsSince(started), replica: status };
+  }
+  const secret = topology.secrets.find((x) => x.key === 'rootPassword');
+  if (!secret) throw new FailedPreconditionError('the topology has no root password secret', { hint: 'set rootPassword in the topology' });
+  const source = { host: topology.services.source.name, port: SOURCE_PORT, user: SOURCE_USER, password: await readDeploySecret(secret, deps) };
+  const engine = await swarmEngineDeps(topology, deps);
   try {
-    const ops = flavorOps('mariadb');
-    if ((await client.query(ops.statusSql)).length > 0) {
-      const status = await replicaStatus(client, 'mariadb');
-      deps.logger.info('replication is already configured', { io_running: status.io_running, sql_running: status.sql_running });
-      return { already: true, method, source_version: '', databases: [], gtid: status.gtid, seconds: secondsSince(started), replica: status };
-    }
-    await assertEmpty(client);
-    const secret = topology.secrets.find((x) => x.key === 'rootPassword');
-    if (!secret) throw new FailedPreconditionError('the topology has no root password secret', { hint: 'set rootPassword in the topology' });
-    const password = await readDeploySecret(secret, deps);
-    const source = { host: topology.services.source.name, port: SOURCE_PORT, user: SOURCE_USER, password };
-    const probe = await probeSource(task, source, Date.now() + timeoutMs);
-    deps.logger.info('copying from the source across nodes', { method, from: `${source.host}:${source.port}`, to: `replica on ${task.node}`, databases: probe.databases });
-    let gtid = probe.gtid;
-    if (method === 'backup') {
-      const [replicaVersion] = await client.query<{ v: string }>('SELECT @@version AS v');
-      assertBackupFits({ flavor: 'mariadb', version: replicaVersion?.v ?? '' }, topology.services.replica.image, { flavor: detectFlavor(probe.version), version: probe.version });
-      await client.close();
-      const sourceTask = await waitForRunningTask(deps.docker, deps.engines, topology.services.source.name, timeoutMs);
-      const position = await transferBackup(topology, deps, { source: sourceTask, timeoutMs, ...(options.backupArgs ? { extraArgs: options.backupArgs } : {}) });
-      deps.logger.info('backup prepared; the replica starts on it', { gtid: position.gtid, binlog: `${position.file}:${position.position}` });
-      await waitForServer(connect, { timeoutMs });
-      client = await connectSql(connect);
-      gtid = position.gtid;
-    }
-    try {
-      if (method === 'dump' && probe.databases.length > 0) {
-        await copyInTask(task, source, admin, probe.databases);
-        gtid = normalizeGtid((await client.query<{ gtid: string }>(ops.gtidPositionSql))[0]?.gtid);
-      }
-      await startReplication(client, 'mariadb', source, gtid);
-      await assertReplicationStarted(client, 'mariadb');
-    } catch (error) {
-      deps.logger.warn('bootstrap failed; undoing the copy', { reason: messageOf(error) });
-      const undo = method === 'backup' ? undoRestore(topology, deps, client) : undoCopy(client, probe.databases);
-      await undo.catch((undoError: unknown) => deps.logger.error('undo failed', { reason: messageOf(undoError) }));
-      throw error;
-    }
-    await recordReplica(topology, admin, probe);
-    const status = await replicaStatus(client, 'mariadb');
-    deps.logger.info('replication running across nodes', { gtid, seconds: secondsSince(started) });
-    return { already: false, method, source_version: probe.version, databases: probe.databases, gtid, seconds: secondsSince(started), replica: status };
+    await waitForSource(topology, deps, engine, source, timeoutMs);
+    deps.logger.info('copying from the source across nodes', { method, from: `${source.host}:${source.port}`, to: `replica on ${topology.pool.node}` });
+    const backup = method === 'backup' ? { backup: { kind: 'stream' as const, stream: sourceBackup(deps, topology.services.source.name, options.backupArgs ?? []) } } : {};
+    const init = await initReplica({ source, method, ...backup, ...(options.signal ? { signal: options.signal } : {}) }, engine);
+    const made = readSwarmReplica(topology);
+    if (!made) throw new FailedPreconditionError('the replica is not in the state after replica init', { hint: 'run `dolly swarm bootstrap` again' });
+    return { already: false, method, source_version: init.version, databases: init.databases, gtid: init.gtid, seconds: secondsSince(started), init, replica: await readStatus(topology, made) };
   } finally {
-    await client.close().catch(() => undefined);
+    engine.store.close();
   }
 }
 
-/** Takes a restored backup out again: the replica stopped, its datadir emptied, started on a fresh one. */
-async function undoRestore(topology: Topology, deps: SwarmDeps, client: SqlClient): Promise<void> {
-  await client.execute('STOP SLAVE').catch(() => undefined);
-  await client.execute('RESET SLAVE ALL').catch(() => undefined);
-  await client.close().catch(() => undefined);
-  await scaleReplica(topology, deps, 0);
-  await emptyDatadir(topology.pool.dataDir);
-  await scaleReplica(topology, deps, topology.services.replica.replicas);
-}
-
-/** The replica must hold no user database before a copy goes in. */
-async function assertEmpty(client: SqlClient): Promise<void> {
-  const rows = await client.query<{ name: string }>('SELECT schema_name AS name FROM information_schema.schemata');
-  const user = rows.map((r) => r.name).filter((name) => !SYSTEM_DATABASES.includes(name));
-  if (user.length > 0) {
-    throw new FailedPreconditionError(`the replica holds databases (${user.join(', ')}) but does not replicate`, { hint: 'start over: `dolly swarm destroy`, delete the replica volume, `dolly swarm deploy`' });
-  }
-}
-
-interface SourceProbe {
-  version: string;
-  gtid: string;
-  databases: string[];
-}
-
-type SourceEndpoint = { host: string; port: number; user: string; password: string };
-
-function clientArgs(source: SourceEndpoint): string[] {
-  return ['--no-defaults', '--protocol=TCP', `--host=${source.host}`, `--port=${source.port}`, `--user=${source.user}`];
-}
-
-/**
- * Asks the source, from inside the replica's task (over the stack's network), for its version,
- * binlog settings, GTID position and user databases; waits while it is still starting.
- */
-async function probeSource(task: RunningTask, source: SourceEndpoint, deadline: number): Promise<SourceProbe> {
-  const excluded = SYSTEM_DATABASES.map((d) => `'${d}'`).join(',');
-  const sql =
-    'SELECT @@version, @@log_bin, @@binlog_format, @@gtid_binlog_pos, ' +
-    `(SELECT GROUP_CONCAT(schema_name ORDER BY schema_name SEPARATOR '/') FROM information_schema.schemata WHERE schema_name NOT IN (${excluded}))`;
-  for (;;) {
-    const result = await execIn(task.engine, task.containerId, ['mariadb', ...clientArgs(source), '--batch', '--skip-column-names', '-e', sql], { env: { MYSQL_PWD: source.password } });
-    if (result.code === 0) {
-      const [version = '', logBin = '', format = '', gtid = '', databases = 'NULL'] = result.stdout.trim().split('\t');
-      if (detectFlavor(version) !== 'mariadb') throw new SourceError(`the source is ${version}, the Swarm replica is MariaDB`, { hint: 'use a MariaDB image for the source' });
-      if (logBin !== '1') throw new SourceError('the source has no binary log', { hint: 'start it with --log-bin (the topology\'s source does)' });
-      if (format !== 'ROW') throw new SourceError(`the source's binlog_format is ${format}`, { hint: 'use ROW' });
-      return { version, gtid: normalizeGtid(gtid), databases: databases === 'NULL' ? [] : databases.split('/') };
-    }
-    const reason = result.stderr.trim().split('\n').at(-1) ?? '';
-    if (/Access denied/.test(reason)) throw new SourceError(`the source refused ${source.user}: ${reason}`, { hint: 'the secret must hold the source\'s root password' });
-    if (Date.now() > deadline) throw new UnavailableError(`the source ${source.host}:${source.port} did not answer from the replica's node: ${reason}`, { hint: 'see `dolly swarm status` and the source task\'s log' });
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
-/** Streams the consistent copy inside the replica's task: dump from the source, load into the socket. */
-async function copyInTask(task: RunningTask, source: SourceEndpoint, admin: ReplicaAdmin, databases: string[]): Promise<void> {
-  const load = `mariadb --no-defaults --socket=${CONTAINER_RUNDIR}/mysqld.sock --user=${admin.admin_user} --max-allowed-packet=1G --batch`;
-  const script = `set -o pipefail; MYSQL_PWD="$DOLLY_SOURCE_PWD" mariadb-dump "$@" | MYSQL_PWD="$DOLLY_ADMIN_PWD" ${load}`;
-  const dump = [...clientArgs(source), '--max-allowed-packet=1G', ...flavorOps('mariadb').dumpArgs(databases)];
-  const result = await execIn(task.engine, task.containerId, ['bash', '-c', script, 'copy', ...dump], {
-    env: { DOLLY_SOURCE_PWD: source.password, DOLLY_ADMIN_PWD: admin.admin_password },
-    keepBytes: 16 * 1024,
-  });
-  if (result.code !== 0) throw new CommandFailedError('mariadb-dump | mariadb (in the replica task)', result.code, result.stderr);
-}
-
-/** Takes a failed copy out again: its databases and the position it set. */
-async function undoCopy(client: SqlClient, databases: readonly string[]): Promise<void> {
-  await client.execute('STOP SLAVE').catch(() => undefined);
-  await client.execute('RESET SLAVE ALL').catch(() => undefined);
-  await client.execute('SET SESSION sql_log_bin = 0').catch(() => undefined);
-  for (const db of databases) await client.execute(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
-  await client.execute("SET GLOBAL gtid_slave_pos = ''");
-}
-
-/** With a dolly pool at the root, the state gets the replica, so snapshots and clones work on it. */
-async function recordReplica(topology: Topology, admin: ReplicaAdmin, probe: SourceProbe): Promise<void> {
+/** The root's replica where it is the Swarm's (null: none, or no dolly pool / no deploy yet, said plainly). */
+function readSwarmReplica(topology: Topology): Replica | null {
   const store = new StateStore(topology.pool.root);
-  if ((await store.read()) === null) return;
-  await store.update((state) => {
-    state.replica = {
-      status: 'ready',
-      volume: REPLICA_VOLUME,
-      port: 0,
-      server_id: topology.services.replica.serverId ?? 0,
-      admin_user: admin.admin_user,
-      admin_password: admin.admin_password,
-      source: { host: topology.services.source.name, port: SOURCE_PORT, user: SOURCE_USER, flavor: 'mariadb', version: probe.version },
-      databases: probe.databases,
-      created_at: new Date().toISOString(),
-    };
-    state.swarm = swarmRecord(topology);
-  });
+  try {
+    const state = store.read();
+    if (state === null) throw new FailedPreconditionError(`${topology.pool.root} holds no dolly pool`, { hint: `run \`dolly --root ${topology.pool.root} init\` and \`dolly swarm deploy\` first, on the machine that holds the pool root` });
+    const expected = swarmRecord(topology);
+    if (!state.swarm || state.swarm.service !== expected.service || state.swarm.stack !== expected.stack) {
+      throw new FailedPreconditionError(`the pool at ${topology.pool.root} holds no replica service of the stack ${topology.stack}`, { hint: 'run `dolly swarm deploy` first' });
+    }
+    if (topology.pool.runDir !== runDir(topology.pool.root, REPLICA)) {
+      throw new FailedPreconditionError(`pool.runDir ${topology.pool.runDir} is not the root's replica run directory`, { hint: 'leave pool.runDir unset in the topology' });
+    }
+    return state.replica ?? null;
+  } finally {
+    store.close();
+  }
 }
 
-
-
 /**
- * The Swarm replica's replication state, read on its socket where the pool root is on this
- * machine; null when it cannot be asked (no account here, server not answering).
+ * Waits until the replica's service runs a task (an undone bootstrap left it scaled to none) and
+ * the source answers through it: a stack just deployed may still be initialising its source.
  */
-export async function swarmReplicaStatus(topology: Topology): Promise<ReplicaStatus | null> {
-  const admin = await readReplicaAdmin(topology.pool);
-  if (!admin) return null;
-  const client = await connectSql({ ...swarmReplicaConnect(topology, admin), connectTimeoutMs: 3000 }).catch(() => null);
-  if (!client) return null;
+async function waitForSource(topology: Topology, deps: SwarmEngines, engine: EngineDeps, source: { host: string; port: number; user: string; password: string }, timeoutMs: number): Promise<void> {
+  await scaleService(swarmPlace(topology), deps, 1);
+  const reach = await (engine.replicaHost ?? swarmReplicaHost(swarmPlace(topology), deps)).sourceForDolly(source);
   try {
-    return await replicaStatus(client, 'mariadb');
-  } catch {
-    return null;
+    await waitForServer(sourceConnectOptions(reach.source, 5000), { timeoutMs });
+  } finally {
+    await reach.close();
+  }
+}
+
+/** How dolly's admin account reaches the Swarm replica on its socket, where the pool root is on this machine. */
+export function swarmReplicaConnect(topology: Topology): ConnectOptions {
+  const replica = readSwarmReplica(topology);
+  if (!replica) throw new FailedPreconditionError(`the pool at ${topology.pool.root} has no replica yet`, { hint: 'run `dolly swarm bootstrap`' });
+  return replicaConnectOptions(topology.pool.root, replica);
+}
+
+/** The replica's replication, read on its socket with the admin account the state holds. */
+async function readStatus(topology: Topology, replica: Replica): Promise<ReplicaStatus> {
+  const client = await connectSql({ ...replicaConnectOptions(topology.pool.root, replica), connectTimeoutMs: 5000 });
+  try {
+    return await replicaStatus(client, replica.source.flavor);
   } finally {
     await client.close();
   }
+}
+
+/**
+ * The Swarm replica's replication state, read on its socket where the pool root is on this
+ * machine; null when it cannot be asked (no replica made here, server not answering).
+ */
+export async function swarmReplicaStatus(topology: Topology): Promise<ReplicaStatus | null> {
+  try {
+    const replica = readSwarmReplica(topology);
+    return replica ? await readStatus(topology, replica) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A backup of the running source, made by mariadb-backup inside the source's task as its root over
+ * its socket (socket authentication: no password anywhere) and streamed out through the task's
+ * engine. Nothing runs until the restore reads it; a failed backup fails the stream with its
+ * last error line.
+ */
+function sourceBackup(swarm: SwarmEngines, service: string, extraArgs: readonly string[]): Readable {
+  return Readable.from(backupChunks(swarm, service, extraArgs), { objectMode: false });
+}
+
+async function* backupChunks(swarm: SwarmEngines, service: string, extraArgs: readonly string[]): AsyncGenerator<Buffer> {
+  const task = await waitForRunningTask(swarm.docker, swarm.engines, service, 120_000);
+  const cmd = ['mariadb-backup', '--backup', '--stream=xbstream', '--user=root', `--socket=${SOURCE_RUNDIR}/mysqld.sock`, ...extraArgs];
+  const exec = await task.engine.getContainer(task.containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Tty: false });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stderr = '';
+  err.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-16 * 1024);
+  });
+  task.engine.modem.demuxStream(stream, out, err);
+  stream.on('end', () => out.end());
+  stream.on('close', () => out.end());
+  stream.on('error', (error: Error) => out.destroy(error));
+  try {
+    for await (const chunk of out) yield chunk as Buffer;
+    const code = await exitCode(exec);
+    if (code !== 0) throw new CommandFailedError('mariadb-backup --backup --stream=xbstream (in the source task)', code, stderr);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** An exec's exit code: its stream can end a moment before the engine records that it exited. */
+async function exitCode(exec: { inspect: () => Promise<{ Running: boolean; ExitCode: number | null }> }): Promise<number | null> {
+  for (let i = 0; i < 50; i += 1) {
+    const info = await exec.inspect();
+    if (!info.Running) return info.ExitCode;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
 }
