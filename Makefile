@@ -34,6 +34,10 @@ IT_TESTS = $(shell find test -name '*.it.test.ts' | sort)
 # Integration files that run alone: the Swarm and the demos (one Swarm per engine, fixed roots),
 # and the ones that hold a timing bound under load (limits, a hung replica, a filling pool).
 IT_ALONE = $(filter $(addprefix test/it/,swarm-% demo% clone-limits.% hung-replica.% pool-grow.%),$(IT_TESTS))
+# Of those, the Swarm sandbox suites with their own roots and clone ports run two at a time
+# (each sandbox is its own Swarm of Docker-in-Docker nodes named by its root).
+IT_SWARM_PAIRED = $(filter $(addprefix test/it/,swarm-backup.% swarm-deploy.% swarm-mysql.%),$(IT_TESTS))
+IT_SOLO = $(filter-out $(IT_SWARM_PAIRED),$(IT_ALONE))
 # The others two at a time: each has its own root, ports, servers and names.
 IT_PAIRED = $(filter-out $(IT_ALONE),$(IT_TESTS))
 NODE_TEST = node --import tsx --test --test-concurrency=1 --test-timeout=1200000
@@ -44,12 +48,14 @@ test-unit: build typecheck
 
 test-it: image
 	$(NODE_TEST_PAIRED) $(IT_PAIRED)
-	$(NODE_TEST) $(IT_ALONE)
+	$(NODE_TEST_PAIRED) $(IT_SWARM_PAIRED)
+	$(NODE_TEST) $(IT_SOLO)
 
 test: image typecheck
 	$(NODE_TEST) $(UNIT_TESTS)
 	$(NODE_TEST_PAIRED) $(IT_PAIRED)
-	$(NODE_TEST) $(IT_ALONE)
+	$(NODE_TEST_PAIRED) $(IT_SWARM_PAIRED)
+	$(NODE_TEST) $(IT_SOLO)
 
 bench: image
 	node --import tsx bench/bench.ts

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
@@ -32,6 +32,20 @@ async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs
     if (Date.now() > deadline) assert.fail(`${what}: not after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/** Runs bin/dolly and SIGKILLs it after `afterMs` (or lets a failpoint kill it); says whether it was killed. */
+async function dollyKilledAfter(args: string[], env: Record<string, string>, afterMs?: number): Promise<{ outcome: 'killed' | 'finished'; stderr: string }> {
+  const child = spawn(join(process.cwd(), 'bin/dolly'), args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const timer = afterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), afterMs);
+  await closed;
+  clearTimeout(timer);
+  return { outcome: child.signalCode === 'SIGKILL' ? 'killed' : 'finished', stderr };
 }
 
 describe('swarm bootstrap (replica init on the Swarm) on a 3-node sandbox: by backup (mariadb-backup in the source task) and by dump, failed and killed', { skip: skipUnless('root', 'docker', 'btrfs', 'mariadb-client', 'image') }, () => {
@@ -95,51 +109,54 @@ describe('swarm bootstrap (replica init on the Swarm) on a 3-node sandbox: by ba
   });
 
   /**
-   * `swarm bootstrap` SIGKILLed at each step of replica init's job (failpoints: src/failpoint.ts),
-   * by dump and by backup; then ONE command (`dolly up`) undoes it: no job, no replica in the
-   * state, no copied data, no restore container, and (once the job had made them) no replica
-   * volume and the service scaled to none. The next
-   * bootstrap then works (the test after this one).
+   * `swarm bootstrap` SIGKILLed at 20 points: at each of the 5 steps of replica init's job
+   * (failpoints, src/failpoint.ts) by dump and by backup, and 10 times at a set delay after its
+   * start (every second from 0.5 s, by dump and by backup in turn: before the job, inside the
+   * scaling, the copy, the restore). After each, ONE command (`dolly up`) undoes it: no job, no
+   * replica in the state, no copied data, no restore container left on either engine, and once
+   * the job had made them, no replica volume and the service scaled to none. The next bootstrap
+   * then works (the test after this one).
    */
-  it('swarm bootstrap killed at each step of its job (dump and backup), then one command: nothing half-made is left', async () => {
+  it('swarm bootstrap killed at 20 points (each step of its job, and at set delays), then one command: nothing half-made is left', async () => {
     const configFile = join(root, 'topology.yaml');
     const base = sandboxTopologyConfig(root, { kind: 'env', name: 'DOLLY_SOURCE_PASSWORD' });
     await writeFile(configFile, stringify({ ...base, pool: { ...base.pool, clonePorts: ports }, loadgen: { intervalMs: 200 } }));
-    const points: [string, 'dump' | 'backup'][] = [
-      ['replica-init.reserved', 'dump'],
-      ['replica-init.volume', 'dump'],
-      ['replica-init.started', 'dump'],
-      ['replica-init.copied', 'dump'],
-      ['replica-init.replicating', 'dump'],
-      ['replica-init.copied', 'backup'],
+    const steps = ['replica-init.reserved', 'replica-init.volume', 'replica-init.started', 'replica-init.copied', 'replica-init.replicating'];
+    const methods = ['dump', 'backup'] as const;
+    const kills: { label: string; method: 'dump' | 'backup'; failpoint?: string; afterMs?: number }[] = [
+      ...methods.flatMap((method) => steps.map((failpoint) => ({ label: `${failpoint} (${method})`, method, failpoint }))),
+      ...Array.from({ length: 10 }, (_, i) => ({ label: `${500 + i * 1000} ms (${methods[i % 2]})`, method: methods[i % 2] ?? 'dump', afterMs: 500 + i * 1000 })),
     ];
-    for (const [point, method] of points) {
-      const killed = await dolly(['--root', root, 'swarm', 'bootstrap', '--config', configFile, '--method', method], { DOLLY_SOURCE_PASSWORD: PASSWORD, DOLLY_FAILPOINT: point });
-      assert.equal(killed.signal, 'SIGKILL', `${point} (${method}): not killed there: ${killed.stderr}`);
-      const state = (): ReturnType<StateStore['read']> => {
-        const store = new StateStore(root);
-        try {
-          return store.read();
-        } finally {
-          store.close();
-        }
-      };
-      assert.equal(state()?.jobs.length, 1, `${point}: the job is left`);
-      const up = await dolly(['--root', root, 'up']);
-      assert.equal(up.code, 0, `${point}: ${up.stderr}`);
-      const after = state();
-      assert.deepEqual(after?.jobs, [], `${point}: a job is left after up`);
-      assert.equal(after?.replica, undefined, `${point}: a replica is left in the state`);
-      assert.ok(after?.swarm, `${point}: the stack's record stays`);
-      const volume = join(root, 'pool', 'volumes', 'replica');
-      assert.equal(existsSync(join(volume, 'docker')), false, `${point}: copied data is left`);
-      if (point !== 'replica-init.reserved') {
-        // The job had made them: its volume, and the service's task started on it.
-        assert.equal(existsSync(volume), false, `${point}: the replica volume is left`);
-        const service = (await deps.docker.getService('replica').inspect()) as { Spec: { Mode?: { Replicated?: { Replicas?: number } } } };
-        assert.equal(service.Spec.Mode?.Replicated?.Replicas, 0, `${point}: the replica service still runs`);
+    assert.equal(kills.length, 20);
+    const state = (): ReturnType<StateStore['read']> => {
+      const store = new StateStore(root);
+      try {
+        return store.read();
+      } finally {
+        store.close();
       }
-      await eventually(`${point}: no restore container`, async () => {
+    };
+    for (const kill of kills) {
+      const args = ['--root', root, 'swarm', 'bootstrap', '--config', configFile, '--method', kill.method];
+      const env = { DOLLY_SOURCE_PASSWORD: PASSWORD, ...(kill.failpoint ? { DOLLY_FAILPOINT: kill.failpoint } : {}) };
+      const { outcome, stderr } = await dollyKilledAfter(args, env, kill.afterMs);
+      assert.equal(outcome, 'killed', `${kill.label}: the bootstrap ended before it was killed: ${stderr}`);
+      if (kill.failpoint) assert.equal(state()?.jobs.length, 1, `${kill.label}: the job is left`);
+      const up = await dolly(['--root', root, 'up']);
+      assert.equal(up.code, 0, `${kill.label}: ${up.stderr}`);
+      const after = state();
+      assert.deepEqual(after?.jobs, [], `${kill.label}: a job is left after up`);
+      assert.equal(after?.replica, undefined, `${kill.label}: a replica is left in the state`);
+      assert.ok(after?.swarm, `${kill.label}: the stack's record stays`);
+      const volume = join(root, 'pool', 'volumes', 'replica');
+      assert.equal(existsSync(join(volume, 'docker')), false, `${kill.label}: copied data is left`);
+      if (kill.failpoint !== undefined && kill.failpoint !== 'replica-init.reserved') {
+        // The job had made them: its volume, and the service's task started on it.
+        assert.equal(existsSync(volume), false, `${kill.label}: the replica volume is left`);
+        const service = (await deps.docker.getService('replica').inspect()) as { Spec: { Mode?: { Replicated?: { Replicas?: number } } } };
+        assert.equal(service.Spec.Mode?.Replicated?.Replicas, 0, `${kill.label}: the replica service still runs`);
+      }
+      await eventually(`${kill.label}: no restore container`, async () => {
         await assertNoHelper();
         return true;
       }, 120_000);
@@ -168,18 +185,18 @@ describe('swarm bootstrap (replica init on the Swarm) on a 3-node sandbox: by ba
     assert.equal(again.already, true, 'a second bootstrap changes nothing');
   });
 
-  it('for comparison: destroy, deploy again and bootstrap by dump; nothing of the stack left after destroy', async () => {
+  it('destroy after a backup bootstrap: nothing of the stack, no replica volume, run directory or account left', async () => {
     await swarmDestroy(topology(), deps);
     assert.deepEqual(await stackObjects(deps.docker, 'dolly'), []);
-    await deploy();
-    const started = Date.now();
-    const result = await swarmBootstrap(topology(), deps, { method: 'dump' });
-    console.log(`# swarm bootstrap --method dump: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    assert.equal(result.method, 'dump');
-    assert.equal(result.already, false, JSON.stringify(result));
-    assert.ok(result.replica.io_running && result.replica.sql_running);
-    await swarmDestroy(topology(), deps);
-    assert.deepEqual(await stackObjects(deps.docker, 'dolly'), []);
+    assert.equal(existsSync(join(root, 'pool', 'volumes', 'replica')), false);
+    assert.equal(existsSync(join(root, 'run', 'replica')), false);
+    const store = new StateStore(root);
+    try {
+      assert.equal(store.read()?.replica, undefined);
+      assert.equal(store.read()?.swarm, undefined);
+    } finally {
+      store.close();
+    }
     await assertNoHelper();
   });
 });

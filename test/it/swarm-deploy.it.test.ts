@@ -169,6 +169,12 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
         "GRANT shop_reader TO 'report'@'10.0.%'",
         "SET DEFAULT ROLE shop_reader FOR 'report'@'10.0.%'",
         'CREATE DEFINER = shop_reader PROCEDURE shop.order_total() SQL SECURITY DEFINER SELECT SUM(total) FROM shop.orders',
+        // The application's own account (by host name) owns a routine and a trigger.
+        "CREATE USER 'app'@'app1.example.com' IDENTIFIED BY 'app-pw-1'",
+        "GRANT SELECT, INSERT, EXECUTE, TRIGGER ON shop.* TO 'app'@'app1.example.com'",
+        'CREATE TABLE shop.audit (order_id INT)',
+        "CREATE DEFINER = 'app'@'app1.example.com' TRIGGER shop.orders_audit AFTER INSERT ON shop.orders FOR EACH ROW INSERT INTO shop.audit VALUES (NEW.id)",
+        "CREATE DEFINER = 'app'@'app1.example.com' PROCEDURE shop.order_count() SQL SECURITY DEFINER SELECT COUNT(*) FROM shop.orders",
       ].join('; '),
     );
     const { stdout } = await run('npx', ['zx', 'scripts/bootstrap.mjs', '--config', configFile, '--json'], { env: { ...process.env, DOLLY_SOURCE_PASSWORD: PASSWORD }, timeout: 600_000 });
@@ -178,7 +184,7 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
     assert.match(result.gtid, /^0-42-\d+$/);
     assert.ok(result.replica.io_running && result.replica.sql_running);
     // replica init copied the accounts: every definer resolves on the replica.
-    assert.equal(await onReplicaSql("SELECT GROUP_CONCAT(CONCAT(User, '@', Host) ORDER BY User) FROM mysql.user WHERE User IN ('web', 'report', 'shop_reader')"), 'report@10.0.%,shop_reader@,web@web1.example.com');
+    assert.equal(await onReplicaSql("SELECT GROUP_CONCAT(CONCAT(User, '@', Host) ORDER BY User) FROM mysql.user WHERE User IN ('app', 'web', 'report', 'shop_reader')"), 'app@app1.example.com,report@10.0.%,shop_reader@,web@web1.example.com');
     const first = await onReplica();
     await eventually('rows replicated across nodes', async () => (await onReplica()).rows > first.rows + 2, 60_000);
     const again = await swarmBootstrap(topology(), deps);
@@ -211,6 +217,17 @@ describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, 
     assert.equal(clone.dsn, `mysql://${clone.user}:${encodeURIComponent(clone.password)}@127.0.0.1:${clone.port}/?ssl-mode=VERIFY_CA`, "clones serve TLS, in the Swarm too");
     assert.equal(await mariadbQuery(clone, 'SELECT COUNT(*) FROM shop.web_orders'), '2', "a view owned by the application's account (by host name) answers in the clone");
     assert.equal(await mariadbQuery(clone, 'CALL shop.order_total()'), '42.50', 'a routine whose definer is a role runs');
+    assert.ok(Number(await mariadbQuery(clone, 'SELECT TIMESTAMPDIFF(SECOND, MAX(ts), NOW()) FROM docker.repl_status')) < 30, "the clone's newest row is seconds old");
+    // As the application: `--user app` logs in as its production account; its view, routine and trigger work.
+    const asApp = await dolly(['--root', root, '--json', 'clone', 'create', '--snapshot', snapshot.id, '--user', 'app']);
+    assert.equal(asApp.code, 0, asApp.stderr);
+    const app = JSON.parse(asApp.stdout) as { name: string; host: string; port: number; user: string; password: string };
+    assert.equal(await mariadbQuery(app, 'SELECT CURRENT_USER()'), 'app@%');
+    assert.equal(await mariadbQuery(app, 'SELECT COUNT(*) FROM shop.web_orders'), '2');
+    assert.equal(await mariadbQuery(app, 'CALL shop.order_count()'), '2');
+    assert.equal(await mariadbQuery(app, 'INSERT INTO shop.orders VALUES (3, 5.00); SELECT COUNT(*) FROM shop.audit'), '1', "the trigger owned by the application's account fired");
+    await assert.rejects(mariadbQuery(app, 'CREATE DATABASE other'), /denied/, 'app has no rights beyond the source\'s');
+    assert.equal((await dolly(['--root', root, 'clone', 'destroy', app.name])).code, 0);
     const rows = await mariadbQuery(clone, 'SELECT COUNT(*) FROM docker.repl_status');
     assert.ok(Number(rows) >= before.rows, 'the clone holds the rows the replica had');
     // A clone has its own network namespace (its @@hostname is its container's): find it on the pool node's engine.

@@ -43,8 +43,8 @@ export function checkReplicaHome(topology: Topology): ReplicaHome {
   if (state === null) {
     throw new FailedPreconditionError(`${pool.root} holds no dolly pool: the Swarm replica is made in one`, { hint: `run \`dolly --root ${pool.root} init\` first` });
   }
-  if (pool.dataDirGiven) {
-    throw new FailedPreconditionError(`pool.dataDir is set (${pool.dataDir}): the Swarm replica keeps its data in the pool's replica volume`, { hint: 'leave pool.dataDir unset in the topology' });
+  if (pool.dataDir !== join(pool.root, 'pool', 'volumes', REPLICA_VOLUME)) {
+    throw new FailedPreconditionError(`pool.dataDir ${pool.dataDir} is not the pool's replica volume: the Swarm replica keeps its data there`, { hint: 'leave pool.dataDir unset in the topology' });
   }
   if (pool.runDir !== join(pool.root, 'run', REPLICA)) {
     throw new FailedPreconditionError(`pool.runDir ${pool.runDir} is not the root's replica run directory`, { hint: 'leave pool.runDir unset in the topology' });
