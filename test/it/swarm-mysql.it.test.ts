@@ -28,6 +28,15 @@ const MYSQL = 'dolly/mysql:9.7';
 /** This suite's clone ports (the other sandbox suites take 6000-6019 and 6140-6159). */
 const CLONE_PORTS = { first: 6960, last: 6979 };
 
+/** Files under `dir` whose bytes hold `needle` (grep -F over every regular file, binary ones too). */
+async function filesHolding(dir: string, needle: string): Promise<string[]> {
+  const result = await run('grep', ['-rlF', '-a', '-s', '-D', 'skip', '-e', needle, dir], { maxBuffer: 64 * 1024 * 1024 }).catch((error: { code?: number; stdout?: string }) => {
+    if (error.code === 1 || error.code === 2) return { stdout: error.stdout ?? '' };
+    throw error;
+  });
+  return result.stdout.split('\n').filter(Boolean);
+}
+
 /** Polls `probe` until it returns true; fails with `what` after `timeoutMs`. */
 async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -161,7 +170,9 @@ describe('a MySQL 9.7 stack on a 3-node Swarm sandbox: deploy, bootstrap by dump
     assert.equal(destroyed.code, 0, destroyed.stderr);
   });
 
-  it('destroy leaves no service, secret or network of the stack, and no replica data', async () => {
+  it('destroy leaves no service, secret or network of the stack, no replica data, and no file with the source password under the root', async () => {
+    const replicaData = join(root, 'pool', 'volumes', 'replica');
+    assert.ok((await filesHolding(replicaData, PASSWORD)).length > 0, "the running replica keeps the password in its datadir (MySQL's replication metadata): the check can fail");
     await swarmDestroy(topology(), deps);
     assert.deepEqual(await stackObjects(deps.docker, 'dolly'), []);
     const nodes = (await deps.docker.listNodes()) as { Spec?: { Labels?: Record<string, string> } }[];
@@ -169,5 +180,7 @@ describe('a MySQL 9.7 stack on a 3-node Swarm sandbox: deploy, bootstrap by dump
     const state = testRoot.deps.store.read();
     assert.equal(state?.replica, undefined);
     assert.equal(state?.swarm, undefined);
+    assert.ok((state?.snapshots.length ?? 0) > 0, 'the snapshot stays in the pool');
+    assert.deepEqual(await filesHolding(root, PASSWORD), [], 'no file under the root holds the password (the snapshot included)');
   });
 });
