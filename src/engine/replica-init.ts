@@ -1,6 +1,6 @@
 import { failpoint } from '../failpoint.js';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, SourceError } from '../errors.js';
-import { buildImage, ensureImage, ENGINES, imageEngine, type EngineImage } from '../docker/image-build.js';
+import { buildImage, ensureImage, ENGINES, imageEngine, imageExists, type EngineImage } from '../docker/image-build.js';
 import { chooseImage, majorMinor, type SourceEngine } from './image-choice.js';
 import { replicaStatus, startReplication } from '../mysql/replication.js';
 import { checkSource } from '../mysql/source-check.js';
@@ -121,7 +121,7 @@ export async function initReplica(options: ReplicaInitOptions, deps: EngineDeps)
           warnings.push(warning);
           deps.logger.warn(warning);
         }
-        const image = host.image ?? (await replicaImage(job, info, method, deps));
+        const image = host.image !== undefined ? await hostImage(job, host.image, info, deps) : await replicaImage(job, info, method, deps);
         const state = deps.store.require();
         await ensureImage(deps.docker, image, deps.logger);
         const engine = await imageEngine(deps.docker, image);
@@ -225,6 +225,25 @@ async function replicaImage(job: JobRun, info: SourceEngine, method: ProvisionMe
     if (s.pool.driver === 'commit') s.pool['baseImage'] = engine.tag;
   });
   return engine.tag;
+}
+
+/**
+ * The image the replica's host runs (a Swarm service's, from its spec). Snapshots and clones run
+ * the root's image: for a root made without --image it becomes the host's; an image chosen with
+ * --image must fit the source too (a MariaDB image cannot run a MySQL replica's snapshots).
+ */
+async function hostImage(job: JobRun, image: string, info: SourceEngine, deps: EngineDeps): Promise<string> {
+  const { settings } = deps.store.require();
+  if (settings.image === image) return image;
+  if (settings.image_auto === true) {
+    job.update((s) => {
+      s.settings.image = image;
+      if (s.pool.driver === 'commit') s.pool['baseImage'] = image;
+    });
+    return image;
+  }
+  if (await imageExists(deps.docker, settings.image)) assertEngineFits(await imageEngine(deps.docker, settings.image), settings.image, info);
+  return image;
 }
 
 /** Builds an engine's image when it is missing (or of an older recipe), with a log line every 15 s while it builds. */

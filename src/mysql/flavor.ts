@@ -69,6 +69,10 @@ export interface FlavorOps {
   readonly clientBinary: string;
   /** `mariadb-dump` / `mysqldump`. */
   readonly dumpBinary: string;
+  /** `mariadb-admin` / `mysqladmin` (a health check's `ping`). */
+  readonly adminBinary: string;
+  /** The replica's flag for the seconds without data after which its IO thread reconnects. */
+  readonly netTimeoutFlag: string;
   /** The argv that initialises an empty datadir (run once, before the first start); `asRoot`: run by root for a server that runs as root. */
   initDatadir(datadir: string, options?: { asRoot?: boolean }): string[];
   /** Flag that keeps replication from starting with the server. */
@@ -174,6 +178,8 @@ const mariadb: FlavorOps = {
   serverBinary: 'mariadbd',
   clientBinary: 'mariadb',
   dumpBinary: 'mariadb-dump',
+  adminBinary: 'mariadb-admin',
+  netTimeoutFlag: '--slave-net-timeout',
   initDatadir: (datadir) => ['mariadb-install-db', '--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=socket', '--skip-test-db'],
   skipReplicaStart: '--skip-slave-start',
   // 1524: an account for an authentication plugin the replica has not loaded.
@@ -253,6 +259,8 @@ const mysql: FlavorOps = {
   serverBinary: 'mysqld',
   clientBinary: 'mysql',
   dumpBinary: 'mysqldump',
+  adminBinary: 'mysqladmin',
+  netTimeoutFlag: '--replica-net-timeout',
   initDatadir: (datadir, options) => ['mysqld', '--no-defaults', '--initialize-insecure', `--datadir=${datadir}`, ...(options?.asRoot === true ? ['--user=root'] : [])],
   skipReplicaStart: '--skip-replica-start',
   skipAccountErrors: '--replica-skip-errors=1396,1524',

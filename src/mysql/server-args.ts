@@ -87,6 +87,11 @@ export interface ReplicaRole {
   args: readonly string[];
   requireMarker?: boolean;
   apply?: ApplySettings;
+  /**
+   * The server runs as root (a Swarm task: `--user=root` in `args`), so root initialises its
+   * datadir too (MySQL's `--initialize` refuses root without `--user=root`).
+   */
+  asRoot?: boolean;
 }
 
 /**
@@ -250,7 +255,7 @@ export function startupScript(server: ServerCommand, paths: ServerPaths): string
   const datadir = paths.datadir;
   switch (server.role) {
     case 'replica': {
-      const init = flavor.initDatadir(datadir).join(' ');
+      const init = flavor.initDatadir(datadir, server.asRoot === true ? { asRoot: true } : {}).join(' ');
       const guard = server.requireMarker === true
         ? `[ -f ${datadir}/${REPLICA_MARKER} ] || { echo "dolly: ${datadir} is not the pool's replica volume (is the pool mounted? run dolly up)" >&2; exit 75; }; `
         : '';

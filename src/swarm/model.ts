@@ -8,6 +8,8 @@
 export interface Topology {
   /** Names this deployment in labels (`dolly.swarm.stack`); two stacks never touch each other. */
   readonly stack: string;
+  /** What the source and the replica run (their services' commands and images say it too; no hash includes it). */
+  readonly flavor: 'mariadb' | 'mysql';
   /** The Swarm's nodes as the config lists them, with the labels the topology puts on them applied. */
   readonly nodes: readonly NodeModel[];
   /** Labels dolly must put on nodes before deploying (the pool marker); Pulumi cannot, see docs/swarm.md. */
@@ -111,7 +113,7 @@ export interface ServiceModel {
   /** The Swarm service name, also its DNS name on the network. */
   readonly name: string;
   readonly image: string;
-  /** The MariaDB `server_id` of the server this service runs (source, replica); undefined for others. */
+  /** The `server_id` of the server this service runs (source, replica); undefined for others. */
   readonly serverId: number | undefined;
   /** Replaces the image's entrypoint; undefined keeps the image's own. */
   readonly command: readonly string[] | undefined;

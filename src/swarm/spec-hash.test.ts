@@ -59,3 +59,20 @@ describe('diffTopology', () => {
     assert.equal(serviceSpecHash(topology.services.loadgen), hashes.services.loadgen.hash);
   });
 });
+
+describe('spec hashes across flavors', () => {
+  it("a MariaDB topology's hashes are the ones deployed before flavors existed (plan keeps an existing stack)", () => {
+    const hashes = topologyHashes(buildTopology(config));
+    assert.equal(hashes.services.source.hash, 'e7446d8a0c751e5e9fd5e0bc63062888664ee788c11fcfe560b44f2d72fe2bfa');
+    assert.equal(hashes.services.replica.hash, '26e3773c0892b4e3a38e4feda213fe394c8c12c3c84e1adefe6c991841b8ea86');
+    assert.deepEqual(topologyHashes(buildTopology({ ...config, flavor: 'mariadb' })), hashes);
+  });
+  it('flavor mysql changes the source and the replica, nothing else', () => {
+    const a = topologyHashes(buildTopology(config));
+    const b = topologyHashes(buildTopology({ ...config, flavor: 'mysql' }));
+    assert.notEqual(b.services.source.hash, a.services.source.hash);
+    assert.notEqual(b.services.replica.hash, a.services.replica.hash);
+    assert.equal(b.services.loadgen.hash, a.services.loadgen.hash);
+    assert.deepEqual([b.network, b.secrets], [a.network, a.secrets]);
+  });
+});

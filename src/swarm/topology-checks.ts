@@ -1,3 +1,4 @@
+import { findEngine } from '../docker/image-build.js';
 import { InvalidArgumentError } from '../errors.js';
 import { SERVICE_PARTS, type ServiceModel, type Topology } from './model.js';
 import { candidateNodes, parseConstraint } from './placement.js';
@@ -9,10 +10,12 @@ const NODES_HINT = 'check the node names and labels (`docker node ls`, `docker n
  * nodes listed once and a manager among them; every pinned node known; source and replica never
  * able to share a node; every service placeable; distinct server ids; no published port taken
  * twice (an ingress port takes every node, a host port only the nodes its service may run on;
- * the clones' port range is a host claim on the pool node); sane pool paths and port range.
+ * the clones' port range is a host claim on the pool node); sane pool paths and port range; no
+ * image dolly builds of the other flavor for source or replica.
  */
 export function checkTopology(topology: Topology): void {
   checkNodes(topology);
+  checkFlavor(topology);
   checkPinnedNodes(topology);
   checkPlacement(topology);
   checkServerIds(topology);
@@ -72,6 +75,19 @@ function checkPlacement(topology: Topology): void {
   const shared = (candidates.get('source') ?? []).filter((node) => replicaNodes.has(node));
   if (shared.length > 0) {
     fail(`source and replica constraints could both place them on node ${shared.join(', ')}`, 'the replica must run on another node than the source: pin each to its own node');
+  }
+}
+
+/** A server image dolly builds runs one flavor (images it does not know are not checked). */
+function checkFlavor(topology: Topology): void {
+  for (const service of [topology.services.source, topology.services.replica]) {
+    const engine = findEngine(service.image);
+    if (engine !== undefined && engine.flavor !== topology.flavor) {
+      fail(
+        `the ${service.part}'s image ${service.image} runs ${engine.flavor}, but the topology's flavor is ${topology.flavor}`,
+        `set flavor: ${engine.flavor}, or leave source.image and replica.image unset for the ${topology.flavor} default`,
+      );
+    }
   }
 }
 

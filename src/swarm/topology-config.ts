@@ -1,10 +1,22 @@
 import { z } from 'zod';
-import { DEFAULT_IMAGE } from '../docker/image-build.js';
-import { InvalidArgumentError } from '../errors.js';
+import { buildableEngines, DEFAULT_IMAGE } from '../docker/image-build.js';
+import { InternalError, InvalidArgumentError } from '../errors.js';
+import type { Flavor } from '../mysql/flavor.js';
 
 /** The load emulator's image (built locally like the MariaDB image; no registry here). */
 /** 0.2.0: writes the seed's `repl_status (id, ts)` (0.1.0 wrote `created_at`); a new tag, so a machine with the old image builds it again. */
 export const DEFAULT_LOADGEN_IMAGE = 'dolly/loadgen:0.2.0';
+/**
+ * The image the source and the replica run unless the config names one: MariaDB 10.11 (the
+ * seed's), or for `flavor: mysql` the newest MySQL dolly builds (dolly/mysql:9.7).
+ */
+export function defaultServerImage(flavor: Flavor): string {
+  if (flavor === 'mariadb') return DEFAULT_IMAGE;
+  const newest = buildableEngines(flavor).at(-1);
+  if (!newest) throw new InternalError(`dolly builds no ${flavor} image`);
+  return newest.tag;
+}
+
 /** Where the source's root password comes from unless the config says otherwise. */
 export const DEFAULT_PASSWORD_ENV = 'DOLLY_SOURCE_PASSWORD';
 
@@ -32,9 +44,14 @@ const secretSourceSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('pulumi-config'), key: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a Pulumi config key') }),
 ]);
 
-/** The schema of TopologyConfig; defaults are the seed's values (vb-net, server ids 42 and 58, port 3306). */
+/**
+ * The schema of TopologyConfig; defaults are the seed's values (MariaDB, vb-net, server ids 42 and
+ * 58, port 3306). The servers' images default by `flavor` (defaultServerImage), in buildTopology.
+ */
 export const topologyConfigSchema = z.strictObject({
   stack: name.default('dolly'),
+  // What the source and the replica run: their commands, health checks and default images.
+  flavor: z.enum(['mariadb', 'mysql']).default('mariadb'),
   nodes: z.array(nodeSchema).min(1, 'must list at least one node'),
   network: z
     .strictObject({
@@ -46,7 +63,7 @@ export const topologyConfigSchema = z.strictObject({
     .prefault({}),
   source: z.strictObject({
     node: hostname,
-    image: image.default(DEFAULT_IMAGE),
+    image: image.optional(),
     serverId: serverId.default(42),
     publishedPort: port.nullable().default(3306),
     // host: the port opens on the source's node, as the seed's `-p 3306:3306` did; ingress needs vip.
@@ -55,7 +72,7 @@ export const topologyConfigSchema = z.strictObject({
   }),
   replica: z
     .strictObject({
-      image: image.default(DEFAULT_IMAGE),
+      image: image.optional(),
       serverId: serverId.default(58),
       bufferPool: z.string().regex(/^[1-9][0-9]*[KMG]?$/, 'must be a size such as 256M').default('256M'),
     })

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_IMAGE } from '../docker/image-build.js';
+import { InvalidArgumentError } from '../errors.js';
 import { CONTAINER_DATADIR, CONTAINER_RUNDIR } from '../runtime/container-layout.js';
 import { SERVICE_PARTS } from './model.js';
 import { candidateNodes } from './placement.js';
@@ -182,5 +183,45 @@ describe('buildTopology: configured values', () => {
   it('is deterministic: the same config gives an equal model', () => {
     assert.deepEqual(buildTopology(seedConfig()), buildTopology(seedConfig()));
     assert.equal(JSON.stringify(buildTopology(seedConfig())), JSON.stringify(buildTopology(seedConfig())));
+  });
+});
+
+describe('buildTopology: a MySQL stack (flavor: mysql)', () => {
+  const topology = buildTopology({ ...seedConfig(), flavor: 'mysql' });
+  const { source, replica, loadgen } = topology.services;
+
+  it('runs dolly/mysql:9.7 for source and replica unless an image is named; the load emulator is the same', () => {
+    assert.equal(topology.flavor, 'mysql');
+    assert.equal(buildTopology(seedConfig()).flavor, 'mariadb', 'the default stays MariaDB');
+    assert.deepEqual([source.image, replica.image, loadgen.image], ['dolly/mysql:9.7', 'dolly/mysql:9.7', DEFAULT_LOADGEN_IMAGE]);
+    assert.deepEqual(loadgen.env, buildTopology(seedConfig()).services.loadgen.env);
+    const named = buildTopology({ ...seedConfig(), flavor: 'mysql', source: { node: 'node-1', image: 'registry.local/mysql:9.7' } });
+    assert.equal(named.services.source.image, 'registry.local/mysql:9.7');
+  });
+
+  it('the source: mysqld initialised by root, GTIDs on, the same init file from the secret; mysqladmin ping', () => {
+    const script = source.command?.[2] ?? '';
+    assert.match(script, /mysqld --no-defaults --initialize-insecure --datadir=\/var\/lib\/mysql --user=root/);
+    assert.match(script, /CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '\$esc';/);
+    assert.deepEqual(source.command?.slice(3, 5), ['sh', 'mysqld']);
+    for (const flag of ['--gtid-mode=ON', '--enforce-gtid-consistency=ON', '--log-bin=source-bin', '--sync-binlog=1', '--server-id=42', '--port=3306']) assert.ok(source.command?.includes(flag), flag);
+    assert.ok(!source.command?.some((arg) => /mariadb|gtid-strict/.test(arg)));
+    assert.deepEqual(source.healthcheck?.test, ['CMD', 'mysqladmin', '--socket=/run/dolly/mysqld.sock', 'ping']);
+  });
+
+  it("the replica: MySQL's names (replica-net-timeout), initialised by root, socket only; mysqladmin ping", () => {
+    assert.match(replica.command?.[2] ?? '', /mysqld --no-defaults --initialize-insecure --datadir=\/var\/lib\/mysql --user=root/);
+    for (const flag of ['--replica-net-timeout=20', '--user=root', '--skip-networking', '--read-only=ON', '--server-id=58', '--gtid-mode=ON']) assert.ok(replica.command?.includes(flag), flag);
+    assert.ok(!replica.command?.some((arg) => /slave|mariadb/.test(arg)));
+    assert.deepEqual(replica.healthcheck?.test, ['CMD', 'mysqladmin', '--socket=/run/dolly/mysqld.sock', 'ping']);
+  });
+
+  it('refuses a server image dolly builds of the other flavor, one line and a hint', () => {
+    assert.throws(() => buildTopology({ ...seedConfig(), flavor: 'mysql', replica: { image: DEFAULT_IMAGE } }), /the replica's image dolly\/mariadb:10\.11 runs mariadb, but the topology's flavor is mysql/);
+    assert.throws(
+      () => buildTopology({ ...seedConfig(), source: { node: 'node-1', image: 'dolly/mysql:9.7' } }),
+      (error: unknown) => error instanceof InvalidArgumentError && /flavor is mariadb/.test(error.message) && /set flavor: mysql/.test(error.hint ?? ''),
+    );
+    assert.throws(() => buildTopology({ ...seedConfig(), flavor: 'postgres' as 'mysql' }), /invalid topology: flavor/);
   });
 });

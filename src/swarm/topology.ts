@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { flavorOps } from '../mysql/flavor.js';
 import { replicationFilterArgs } from '../mysql/replication.js';
 import { serverCommandLine } from '../mysql/server-args.js';
 import { CONTAINER_DATADIR, CONTAINER_PATHS, CONTAINER_RUNDIR } from '../runtime/container-layout.js';
@@ -7,7 +8,7 @@ import { loadgenEnv } from './loadgen-env.js';
 import type { NetworkModel, NodeModel, PoolModel, SecretModel, ServiceModel, ServicePart, Topology } from './model.js';
 import { SOURCE_DATADIR, SOURCE_PORT, SOURCE_USER, sourceHealthcheckCommand, sourceServerCommand } from './source-server.js';
 import { checkTopology } from './topology-checks.js';
-import { parseTopologyConfig, type ResolvedTopologyConfig, type TopologyConfig } from './topology-config.js';
+import { defaultServerImage, parseTopologyConfig, type ResolvedTopologyConfig, type TopologyConfig } from './topology-config.js';
 
 /**
  * The seed's Swarm as one model, the only place that decides names, placement, networks,
@@ -41,6 +42,7 @@ export function buildTopology(config: TopologyConfig): Topology {
   const source = sourceService(resolved, network, secret, pool);
   const topology: Topology = {
     stack: resolved.stack,
+    flavor: resolved.flavor,
     nodes,
     nodeLabels: [{ node: pool.node, labels: { [pool.label.key]: pool.label.value } }],
     network,
@@ -105,30 +107,39 @@ function base(config: ResolvedTopologyConfig, part: ServicePart, network: Networ
 function sourceService(config: ResolvedTopologyConfig, network: NetworkModel, secret: SecretModel, pool: PoolModel): ServiceModel {
   return {
     ...base(config, 'source', network),
-    image: config.source.image,
+    image: config.source.image ?? defaultServerImage(config.flavor),
     serverId: config.source.serverId,
-    command: sourceServerCommand({ serverId: config.source.serverId, passwordFile: secretFile(secret) }),
+    command: sourceServerCommand({ flavor: config.flavor, serverId: config.source.serverId, passwordFile: secretFile(secret) }),
     args: [],
     env: {},
     secrets: [{ secret: secret.name, file: secretFile(secret), mode: 0o400, uid: '0', gid: '0' }],
     constraints: [`node.hostname==${config.source.node}`, poolConstraint(pool, '!=')],
     ports: config.source.publishedPort === null ? [] : [{ target: SOURCE_PORT, published: config.source.publishedPort, protocol: 'tcp', mode: config.source.publishMode }],
     mounts: [{ type: 'volume', source: config.source.volume, target: SOURCE_DATADIR, readOnly: false }],
-    healthcheck: { test: sourceHealthcheckCommand(), intervalSeconds: 5, timeoutSeconds: 5, retries: 6, startPeriodSeconds: 120 },
+    healthcheck: { test: sourceHealthcheckCommand(config.flavor), intervalSeconds: 5, timeoutSeconds: 5, retries: 6, startPeriodSeconds: 120 },
   };
 }
 
 function replicaService(config: ResolvedTopologyConfig, network: NetworkModel, pool: PoolModel): ServiceModel {
+  const flavor = flavorOps(config.flavor);
   return {
     ...base(config, 'replica', network),
-    image: config.replica.image,
+    image: config.replica.image ?? defaultServerImage(config.flavor),
     serverId: config.replica.serverId,
     // The core's replica: socket only, read-only, durable, source accounts never replicated; dolly
     // writes its init file. Across nodes a dead link is noticed after 20 s instead of 60. The task
-    // runs as the image's root (a service has no user of dolly's); clones of it are chowned.
-    // Its two directories are bind mounts at the same container paths as the Docker runtime's.
+    // runs as the image's root (a service has no user of dolly's), which also initialises its
+    // datadir; clones of it are chowned. Its two directories are bind mounts at the same container
+    // paths as the Docker runtime's.
     command: serverCommandLine(
-      { flavor: 'mariadb', serverId: config.replica.serverId, role: 'replica', bufferPool: config.replica.bufferPool, args: [...replicationFilterArgs(), '--slave-net-timeout=20', '--user=root'] },
+      {
+        flavor: config.flavor,
+        serverId: config.replica.serverId,
+        role: 'replica',
+        bufferPool: config.replica.bufferPool,
+        args: [...replicationFilterArgs(), `${flavor.netTimeoutFlag}=20`, '--user=root'],
+        asRoot: true,
+      },
       CONTAINER_PATHS,
       'socket-only',
     ),
@@ -141,7 +152,7 @@ function replicaService(config: ResolvedTopologyConfig, network: NetworkModel, p
       { type: 'bind', source: pool.dataDir, target: CONTAINER_DATADIR, readOnly: false },
       { type: 'bind', source: pool.runDir, target: CONTAINER_RUNDIR, readOnly: false },
     ],
-    healthcheck: { test: ['CMD', 'mariadb-admin', `--socket=${CONTAINER_RUNDIR}/mysqld.sock`, 'ping'], intervalSeconds: 5, timeoutSeconds: 5, retries: 6, startPeriodSeconds: 300 },
+    healthcheck: { test: ['CMD', flavor.adminBinary, `--socket=${CONTAINER_RUNDIR}/mysqld.sock`, 'ping'], intervalSeconds: 5, timeoutSeconds: 5, retries: 6, startPeriodSeconds: 300 },
   };
 }
 

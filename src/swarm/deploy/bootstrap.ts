@@ -76,6 +76,10 @@ export async function swarmBootstrap(topology: Topology, deps: SwarmDeps, option
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? 300_000;
   const method = options.method ?? 'dump';
+  if (method === 'backup' && topology.flavor !== 'mariadb') {
+    // What replica init says of a MySQL source, before the Swarm is asked anything.
+    throw new FailedPreconditionError(`--method backup restores mariadb-backup backups of MariaDB; the stack's source runs ${topology.flavor}`, { hint: 'use --method dump (XtraBackup, for MySQL, is not in Debian)' });
+  }
   // The volume and run directory the service binds (deploy made them; an undone bootstrap, or a
   // stack deployed by Pulumi, has none yet), and the state's record of the Swarm replica.
   if (!(await prepareReplicaPaths(topology, deps.logger))) {

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDockerClient } from '../../docker/client.js';
+import { SERVER_UID } from '../../docker/server-user.js';
 import { REPLICA, REPLICA_VOLUME } from '../../engine/servers.js';
 import { FailedPreconditionError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -71,6 +72,10 @@ export async function prepareReplicaPaths(topology: Topology, logger: Logger): P
   }
   await adoptPoolVolume(topology, logger);
   await mkdir(pool.runDir, { recursive: true, mode: 0o700 });
+  // The servers' user may enter it (its files stay root's, 0600): a MySQL copy runs mysqldump in a
+  // container of the replica's image as that user, which reaches the replica's socket here, as for
+  // a replica dolly runs itself (the task's server runs as root and can use the directory anyway).
+  await chown(pool.runDir, SERVER_UID, SERVER_UID);
   // The server needs its init file to start; one from an earlier bootstrap stays (it re-keys dolly's account).
   await writeFile(join(pool.runDir, 'init.sql'), '', { mode: 0o600, flag: 'wx' }).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

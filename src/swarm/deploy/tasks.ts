@@ -1,6 +1,7 @@
 import { createDockerClient, type DockerClient } from '../../docker/client.js';
 import { execIn } from '../../docker/exec.js';
 import { CommandFailedError, FailedPreconditionError } from '../../errors.js';
+import { flavorOps, type Flavor } from '../../mysql/flavor.js';
 import { SOURCE_RUNDIR } from '../source-server.js';
 import { liveNodes, type NodeEngines } from './swarm-facts.js';
 
@@ -48,13 +49,14 @@ export async function waitForRunningTask(manager: DockerClient, engines: NodeEng
 }
 
 /**
- * Runs one SQL statement on the source as its root over its unix socket, inside the source's task
- * (no password, no network): how dolly and its tests look at production in the Swarm. Returns
- * the tab-separated rows.
+ * Runs SQL on the source as its root over its unix socket, inside the source's task (no password,
+ * no network), with the flavor's client (`mariadb`, MySQL's `mysql`; the topology's flavor): how
+ * dolly and its tests look at production in the Swarm. Returns the tab-separated rows.
  */
-export async function sourceSql(manager: DockerClient, engines: NodeEngines, service: string, sql: string): Promise<string> {
+export async function sourceSql(manager: DockerClient, engines: NodeEngines, service: string, sql: string, flavor: Flavor = 'mariadb'): Promise<string> {
   const task = await waitForRunningTask(manager, engines, service, 120_000);
-  const result = await execIn(task.engine, task.containerId, ['mariadb', `--socket=${SOURCE_RUNDIR}/mysqld.sock`, '--batch', '--skip-column-names', '-e', sql]);
-  if (result.code !== 0) throw new CommandFailedError(`mariadb in the ${service} task`, result.code, result.stderr);
+  const client = flavorOps(flavor).clientBinary;
+  const result = await execIn(task.engine, task.containerId, [client, '--user=root', `--socket=${SOURCE_RUNDIR}/mysqld.sock`, '--batch', '--skip-column-names', '-e', sql]);
+  if (result.code !== 0) throw new CommandFailedError(`${client} in the ${service} task`, result.code, result.stderr);
   return result.stdout.trim();
 }
