@@ -1,5 +1,5 @@
 import { labelsFor } from '../labels.js';
-import { copyAccounts } from '../mysql/accounts.js';
+import { copyAccounts, createRoles } from '../mysql/accounts.js';
 import { cloneFromDonor, cloneOutcome } from '../mysql/clone-plugin.js';
 import { copyDatabases } from '../mysql/dump.js';
 import { copyDatabasesParallel } from '../mysql/parallel-dump.js';
@@ -9,7 +9,7 @@ import { sourceConnectOptions, tlsEnforced } from '../mysql/source-tls.js';
 import { CONTAINER_CA_PATH, replicaCaPath } from './source-tls.js';
 import type { Replica } from '../state/state.js';
 import type { DataMount } from '../storage/driver.js';
-import { FailedPreconditionError } from '../errors.js';
+import { FailedPreconditionError, messageOf } from '../errors.js';
 import type { EngineDeps } from './context.js';
 import { containerName } from '../runtime/docker-runtime.js';
 import { restoreBackup, type BackupInput } from './restore-backup.js';
@@ -54,6 +54,7 @@ export interface ProvisionContext {
 /** The logical copy: dump from the source, load into the replica's socket (in parallel sessions for MariaDB). */
 export async function dumpInto(ctx: ProvisionContext, deps: EngineDeps): Promise<Copied> {
   const { source, info, replica, connect, image, onProgress, signal } = ctx;
+  await createSourceRoles(source, connect, info.flavor, deps);
   deps.logger.info('copying databases from the source', { databases: info.databases, estimated_bytes: info.sizeBytes, sessions: ctx.sessions });
   const options = {
     source: { host: source.host, port: source.port, user: source.user, password: source.password, ...(source.tls ? { tls: source.tls } : {}), ...(source.tls?.ca !== undefined ? { caFile: replicaCaPath(deps.root) } : {}) },
@@ -87,6 +88,26 @@ export async function restoreInto(input: BackupInput, data: DataMount, ctx: Prov
   );
   deps.logger.info('backup prepared', { gtid: restored.position.gtid, binlog: `${restored.position.file}:${restored.position.position}` });
   return { gtid: restored.position.gtid, bytes: restored.bytes };
+}
+
+/** The source's roles, made empty in the replica before the load, so definers that name a role resolve (see createRoles). */
+async function createSourceRoles(source: SourceSpec, connect: ConnectOptions, flavor: 'mariadb' | 'mysql', deps: EngineDeps): Promise<void> {
+  if (flavor !== 'mariadb') return;
+  const from = await connectSql(sourceConnectOptions(source));
+  try {
+    const to = await connectSql(connect);
+    try {
+      const roles = await createRoles(from, to, flavor);
+      if (roles.length > 0) deps.logger.info(`made ${roles.length} role(s) of the source before the copy`, { roles });
+    } finally {
+      await to.close();
+    }
+  } catch (error) {
+    // Without the source's mysql.* (a user without SELECT on it) the account copy says so later.
+    deps.logger.debug('the source\'s roles could not be made before the copy', { reason: messageOf(error) });
+  } finally {
+    await from.close();
+  }
 }
 
 /** Copies the source's accounts into the replica, warning about each one that could not be. */

@@ -34,6 +34,18 @@ async function listRoles(client: SqlClient, flavor: Flavor): Promise<string[]> {
   return rows.map((r) => String(r.user));
 }
 
+/**
+ * Makes MariaDB's roles of the source, empty, in the replica before a logical copy loads: a view
+ * or routine whose DEFINER is a role is dumped as `DEFINER=role` (no host), which a server that
+ * has no such role reads as `role@'%'`, an account that never exists. `copyAccounts` gives them
+ * their grants afterwards. Returns the roles made; none on MySQL (a role is an account with a host).
+ */
+export async function createRoles(source: SqlClient, target: SqlClient, flavor: Flavor): Promise<string[]> {
+  const roles = await listRoles(source, flavor);
+  for (const role of roles) await target.execute(`CREATE ROLE IF NOT EXISTS ${quoteString(role)}`);
+  return roles;
+}
+
 /** The first column of every row: the statements SHOW CREATE USER and SHOW GRANTS print. */
 function statementsOf(rows: readonly Record<string, unknown>[]): string[] {
   return rows.map((row) => String(Object.values(row)[0] ?? '')).filter((s) => s !== '');
