@@ -137,7 +137,7 @@ export async function teardown(options: { purge?: boolean }, deps: EngineDeps): 
   return { removed, purged: options.purge === true };
 }
 
-/** The run dirs of dolly's servers (then `run/` if empty), the Swarm replica's account file, the clones' CA (its key too) and the snapshots' account tables. */
+/** The run dirs of dolly's servers (then `run/` if empty), an older dolly's Swarm account file, the clones' CA (its key too) and the snapshots' account tables. */
 async function removeDollyFiles(root: string): Promise<void> {
   const run = join(root, 'run');
   for (const dir of await readdir(run).catch(() => [] as string[])) {
