@@ -20,19 +20,12 @@ import { buildTopology } from '../../src/swarm/topology.js';
 import { sandboxTopologyConfig } from '../../src/swarm/topology-config.js';
 import { createShell } from '../../src/shell.js';
 import { skipUnless } from '../support/capabilities.js';
+import { eventually } from '../support/swarm-harness.js';
 import { createTestRoot, dolly, leftovers, type TestRoot } from '../support/engine-harness.js';
 
 const run = promisify(execFile);
 const PASSWORD = `bk'"$\`up\\pw`;
 
-async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) assert.fail(`${what}: not after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
 
 /** Runs bin/dolly and SIGKILLs it after `afterMs` (or lets a failpoint kill it); says whether it was killed. */
 async function dollyKilledAfter(args: string[], env: Record<string, string>, afterMs?: number): Promise<{ outcome: 'killed' | 'finished'; stderr: string }> {

@@ -23,29 +23,13 @@ import { buildTopology } from '../../src/swarm/topology.js';
 import { sandboxTopologyConfig, type TopologyConfig } from '../../src/swarm/topology-config.js';
 import { createShell } from '../../src/shell.js';
 import { skipUnless } from '../support/capabilities.js';
+import { eventually, filesHolding } from '../support/swarm-harness.js';
 import { createTestRoot, dolly, leftovers, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
 
 const run = promisify(execFile);
 
-/** Files under `dir` whose bytes hold `needle` (grep -F over every regular file, binary ones too). */
-async function filesHolding(dir: string, needle: string): Promise<string[]> {
-  const result = await run('grep', ['-rlF', '-a', '-s', '-D', 'skip', '-e', needle, dir], { maxBuffer: 64 * 1024 * 1024 }).catch((error: { code?: number; stdout?: string }) => {
-    if (error.code === 1 || error.code === 2) return { stdout: error.stdout ?? '' };
-    throw error;
-  });
-  return result.stdout.split('\n').filter(Boolean);
-}
 const PASSWORD = `sw'"$\`arm\\pw`;
 
-/** Polls `probe` until it returns true; fails with `what` after `timeoutMs`. */
-async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) assert.fail(`${what}: not after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
 
 describe('the seed on a 3-node Swarm sandbox: deploy, replication across nodes, snapshots and clones on the pool node, faults', { skip: skipUnless('root', 'docker', 'btrfs', 'mariadb-client', 'image') }, () => {
   let testRoot: TestRoot;

@@ -20,6 +20,7 @@ import { buildTopology } from '../../src/swarm/topology.js';
 import { DEFAULT_LOADGEN_IMAGE, sandboxTopologyConfig, type TopologyConfig } from '../../src/swarm/topology-config.js';
 import { createShell } from '../../src/shell.js';
 import { skipUnless } from '../support/capabilities.js';
+import { eventually, filesHolding } from '../support/swarm-harness.js';
 import { createTestRoot, dolly, leftovers, mysqlQuery, type TestRoot } from '../support/engine-harness.js';
 
 const run = promisify(execFile);
@@ -28,24 +29,7 @@ const MYSQL = 'dolly/mysql:9.7';
 /** This suite's clone ports (the other sandbox suites take 6000-6019 and 6140-6159). */
 const CLONE_PORTS = { first: 6960, last: 6979 };
 
-/** Files under `dir` whose bytes hold `needle` (grep -F over every regular file, binary ones too). */
-async function filesHolding(dir: string, needle: string): Promise<string[]> {
-  const result = await run('grep', ['-rlF', '-a', '-s', '-D', 'skip', '-e', needle, dir], { maxBuffer: 64 * 1024 * 1024 }).catch((error: { code?: number; stdout?: string }) => {
-    if (error.code === 1 || error.code === 2) return { stdout: error.stdout ?? '' };
-    throw error;
-  });
-  return result.stdout.split('\n').filter(Boolean);
-}
 
-/** Polls `probe` until it returns true; fails with `what` after `timeoutMs`. */
-async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) assert.fail(`${what}: not after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
 
 /**
  * A MySQL 9.7 stack on a 3-node Swarm sandbox (`flavor: mysql`): the source and replica services
