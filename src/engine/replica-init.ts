@@ -220,10 +220,7 @@ async function replicaImage(job: JobRun, info: SourceEngine, method: ProvisionMe
   const engine = chooseImage(info, method);
   deps.logger.info(`the source runs ${info.flavor} ${info.version}: the replica and its clones run ${engine.tag}`);
   await buildWithProgress(engine, deps);
-  job.update((s) => {
-    s.settings.image = engine.tag;
-    if (s.pool.driver === 'commit') s.pool['baseImage'] = engine.tag;
-  });
+  recordImage(job, engine.tag);
   return engine.tag;
 }
 
@@ -236,14 +233,19 @@ async function hostImage(job: JobRun, image: string, info: SourceEngine, deps: E
   const { settings } = deps.store.require();
   if (settings.image === image) return image;
   if (settings.image_auto === true) {
-    job.update((s) => {
-      s.settings.image = image;
-      if (s.pool.driver === 'commit') s.pool['baseImage'] = image;
-    });
+    recordImage(job, image);
     return image;
   }
   if (await imageExists(deps.docker, settings.image)) assertEngineFits(await imageEngine(deps.docker, settings.image), settings.image, info);
   return image;
+}
+
+/** The root's image from now on (its snapshots' and clones' servers, the commit driver's new volumes). */
+function recordImage(job: JobRun, image: string): void {
+  job.update((s) => {
+    s.settings.image = image;
+    if (s.pool.driver === 'commit') s.pool['baseImage'] = image;
+  });
 }
 
 /** Builds an engine's image when it is missing (or of an older recipe), with a log line every 15 s while it builds. */

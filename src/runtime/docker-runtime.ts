@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { isDockerConflict, isDockerNotFound, type DockerClient } from '../docker/client.js';
+import { demuxLogs } from '../docker/log-frames.js';
 import { AlreadyExistsError, CommandFailedError, InternalError, NotFoundError } from '../errors.js';
 import { LABEL_KIND, LABEL_NAME, LABEL_PORT, LABEL_ROOT, LABEL_VOLUME, labelsFor, rootTag, type ObjectKind } from '../labels.js';
 import { ensureCloneNetwork, removeCloneNetwork } from './clone-network.js';
@@ -263,7 +264,7 @@ export class DockerRuntime implements ServerRuntime {
     try {
       const container = await this.container(name);
       const raw = await container.logs({ stdout: true, stderr: true, tail: tailLines, follow: false });
-      return demux(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
+      return demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
     } catch {
       return '';
     }
@@ -299,18 +300,4 @@ function describeDockerError(error: unknown): string {
     if (typeof json === 'object' && json !== null && 'message' in json) return String((json as { message: unknown }).message);
   }
   return error instanceof Error ? error.message : String(error);
-}
-
-/** Docker's multiplexed log stream (no TTY): 8-byte frame headers, then the payload. */
-function demux(buffer: Buffer): string {
-  const parts: string[] = [];
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const stream = buffer[offset];
-    const size = buffer.readUInt32BE(offset + 4);
-    if ((stream !== 1 && stream !== 2) || offset + 8 + size > buffer.length) return buffer.toString('utf8');
-    parts.push(buffer.subarray(offset + 8, offset + 8 + size).toString('utf8'));
-    offset += 8 + size;
-  }
-  return parts.join('');
 }

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
-import { createEngineDeps, runDir, type EngineDeps } from '../../engine/context.js';
+import { createEngineDeps, type EngineDeps } from '../../engine/context.js';
 import { initReplica, type ReplicaInitResult } from '../../engine/replica-init.js';
-import { REPLICA, replicaConnectOptions } from '../../engine/servers.js';
+import { replicaConnectOptions } from '../../engine/servers.js';
 import { CommandFailedError, FailedPreconditionError } from '../../errors.js';
 import { enginePortFree } from '../../docker/endpoints.js';
 import { replicaStatus, type ReplicaStatus } from '../../mysql/replication.js';
@@ -16,7 +16,9 @@ import type { Topology } from '../model.js';
 import { SOURCE_PORT, SOURCE_RUNDIR, SOURCE_USER } from '../source-server.js';
 import { prepareReplicaPaths, swarmRecord } from './replica-prep.js';
 import { readDeploySecret, type SwarmDeps } from './swarm-deploy.js';
-import { scaleService, swarmReplicaHost, type SwarmEngines, type SwarmReplicaPlace } from './swarm-replica-host.js';
+import { swarmReplicaHost, type SwarmEngines, type SwarmReplicaPlace } from './swarm-replica-host.js';
+import type { ReplicaHost } from '../../engine/replica-host.js';
+import type { SourceSpec } from '../../engine/source-url.js';
 import { waitForRunningTask } from './tasks.js';
 
 /** What `dolly swarm bootstrap` did. */
@@ -58,7 +60,7 @@ export function swarmPlace(topology: Topology): SwarmReplicaPlace {
  * (clones, the restore's throwaway containers) on the pool node's engine where dolly knows it
  * (the sandbox), else on this machine's (dolly runs on the pool node).
  */
-export async function swarmEngineDeps(topology: Topology, deps: SwarmDeps): Promise<EngineDeps> {
+export async function swarmEngineDeps(topology: Topology, deps: SwarmDeps): Promise<EngineDeps & { replicaHost: ReplicaHost }> {
   const poolEngine = deps.engines(topology.pool.node);
   const engine = await createEngineDeps(topology.pool.root, deps.logger, poolEngine ? { docker: poolEngine, portFree: enginePortFree(poolEngine) } : undefined);
   return { ...engine, replicaHost: swarmReplicaHost(swarmPlace(topology), deps) };
@@ -96,7 +98,7 @@ export async function swarmBootstrap(topology: Topology, deps: SwarmDeps, option
   const source = { host: topology.services.source.name, port: SOURCE_PORT, user: SOURCE_USER, password: await readDeploySecret(secret, deps) };
   const engine = await swarmEngineDeps(topology, deps);
   try {
-    await waitForSource(topology, deps, engine, source, timeoutMs);
+    await waitForSource(engine.replicaHost, source, timeoutMs);
     deps.logger.info('copying from the source across nodes', { method, from: `${source.host}:${source.port}`, to: `replica on ${topology.pool.node}` });
     const backup = method === 'backup' ? { backup: { kind: 'stream' as const, stream: sourceBackup(deps, topology.services.source.name, options.backupArgs ?? []) } } : {};
     const init = await initReplica({ source, method, ...backup, ...(options.signal ? { signal: options.signal } : {}) }, engine);
@@ -118,9 +120,6 @@ function readSwarmReplica(topology: Topology): Replica | null {
     if (!state.swarm || state.swarm.service !== expected.service || state.swarm.stack !== expected.stack) {
       throw new FailedPreconditionError(`the pool at ${topology.pool.root} holds no replica service of the stack ${topology.stack}`, { hint: 'run `dolly swarm deploy` first' });
     }
-    if (topology.pool.runDir !== runDir(topology.pool.root, REPLICA)) {
-      throw new FailedPreconditionError(`pool.runDir ${topology.pool.runDir} is not the root's replica run directory`, { hint: 'leave pool.runDir unset in the topology' });
-    }
     return state.replica ?? null;
   } finally {
     store.close();
@@ -131,9 +130,9 @@ function readSwarmReplica(topology: Topology): Replica | null {
  * Waits until the replica's service runs a task (an undone bootstrap left it scaled to none) and
  * the source answers through it: a stack just deployed may still be initialising its source.
  */
-async function waitForSource(topology: Topology, deps: SwarmEngines, engine: EngineDeps, source: { host: string; port: number; user: string; password: string }, timeoutMs: number): Promise<void> {
-  await scaleService(swarmPlace(topology), deps, 1);
-  const reach = await (engine.replicaHost ?? swarmReplicaHost(swarmPlace(topology), deps)).sourceForDolly(source);
+async function waitForSource(host: ReplicaHost, source: SourceSpec, timeoutMs: number): Promise<void> {
+  await host.startExisting();
+  const reach = await host.sourceForDolly(source);
   try {
     await waitForServer(sourceConnectOptions(reach.source, 5000), { timeoutMs });
   } finally {

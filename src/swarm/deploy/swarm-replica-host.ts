@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
-import { PassThrough } from 'node:stream';
 import { forwardThrough } from '../../docker/exec-forward.js';
+import { demuxLogs } from '../../docker/log-frames.js';
 import { isDockerNotFound, type DockerClient } from '../../docker/client.js';
 import type { ReplicaHost, ReplicaServerInfo } from '../../engine/replica-host.js';
 import { FailedPreconditionError, UnavailableError } from '../../errors.js';
@@ -67,17 +67,8 @@ export function swarmReplicaHost(place: SwarmReplicaPlace, swarm: SwarmEngines):
     logs: async (tailLines) => {
       const task = await running();
       if (!task) return '';
-      const raw = (await task.engine.getContainer(task.containerId).logs({ stdout: true, stderr: true, tail: tailLines, follow: false })) as unknown as Buffer;
-      const out = new PassThrough();
-      const chunks: Buffer[] = [];
-      out.on('data', (chunk: Buffer) => chunks.push(chunk));
-      const done = new Promise<void>((resolve) => out.on('end', resolve));
-      const input = new PassThrough();
-      task.engine.modem.demuxStream(input, out, out);
-      input.on('end', () => out.end());
-      input.end(raw);
-      await done;
-      return Buffer.concat(chunks).toString('utf8');
+      const raw = await task.engine.getContainer(task.containerId).logs({ stdout: true, stderr: true, tail: tailLines, follow: false });
+      return demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
     },
     sourceForDolly: async (source) => {
       if (source.tls?.mode === 'verify-identity') {
@@ -92,7 +83,7 @@ export function swarmReplicaHost(place: SwarmReplicaPlace, swarm: SwarmEngines):
 }
 
 /** Sets the replica service's task count, and waits until its task runs (n > 0) or its container is gone (0). */
-export async function scaleService(place: Pick<SwarmReplicaPlace, 'service' | 'poolNode'>, swarm: SwarmEngines, replicas: number): Promise<void> {
+async function scaleService(place: Pick<SwarmReplicaPlace, 'service' | 'poolNode'>, swarm: SwarmEngines, replicas: number): Promise<void> {
   const service = swarm.docker.getService(place.service);
   const info = (await service.inspect()) as { Version: { Index: number }; Spec: Docker.ServiceSpec };
   if (info.Spec.Mode?.Replicated?.Replicas !== replicas) {
