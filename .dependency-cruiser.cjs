@@ -21,7 +21,7 @@
 /** Paths, relative to the repository's root. */
 const BASE = '^src/(errors|log|format|elapsed|failpoint|labels|shell|lag-text|free-port)\\.ts$';
 const MODEL = '^src/model/';
-const INFRA = '^src/(state|storage|runtime|docker|mysql)/';
+const INFRA = '^src/(state|storage|runtime|docker|mysql|mask)/';
 const ENGINE = '^src/engine/';
 const API = '^src/api/';
 const ROUTE_TABLE = '^src/api/routes\\.ts$';

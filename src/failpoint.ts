@@ -15,6 +15,8 @@
  * - `replica-init.started`: its server answering (a Swarm service scaled to one), nothing copied;
  * - `replica-init.copied`: the copy in, replication not started;
  * - `replica-init.replicating`: replication running, the replica not yet recorded as ready.
+ * - `snapshot-mask.checked`: the mask server runs and the rules were checked, nothing masked yet.
+ * - `snapshot-mask.masked`: the copy is masked and its server gone, not yet sealed or recorded.
  */
 export const FAILPOINTS = [
   'snapshot.paused',
@@ -25,6 +27,8 @@ export const FAILPOINTS = [
   'replica-init.started',
   'replica-init.copied',
   'replica-init.replicating',
+  'snapshot-mask.checked',
+  'snapshot-mask.masked',
 ] as const;
 
 export type Failpoint = (typeof FAILPOINTS)[number];

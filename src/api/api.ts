@@ -6,6 +6,9 @@ import type {
   CloneResetRequest,
   CloneSnapshotRequest,
   CloneView,
+  MaskCheck,
+  MaskRulesView,
+  MaskSetRequest,
   ReplicaStatusView,
   ScheduleSetRequest,
   SnapshotList,
@@ -51,6 +54,16 @@ export interface DollyApi {
    * its server stops for an instant. Private to its owner and admins unless `share`.
    */
   cloneSnapshot(name: string, request?: CloneSnapshotRequest, signal?: AbortSignal): Promise<Snapshot>;
+  /** The masking rules in force, or null (masking off). */
+  maskGet(): Promise<MaskRulesView>;
+  /** Admins only: checks the rules against the replica's schema, then stores them as the next version. */
+  maskSet(request: MaskSetRequest): Promise<MaskRulesView>;
+  /** Admins only: masking off from the next snapshot. */
+  maskClear(): Promise<void>;
+  /** Admins only: the replica's columns that look personal and have no rule. */
+  maskCheck(): Promise<MaskCheck>;
+  /** Admins only: masks a snapshot (a masked one: its base again) with the rules in force, into a new snapshot. */
+  snapshotMask(id: string, signal?: AbortSignal): Promise<Snapshot>;
   /** The engine's snapshot schedule, or null. */
   scheduleGet(): Promise<Schedule | null>;
   /** Admins only. */

@@ -3,7 +3,7 @@ import type { EngineDeps } from '../engine/context.js';
 import { durationArg, formatDuration } from '../format.js';
 import { LOCAL_PRINCIPAL, type Principal } from '../model/principal.js';
 import { createToken, listTokens, revokeToken } from '../engine/tokens.js';
-import { maySeeSnapshot, type SnapshotGate } from '../engine/snapshot-access.js';
+import { maskingOn, maySeeSnapshot, type SnapshotGate } from '../engine/snapshot-access.js';
 import type { Clone } from '../state/state.js';
 import type { UserLimiter } from '../engine/user-limits.js';
 import type { DollyApi, LifecyclePolicy } from './api.js';
@@ -46,7 +46,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
   };
   /** What this principal may see and have of a snapshot, asked in the transaction that picks it. */
   const gate: SnapshotGate = {
-    visible: (snapshot) => maySeeSnapshot(principal, snapshot),
+    visible: (snapshot) => maySeeSnapshot(principal, snapshot, maskingOn(deps.store.require())),
     admit: (snapshot, clone) => checkClonePolicy(principal, policy, snapshot, clone),
   };
   /** Reserves what the engine's per-token limits count (nothing for the host's CLI). */
@@ -68,6 +68,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
         ...(request.name !== undefined ? { name: request.name } : {}),
         ...(request.admin ? { admin: true } : {}),
         ...(request.user !== undefined ? { user: request.user } : {}),
+        ...(request.unmasked ? { unmasked: true } : {}),
         ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
         owner: principal.name,
         gate,
@@ -82,6 +83,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     create: () => import('../engine/clone-create.js'),
     manage: () => import('../engine/clone-manage.js'),
     snapshots: () => import('../engine/snapshot-manage.js'),
+    mask: () => import('../engine/mask-manage.js'),
   };
   const api: DollyApi = {
     whoami: async () => ({ ...principal }),
@@ -119,6 +121,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       const ttlMs = request.ttl === undefined ? policy.defaultTtlMs : checkedDuration(request.ttl, policy.maxTtlMs, '--ttl');
       // Refused before a --fresh snapshot is taken; the rest is checked against the snapshot chosen.
       if (request.admin) checkAdminClone(principal, policy);
+      if (request.unmasked) adminOnly('cloning an unmasked snapshot');
       const release = admit('clone');
       try {
         return await createOne(request, ttlMs, signal);
@@ -136,7 +139,8 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     cloneReset: async (name, request, signal) => {
       request = checkedBody(routes.cloneReset, request, cliField);
       own(name);
-      const clone = await (await engine.manage()).resetClone(name, { ...(request.snapshot !== undefined ? { snapshot: request.snapshot } : {}), gate, ...(signal ? { signal } : {}) }, deps);
+      if (request.unmasked) adminOnly('resetting onto an unmasked snapshot');
+      const clone = await (await engine.manage()).resetClone(name, { ...(request.snapshot !== undefined ? { snapshot: request.snapshot } : {}), ...(request.unmasked ? { unmasked: true } : {}), gate, ...(signal ? { signal } : {}) }, deps);
       changed();
       return clone;
     },
@@ -151,6 +155,26 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       const snapshot = await (await import('../engine/clone-snapshot.js')).snapshotClone(name, deps, { ...(request.share ? { share: true } : {}), ...(signal ? { signal } : {}), event: by }).finally(release);
       changed();
       return snapshot;
+    },
+    snapshotMask: async (id, signal) => {
+      adminOnly('masking a snapshot');
+      const snapshot = await (await import('../engine/mask-snapshot.js')).maskSnapshot(deps, id, { ...(signal ? { signal } : {}), event: by });
+      changed();
+      return snapshot;
+    },
+    maskGet: async () => (await engine.mask()).maskView(deps),
+    maskSet: async (request) => {
+      request = checkedBody(routes.maskSet, request, cliField);
+      adminOnly('setting the masking rules');
+      return (await engine.mask()).setMask(deps, request.rules, principal.name);
+    },
+    maskClear: async () => {
+      adminOnly('clearing the masking rules');
+      (await engine.mask()).clearMask(deps, principal.name);
+    },
+    maskCheck: async () => {
+      adminOnly('checking the replica for personal data');
+      return (await engine.mask()).checkMask(deps);
     },
     scheduleGet: async () => deps.store.require().schedule ?? null,
     scheduleSet: async (request) => {

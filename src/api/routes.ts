@@ -83,6 +83,12 @@ export const routes = {
     job: 'clone-snapshot',
   }),
 
+  maskGet: route({ method: 'GET', path: '/v1/mask', summary: 'the masking rules in force (null: masking is off)', status: 200, response: 'maskRulesViewSchema', operation: 'maskGet' }),
+  maskSet: route({ method: 'PUT', path: '/v1/mask', summary: 'set the masking rules, checked against the replica; they apply from the next snapshot (admins)', body: 'maskSetSchema', status: 200, response: 'maskRulesViewSchema', operation: 'maskSet' }),
+  maskClear: route({ method: 'DELETE', path: '/v1/mask', summary: 'turn masking off from the next snapshot (admins)', status: 204, operation: 'maskClear' }),
+  maskCheck: route({ method: 'POST', path: '/v1/mask/check', summary: "the replica's columns that look personal and have no rule (admins)", body: 'emptyBodySchema', bodyOptional: true, status: 200, response: 'maskCheckSchema', operation: 'maskCheck' }),
+  snapshotMask: route({ method: 'POST', path: '/v1/snapshots/:id/mask', summary: 'mask a snapshot (again) with the rules in force, into a new snapshot (admins)', params: id, body: 'emptyBodySchema', bodyOptional: true, status: 201, response: 'snapshotViewSchema', stream: 'progress', operation: 'snapshotMask', job: 'snapshot-mask' }),
+
   scheduleGet: route({ method: 'GET', path: '/v1/schedule', summary: "the engine's snapshot schedule (null: none)", status: 200, response: 'scheduleViewSchema', operation: 'scheduleGet' }),
   scheduleSet: route({ method: 'PUT', path: '/v1/schedule', summary: 'snapshot on a cron schedule and keep the newest N (admins)', body: 'scheduleSetSchema', status: 200, response: 'scheduleViewSchema', operation: 'scheduleSet' }),
   scheduleClear: route({ method: 'DELETE', path: '/v1/schedule', summary: 'stop scheduled snapshots (admins)', status: 204, operation: 'scheduleClear' }),

@@ -24,14 +24,15 @@ export function describeClone(clone: CloneView): string {
 }
 
 /** What a snapshot is: of the replica, or a branch of a clone (whose, and whether shared). */
-export function snapshotKind(s: Pick<SnapshotListItem, 'branch_of' | 'owner' | 'shared'>): string {
-  if (s.branch_of === undefined) return 'replica';
-  return `branch of ${s.branch_of} by ${s.owner ?? 'local'}, ${s.shared ? 'shared' : 'private'}`;
+export function snapshotKind(s: Pick<SnapshotListItem, 'branch_of' | 'owner' | 'shared' | 'masked'>): string {
+  const masked = s.masked === true ? 'masked ' : '';
+  if (s.branch_of === undefined) return `${masked}replica`;
+  return `${masked}branch of ${s.branch_of} by ${s.owner ?? 'local'}, ${s.shared ? 'shared' : 'private'}`;
 }
 
 /** Where a branch comes from, and whether a snapshot stays only for its clones. */
 function snapshotNote(s: SnapshotListItem): string {
-  const notes = [s.branch_of ? `from ${s.parent ?? '?'}` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'past retention: kept for its clones' : '', s.status === 'ready' ? '' : s.status];
+  const notes = [s.branch_of ? `from ${s.parent ?? '?'}` : '', s.masked_from ? `masked from ${s.masked_from} (rules v${s.mask_version ?? '?'})` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'past retention: kept for its clones' : '', s.status === 'ready' ? '' : s.status];
   return notes.filter((n) => n !== '').join('; ') || '-';
 }
 
@@ -147,6 +148,15 @@ export function registerDataCommands(program: Root): void {
       ctx.out.result(s, () => `branch ${s.id} of clone ${s.branch_of ?? '?'} is shared: every user can clone it with --snapshot ${s.id}`);
     });
   snapshot
+    .command('mask')
+    .description('mask a snapshot with the rules in force, into a new snapshot (a masked one: its unmasked base again); admins')
+    .argument('<id>')
+    .action(async (id, _opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      const s = await (await ctx.api()).snapshotMask(id, ctx.signal);
+      ctx.out.result(s, () => `snapshot ${s.id}: ${s.masked_from ?? id} masked with rules v${s.mask_version ?? '?'} (${s.mask_rows ?? 0} rows in ${((s.mask_ms ?? 0) / 1000).toFixed(1)} s)`);
+    });
+  snapshot
     .command('destroy')
     .description('delete a snapshot (refused while a clone needs it)')
     .argument('<id>')
@@ -166,10 +176,11 @@ export function registerDataCommands(program: Root): void {
     .option('--user <name>', "log in as this production account (NAME@'%' on the source) with a new password; its own grants, so the application connects as usual")
     .option('--ttl <duration>', 'the engine destroys it after this long, e.g. 8h (default: the engine\'s --default-ttl)')
     .option('--fresh', 'take a snapshot now and clone it (data seconds old)')
+    .option('--unmasked', 'with masking rules set: clone an unmasked snapshot (admins only)')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const c = await (await ctx.api()).cloneCreate(
-        { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), ...(opts.user !== undefined ? { user: opts.user } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.fresh ? { fresh: true } : {}) },
+        { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), ...(opts.user !== undefined ? { user: opts.user } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.fresh ? { fresh: true } : {}), ...(opts.unmasked ? { unmasked: true } : {}) },
         ctx.signal,
       );
       ctx.out.result(c, () => (c.fresh ? `${freshText(c.fresh)}\n${describeClone(c)}` : describeClone(c)));
@@ -192,9 +203,10 @@ export function registerDataCommands(program: Root): void {
     .description('back to its snapshot (or another); same name, port and credentials')
     .argument('<name>')
     .option('--snapshot <id>', 'reset onto this snapshot instead')
+    .option('--unmasked', 'with masking rules set: onto an unmasked snapshot (admins only)')
     .action(async (name, opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const c = await (await ctx.api()).cloneReset(name, opts.snapshot ? { snapshot: opts.snapshot } : {}, ctx.signal);
+      const c = await (await ctx.api()).cloneReset(name, { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.unmasked ? { unmasked: true } : {}) }, ctx.signal);
       ctx.out.result(c, () => describeClone(c));
     });
   clone

@@ -2,6 +2,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { DollyError, InvalidArgumentError } from '../errors.js';
 import { registerDataCommands } from './commands-data.js';
 import { registerDemoCommand } from './commands-demo.js';
+import { registerMaskCommands } from './commands-mask.js';
 import { registerPoolCommands } from './commands-pool.js';
 import { registerServeCommands } from './commands-serve.js';
 import { registerSwarmCommands } from './commands-swarm.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command<[], { root?: string; json?: boolean; log
     .exitOverride();
   registerPoolCommands(program);
   registerDataCommands(program);
+  registerMaskCommands(program);
   registerDemoCommand(program);
   registerSwarmCommands(program);
   registerServeCommands(program);

@@ -1,5 +1,5 @@
 import type { CloneView } from '../model/wire.js';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../errors.js';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { Clone, JobStep, Snapshot, State } from '../state/state.js';
@@ -8,7 +8,7 @@ import { withJob, type JobRun, type Reservation } from './jobs.js';
 import { generateName, generatePassword, generateServerId, shortId, validateName } from './names.js';
 import { isPortFree, lowestFreePort } from './ports.js';
 import { reconcile } from './reconcile.js';
-import { isBranch, newestReplicaSnapshot, noSnapshot, type SnapshotGate } from './snapshot-access.js';
+import { isBranch, maskingOn, newestReplicaSnapshot, noSnapshot, type SnapshotGate } from './snapshot-access.js';
 import { CLONE_USER, cloneConnectOptions, readCa, cloneServerName, cloneSpec, startAndWait } from './servers.js';
 
 export interface CloneCreateOptions {
@@ -18,6 +18,8 @@ export interface CloneCreateOptions {
   admin?: boolean;
   /** Log in as this production account (NAME@'%' in the snapshot) with a new password, instead of `dolly`. */
   user?: string;
+  /** With masking on, clone an unmasked snapshot (admins only: the caller checks). */
+  unmasked?: boolean;
   /** Who it belongs to (a token's name; default `local`, the host's CLI). */
   owner?: string;
   /** When the engine destroys it (RFC 3339). */
@@ -35,12 +37,17 @@ export type { CloneView };
 /**
  * The snapshot a clone is made from: the one named, or by default the newest ready snapshot of the
  * replica (never a branch). A named snapshot the caller may not see (`visible`) is "not found",
- * exactly as if it did not exist; only ready snapshots are used.
+ * exactly as if it did not exist; only ready snapshots are used. With `choose` (a clone is made or
+ * reset from it) and masking on, an unmasked snapshot needs `choose.unmasked` (admins: the caller
+ * checks who may ask), and the default is the newest masked (or with `unmasked`, unmasked) one.
  */
-export function findSnapshot(state: State, id: string | undefined, visible: (snapshot: Snapshot) => boolean = () => true): Snapshot {
+export function findSnapshot(state: State, id: string | undefined, visible: (snapshot: Snapshot) => boolean = () => true, choose?: { unmasked?: boolean }): Snapshot {
   if (id === undefined) {
-    const newest = newestReplicaSnapshot(state);
+    const newest = newestReplicaSnapshot(state, choose?.unmasked ? { unmasked: true } : {});
     if (newest) return newest;
+    if (maskingOn(state) && !choose?.unmasked && newestReplicaSnapshot(state, { unmasked: true })) {
+      throw new NotFoundError('there is no masked snapshot yet (masking rules are set)', { hint: 'run `dolly snapshot create` (it masks), or `dolly snapshot mask ID`; admins may clone an unmasked one with --unmasked' });
+    }
     const branches = state.snapshots.some((s) => s.status === 'ready' && isBranch(s));
     throw new NotFoundError('there is no snapshot of the replica yet', {
       hint: branches ? 'run `dolly snapshot create` (a branch is never the default: name it with --snapshot ID)' : 'run `dolly snapshot create`',
@@ -49,6 +56,9 @@ export function findSnapshot(state: State, id: string | undefined, visible: (sna
   const found = state.snapshots.find((s) => s.id === id);
   if (!found || !visible(found)) throw noSnapshot(id);
   if (found.status !== 'ready') throw new FailedPreconditionError(`snapshot ${id} is ${found.status}`, { hint: 'wait for the command that works on it, or pick another snapshot' });
+  if (choose !== undefined && maskingOn(state) && found.masked !== true && !choose.unmasked) {
+    throw new PermissionDeniedError(`snapshot ${id} is not masked, and masking rules are set`, { hint: 'clone a masked snapshot (`dolly snapshot list`), or, as an admin, pass --unmasked' });
+  }
   return found;
 }
 
@@ -98,7 +108,7 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
   await reconcile(deps);
   const busy = new Set<number>();
   const reserve = (state: State): Reservation<Clone> => {
-    const snapshot = findSnapshot(state, options.snapshot, options.gate?.visible);
+    const snapshot = findSnapshot(state, options.snapshot, options.gate?.visible, { unmasked: options.unmasked === true });
     options.gate?.admit(snapshot, { admin: options.admin === true, ...(options.user !== undefined ? { user: options.user } : {}) });
     const name = options.name === undefined ? uniqueName(state) : validateName(options.name);
     if (state.clones.some((c) => c.name === name)) {

@@ -30,7 +30,7 @@ export async function listClones(deps: EngineDeps, only: (clone: Clone) => boole
  * points at the new one. If anything fails (or the command dies), the clone comes back on its old
  * volume.
  */
-export async function resetClone(name: string, options: { snapshot?: string; signal?: AbortSignal; gate?: SnapshotGate; event?: Record<string, unknown> }, deps: EngineDeps): Promise<CloneView> {
+export async function resetClone(name: string, options: { snapshot?: string; unmasked?: boolean; signal?: AbortSignal; gate?: SnapshotGate; event?: Record<string, unknown> }, deps: EngineDeps): Promise<CloneView> {
   validateName(name);
   const started = Date.now();
   await reconcile(deps);
@@ -40,7 +40,7 @@ export async function resetClone(name: string, options: { snapshot?: string; sig
     (state) => {
       const clone = findClone(state, name);
       // A snapshot named by the caller must be one it may see; the clone's own it could see when made.
-      const snapshot = findSnapshot(state, options.snapshot ?? clone.snapshot, options.snapshot === undefined ? undefined : options.gate?.visible);
+      const snapshot = findSnapshot(state, options.snapshot ?? clone.snapshot, options.snapshot === undefined ? undefined : options.gate?.visible, options.snapshot === undefined ? undefined : { unmasked: options.unmasked === true });
       options.gate?.admit(snapshot, { admin: clone.admin === true, ...(clone.production_account ? { user: clone.user } : {}) });
       const before = { ...clone };
       const next = { ...clone, snapshot: snapshot.id, volume: `clone-${name}-${shortId()}` };

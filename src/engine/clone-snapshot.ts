@@ -5,7 +5,7 @@ import { findClone, findSnapshot, keepReserve } from './clone-create.js';
 import { withJob } from './jobs.js';
 import { prepareServerName, prepareSnapshot, readSnapshotAccountTables } from './prepare.js';
 import { reconcile } from './reconcile.js';
-import { newSnapshot } from './snapshot-create.js';
+import { newSnapshot } from './snapshot-entry.js';
 import { cloneConnectOptions, cloneServerName, waitUntilAnswering } from './servers.js';
 
 /** How long a clone's server may take to shut down cleanly for a branch. */
@@ -50,6 +50,8 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
         parent: parent.id,
         owner: clone.owner ?? 'local',
         ...(options.share ? { shared: true } : {}),
+        // A clone of a masked snapshot never held an original value: its branch is masked too.
+        ...(parent.masked === true ? { masked: true, ...(parent.mask_version !== undefined ? { mask_version: parent.mask_version } : {}) } : {}),
       });
       const id = snapshot.id;
       const before = { ...clone };

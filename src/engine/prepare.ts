@@ -52,8 +52,41 @@ export function prepareServerName(volume: string): string {
  * dropped, each with a warning in the log. Every prepared snapshot's account tables are recorded
  * (accountTablesPath) for its own branches.
  */
-export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: BranchOf): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[]; tls_accounts: string[] }> {
+export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: BranchOf, options: { slowShutdown?: boolean } = {}): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[]; tls_accounts: string[] }> {
   const started = Date.now();
+  const flavor: Flavor = replica.source.flavor;
+  const accounts = await withPrepareServer(deps, { volume, data, replica, image, ...(signal ? { signal } : {}), ...options }, async (client) => {
+    const found = await cleanReplicaState(client, flavor, replica.admin_user, parent, deps.store.require().settings.clone_tls !== false);
+    for (const warning of found.warnings) deps.logger.warn(`prepare: ${warning}`, { volume });
+    const path = accountTablesPath(deps.root, volume);
+    await mkdir(join(deps.root, 'accounts'), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path, JSON.stringify(await readAccountTables(client, flavor)), { mode: 0o600 });
+    return found;
+  });
+  return { ms: Date.now() - started, accounts: accounts.accounts, privileged_accounts: accounts.privileged, tls_accounts: accounts.tls };
+}
+
+/** A prepare-role server's options beyond the volume: more server flags, its own after-step. */
+export interface PrepareServerOptions {
+  volume: string;
+  data: DataMount;
+  replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>;
+  image: string;
+  signal?: AbortSignal;
+  args?: readonly string[];
+  afterShell?: string;
+  /** End with a slow shutdown (purge done, undo empty) whatever the flavor's custom: masking's servers need it (src/mysql/residue.ts). */
+  slowShutdown?: boolean;
+}
+
+/**
+ * Runs `body` in a temporary server on a snapshot volume (no network: socket only; no binlog,
+ * no replication, no events), then ends it cleanly: undo emptied (MySQL), a slow shutdown
+ * where the flavor needs one, SHUTDOWN, and the after-prepare step in the datadir once it exited.
+ * dolly's admin account is unlocked for the body by the run directory's init file.
+ */
+export async function withPrepareServer<T>(deps: EngineDeps, options: PrepareServerOptions, body: (client: SqlClient) => Promise<T>): Promise<T> {
+  const { volume, data, replica, image, signal } = options;
   const flavor: Flavor = replica.source.flavor;
   const server = prepareServerName(volume);
   const dir = await prepareRunDir(deps.root, server, accountInitSql(replica.admin_user, ['localhost'], replica.admin_password));
@@ -65,23 +98,20 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
       volume,
       data,
       runDir: dir,
-      server: { flavor, serverId: generateServerId(), role: 'prepare' },
+      server: { flavor, serverId: generateServerId(), role: 'prepare', ...(options.args ? { args: options.args } : {}), ...(options.afterShell !== undefined ? { afterShell: options.afterShell } : {}) },
       network: 'none',
     });
     const connect = { ...replicaConnectOptions(deps.root, replica), socketPath: join(dir, 'mysqld.sock') };
     await waitUntilAnswering(deps, server, connect, signal);
-    const client = await connectSql({ ...connect, queryTimeoutMs: 120_000 });
-    let accounts: ScrubResult;
+    const client = await connectSql({ ...connect, queryTimeoutMs: 3_600_000 });
+    let result: T;
     try {
-      accounts = await cleanReplicaState(client, flavor, replica.admin_user, parent, deps.store.require().settings.clone_tls !== false);
-      for (const warning of accounts.warnings) deps.logger.warn(`prepare: ${warning}`, { volume });
-      const path = accountTablesPath(deps.root, volume);
-      await mkdir(join(deps.root, 'accounts'), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(path, JSON.stringify(await readAccountTables(client, flavor)), { mode: 0o600 });
+      result = await body(client);
       // Replaced rows live on in undo until it is truncated; then a clean shutdown by statement,
       // after which the container's shell runs the after-prepare step.
       if (flavorOps(flavor).rotatesUndo) await rotateUndoTablespaces(client, generateServerId().toString(36));
       for (const sql of flavorOps(flavor).prepareShutdownSql) await client.execute(sql);
+      if (options.slowShutdown === true) await client.execute('SET GLOBAL innodb_fast_shutdown = 0');
       await client.execute('SHUTDOWN').catch(async (error: unknown) => {
         deps.logger.warn('prepare server: SHUTDOWN failed; stopping its container', { error: messageOf(error) });
         await deps.runtime.stop(server, 60);
@@ -89,14 +119,14 @@ export async function prepareSnapshot(deps: EngineDeps, volume: string, data: Da
     } finally {
       await client.close();
     }
-    const code = await deps.runtime.waitExit(server, 600_000);
+    const code = await deps.runtime.waitExit(server, 3_600_000);
     if (code !== 0) {
       const log = await readFile(join(runDir(deps.root, server), 'error.log'), 'utf8').catch(() => '');
       throw new CommandFailedError('the prepare server', code, `${await deps.runtime.logs(server, 5)}\n${log.split('\n').slice(-5).join('\n')}`.trim());
     }
     // Files a clone must not inherit (MySQL's auto.cnf holds the server_uuid: each clone makes its own).
     if (data.kind === 'path') for (const file of flavorOps(flavor).cloneRemoveFiles) await rm(join(data.path, file), { force: true });
-    return { ms: Date.now() - started, accounts: accounts.accounts, privileged_accounts: accounts.privileged, tls_accounts: accounts.tls };
+    return result;
   } finally {
     await removeRunDir(deps.root, server).catch(() => undefined);
   }

@@ -1,8 +1,8 @@
 import { Cron } from 'croner';
 import { InvalidArgumentError, messageOf } from '../errors.js';
-import type { Schedule, State } from '../state/state.js';
+import type { Schedule, Snapshot, State } from '../state/state.js';
 import type { EngineDeps } from './context.js';
-import { newestReplicaSnapshot } from './snapshot-access.js';
+import { maskingOn, newestReplicaSnapshot } from './snapshot-access.js';
 
 /** Checks a cron expression (UTC; five fields, or six with seconds first); InvalidArgumentError with croner's reason otherwise. */
 export function checkCron(expression: string): void {
@@ -35,11 +35,20 @@ export function pastRetention(state: State, now: Date): Set<string> {
   const past = new Set<string>();
   if (!schedule) return past;
   const ready = state.snapshots.filter((s) => s.status === 'ready');
-  const newest = newestReplicaSnapshot(state)?.id;
-  const scheduled = ready.filter((s) => s.scheduled).reverse();
+  const newest = newestReplicaSnapshot(state);
+  // With masking on, a take is a pair (the unmasked base and its masked snapshot): the masked ones
+  // are counted, and a base goes once every masked snapshot made from it is past retention.
+  const masking = maskingOn(state);
+  const scheduled = ready.filter((s) => s.scheduled && (!masking || s.masked === true)).reverse();
+  const tooOld = (snapshot: Snapshot): boolean => schedule.max_age_ms !== undefined && now.getTime() - Date.parse(snapshot.created_at) > schedule.max_age_ms;
   scheduled.forEach((snapshot, index) => {
-    const tooOld = schedule.max_age_ms !== undefined && now.getTime() - Date.parse(snapshot.created_at) > schedule.max_age_ms;
-    if ((index >= schedule.keep || tooOld) && snapshot.id !== newest) past.add(snapshot.id);
+    if ((index >= schedule.keep || tooOld(snapshot)) && snapshot.id !== newest?.id) past.add(snapshot.id);
   });
+  if (masking) {
+    for (const base of ready.filter((s) => s.scheduled && s.masked !== true && s.id !== newest?.masked_from)) {
+      const masked = ready.filter((s) => s.masked_from === base.id);
+      if (masked.length > 0 ? masked.every((s) => past.has(s.id)) : tooOld(base)) past.add(base.id);
+    }
+  }
   return past;
 }

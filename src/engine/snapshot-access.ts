@@ -35,14 +35,28 @@ export function branchOwner(snapshot: Snapshot): string {
   return snapshot.owner ?? 'local';
 }
 
-/** The replica's snapshots and shared branches are everyone's; a private branch its owner's and admins'. */
-export function maySeeSnapshot(viewer: SnapshotViewer, snapshot: Snapshot): boolean {
-  return viewer.admin || !isBranch(snapshot) || snapshot.shared === true || branchOwner(snapshot) === viewer.name;
+/** Masking rules are in force (`dolly mask set`). */
+export function maskingOn(state: Pick<State, 'settings'>): boolean {
+  return state.settings.mask_version !== undefined;
 }
 
-/** The default snapshot: the newest ready snapshot of the replica (never a branch), if any. */
-export function newestReplicaSnapshot(state: Pick<State, 'snapshots'>): Snapshot | undefined {
-  return state.snapshots.filter((s) => s.status === 'ready' && !isBranch(s)).at(-1);
+/**
+ * The replica's snapshots and shared branches are everyone's; a private branch its owner's and
+ * admins'. With masking on, a snapshot that is not masked is admins' only.
+ */
+export function maySeeSnapshot(viewer: SnapshotViewer, snapshot: Snapshot, masking = false): boolean {
+  if (viewer.admin) return true;
+  if (masking && snapshot.masked !== true) return false;
+  return !isBranch(snapshot) || snapshot.shared === true || branchOwner(snapshot) === viewer.name;
+}
+
+/**
+ * The default snapshot: the newest ready snapshot of the replica (never a branch), if any; with
+ * masking on, the newest masked one (`unmasked`: the newest unmasked one, admins only).
+ */
+export function newestReplicaSnapshot(state: Pick<State, 'snapshots' | 'settings'>, options: { unmasked?: boolean } = {}): Snapshot | undefined {
+  const masking = maskingOn(state);
+  return state.snapshots.filter((s) => s.status === 'ready' && !isBranch(s) && (!masking || (s.masked === true) !== (options.unmasked === true))).at(-1);
 }
 
 /** The one error for a snapshot id that is missing or not the caller's to see. */

@@ -1,4 +1,6 @@
-import { FailedPreconditionError } from '../errors.js';
+import { DollyError, FailedPreconditionError } from '../errors.js';
+import { currentMaskRules } from './mask-rules.js';
+import { maskSnapshot } from './mask-snapshot.js';
 import { failpoint } from '../failpoint.js';
 import { connectSql } from '../mysql/sql-client.js';
 import { pauseReplica } from './quiesce.js';
@@ -7,7 +9,7 @@ import type { StorageDriver } from '../storage/driver.js';
 import { reportStep, type EngineDeps } from './context.js';
 import { ownerAlive } from '../state/owner.js';
 import { withJob, type JobRun } from './jobs.js';
-import { snapshotId } from './names.js';
+import { newSnapshot } from './snapshot-entry.js';
 import { reconcile } from './reconcile.js';
 import { prepareServerName, prepareSnapshot } from './prepare.js';
 import { REPLICA_VOLUME, replicaConnectOptions, replicaHostOf, restartReplicaServer } from './servers.js';
@@ -19,8 +21,29 @@ import { REPLICA_VOLUME, replicaConnectOptions, replicaHostOf, restartReplicaSer
  * Drivers that cannot snapshot a running server (copy) stop the replica cleanly instead.
  * Journaled: a crash at any point (the pause included) is undone by the next command, which
  * also restarts the applier. One snapshot at a time per root.
+ *
+ * With masking rules set (`dolly mask set`), the prepared snapshot is then masked into a second
+ * one (src/engine/mask-snapshot.ts), which is returned: the default snapshot from then on. If
+ * masking fails, the masked copy is undone, the unmasked snapshot stays (admins only), and the
+ * error names it so that `dolly snapshot mask ID` can mask it once the rules are fixed.
  */
 export async function createSnapshot(deps: EngineDeps, options: { signal?: AbortSignal; scheduled?: boolean; owner?: string; event?: Record<string, unknown> } = {}): Promise<Snapshot> {
+  const base = await takeSnapshot(deps, options);
+  const rules = currentMaskRules(deps.store);
+  if (rules === null) return base;
+  try {
+    return await maskSnapshot(deps, base.id, { ...options, rules });
+  } catch (error) {
+    if (!(error instanceof DollyError) || error.category === 'interrupted') throw error;
+    throw new DollyError(error.category, `snapshot ${base.id} was taken, but masking it failed: ${error.message}`, {
+      hint: `fix the rules (\`dolly mask set FILE\`), then \`dolly snapshot mask ${base.id}\`; until then clones use the previous masked snapshot`,
+      cause: error,
+    });
+  }
+}
+
+/** The replica's snapshot, prepared: what `createSnapshot` masks when rules are set. */
+async function takeSnapshot(deps: EngineDeps, options: { signal?: AbortSignal; scheduled?: boolean; owner?: string; event?: Record<string, unknown> }): Promise<Snapshot> {
   await reconcile(deps);
   const now = deps.now();
   return withJob(
@@ -45,7 +68,8 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       reportStep(deps, `snapshot ${snapshot.id}: taken at ${taken.gtid} (applier paused ${taken.pauseMs} ms); preparing it`);
       const data = await driver.mount(snapshot.volume);
       job.willUndo({ do: 'remove-run-dir', server: prepareServerName(snapshot.volume) }, { do: 'remove-server', name: prepareServerName(snapshot.volume) });
-      const { ms: prepareMs, ...found } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal);
+      // A snapshot that is masked next ends its prepare with a slow shutdown: the mask server can then renew the undo.
+      const { ms: prepareMs, ...found } = await prepareSnapshot(deps, snapshot.volume, data, replica, state.settings.image, options.signal, undefined, { slowShutdown: state.settings.mask_version !== undefined });
       await failpoint('snapshot.prepared');
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
@@ -64,13 +88,6 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
       return done;
     },
   );
-}
-
-/** A new snapshot entry in status `creating`, with an id no other snapshot has (ids sort by time). */
-export function newSnapshot(state: State, now: Date, fields: Pick<Snapshot, 'gtid' | 'flavor' | 'version'> & Partial<Snapshot>): Snapshot {
-  let id = snapshotId(now);
-  for (let ms = 1; state.snapshots.some((s) => s.id === id); ms += 1) id = snapshotId(new Date(now.getTime() + ms));
-  return { id, status: 'creating', volume: `snap-${id}`, data_state_at: now.toISOString(), created_at: now.toISOString(), pause_ms: 0, prepare_ms: 0, ...fields };
 }
 
 /** Every statement of a snapshot's pause fails after this long instead of hanging (a full pool). */

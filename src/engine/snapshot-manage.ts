@@ -8,7 +8,7 @@ import { findSnapshot } from './clone-create.js';
 import { updateRecording, withRemoval } from './jobs.js';
 import { reconcile } from './reconcile.js';
 import { pastRetention } from './retention.js';
-import { branchOwner, isBranch, maySeeSnapshot, noSnapshot, type SnapshotViewer } from './snapshot-access.js';
+import { branchOwner, isBranch, maskingOn, maySeeSnapshot, noSnapshot, type SnapshotViewer } from './snapshot-access.js';
 
 export type { SnapshotListItem };
 
@@ -21,7 +21,7 @@ export async function listSnapshots(deps: EngineDeps, viewer?: SnapshotViewer): 
   const driver = deps.driver(state);
   const past = pastRetention(state, deps.now());
   const snapshots: SnapshotListItem[] = [];
-  for (const snapshot of state.snapshots.filter((s) => viewer === undefined || maySeeSnapshot(viewer, s))) {
+  for (const snapshot of state.snapshots.filter((s) => viewer === undefined || maySeeSnapshot(viewer, s, maskingOn(state)))) {
     snapshots.push({
       ...snapshot,
       // A branch always says whose it is and whether it is shared.
@@ -62,7 +62,7 @@ export function shareSnapshot(id: string, viewer: SnapshotViewer, deps: EngineDe
   const shared = (snapshot: Snapshot): EventDraft[] => [{ type: 'snapshot.shared', data: { id, branch_of: snapshot.branch_of, owner: snapshot.owner, ...options.event } }];
   return updateRecording(deps, (state) => {
     const snapshot = state.snapshots.find((s) => s.id === id);
-    if (!snapshot || !maySeeSnapshot(viewer, snapshot)) throw noSnapshot(id);
+    if (!snapshot || !maySeeSnapshot(viewer, snapshot, maskingOn(state))) throw noSnapshot(id);
     if (!isBranch(snapshot)) throw new FailedPreconditionError(`snapshot ${id} is not a branch: every user sees it already`, { hint: 'only a branch (`dolly clone snapshot NAME`) is private until shared' });
     const owner = branchOwner(snapshot);
     if (!viewer.admin && owner !== viewer.name) throw new PermissionDeniedError(`only its owner (${owner}) or an admin can share branch ${id}`, { hint: `ask ${owner} to run \`dolly snapshot share ${id}\`` });

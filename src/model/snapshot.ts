@@ -42,5 +42,17 @@ export const snapshotSchema = z.object({
   owner: z.string().optional(),
   /** A branch others may see and clone (`snapshot share`); a branch is private to its owner and admins until then. */
   shared: z.boolean().optional(),
+  /**
+   * Masked (`dolly mask set`): its personal data went through the rules of `mask_version` once, in
+   * its own server, before anything could clone it. A branch of a masked snapshot is masked too.
+   */
+  masked: z.boolean().optional(),
+  mask_version: z.number().int().optional(),
+  /** The unmasked snapshot it was masked from (admins only: the base for re-masking). */
+  masked_from: z.string().optional(),
+  /** How long masking took, and the data and index bytes and rows of the tables it masked. */
+  mask_ms: z.number().optional(),
+  mask_bytes: z.number().optional(),
+  mask_rows: z.number().optional(),
 });
 export type Snapshot = z.infer<typeof snapshotSchema>;

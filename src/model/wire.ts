@@ -56,10 +56,14 @@ export const cloneCreateSchema = z.strictObject({
   user: z.string().min(1).max(80).optional().describe("log in as this production account (NAME@'%') with a new password, keeping its grants (non-admin tokens: see `serve --clone-users`)"),
   ttl: duration.optional().describe('destroyed by the engine after this long (default: the engine\'s --default-ttl)'),
   fresh: z.boolean().optional().describe('take a snapshot now and clone it (data seconds old)'),
+  unmasked: z.boolean().optional().describe('with masking rules set: clone an unmasked snapshot (admins only)'),
 });
 export type CloneCreateRequest = z.infer<typeof cloneCreateSchema>;
 
-export const cloneResetSchema = z.strictObject({ snapshot: z.string().min(1).optional().describe('reset onto this snapshot instead of its own') });
+export const cloneResetSchema = z.strictObject({
+  snapshot: z.string().min(1).optional().describe('reset onto this snapshot instead of its own'),
+  unmasked: z.boolean().optional().describe('with masking rules set: onto an unmasked snapshot (admins only)'),
+});
 export type CloneResetRequest = z.infer<typeof cloneResetSchema>;
 
 export const cloneSnapshotSchema = z.strictObject({ share: z.boolean().optional().describe('every user may see and clone the branch (default: only its owner and admins, until `snapshot share`)') });
@@ -144,6 +148,36 @@ export const scheduleSetSchema = z.strictObject({
   max_age: duration.optional().describe('scheduled snapshots older than this go too'),
 });
 export type ScheduleSetRequest = z.infer<typeof scheduleSetSchema>;
+
+/** The masking rules in force (`dolly mask show`); null: masking is off. */
+export const maskRulesViewSchema = z
+  .object({
+    version: z.number().int(),
+    /** The rules file as it was set. */
+    rules: z.string(),
+    created_at: z.string(),
+    by: z.string(),
+  })
+  .nullable();
+export type MaskRulesView = z.infer<typeof maskRulesViewSchema>;
+export const maskSetSchema = z.strictObject({ rules: z.string().min(1).max(262_144).describe('the rules file (YAML), at most 256 KiB') });
+export type MaskSetRequest = z.infer<typeof maskSetSchema>;
+/** `dolly mask check`: columns that look personal and have no rule (counts only, never values). */
+export const maskCheckSchema = z.object({
+  findings: z.array(
+    z.object({
+      table: z.string(),
+      column: z.string(),
+      kind: z.string(),
+      reason: z.enum(['name', 'values']),
+      matched: z.number().int(),
+      sampled: z.number().int(),
+    }),
+  ),
+  tables: z.number().int(),
+  columns: z.number().int(),
+});
+export type MaskCheck = z.infer<typeof maskCheckSchema>;
 
 export const whoamiSchema = z.object({ name: z.string(), admin: z.boolean() });
 

@@ -305,3 +305,16 @@ export function retarget(line: string, from: { user: string; host: string }, use
   }
   return null;
 }
+
+/**
+ * Locks dolly's loopback admin accounts again with new random passwords: a server whose init file
+ * unlocked them (the mask server) ends with this, as prepare's scrub ends, so no snapshot holds
+ * a usable admin credential.
+ */
+export async function lockAdmin(client: SqlClient, flavor: Flavor, adminUser: string, random: () => string): Promise<void> {
+  const warnings: string[] = [];
+  for (const account of await readStoredAccounts(client, flavor)) {
+    if (account.user === adminUser && !account.role && (account.host === 'localhost' || account.host === '127.0.0.1')) await rekey(client, flavor, account, random, warnings, false);
+  }
+  await client.execute('FLUSH PRIVILEGES');
+}

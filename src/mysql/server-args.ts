@@ -101,6 +101,10 @@ export interface ReplicaRole {
  */
 export interface PrepareRole {
   role: 'prepare';
+  /** More server options (the mask server's undo and redo sizes: src/engine/mask-snapshot.ts). */
+  args?: readonly string[];
+  /** The after-prepare step instead of the flavor's (run in the datadir after a clean exit). */
+  afterShell?: string;
 }
 
 /**
@@ -198,6 +202,7 @@ export function serverArgv(server: ServerCommand, paths: ServerPaths, listen: Li
         '--event-scheduler=OFF',
         '--innodb-buffer-pool-size=128M',
         '--performance-schema=OFF',
+        ...(server.args ?? []),
         // Unlocks dolly's admin account: a branch's volume (a clone's data) has it locked.
         initFileArg(paths),
       ];
@@ -262,8 +267,10 @@ export function startupScript(server: ServerCommand, paths: ServerPaths): string
       const wipe = `find ${datadir} -mindepth 1 -maxdepth 1 ! -name ${REPLICA_MARKER} -exec rm -rf {} +`;
       return `${guard}[ -d ${datadir}/mysql ] || { ${wipe} && ${init} > ${paths.runDir}/init-datadir.log 2>&1; } || exit 1; exec "$@"`;
     }
-    case 'prepare':
-      return `"$@"${flavor.afterPrepareShell === '' ? '' : ` && cd ${datadir} && { ${flavor.afterPrepareShell}; }`}`;
+    case 'prepare': {
+      const after = server.afterShell ?? flavor.afterPrepareShell;
+      return `"$@"${after === '' ? '' : ` && cd ${datadir} && { ${after}; }`}`;
+    }
     case 'clone':
       return null;
     case 'source': {

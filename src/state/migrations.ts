@@ -24,6 +24,9 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
    CREATE TABLE event_cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
    CREATE TABLE clone_activity (name TEXT PRIMARY KEY, body TEXT NOT NULL);`,
+  // Masking rules (`dolly mask set`), one row per version: the current rules are the newest row;
+  // an empty body is `dolly mask clear` (masking off from the next snapshot).
+  `CREATE TABLE mask_rules (version INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, source TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL);`,
 ];
 
 /** The schema version this dolly writes. */

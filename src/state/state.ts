@@ -103,7 +103,7 @@ export type Owner = z.infer<typeof ownerSchema>;
  */
 export const jobSchema = z.object({
   id: z.string(),
-  kind: z.enum(['replica-init', 'snapshot-create', 'snapshot-destroy', 'clone-create', 'clone-reset', 'clone-destroy', 'clone-snapshot']),
+  kind: z.enum(['replica-init', 'snapshot-create', 'snapshot-mask', 'snapshot-destroy', 'clone-create', 'clone-reset', 'clone-destroy', 'clone-snapshot']),
   /** The entity it works on: a clone name, a snapshot id, `replica`. */
   target: z.string(),
   owner: ownerSchema,
@@ -144,6 +144,11 @@ export const settingsSchema = z.object({
   clone_cpus: z.number().min(0).optional(),
   /** A clone server's max_connections (default 50). */
   clone_connections: z.number().int().min(1).optional(),
+  /**
+   * Masking is on (`dolly mask set`): the version of the rules in force (src/engine/mask-rules.ts).
+   * Non-admins then see only masked snapshots, and the default snapshot is the newest masked one.
+   */
+  mask_version: z.number().int().min(1).optional(),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

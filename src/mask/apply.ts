@@ -1,0 +1,254 @@
+import { DollyError, FailedPreconditionError, InternalError } from '../errors.js';
+import { quoteIdentifier as q, quoteString } from '../mysql/identifiers.js';
+import type { SqlClient } from '../mysql/sql-client.js';
+import { splitTableName, type MaskRules, type Rule, type ValueRule } from './rule.js';
+import { rowKey } from './schema-info.js';
+import type { ColumnInfo, SchemaInfo, TableInfo } from './schema-types.js';
+import { valueTransform } from './transforms.js';
+
+/** The scratch database the rebuild works in; dropped at the end (its files with it). */
+export const SCRATCH_DB = 'dolly_mask';
+/** Rows read and written per round trip. */
+const BATCH = 2_000;
+
+/** What masking did. */
+export interface MaskResult {
+  tables: number;
+  rows: number;
+  /** Data and index bytes of the masked tables before masking (what throughput is counted in). */
+  bytes: number;
+}
+
+/** One value computed in dolly: a column's value, or a value at a JSON path inside it. */
+interface Computed {
+  column: ColumnInfo;
+  path?: string;
+  fn: (value: string) => string;
+}
+
+const integerTypes = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
+const temporalTypes = new Set(['date', 'datetime', 'timestamp', 'time', 'year']);
+
+/**
+ * Masks every table the rules name, in a server nobody else reaches (the mask server: no network).
+ * Each table is rebuilt, never updated in place: dolly reads its key and the ruled values, writes
+ * the masked values into a map keyed like the table, the server fills a copy of the table from the
+ * table and the map, then the table is truncated (InnoDB makes its file new: the old pages, their
+ * garbage and the old index entries go with the old file) and filled again from the copy. No
+ * statement ever writes an original value, and no UPDATE or DELETE trigger fires; INSERT triggers
+ * are set aside during the reload and made again as they were. The key never leaves dolly.
+ * Runs with foreign key checks off (a parent is truncated while its children keep their rows).
+ */
+export async function applyMask(client: SqlClient, schema: SchemaInfo, rules: MaskRules, rootKey: Buffer, report: (line: string) => void = () => undefined): Promise<MaskResult> {
+  await client.execute('SET SESSION foreign_key_checks = 0');
+  await client.execute('SET SESSION unique_checks = 1');
+  if (schema.flavor === 'mysql') await client.execute('SET SESSION information_schema_stats_expiry = 0');
+  await client.execute(`DROP DATABASE IF EXISTS ${q(SCRATCH_DB)}`);
+  await client.execute(`CREATE DATABASE ${q(SCRATCH_DB)}`);
+  const result: MaskResult = { tables: 0, rows: 0, bytes: 0 };
+  let n = 0;
+  for (const [name, tableRules] of Object.entries(rules.tables)) {
+    if (Object.values(tableRules).every((r) => r.kind === 'keep')) continue;
+    const table = schema.tables.get(name);
+    if (table === undefined) throw new FailedPreconditionError(`${name}: no such table in the snapshot`, { hint: 'fix the rules (`dolly mask set`), then `dolly snapshot mask ID`' });
+    n += 1;
+    const started = Date.now();
+    const { rows, bytes } = await maskTable(client, schema, table, tableRules, rootKey, n);
+    result.tables += 1;
+    result.rows += rows;
+    result.bytes += bytes;
+    report(`masked ${name}: ${rows} rows in ${Date.now() - started} ms`);
+  }
+  await client.execute(`DROP DATABASE ${q(SCRATCH_DB)}`);
+  return result;
+}
+
+/** `SELECT expr FROM table LIMIT 0` for each `sql` rule: a failing expression is one line naming its column. */
+export async function checkSqlRules(client: SqlClient, rules: MaskRules): Promise<void> {
+  for (const [name, tableRules] of Object.entries(rules.tables)) {
+    const { db, table } = splitTableName(name);
+    for (const [column, rule] of Object.entries(tableRules)) {
+      if (rule.kind !== 'sql') continue;
+      try {
+        await client.query(`SELECT (${rule.expression}) FROM ${q(db)}.${q(table)} AS t LIMIT 0`);
+      } catch (error) {
+        throw new FailedPreconditionError(`${name}.${column}: the sql expression fails: ${firstLine(error)}`, { hint: 'fix the expression in the rules file; it is evaluated for each row with the row\'s columns' });
+      }
+    }
+  }
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
+
+async function maskTable(client: SqlClient, schema: SchemaInfo, table: TableInfo, rules: Readonly<Record<string, Rule>>, rootKey: Buffer, n: number): Promise<{ rows: number; bytes: number }> {
+  const name = `${table.db}.${table.table}`;
+  try {
+    return await rebuildTable(client, schema, table, rules, rootKey, n);
+  } catch (error) {
+    // One line that says which table, and the step in the message the server gave.
+    if (error instanceof DollyError && !error.message.startsWith(`${name}`)) throw new DollyError(error.category, `${name}: ${error.message}`, { ...(error.hint !== undefined ? { hint: error.hint } : {}), cause: error });
+    throw error;
+  }
+}
+
+async function rebuildTable(client: SqlClient, schema: SchemaInfo, table: TableInfo, rules: Readonly<Record<string, Rule>>, rootKey: Buffer, n: number): Promise<{ rows: number; bytes: number }> {
+  const target = `${q(table.db)}.${q(table.table)}`;
+  const name = `${table.db}.${table.table}`;
+  const step = async (what: string, sql: string, params?: unknown[]): Promise<void> => {
+    try {
+      await client.execute(sql, params);
+    } catch (error) {
+      if (error instanceof DollyError) throw new DollyError(error.category, `${what}: ${error.message}`, { ...(error.hint !== undefined ? { hint: error.hint } : {}), cause: error });
+      throw error;
+    }
+  };
+  const keys = rowKey(table);
+  if (keys === null) throw new FailedPreconditionError(`${name}: no primary key or unique key of NOT NULL columns`, { hint: 'masking rebuilds tables by a key; give the table one, or remove its rules' });
+  const columnOf = (c: string): ColumnInfo => {
+    const found = table.columns.find((x) => x.name === c);
+    if (!found) throw new FailedPreconditionError(`${name}.${c}: no such column in the snapshot`, { hint: 'fix the rules (`dolly mask set`), then `dolly snapshot mask ID`' });
+    return found;
+  };
+  const [stats] = await client.query<{ bytes: unknown; ai: unknown }>('SELECT DATA_LENGTH + INDEX_LENGTH AS bytes, AUTO_INCREMENT AS ai FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [table.db, table.table]);
+  const computed: Computed[] = [];
+  const expressions = new Map<string, string>();
+  for (const [column, rule] of Object.entries(rules)) {
+    const info = columnOf(column);
+    if (rule.kind === 'keep') continue;
+    if (rule.kind === 'null') expressions.set(column, 'NULL');
+    else if (rule.kind === 'constant') expressions.set(column, typeof rule.value === 'number' ? String(rule.value) : quoteString(rule.value));
+    else if (rule.kind === 'sql') expressions.set(column, `(${rule.expression})`);
+    else if (rule.kind === 'json') {
+      let expr = `t.${q(column)}`;
+      for (const [path, pathRule] of Object.entries(rule.paths)) {
+        if (pathRule.kind === 'keep') continue;
+        const m = `m.m_${computed.length}`;
+        expr = `IF(${m} IS NULL, ${expr}, JSON_REPLACE(${expr}, ${quoteString(path)}, ${m}))`;
+        computed.push({ column: info, path, fn: jsonValueFn(pathRule, info, rootKey, schema.flavor) });
+      }
+      expressions.set(column, expr);
+    } else {
+      expressions.set(column, `m.m_${computed.length}`);
+      computed.push({ column: info, fn: valueTransform(rule, info, rootKey, schema.flavor) });
+    }
+  }
+  const keyInfo = keys.map(columnOf);
+  const map = `${q(SCRATCH_DB)}.${q(`m_${n}`)}`;
+  const stage = `${q(SCRATCH_DB)}.${q(`s_${n}`)}`;
+  let rows = 0;
+  if (computed.length > 0) {
+    const keyDefs = keyInfo.map((c, i) => `k_${i} ${c.columnType}${c.collation ? ` COLLATE ${c.collation}` : ''} NOT NULL`);
+    const valueDefs = computed.map((_, i) => `m_${i} LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL`);
+    await step('making the map', `CREATE TABLE ${map} (${[...keyDefs, ...valueDefs].join(', ')}, PRIMARY KEY (${keyInfo.map((_, i) => `k_${i}`).join(', ')})) ENGINE=InnoDB`);
+    rows = await fillMap(client, target, keyInfo, computed, map);
+  }
+  const writable = table.columns.filter((c) => !c.generated).map((c) => c.name);
+  const select = writable.map((c) => expressions.get(c) ?? `t.${q(c)}`).join(', ');
+  const join = computed.length > 0 ? ` LEFT JOIN ${map} AS m ON ${keys.map((k, i) => `m.k_${i} = t.${q(k)}`).join(' AND ')}` : '';
+  const list = writable.map((c) => q(c)).join(', ');
+  await step('making the copy', `CREATE TABLE ${stage} LIKE ${target}`);
+  await step('filling the masked copy', `INSERT INTO ${stage} (${list}) SELECT ${select} FROM ${target} AS t${join}`);
+  if (computed.length === 0) {
+    const [count] = await client.query<{ n: unknown }>(`SELECT COUNT(*) AS n FROM ${stage}`);
+    rows = Number(count?.n ?? 0);
+  }
+  const triggers = await setAsideInsertTriggers(client, table);
+  await step('emptying the table', `TRUNCATE TABLE ${target}`);
+  await step('filling the table from the copy', `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${stage}`);
+  if (stats?.ai !== null && stats?.ai !== undefined) await client.execute(`ALTER TABLE ${target} AUTO_INCREMENT = ${BigInt(String(stats.ai)).toString()}`);
+  await restoreTriggers(client, table.db, triggers);
+  await client.execute(`DROP TABLE ${stage}`);
+  if (computed.length > 0) await client.execute(`DROP TABLE ${map}`);
+  return { rows, bytes: Number(stats?.bytes ?? 0) };
+}
+
+/** A JSON path's value (JSON_UNQUOTE of a scalar) through its transform; objects, arrays and nulls stay. */
+function jsonValueFn(rule: ValueRule, column: ColumnInfo, rootKey: Buffer, flavor: SchemaInfo['flavor']): (value: string) => string {
+  return valueTransform(rule, { ...column, dataType: 'varchar', maxLength: null }, rootKey, flavor);
+}
+
+/** How a key column is read and compared: integers and decimals exactly, times as text, the rest as the driver gives them. */
+function readKey(column: ColumnInfo): string {
+  return temporalTypes.has(column.dataType) ? `CAST(t.${q(column.name)} AS CHAR)` : `t.${q(column.name)}`;
+}
+
+function keyLiteral(column: ColumnInfo, value: unknown, params: unknown[]): string {
+  if ((integerTypes.has(column.dataType) || column.dataType === 'decimal') && /^-?\d+(\.\d+)?$/.test(String(value))) return String(value);
+  params.push(value);
+  return '?';
+}
+
+/** Reads the table by key in batches, computes the masked values and writes them into the map. */
+async function fillMap(client: SqlClient, target: string, keyInfo: readonly ColumnInfo[], computed: readonly Computed[], map: string): Promise<number> {
+  const keyCols = keyInfo.map((c) => `t.${q(c.name)}`);
+  const reads = computed.map((c) => (c.path === undefined ? `CAST(t.${q(c.column.name)} AS CHAR)` : `IF(JSON_TYPE(JSON_EXTRACT(t.${q(c.column.name)}, ${quoteString(c.path)})) IN ('STRING', 'INTEGER', 'DOUBLE', 'DECIMAL', 'UNSIGNED INTEGER'), JSON_UNQUOTE(JSON_EXTRACT(t.${q(c.column.name)}, ${quoteString(c.path)})), NULL)`));
+  const select = [...keyInfo.map((c, i) => `${readKey(c)} AS k_${i}`), ...reads.map((r, i) => `${r} AS v_${i}`)].join(', ');
+  let last: unknown[] | null = null;
+  let rows = 0;
+  for (;;) {
+    const params: unknown[] = [];
+    const after: string = last === null ? '' : ` WHERE (${keyCols.join(', ')}) > (${last.map((v, i) => keyLiteral(keyInfo[i] as ColumnInfo, v, params)).join(', ')})`;
+    const batch: Record<string, unknown>[] = await client.query<Record<string, unknown>>(`SELECT ${select} FROM ${target} AS t${after} ORDER BY ${keyCols.join(', ')} LIMIT ${BATCH}`, params).catch((error: unknown) => {
+      throw error instanceof DollyError ? new DollyError(error.category, `reading the values to mask: ${error.message}`, { cause: error }) : error;
+    });
+    if (batch.length === 0) return rows;
+    const values: unknown[] = [];
+    for (const row of batch) {
+      keyInfo.forEach((_, i) => values.push(row[`k_${i}`]));
+      computed.forEach((c, i) => {
+        const v = row[`v_${i}`];
+        values.push(v === null || v === undefined ? null : c.fn(Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
+      });
+    }
+    const width = keyInfo.length + computed.length;
+    const tuple = `(${Array.from({ length: width }, () => '?').join(', ')})`;
+    await client.execute(`INSERT INTO ${map} VALUES ${batch.map(() => tuple).join(', ')}`, values).catch((error: unknown) => {
+      throw error instanceof DollyError ? new DollyError(error.category, `writing the masked values: ${error.message}`, { cause: error }) : error;
+    });
+    rows += batch.length;
+    const end: Record<string, unknown> | undefined = batch.at(-1);
+    if (end === undefined) throw new InternalError('empty batch');
+    last = keyInfo.map((_, i) => end[`k_${i}`]);
+    if (batch.length < BATCH) return rows;
+  }
+}
+
+/** An INSERT trigger as it was made: its statement and the session it was made in. */
+interface SavedTrigger {
+  name: string;
+  statement: string;
+  sqlMode: string;
+  charset: string;
+  collation: string;
+}
+
+/** Drops the table's INSERT triggers (the reload is not an insert of new rows) and returns them, in their firing order. */
+async function setAsideInsertTriggers(client: SqlClient, table: TableInfo): Promise<SavedTrigger[]> {
+  if (table.triggers.length === 0) return [];
+  const rows = await client.query<{ name: unknown }>("SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? AND EVENT_MANIPULATION = 'INSERT' ORDER BY ACTION_TIMING, ACTION_ORDER", [table.db, table.table]);
+  const saved: SavedTrigger[] = [];
+  for (const r of rows) {
+    const name = String(r.name);
+    const [shown] = await client.query<Record<string, unknown>>(`SHOW CREATE TRIGGER ${q(table.db)}.${q(name)}`);
+    if (!shown) throw new InternalError(`trigger ${table.db}.${name} vanished`);
+    saved.push({ name, statement: String(shown['SQL Original Statement']), sqlMode: String(shown['sql_mode']), charset: String(shown['character_set_client']), collation: String(shown['collation_connection']) });
+  }
+  for (const t of saved) await client.execute(`DROP TRIGGER ${q(table.db)}.${q(t.name)}`);
+  return saved;
+}
+
+/** Makes the set-aside triggers again, each in the database, SQL mode and character set it was made with. */
+async function restoreTriggers(client: SqlClient, db: string, triggers: readonly SavedTrigger[]): Promise<void> {
+  if (triggers.length === 0) return;
+  const [mode] = await client.query<{ mode: unknown }>('SELECT @@SESSION.sql_mode AS mode');
+  await client.execute(`USE ${q(db)}`);
+  for (const t of triggers) {
+    await client.execute('SET SESSION sql_mode = ?', [t.sqlMode]);
+    await client.execute(`SET NAMES ${quoteString(t.charset)} COLLATE ${quoteString(t.collation)}`);
+    await client.execute(t.statement);
+  }
+  await client.execute("SET NAMES 'utf8mb4'");
+  await client.execute('SET SESSION sql_mode = ?', [String(mode?.mode ?? '')]);
+}
