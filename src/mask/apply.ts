@@ -159,6 +159,7 @@ async function rebuildTable(client: SqlClient, schema: SchemaInfo, table: TableI
   await step('filling the table from the copy', `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${stage}`);
   if (stats?.ai !== null && stats?.ai !== undefined) await client.execute(`ALTER TABLE ${target} AUTO_INCREMENT = ${BigInt(String(stats.ai)).toString()}`);
   await restoreTriggers(client, table.db, triggers);
+  await dropStatistics(client, schema.flavor, table);
   await client.execute(`DROP TABLE ${stage}`);
   if (computed.length > 0) await client.execute(`DROP TABLE ${map}`);
   return { rows, bytes: Number(stats?.bytes ?? 0) };
@@ -251,4 +252,18 @@ async function restoreTriggers(client: SqlClient, db: string, triggers: readonly
   }
   await client.execute("SET NAMES 'utf8mb4'");
   await client.execute('SET SESSION sql_mode = ?', [String(mode?.mode ?? '')]);
+}
+
+/**
+ * Column statistics hold values (MariaDB's min/max and histograms in mysql.column_stats, MySQL's
+ * histograms): the table's go. MariaDB's stats tables are Aria tables the after-prepare step
+ * zero-fills; MySQL's histograms live in mysql.ibd (see the README: what masking does not cover).
+ */
+async function dropStatistics(client: SqlClient, flavor: SchemaInfo['flavor'], table: TableInfo): Promise<void> {
+  if (flavor === 'mariadb') {
+    for (const stats of ['column_stats', 'index_stats', 'table_stats']) await client.execute(`DELETE FROM mysql.${stats} WHERE db_name = ? AND table_name = ?`, [table.db, table.table]);
+    return;
+  }
+  const rows = await client.query<{ c: unknown }>('SELECT COLUMN_NAME AS c FROM information_schema.COLUMN_STATISTICS WHERE SCHEMA_NAME = ? AND TABLE_NAME = ?', [table.db, table.table]);
+  if (rows.length > 0) await client.execute(`ANALYZE TABLE ${q(table.db)}.${q(table.table)} DROP HISTOGRAM ON ${rows.map((r) => q(String(r.c))).join(', ')}`);
 }

@@ -89,6 +89,12 @@ export interface FlavorOps {
   /** The replica's flags that load the authentication plugins a source's accounts may use, so their accounts replicate. */
   readonly accountPluginArgs: readonly string[];
   /**
+   * The replica's flags that keep old values out of its system tablespace: MySQL's change buffer
+   * (on by default in 9.7) keeps secondary-index entries in ibdata1 pages no later step can clear,
+   * so masked snapshots could hold them (src/mysql/residue.ts). MariaDB's is off (10.11) or gone (11.x).
+   */
+  readonly replicaResidueArgs: readonly string[];
+  /**
    * Shell run in the datadir after the prepare server shut down cleanly: drops what holds the
    * rows prepare replaced (MariaDB's Aria log keeps every account row ever written). Empty when
    * there is nothing to do.
@@ -187,6 +193,7 @@ const mariadb: FlavorOps = {
   extraServerArgs: [],
   sourceBinlogArgs: ['--binlog-format=ROW', '--gtid-strict-mode=ON'],
   accountPluginArgs: ['--plugin-load-add=auth_ed25519'],
+  replicaResidueArgs: [],
   // Optimistic: any two transactions may run at once; a conflict rolls the later one back and
   // retries it. Commits stay in the source's order (always, in MariaDB's parallel replication).
   parallelApplyArgs: (threads) => (threads > 0 ? [`--slave-parallel-threads=${threads}`, '--slave-parallel-mode=optimistic', '--slave-parallel-max-queued=1048576'] : ['--slave-parallel-threads=0']),
@@ -269,6 +276,7 @@ const mysql: FlavorOps = {
   // Row format is MySQL's default.
   sourceBinlogArgs: [],
   accountPluginArgs: [],
+  replicaResidueArgs: ['--innodb-change-buffering=none'],
   // After a slow shutdown (prepareShutdownSql) redo and doublewrite hold nothing a restart needs;
   // MySQL makes new ones. ('#' inside a word is no comment.)
   afterPrepareShell: 'rm -f ./#innodb_redo/* ./#ib_*.dblwr',

@@ -49,8 +49,8 @@ export async function maskServerResidue(flavor: Flavor, data: DataMount): Promis
     args: [`--innodb-undo-tablespaces=${count}`, `--innodb-log-file-size=${logMiB}M`],
     undo,
     renewed: async (client) => {
-      const [row] = await client.query<{ undo: unknown }>('SELECT @@innodb_undo_tablespaces AS undo');
-      return Number(row?.undo) === count;
+      const [row] = await client.query<{ n: unknown }>('SELECT @@innodb_undo_tablespaces AS n');
+      return Number(row?.n) === count;
     },
   };
 }
@@ -65,8 +65,8 @@ export function settleServerResidue(flavor: Flavor, undo: number): ResidueStep |
     args: [`--innodb-undo-tablespaces=${undo}`],
     undo,
     renewed: async (client) => {
-      const [row] = await client.query<{ undo: unknown }>('SELECT @@innodb_undo_tablespaces AS undo');
-      return Number(row?.undo) === undo;
+      const [row] = await client.query<{ n: unknown }>('SELECT @@innodb_undo_tablespaces AS n');
+      return Number(row?.n) === undo;
     },
   };
 }

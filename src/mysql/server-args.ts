@@ -186,6 +186,7 @@ export function serverArgv(server: ServerCommand, paths: ServerPaths, listen: Li
         '--relay-log-recovery=ON',
         flavor.skipAccountErrors,
         ...flavor.accountPluginArgs,
+        ...flavor.replicaResidueArgs,
         `--innodb-flush-log-at-trx-commit=${apply.durableCommits ? 1 : 2}`,
         ...flavor.parallelApplyArgs(apply.threads),
         `--innodb-buffer-pool-size=${server.bufferPool}`,

@@ -18,7 +18,8 @@ import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { connectSql, type SqlClient } from '../../src/mysql/sql-client.js';
 import type { Snapshot } from '../../src/state/state.js';
 import { MARIADB_IMAGE, skipUnless, type Capability } from '../support/capabilities.js';
-import { createTestRoot, type TestRoot } from '../support/engine-harness.js';
+import { createTestRoot, dolly, type TestRoot } from '../support/engine-harness.js';
+import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 
 const run = promisify(execFile);
 const PASSWORD = 'Pr0d-root-secret!';
@@ -96,7 +97,7 @@ const SCHEMA = [
  * them (by SQL as its admin, and in any byte of its data directory), every join and key holds, the
  * same input masks the same in two snapshots, and non-admins only ever get masked data.
  */
-function maskSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', ports: string, needs: Capability[]): void {
+function maskSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', ports: string, needs: Capability[], failures = false): void {
   describe(`masking: ${label}`, { skip: skipUnless('root', 'docker', 'btrfs', ...needs) }, () => {
     let root: TestRoot;
     let production: ProductionServer;
@@ -264,9 +265,90 @@ function maskSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
       const branch = await localApi(root.deps).cloneSnapshot('first');
       assert.equal(branch.masked, true, 'a branch of a masked snapshot is masked');
     });
+
+    if (!failures) return;
+
+    it('bad rules are one line naming db.table.column with a hint, exit non-zero, and change nothing', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'dolly-it-rules-'));
+      const cases: [string, string, number, RegExp][] = [
+        ['missing table', 'tables:\n  shop.nope:\n    email: email\n', EXIT_CODES.failed_precondition, /shop\.nope\.email: /],
+        ['missing column', 'tables:\n  shop.users:\n    mail: email\n', EXIT_CODES.failed_precondition, /shop\.users\.mail: /],
+        ['date shift on a VARCHAR', 'tables:\n  shop.users:\n    full_name: { date_shift: 30d }\n', EXIT_CODES.failed_precondition, /shop\.users\.full_name: /],
+        ['a name on a unique column', 'tables:\n  shop.users:\n    email: name\n', EXIT_CODES.failed_precondition, /shop\.users\.email: .*unique/],
+        ['a constant on a unique column', 'tables:\n  shop.payments:\n    card: { constant: x }\n', EXIT_CODES.failed_precondition, /shop\.payments\.card: .*unique/],
+        ['a failing expression', 'tables:\n  shop.users:\n    full_name: { sql: "NO_SUCH_FN(full_name)" }\n', EXIT_CODES.failed_precondition, /shop\.users\.full_name: .*NO_SUCH_FN/i],
+        ['a foreign key masked on one side only', 'tables:\n  shop.orders:\n    user_id: digits\n', EXIT_CODES.failed_precondition, /shop\.orders\.user_id: .*foreign key/],
+        ['not YAML', 'tables: [\n', EXIT_CODES.invalid_argument, /line \d+/],
+        ['an unknown transform', 'tables:\n  shop.users:\n    email: emial\n', EXIT_CODES.invalid_argument, /shop\.users.*email.*unknown transform/],
+      ];
+      try {
+        for (const [what, text, code, message] of cases) {
+          const file = join(dir, 'rules.yaml');
+          await writeFile(file, text);
+          const r = await dolly(['--root', root.root, 'mask', 'set', file]);
+          assert.equal(r.code, code, `${what}: ${r.stderr}`);
+          const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+          assert.equal(lines.length, 1, `${what}: ${r.stderr}`);
+          assert.match(lines[0] ?? '', message, what);
+          assert.match(lines[0] ?? '', /\(hint: .+\)$/, what);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      await assert.rejects(dev().maskSet({ rules: RULES }), /needs an admin token/);
+      await assert.rejects(dev().maskCheck(), /needs an admin token/);
+      const shown = JSON.parse((await dolly(['--root', root.root, '--json', 'mask', 'show'])).stdout) as { version: number; rules: string };
+      assert.deepEqual([shown.version, shown.rules], [1, RULES], 'the rules in force are unchanged');
+      assert.equal((await dev().maskGet())?.version, 1, 'anyone may read the rules');
+    });
+
+    it('mask check finds the planted columns without rules, also by their values alone, and never a ruled one', async () => {
+      const r = await dolly(['--root', root.root, '--json', 'mask', 'check']);
+      assert.equal(r.code, 0, r.stderr);
+      const found = (JSON.parse(r.stdout) as { findings: { table: string; column: string; kind: string; reason: string }[] }).findings;
+      const at = (column: string): { kind: string; reason: string } | undefined => found.find((f) => f.table === 'shop.users' && f.column === column);
+      assert.equal(at('contact')?.kind, 'email', JSON.stringify(found));
+      assert.deepEqual(at('x1'), { ...at('x1'), kind: 'iban', reason: 'values' }, 'x1 says nothing by its name: found by its values');
+      for (const ruled of ['email', 'full_name', 'phone', 'national_id', 'birth_date']) assert.equal(at(ruled), undefined, `${ruled} has a rule`);
+      assert.ok(!r.stdout.includes('@other.example.org'), 'no sampled value is shown');
+    });
+
+    it('killed while masking, the next command removes the half-masked snapshot; the base and the replica stay', async () => {
+      const state = root.deps.store.require();
+      const before = state.snapshots.map((s) => s.id);
+      const volumes = await root.deps.driver(state).list();
+      for (const point of ['snapshot-mask.checked', 'snapshot-mask.masked']) {
+        const killed = await dolly(['--root', root.root, 'snapshot', 'mask', masked.masked_from ?? ''], { DOLLY_FAILPOINT: point });
+        assert.equal(killed.signal, 'SIGKILL', `${point}: ${killed.stderr}`);
+        const up = await dolly(['--root', root.root, 'up']);
+        assert.equal(up.code, 0, up.stderr);
+        const after = root.deps.store.require();
+        assert.deepEqual(after.snapshots.map((s) => s.id), before, `${point}: snapshots`);
+        assert.deepEqual(after.jobs, [], `${point}: jobs`);
+        assert.deepEqual(await root.deps.driver(after).list(), volumes, `${point}: volumes`);
+        assert.deepEqual((await root.deps.runtime.list()).filter((s) => s.kind === 'prepare'), [], `${point}: a prepare server is left`);
+      }
+    });
+
+    it('a snapshot whose masking fails (the rules no longer fit the schema) is one line; its masked copy is removed, the replica untouched, the last masked snapshot stays the default', async () => {
+      const defaultBefore = (await dev().cloneCreate({ name: 'before-drift' })).snapshot;
+      await source.execute('ALTER TABLE shop.users DROP COLUMN national_id');
+      await caughtUp();
+      const volumes = await root.deps.driver(root.deps.store.require()).list();
+      await assert.rejects(createSnapshot(root.deps), (e: Error) => /masking it failed: .*shop\.users\.national_id/.test(e.message) && /dolly snapshot mask/.test(String((e as { hint?: string }).hint)));
+      const state = root.deps.store.require();
+      assert.deepEqual(state.jobs, []);
+      const base = state.snapshots.at(-1) ?? assert.fail('no snapshot');
+      assert.notEqual(base.masked, true, 'the unmasked snapshot stays (admins only)');
+      assert.deepEqual((await root.deps.driver(state).list()).sort(), [...volumes, base.volume].sort(), 'only the unmasked snapshot was added');
+      assert.equal(state.replica?.status, 'ready');
+      await source.execute("INSERT INTO shop.users (email) VALUES ('after-drift@example.com')");
+      await caughtUp();
+      assert.equal((await dev().cloneCreate({ name: 'after-drift' })).snapshot, defaultBefore, 'the previous masked snapshot is still the default');
+    });
   });
 }
 
-maskSuite('MariaDB 10.11', MARIADB_IMAGE, 'mariadb', '7950-7959', ['image', 'mariadb-client']);
+maskSuite('MariaDB 10.11', MARIADB_IMAGE, 'mariadb', '7950-7959', ['image', 'mariadb-client'], true);
 if (process.env.MASK_ONLY === undefined) maskSuite('MariaDB 11.8', 'dolly/mariadb:11.8', 'mariadb', '7960-7969', ['image-mariadb-11.8']);
 if (process.env.MASK_ONLY === undefined) maskSuite('MySQL 9.7', 'dolly/mysql:9.7', 'mysql', '7970-7979', ['image-mysql-9.7']);
