@@ -34,3 +34,17 @@ describe('retention', () => {
     for (const bad of ['every minute', '* * *', '61 * * * *', '* * * * * * * *']) assert.throws(() => checkCron(bad), InvalidArgumentError, bad);
   });
 });
+
+describe('retention with masking rules set', () => {
+  const now = new Date('2026-12-01T12:00:00Z');
+  const pair = (n: string, at: string): Snapshot[] => [snapshot(`b${n}`, at), snapshot(`m${n}`, at, { masked: true, masked_from: `b${n}` })];
+  const list = [...pair('1', '2026-11-28T00:00:00Z'), ...pair('2', '2026-11-29T00:00:00Z'), ...pair('3', '2026-11-30T00:00:00Z')];
+  const masked = (snapshots: Snapshot[], keep: number): State => ({ ...state(snapshots, { snapshot: '* * * * *', keep }), settings: { ...state([], undefined).settings, mask_version: 1 } });
+
+  it('counts the masked snapshots, and lets a base go with the masked snapshots made from it', () => {
+    assert.deepEqual([...pastRetention(masked(list, 2), now)].sort(), ['b1', 'm1']);
+  });
+  it('keeps the default (masked) snapshot and its base', () => {
+    assert.deepEqual([...pastRetention(masked(list, 1), now)].sort(), ['b1', 'b2', 'm1', 'm2']);
+  });
+});

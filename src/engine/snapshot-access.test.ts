@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FailedPreconditionError, NotFoundError } from '../errors.js';
+import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from '../errors.js';
 import type { Snapshot, State } from '../state/state.js';
 import { findSnapshot } from './clone-create.js';
 import { maySeeSnapshot, newestReplicaSnapshot } from './snapshot-access.js';
@@ -52,5 +52,27 @@ describe('branch visibility', () => {
   });
   it('a snapshot not ready is refused as before', () => {
     assert.throws(() => findSnapshot(state([snapshot('r1', { status: 'creating' })]), 'r1'), FailedPreconditionError);
+  });
+});
+
+describe('with masking rules set', () => {
+  const masking = (snapshots: Snapshot[]): State => ({ ...state(snapshots), settings: { ...state([]).settings, mask_version: 2 } });
+  const s = masking([snapshot('base1'), snapshot('m1', { masked: true, masked_from: 'base1' }), snapshot('base2'), branch('mb', 'alice', { masked: true, shared: true }), branch('ub', 'alice', { shared: true })]);
+  const see = (viewer: { name: string; admin: boolean }): string[] => s.snapshots.filter((x) => maySeeSnapshot(viewer, x, true)).map((x) => x.id);
+
+  it('non-admins see only masked snapshots (branches of unmasked ones too are hidden); admins see all', () => {
+    assert.deepEqual(see(bob), ['m1', 'mb']);
+    assert.deepEqual(see(admin), ['base1', 'm1', 'base2', 'mb', 'ub']);
+  });
+  it('the default is the newest masked snapshot of the replica, even when an unmasked one is newer; --unmasked: the newest unmasked', () => {
+    assert.equal(newestReplicaSnapshot(s)?.id, 'm1');
+    assert.equal(findSnapshot(s, undefined, () => true, {}).id, 'm1');
+    assert.equal(findSnapshot(s, undefined, () => true, { unmasked: true }).id, 'base2');
+  });
+  it('an unmasked snapshot named for a clone needs --unmasked; without a masked one the default says what to do', () => {
+    assert.throws(() => findSnapshot(s, 'base2', () => true, {}), (e: unknown) => e instanceof PermissionDeniedError && /--unmasked/.test(e.hint ?? ''));
+    assert.equal(findSnapshot(s, 'base2', () => true, { unmasked: true }).id, 'base2');
+    assert.equal(findSnapshot(s, 'base2').id, 'base2', 'destroy and the like are not about masking');
+    assert.throws(() => findSnapshot(masking([snapshot('base1')]), undefined, () => true, {}), (e: unknown) => e instanceof NotFoundError && /no masked snapshot/.test(e.message));
   });
 });

@@ -277,7 +277,7 @@ function maskSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
         ['a name on a unique column', 'tables:\n  shop.users:\n    email: name\n', EXIT_CODES.failed_precondition, /shop\.users\.email: .*unique/],
         ['a constant on a unique column', 'tables:\n  shop.payments:\n    card: { constant: x }\n', EXIT_CODES.failed_precondition, /shop\.payments\.card: .*unique/],
         ['a failing expression', 'tables:\n  shop.users:\n    full_name: { sql: "NO_SUCH_FN(full_name)" }\n', EXIT_CODES.failed_precondition, /shop\.users\.full_name: .*NO_SUCH_FN/i],
-        ['a foreign key masked on one side only', 'tables:\n  shop.orders:\n    user_id: digits\n', EXIT_CODES.failed_precondition, /shop\.orders\.user_id: .*foreign key/],
+        ['a foreign key masked on one side only', 'tables:\n  shop.orders:\n    user_id: { noise: 5% }\n', EXIT_CODES.failed_precondition, /shop\.orders\.user_id: .*foreign key/],
         ['not YAML', 'tables: [\n', EXIT_CODES.invalid_argument, /line \d+/],
         ['an unknown transform', 'tables:\n  shop.users:\n    email: emial\n', EXIT_CODES.invalid_argument, /shop\.users.*email.*unknown transform/],
       ];
