@@ -53,9 +53,9 @@ export interface CloneRun {
 }
 
 /** Times `clone create`, then a real connect + SELECT 1 from here. Leaves the clone running. */
-export async function timeCloneCreate(root: string, name: string, snapshot?: string): Promise<{ run: CloneRun; view: CloneViewJson }> {
+export async function timeCloneCreate(root: string, name: string, snapshot?: string, extra: readonly string[] = []): Promise<{ run: CloneRun; view: CloneViewJson }> {
   const started = performance.now();
-  const { value: view, result } = await dollyJson(root, ['clone', 'create', '--name', name, ...(snapshot !== undefined ? ['--snapshot', snapshot] : [])], CloneViewSchema);
+  const { value: view, result } = await dollyJson(root, ['clone', 'create', '--name', name, ...(snapshot !== undefined ? ['--snapshot', snapshot] : []), ...extra], CloneViewSchema);
   const returned = started + result.ms;
   const conn = await createConnection({ host: view.host, port: view.port, user: view.user, password: view.password, connectTimeout: 10_000 });
   try {

@@ -350,5 +350,5 @@ function maskSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
 }
 
 maskSuite('MariaDB 10.11', MARIADB_IMAGE, 'mariadb', '7950-7959', ['image', 'mariadb-client'], true);
-if (process.env.MASK_ONLY === undefined) maskSuite('MariaDB 11.8', 'dolly/mariadb:11.8', 'mariadb', '7960-7969', ['image-mariadb-11.8']);
-if (process.env.MASK_ONLY === undefined) maskSuite('MySQL 9.7', 'dolly/mysql:9.7', 'mysql', '7970-7979', ['image-mysql-9.7']);
+maskSuite('MariaDB 11.8', 'dolly/mariadb:11.8', 'mariadb', '7960-7969', ['image-mariadb-11.8']);
+maskSuite('MySQL 9.7', 'dolly/mysql:9.7', 'mysql', '7970-7979', ['image-mysql-9.7']);
