@@ -1,7 +1,8 @@
 import { FailedPreconditionError } from '../errors.js';
 import { checkSqlRules } from '../mask/apply.js';
 import { detectPersonal, type ColumnSample } from '../mask/detect.js';
-import { checkRules, parseRules } from '../mask/rules.js';
+import { checkRules } from '../mask/check-rules.js';
+import { parseRules } from '../mask/rules.js';
 import { readSchemaInfo } from '../mask/schema-info.js';
 import { quoteIdentifier as q } from '../mysql/identifiers.js';
 import { connectSql, type SqlClient } from '../mysql/sql-client.js';

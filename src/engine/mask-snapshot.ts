@@ -2,7 +2,7 @@ import { copyFile } from 'node:fs/promises';
 import { FailedPreconditionError, InternalError, NotFoundError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { applyMask, checkSqlRules, type MaskResult } from '../mask/apply.js';
-import { checkRules } from '../mask/rules.js';
+import { checkRules } from '../mask/check-rules.js';
 import { readSchemaInfo } from '../mask/schema-info.js';
 import { lockAdmin } from '../mysql/account-scrub.js';
 import { maskServerResidue, settleServerResidue, afterMaskFiles } from '../mysql/residue.js';
@@ -13,6 +13,9 @@ import { currentMaskRules, maskKey, type StoredMaskRules } from './mask-rules.js
 import { accountTablesPath, prepareServerName, withPrepareServer } from './prepare.js';
 import { generatePassword } from './names.js';
 import { newSnapshot } from './snapshot-entry.js';
+
+/** The mask server's buffer pool: the table, its copy and the map are read and written once each. */
+const MASK_BUFFER_POOL = '1G';
 
 /**
  * Masks a prepared snapshot (`base`) into a new snapshot: a writable copy of the base is masked
@@ -70,7 +73,7 @@ export async function maskSnapshot(deps: EngineDeps, baseId: string, options: { 
       for (let start = 0; start < 2 && result === null; start += 1) {
         const residue = await maskServerResidue(flavor, data);
         if (start === 0) undo = residue.undo;
-        result = await withPrepareServer(deps, { volume: masked.volume, data, replica, image, args: residue.args, slowShutdown: true, ...signal }, async (client) => {
+        result = await withPrepareServer(deps, { volume: masked.volume, data, replica, image, args: [...residue.args, `--innodb-buffer-pool-size=${MASK_BUFFER_POOL}`], slowShutdown: true, ...signal }, async (client) => {
           if (!(await residue.renewed(client))) {
             await lockAdmin(client, flavor, replica.admin_user, () => generatePassword(24));
             return null;

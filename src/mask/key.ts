@@ -19,6 +19,11 @@ export function ruleKey(rootKey: Buffer, rule: Rule): Buffer {
   return createHmac('sha256', rootKey).update(KEY_LABEL + canonicalJson(rule), 'utf8').digest();
 }
 
+/** A sub-key of `key` for one purpose: HMAC-SHA256(key, label), 32 bytes. */
+export function deriveKey(key: Buffer, label: string): Buffer {
+  return createHmac('sha256', key).update(label).digest();
+}
+
 /**
  * JSON with every object's keys sorted and `undefined` members left out, so two equal rules give
  * the same text however they were written.

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors.js';
 import type { Rule } from './rule.js';
-import { canonicalRules, checkRules, parseRules, ruledColumns, rulesToYaml } from './rules.js';
+import { checkRules } from './check-rules.js';
+import { canonicalRules, parseRules, ruledColumns, rulesToYaml } from './rules.js';
 import type { ColumnInfo, ForeignKeyInfo, IndexInfo, SchemaInfo, TableInfo } from './schema-types.js';
 
 const ISSUE_EXAMPLE = `tables:

@@ -11,7 +11,7 @@ export function tableKey(db: string, table: string): string {
 }
 
 /** A database or table name as InnoDB spells it in its dictionary (`a@002db` for `a-b`). */
-function innodbName(db: string, table: string): string {
+export function innodbName(db: string, table: string): string {
   const encode = (name: string): string => [...name].map((c) => (/^[A-Za-z0-9_]$/.test(c) ? c : `@${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`)).join('');
   return `${encode(db)}/${encode(table)}`;
 }

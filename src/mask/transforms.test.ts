@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { luhnDigit, mod97 } from './check-digits.js';
 import { FIRST_NAMES, LAST_NAMES } from './dictionaries.js';
 import { ruleKey } from './key.js';
 import type { ValueRule } from './rule.js';
-import { collationClass, luhnDigit, mod97, normalizeForCollation, valueTransform, type ColumnShape } from './transforms.js';
+import { collationClass, normalizeForCollation, valueTransform, type ColumnShape } from './transforms.js';
 
 const ROOT = Buffer.alloc(32, 7);
 const VARCHAR: ColumnShape = { dataType: 'varchar', maxLength: 255, numericPrecision: null, numericScale: null, unsigned: false, collation: 'utf8mb4_general_ci' };

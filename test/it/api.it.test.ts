@@ -374,6 +374,27 @@ describe('dolly serve: the HTTP API, tokens, ownership, lifecycle', { skip: skip
     }
   });
 
+  it('masking over HTTP: anyone reads the rules, only admins set, check, clear or mask; a snapshot is masked through the streamed route', async () => {
+    const alice = remoteApi({ url: engine.url, token: tokens.alice ?? '' });
+    const rules = 'tables:\n  shop.items:\n    name: text\n';
+    assert.equal(await alice.maskGet(), null);
+    await rejectsWith(alice.maskSet({ rules }), 'permission_denied');
+    await rejectsWith(alice.maskCheck(), 'permission_denied');
+    await rejectsWith(alice.snapshotMask(snapshot.id), 'permission_denied');
+    await rejectsWith(admin.maskSet({ rules: 'tables: [' }), 'invalid_argument', /YAML/);
+    await rejectsWith(admin.maskSet({ rules: 'tables:\n  shop.items:\n    nope: text\n' }), 'failed_precondition', /shop\.items\.nope/);
+    assert.equal((await admin.maskSet({ rules }))?.version, 1);
+    assert.equal((await alice.maskGet())?.rules, rules);
+    const streamed = remoteApi({ url: engine.url, token: tokens.admin ?? '' }, fetch, { onProgress: () => undefined });
+    const masked = await streamed.snapshotMask(snapshot.id);
+    assert.equal(masked.masked, true);
+    assert.equal(masked.masked_from, snapshot.id);
+    assert.deepEqual((await alice.snapshotList()).snapshots.map((s) => s.id), [masked.id], 'with rules set alice sees the masked snapshot only');
+    await admin.maskClear();
+    assert.equal(await alice.maskGet(), null);
+    await admin.snapshotDestroy(masked.id);
+  });
+
   it('refuses a second engine on the same root', async () => {
     const second = await dolly(['--root', root.root, 'serve', '--listen', '127.0.0.1:0'], { DOLLY_URL: '', DOLLY_TOKEN: '' });
     assert.equal(second.code, 4);
