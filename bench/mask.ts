@@ -13,8 +13,7 @@
  * Its roots are /var/tmp/dolly-bench-mask-*; everything is removed at the end, also on failure.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { createDockerClient } from '../src/docker/client.js';
 import { DEFAULT_IMAGE } from '../src/docker/image-build.js';
@@ -22,11 +21,11 @@ import { startProductionServer } from '../src/demo/production-server.js';
 import { Resources } from './cleanup.js';
 import { destroyClone, dollyJson, ReplicaInitSchema, timeCloneCreate } from './dolly.js';
 import { machineInfo } from './machine.js';
-import { log, MiB, round, spread, type Spread } from './util.js';
+import { abort, liveChildren, log, MiB, round, spread, type Spread } from './util.js';
 
 const quick = process.argv.includes('--quick');
 const sizeIndex = process.argv.indexOf('--size');
-const sizeMb = sizeIndex >= 0 ? Number(process.argv[sizeIndex + 1]) : quick ? 100 : 1024;
+const sizeMb = sizeIndex >= 0 ? Number(process.argv[sizeIndex + 1]) : quick ? 100 : 256;
 const clonesIndex = process.argv.indexOf('--clones');
 const cloneRuns = clonesIndex >= 0 ? Number(process.argv[clonesIndex + 1]) : quick ? 3 : 5;
 const jsonIndex = process.argv.indexOf('--json');
@@ -81,7 +80,7 @@ async function main(): Promise<Record<string, unknown>> {
   const { value: base } = await dollyJson(root, ['snapshot', 'create'], SnapshotJson);
   const snapshotS = round((performance.now() - unmaskedStarted) / 1000, 1);
   log(`  unmasked snapshot ${base.id}: ${snapshotS} s (prepare ${round(base.prepare_ms / 1000, 1)} s)`);
-  const rulesFile = join(root, 'rules.yaml');
+  const rulesFile = `${prefix}-rules.yaml`;
   await writeFile(rulesFile, RULES);
   await dollyJson(root, ['mask', 'set', rulesFile], z.unknown());
   const maskStarted = performance.now();
@@ -131,6 +130,21 @@ function render(r: Record<string, unknown> & { mask?: { seconds: number; masked_
   ].join('\n');
 }
 
+/** Ctrl-C or SIGTERM: the children stop, what the bench made is removed, then it exits. */
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
+function onSignal(signal: NodeJS.Signals): void {
+  log(`${signal}: stopping, then removing what the bench made`);
+  abort.abort();
+  for (const child of liveChildren()) child.kill('SIGINT');
+  void (async () => {
+    for (let i = 0; i < 100 && liveChildren().length > 0; i += 1) await new Promise((r) => setTimeout(r, 100));
+    await resources.cleanupAll();
+    await rm(`${prefix}-rules.yaml`, { force: true });
+    process.exit(130);
+  })();
+}
+
 let failed: unknown = null;
 const results: Record<string, unknown> = {
   command: `node --import tsx bench/mask.ts ${process.argv.slice(2).join(' ')}`.trim(),
@@ -145,6 +159,7 @@ try {
   failed = error;
 } finally {
   await resources.cleanupAll();
+  await rm(`${prefix}-rules.yaml`, { force: true });
 }
 if (jsonFile) await writeFile(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
 process.stdout.write(`${render(results)}\n`);

@@ -140,10 +140,10 @@ function renderSnapshots(list: SnapshotList): void {
     const row = body.insertRow();
     row.dataset.id = s.id;
     cell(row, s.id);
-    cell(row, s.branch_of === undefined ? 'replica' : `branch of ${s.branch_of} by ${s.owner ?? 'local'}, ${s.shared ? 'shared' : 'private'}`);
+    cell(row, `${s.masked === true ? 'masked ' : ''}${s.branch_of === undefined ? 'replica' : `branch of ${s.branch_of} by ${s.owner ?? 'local'}, ${s.shared ? 'shared' : 'private'}`}`);
     cell(row, s.data_state_at);
     cell(row, s.clones.join(', ') || '-');
-    cell(row, [s.branch_of ? `from ${s.parent ?? '?'}` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'kept for its clones' : '', s.status === 'ready' ? '' : s.status].filter((n) => n !== '').join('; ') || '-');
+    cell(row, [s.branch_of ? `from ${s.parent ?? '?'}` : '', s.masked_from ? `masked from ${s.masked_from}` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'kept for its clones' : '', s.status === 'ready' ? '' : s.status].filter((n) => n !== '').join('; ') || '-');
     const actions = row.insertCell();
     // A private branch can be shared by its owner or an admin.
     if (s.branch_of !== undefined && !s.shared && s.status === 'ready' && (admin || s.owner === me)) button(actions, 'Share', () => api(routes.snapshotShare, { id: s.id }));

@@ -1,4 +1,5 @@
 import { readdir, rm, rmdir } from 'node:fs/promises';
+import { maskKeyPath } from './mask-rules.js';
 import { NotFoundError } from '../errors.js';
 import { reconcile } from './reconcile.js';
 import { join } from 'node:path';
@@ -137,7 +138,7 @@ export async function teardown(options: { purge?: boolean }, deps: EngineDeps): 
   return { removed, purged: options.purge === true };
 }
 
-/** The run dirs of dolly's servers (then `run/` if empty), an older dolly's Swarm account file, the clones' CA (its key too) and the snapshots' account tables. */
+/** The run dirs of dolly's servers (then `run/` if empty), an older dolly's Swarm account file, the clones' CA (its key too), the snapshots' account tables and the masking key. */
 async function removeDollyFiles(root: string): Promise<void> {
   const run = join(root, 'run');
   for (const dir of await readdir(run).catch(() => [] as string[])) {
@@ -148,5 +149,6 @@ async function removeDollyFiles(root: string): Promise<void> {
   await rm(sourceCaPath(root), { force: true });
   await rm(tlsDir(root), { recursive: true, force: true });
   await rm(join(root, 'accounts'), { recursive: true, force: true });
+  await rm(maskKeyPath(root), { force: true });
   await rm(join(root, 'lock'), { recursive: true, force: true }); // dolly 0.1's lock directory
 }
