@@ -35,8 +35,10 @@ export const RULES = `tables:
     profile: { json: { "$.email": email, "$.phone": phone } }
   shop.orders:
     email: email          # the same input gives the same output as in shop.users: joins hold
+    total: { constant: 9.99 }
   shop.addresses:
     street: address
+    zip: { sql: "LPAD(id, 5, '0')" }
   shop.payments:
     card: card
     iban: iban
@@ -247,6 +249,8 @@ function maskSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
         assert.equal(await one(c, "SELECT COUNT(*) FROM shop.users WHERE email NOT REGEXP '^[a-z0-9.]+@[a-z0-9.]+\\\\.com$'"), '0', 'e-mails keep their form');
         assert.equal(await one(c, "SELECT COUNT(*) FROM shop.users WHERE phone NOT REGEXP '^\\\\+[0-9]{2}-[0-9]{3}-[0-9]{8}$'"), '0', 'phones keep their form');
         assert.equal(await one(c, 'SELECT COUNT(*) FROM shop.users u WHERE JSON_UNQUOTE(JSON_EXTRACT(u.profile, "$.plan")) = "gold"'), String(people.length), 'JSON keeps what has no rule');
+        assert.equal(await one(c, 'SELECT GROUP_CONCAT(DISTINCT total) FROM shop.orders'), '9.99', 'a constant');
+        assert.equal(await one(c, "SELECT COUNT(*) FROM shop.addresses WHERE zip <> LPAD(id, 5, '0')"), '0', 'an SQL expression over the row');
         // AUTO_INCREMENT goes on where the source's did.
         await c.execute("INSERT INTO shop.users (email) VALUES ('new@example.com')");
         assert.equal(Number(await one(c, 'SELECT LAST_INSERT_ID()')), Number(await one(source, 'SELECT MAX(id) FROM shop.users')) + 1);
