@@ -28,8 +28,11 @@ export function maskKeyPath(root: string): string {
   return join(root, 'mask.key');
 }
 
-/** The root's masking key, made (0600) the first time it is asked for. */
-export async function maskKey(root: string): Promise<Buffer> {
+/**
+ * The root's masking key. `mask set` makes it (0600) the first time; masking itself never makes
+ * one (`create` false): a lost key would silently mask every value differently from then on.
+ */
+export async function maskKey(root: string, options: { create?: boolean } = { create: true }): Promise<Buffer> {
   const path = maskKeyPath(root);
   try {
     const key = await readFile(path);
@@ -37,6 +40,7 @@ export async function maskKey(root: string): Promise<Buffer> {
     return key;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if (options.create !== true) throw new FailedPreconditionError(`the masking key ${path} is missing`, { hint: 'restore it from a backup (the same key masks the same way); or set the rules again (`dolly mask set FILE`) to make a new key: every value then masks differently' });
     await writeFileAtomic(path, randomBytes(32), { mode: 0o600 });
     return readFile(path);
   }

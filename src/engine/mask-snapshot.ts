@@ -16,6 +16,8 @@ import { newSnapshot } from './snapshot-entry.js';
 
 /** The mask server's buffer pool: the table, its copy and the map are read and written once each. */
 const MASK_BUFFER_POOL = '1G';
+/** One statement of masking (a table's copy filled, the table reloaded) fails after this long. */
+const MASK_STATEMENT_TIMEOUT_MS = 6 * 3_600_000;
 
 /**
  * Masks a prepared snapshot (`base`) into a new snapshot: a writable copy of the base is masked
@@ -32,7 +34,7 @@ const MASK_BUFFER_POOL = '1G';
 export async function maskSnapshot(deps: EngineDeps, baseId: string, options: { signal?: AbortSignal; rules?: StoredMaskRules; scheduled?: boolean; owner?: string; event?: Record<string, unknown> } = {}): Promise<Snapshot> {
   const stored = options.rules ?? currentMaskRules(deps.store);
   if (stored === null) throw new FailedPreconditionError('no masking rules are set', { hint: 'set them first: `dolly mask set rules.yaml`' });
-  const key = await maskKey(deps.root);
+  const key = await maskKey(deps.root, { create: false });
   const now = deps.now();
   return withJob(
     deps,
@@ -69,11 +71,12 @@ export async function maskSnapshot(deps: EngineDeps, baseId: string, options: { 
       const signal = options.signal ? { signal: options.signal } : {};
       let result: MaskResult | null = null;
       let undo = 0;
+      let logBytes = 0;
       // A base whose last shutdown was fast keeps its undo at the first start: that start only ends slowly, the second masks.
       for (let start = 0; start < 2 && result === null; start += 1) {
         const residue = await maskServerResidue(flavor, data);
-        if (start === 0) undo = residue.undo;
-        result = await withPrepareServer(deps, { volume: masked.volume, data, replica, image, args: [...residue.args, `--innodb-buffer-pool-size=${MASK_BUFFER_POOL}`], slowShutdown: true, ...signal }, async (client) => {
+        if (start === 0) ({ undo, logBytes } = residue);
+        result = await withPrepareServer(deps, { volume: masked.volume, data, replica, image, args: [...residue.args, `--innodb-buffer-pool-size=${MASK_BUFFER_POOL}`], slowShutdown: true, queryTimeoutMs: MASK_STATEMENT_TIMEOUT_MS, ...signal }, async (client) => {
           if (!(await residue.renewed(client))) {
             await lockAdmin(client, flavor, replica.admin_user, () => generatePassword(24));
             return null;
@@ -88,11 +91,11 @@ export async function maskSnapshot(deps: EngineDeps, baseId: string, options: { 
         });
         await deps.runtime.remove(server);
       }
-      if (result === null) throw new InternalError(`the mask server of ${masked.id} did not renew its undo tablespaces`);
+      if (result === null) throw new InternalError(`the mask server of ${masked.id} did not renew its undo tablespaces`, { hint: `see the server's log in the job's output; take a new snapshot, or run \`dolly snapshot mask ${base.id}\` again` });
       await afterMaskFiles(flavor, data);
       // MariaDB: one more clean start and slow shutdown with the server's usual undo and redo, so
       // what masking wrote there goes and clones start exactly as clones of an unmasked snapshot.
-      const settle = settleServerResidue(flavor, undo);
+      const settle = settleServerResidue(flavor, undo, logBytes);
       if (settle !== null) {
         const renewed = await withPrepareServer(deps, { volume: masked.volume, data, replica, image, args: settle.args, slowShutdown: true, ...signal }, async (client) => {
           const renewed = await settle.renewed(client);
@@ -100,7 +103,7 @@ export async function maskSnapshot(deps: EngineDeps, baseId: string, options: { 
           return renewed;
         });
         await deps.runtime.remove(server);
-        if (!renewed) throw new InternalError(`the settle server of ${masked.id} did not renew its undo tablespaces`);
+        if (!renewed) throw new InternalError(`the settle server of ${masked.id} did not renew its undo tablespaces`, { hint: `run \`dolly snapshot mask ${base.id}\` again` });
         await afterMaskFiles(flavor, data);
       }
       // The base's account tables (what a branch of a clone of it is given back) are the masked snapshot's too.

@@ -77,6 +77,8 @@ export interface PrepareServerOptions {
   afterShell?: string;
   /** End with a slow shutdown (purge done, undo empty) whatever the flavor's custom: masking's servers need it (src/mysql/residue.ts). */
   slowShutdown?: boolean;
+  /** Each statement of `body` fails after this long (default 120 s; masking rewrites whole tables). */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function withPrepareServer<T>(deps: EngineDeps, options: PrepareSer
     });
     const connect = { ...replicaConnectOptions(deps.root, replica), socketPath: join(dir, 'mysqld.sock') };
     await waitUntilAnswering(deps, server, connect, signal);
-    const client = await connectSql({ ...connect, queryTimeoutMs: 3_600_000 });
+    const client = await connectSql({ ...connect, queryTimeoutMs: options.queryTimeoutMs ?? 120_000 });
     let result: T;
     try {
       result = await body(client);

@@ -44,6 +44,10 @@ describe('retention with masking rules set', () => {
   it('counts the masked snapshots, and lets a base go with the masked snapshots made from it', () => {
     assert.deepEqual([...pastRetention(masked(list, 2), now)].sort(), ['b1', 'm1']);
   });
+  it('lets a base whose masking failed go once it is older than every masked snapshot kept', () => {
+    const failed = [snapshot('b0', '2026-11-27T00:00:00Z'), ...list];
+    assert.deepEqual([...pastRetention(masked(failed, 2), now)].sort(), ['b0', 'b1', 'm1']);
+  });
   it('keeps the default (masked) snapshot and its base', () => {
     assert.deepEqual([...pastRetention(masked(list, 1), now)].sort(), ['b1', 'b2', 'm1', 'm2']);
   });

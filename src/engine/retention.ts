@@ -45,9 +45,13 @@ export function pastRetention(state: State, now: Date): Set<string> {
     if ((index >= schedule.keep || tooOld(snapshot)) && snapshot.id !== newest?.id) past.add(snapshot.id);
   });
   if (masking) {
+    // A base whose masking failed has no masked snapshot: it goes once it is older than every masked snapshot kept.
+    const kept = scheduled.filter((s) => !past.has(s.id)).map((s) => Date.parse(s.created_at));
+    const oldestKept = kept.length > 0 ? Math.min(...kept) : undefined;
     for (const base of ready.filter((s) => s.scheduled && s.masked !== true && s.id !== newest?.masked_from)) {
       const masked = ready.filter((s) => s.masked_from === base.id);
-      if (masked.length > 0 ? masked.every((s) => past.has(s.id)) : tooOld(base)) past.add(base.id);
+      const orphanPast = tooOld(base) || (oldestKept !== undefined && Date.parse(base.created_at) < oldestKept);
+      if (masked.length > 0 ? masked.every((s) => past.has(s.id)) : orphanPast) past.add(base.id);
     }
   }
   return past;

@@ -46,17 +46,23 @@ export function maskingOn(state: Pick<State, 'settings'>): boolean {
  */
 export function maySeeSnapshot(viewer: SnapshotViewer, snapshot: Snapshot, masking = false): boolean {
   if (viewer.admin) return true;
-  if (masking && snapshot.masked !== true) return false;
+  if (snapshot.admin_only === true || (masking && snapshot.masked !== true)) return false;
   return !isBranch(snapshot) || snapshot.shared === true || branchOwner(snapshot) === viewer.name;
 }
 
 /**
- * The default snapshot: the newest ready snapshot of the replica (never a branch), if any; with
- * masking on, the newest masked one (`unmasked`: the newest unmasked one, admins only).
+ * The default snapshot: the ready snapshot of the replica (never a branch) with the newest data,
+ * if any; with masking on, the newest masked one (`unmasked`: the newest unmasked one, admins
+ * only). An admins-only base is never the default without `unmasked`. Newest by its data, not by
+ * when it was made: re-masking an old snapshot does not make its old data the default.
  */
 export function newestReplicaSnapshot(state: Pick<State, 'snapshots' | 'settings'>, options: { unmasked?: boolean } = {}): Snapshot | undefined {
   const masking = maskingOn(state);
-  return state.snapshots.filter((s) => s.status === 'ready' && !isBranch(s) && (!masking || (s.masked === true) !== (options.unmasked === true))).at(-1);
+  const unmasked = options.unmasked === true;
+  const candidates = state.snapshots.filter((s) => s.status === 'ready' && !isBranch(s) && (masking ? (s.masked === true) !== unmasked : unmasked || s.admin_only !== true));
+  let newest: Snapshot | undefined;
+  for (const s of candidates) if (newest === undefined || Date.parse(s.data_state_at) >= Date.parse(newest.data_state_at)) newest = s;
+  return newest;
 }
 
 /** The one error for a snapshot id that is missing or not the caller's to see. */

@@ -36,7 +36,7 @@ export async function createSnapshot(deps: EngineDeps, options: { signal?: Abort
   } catch (error) {
     if (!(error instanceof DollyError) || error.category === 'interrupted') throw error;
     throw new DollyError(error.category, `snapshot ${base.id} was taken, but masking it failed: ${error.message}`, {
-      hint: `fix the rules (\`dolly mask set FILE\`), then \`dolly snapshot mask ${base.id}\`; until then clones use the previous masked snapshot`,
+      hint: `${error.hint !== undefined ? `${error.hint}; ` : 'fix the rules (`dolly mask set FILE`); '}then \`dolly snapshot mask ${base.id}\` (until then clones use the previous masked snapshot)`,
       cause: error,
     });
   }
@@ -54,7 +54,8 @@ async function takeSnapshot(deps: EngineDeps, options: { signal?: AbortSignal; s
       if (!replica || replica.status !== 'ready') throw new FailedPreconditionError('there is no replica to snapshot', { hint: 'run `dolly replica init --source mysql://...` first' });
       const running = state.jobs.find((j) => j.kind === 'snapshot-create' && ownerAlive(j.owner));
       if (running) throw new FailedPreconditionError(`another snapshot (${running.target}) is being taken`, { hint: 'wait for it to finish' });
-      const snapshot = newSnapshot(state, now, { gtid: '', flavor: replica.source.flavor, version: replica.source.version, ...(options.scheduled ? { scheduled: true } : {}) });
+      // Taken while masking rules are set, it is the base of the masked snapshot: admins only, for good.
+      const snapshot = newSnapshot(state, now, { gtid: '', flavor: replica.source.flavor, version: replica.source.version, ...(options.scheduled ? { scheduled: true } : {}), ...(state.settings.mask_version !== undefined ? { admin_only: true } : {}) });
       state.snapshots.push(snapshot);
       return { target: snapshot.id, undo: [{ do: 'forget-snapshot', id: snapshot.id }], reserved: { snapshot, replica } };
     },

@@ -101,7 +101,8 @@ export class UserLimiter {
 /** What a token has now, by the stored state: clones (not those being made), ready branches, the replica snapshots it took. */
 function held(state: State, owner: string, kind: Kind): number {
   if (kind === 'clone') return state.clones.filter((c) => (c.owner ?? 'local') === owner && c.status !== 'creating').length;
-  return state.snapshots.filter((s) => s.owner === owner && s.status === 'ready' && isBranch(s) === (kind === 'branch')).length;
+  // A take with masking rules set is a pair (its base and the masked snapshot): it counts once.
+  return state.snapshots.filter((s) => s.owner === owner && s.status === 'ready' && isBranch(s) === (kind === 'branch') && s.masked_from === undefined).length;
 }
 
 function plural(kind: Kind, n: number): string {

@@ -1,6 +1,6 @@
 import { DollyError, FailedPreconditionError, InternalError } from '../errors.js';
 import { quoteIdentifier as q, quoteString } from '../mysql/identifiers.js';
-import type { SqlClient } from '../mysql/sql-client.js';
+import { describeSqlError, type SqlClient } from '../mysql/sql-client.js';
 import { splitTableName, type MaskRules, type Rule, type ValueRule } from './rule.js';
 import { innodbName, rowKey } from './schema-info.js';
 import type { ColumnInfo, SchemaInfo, TableInfo } from './schema-types.js';
@@ -76,19 +76,50 @@ export async function applyMask(client: SqlClient, schema: SchemaInfo, rules: Ma
   return result;
 }
 
-/** `SELECT expr FROM table LIMIT 0` for each `sql` rule: a failing expression is one line naming its column. */
+/**
+ * Each `sql` rule must be one expression: no `;`, no comment, parentheses balanced outside quotes
+ * (so it cannot close the statement it is put in); then `SELECT expr FROM table LIMIT 0` runs in a
+ * read-only transaction. A failing expression is one line naming its column.
+ */
 export async function checkSqlRules(client: SqlClient, rules: MaskRules): Promise<void> {
   for (const [name, tableRules] of Object.entries(rules.tables)) {
     const { db, table } = splitTableName(name);
     for (const [column, rule] of Object.entries(tableRules)) {
       if (rule.kind !== 'sql') continue;
+      const hint = "fix the expression in the rules file; it is evaluated for each row over the row's original columns";
+      const problem = expressionProblem(rule.expression);
+      if (problem !== null) throw new FailedPreconditionError(`${name}.${column}: the sql expression ${problem}`, { hint });
+      await client.execute('START TRANSACTION READ ONLY');
       try {
         await client.query(`SELECT (${rule.expression}) FROM ${q(db)}.${q(table)} AS t LIMIT 0`);
       } catch (error) {
-        throw new FailedPreconditionError(`${name}.${column}: the sql expression fails: ${firstLine(error)}`, { hint: 'fix the expression in the rules file; it is evaluated for each row with the row\'s columns' });
+        throw new FailedPreconditionError(`${name}.${column}: the sql expression fails: ${firstLine(error)}`, { hint });
+      } finally {
+        await client.execute('ROLLBACK');
       }
     }
   }
+}
+
+/** Why `text` is not one SQL expression that stays inside its parentheses, or null. */
+export function expressionProblem(text: string): string | null {
+  let depth = 0;
+  let quote: string | null = null;
+  for (let k = 0; k < text.length; k += 1) {
+    const c = text[k] ?? '';
+    if (quote !== null) {
+      if (c === '\\') k += 1;
+      else if (c === quote) quote = null;
+      continue;
+    }
+    if (c === "'" || c === '"' || c === '`') quote = c;
+    else if (c === '(') depth += 1;
+    else if (c === ')' && (depth -= 1) < 0) return 'closes a parenthesis it did not open';
+    else if (c === ';') return 'holds a ";" (one expression only)';
+    else if (c === '#' || (c === '-' && text[k + 1] === '-') || (c === '/' && text[k + 1] === '*')) return 'holds a comment';
+  }
+  if (quote !== null) return 'has an unclosed quote';
+  return depth === 0 ? null : 'leaves a parenthesis open';
 }
 
 function firstLine(error: unknown): string {
@@ -104,7 +135,7 @@ async function maskTable(client: SqlClient, schema: SchemaInfo, table: TableInfo
     return await rebuildTable(client, schema, table, rules, transformFor, n);
   } catch (error) {
     // One line that says which table, and the step in the message the server gave.
-    if (error instanceof DollyError && !error.message.startsWith(`${name}`)) throw new DollyError(error.category, `${name}: ${error.message}`, { ...(error.hint !== undefined ? { hint: error.hint } : {}), cause: error });
+    if (error instanceof DollyError && !error.message.startsWith(`${name}`)) throw new DollyError(error.category, `${name}${error instanceof ColumnError ? `.${error.column}` : ''}: ${error.message}`, { ...(error.hint !== undefined ? { hint: error.hint } : {}), cause: error });
     throw error;
   }
 }
@@ -116,12 +147,11 @@ async function rebuildTable(client: SqlClient, schema: SchemaInfo, table: TableI
     try {
       await client.execute(sql, params);
     } catch (error) {
-      if (error instanceof DollyError) throw new DollyError(error.category, `${what}: ${error.message}`, { ...(error.hint !== undefined ? { hint: error.hint } : {}), cause: error });
-      throw error;
+      throw stepFailed(what, error);
     }
   };
   const keys = rowKey(table);
-  if (keys === null) throw new FailedPreconditionError(`${name}: no primary key or unique key of NOT NULL columns`, { hint: 'masking rebuilds tables by a key; give the table one, or remove its rules' });
+  if (keys === null) throw new FailedPreconditionError(`${name}: no primary key or unique key of NOT NULL integer, decimal, date/time or character columns`, { hint: 'add such a key on the source (masking rewrites rows by key), or remove its rules' });
   const columnOf = (c: string): ColumnInfo => {
     const found = table.columns.find((x) => x.name === c);
     if (!found) throw new FailedPreconditionError(`${name}.${c}: no such column in the snapshot`, { hint: 'fix the rules (`dolly mask set`), then `dolly snapshot mask ID`' });
@@ -145,6 +175,12 @@ async function rebuildTable(client: SqlClient, schema: SchemaInfo, table: TableI
       let expr = `t.${q(column)}`;
       for (const [path, pathRule] of Object.entries(rule.paths)) {
         if (pathRule.kind === 'keep') continue;
+        // NULL sets JSON null where the path is; a constant, that value (a number stays a number).
+        if (pathRule.kind === 'null' || pathRule.kind === 'constant') {
+          const value = pathRule.kind === 'null' ? 'NULL' : typeof pathRule.value === 'number' ? String(pathRule.value) : quoteString(pathRule.value);
+          expr = `JSON_REPLACE(${expr}, ${quoteString(path)}, ${value})`;
+          continue;
+        }
         const m = `m.m_${computed.length}`;
         expr = `IF(${m} IS NULL, ${expr}, JSON_REPLACE(${expr}, ${quoteString(path)}, ${m}))`;
         computed.push({ column: info, path, fn: transformFor(pathRule, { ...info, dataType: 'varchar', maxLength: null }) });
@@ -197,32 +233,58 @@ function keyLiteral(column: ColumnInfo, value: unknown, params: unknown[]): stri
   return '?';
 }
 
+/**
+ * `key > last` for a key of one or more columns, spelled out (`a > x OR (a = x AND b > y)`) so
+ * that the server reads it as a range of the index (a row comparison is not one for MariaDB).
+ */
+function keyAfter(keyInfo: readonly ColumnInfo[], last: readonly unknown[], params: unknown[]): string {
+  const terms: string[] = [];
+  for (let i = 0; i < keyInfo.length; i += 1) {
+    const parts = keyInfo.slice(0, i + 1).map((c, j) => `t.${q(c.name)} ${j === i ? '>' : '='} ${keyLiteral(c, last[j], params)}`);
+    terms.push(parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' AND ')})`);
+  }
+  return terms.length === 1 ? (terms[0] ?? '') : `(${terms.join(' OR ')})`;
+}
+
 /** Reads the table by key in batches, computes the masked values and writes them into the map. */
 async function fillMap(client: SqlClient, target: string, keyInfo: readonly ColumnInfo[], computed: readonly Computed[], map: string): Promise<number> {
   const keyCols = keyInfo.map((c) => `t.${q(c.name)}`);
-  const reads = computed.map((c) => (c.path === undefined ? `CAST(t.${q(c.column.name)} AS CHAR)` : `IF(JSON_TYPE(JSON_EXTRACT(t.${q(c.column.name)}, ${quoteString(c.path)})) IN ('STRING', 'INTEGER', 'DOUBLE', 'DECIMAL', 'UNSIGNED INTEGER'), JSON_UNQUOTE(JSON_EXTRACT(t.${q(c.column.name)}, ${quoteString(c.path)})), NULL)`));
-  const select = [...keyInfo.map((c, i) => `${readKey(c)} AS k_${i}`), ...reads.map((r, i) => `${r} AS v_${i}`)].join(', ');
+  // A JSON path is read with its type: a value is masked; a missing path, JSON null and a boolean stay; an object or an array is refused.
+  const reads = computed.map((c, i) => {
+    if (c.path === undefined) return `CAST(t.${q(c.column.name)} AS CHAR) AS v_${i}`;
+    const at = `JSON_EXTRACT(t.${q(c.column.name)}, ${quoteString(c.path)})`;
+    return `JSON_UNQUOTE(${at}) AS v_${i}, JSON_TYPE(${at}) AS t_${i}`;
+  });
+  const select = [...keyInfo.map((c, i) => `${readKey(c)} AS k_${i}`), ...reads].join(', ');
   let last: unknown[] | null = null;
   let rows = 0;
   for (;;) {
     const params: unknown[] = [];
-    const after: string = last === null ? '' : ` WHERE (${keyCols.join(', ')}) > (${last.map((v, i) => keyLiteral(keyInfo[i] as ColumnInfo, v, params)).join(', ')})`;
+    const after: string = last === null ? '' : ` WHERE ${keyAfter(keyInfo, last, params)}`;
     const batch: Record<string, unknown>[] = await client.query<Record<string, unknown>>(`SELECT ${select} FROM ${target} AS t${after} ORDER BY ${keyCols.join(', ')} LIMIT ${BATCH}`, params).catch((error: unknown) => {
-      throw error instanceof DollyError ? new DollyError(error.category, `reading the values to mask: ${error.message}`, { cause: error }) : error;
+      throw stepFailed('reading the values to mask', error);
     });
     if (batch.length === 0) return rows;
     const values: unknown[] = [];
     for (const row of batch) {
       keyInfo.forEach((_, i) => values.push(row[`k_${i}`]));
       computed.forEach((c, i) => {
-        const v = row[`v_${i}`];
-        values.push(v === null || v === undefined ? null : c.fn(Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
+        const type = c.path === undefined ? null : String(row[`t_${i}`] ?? 'NULL');
+        if (type === 'OBJECT' || type === 'ARRAY') {
+          throw new ColumnError(`${c.column.name} ${c.path ?? ''}`, new FailedPreconditionError(`holds a JSON ${type.toLowerCase()} there, not a value`, { hint: 'rule the values inside it (`$.address.street`), or use `null`' }));
+        }
+        const v = type === 'NULL' || type === 'BOOLEAN' ? null : row[`v_${i}`];
+        try {
+          values.push(v === null || v === undefined ? null : c.fn(Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
+        } catch (error) {
+          throw error instanceof DollyError ? new ColumnError(`${c.column.name}${c.path !== undefined ? ` ${c.path}` : ''}`, error) : error;
+        }
       });
     }
     const width = keyInfo.length + computed.length;
     const tuple = `(${Array.from({ length: width }, () => '?').join(', ')})`;
     await client.execute(`INSERT INTO ${map} VALUES ${batch.map(() => tuple).join(', ')}`, values).catch((error: unknown) => {
-      throw error instanceof DollyError ? new DollyError(error.category, `writing the masked values: ${error.message}`, { cause: error }) : error;
+      throw stepFailed('writing the masked values', error);
     });
     rows += batch.length;
     const end: Record<string, unknown> | undefined = batch.at(-1);
@@ -237,8 +299,6 @@ interface SavedTrigger {
   name: string;
   statement: string;
   sqlMode: string;
-  charset: string;
-  collation: string;
 }
 
 /** Drops the table's INSERT triggers (the reload is not an insert of new rows) and returns them, in their firing order. */
@@ -250,7 +310,7 @@ async function setAsideInsertTriggers(client: SqlClient, table: TableInfo): Prom
     const name = String(r.name);
     const [shown] = await client.query<Record<string, unknown>>(`SHOW CREATE TRIGGER ${q(table.db)}.${q(name)}`);
     if (!shown) throw new InternalError(`trigger ${table.db}.${name} vanished`);
-    saved.push({ name, statement: String(shown['SQL Original Statement']), sqlMode: String(shown['sql_mode']), charset: String(shown['character_set_client']), collation: String(shown['collation_connection']) });
+    saved.push({ name, statement: String(shown['SQL Original Statement']), sqlMode: String(shown['sql_mode']) });
   }
   for (const t of saved) await client.execute(`DROP TRIGGER ${q(table.db)}.${q(t.name)}`);
   return saved;
@@ -261,12 +321,12 @@ async function restoreTriggers(client: SqlClient, db: string, triggers: readonly
   if (triggers.length === 0) return;
   const [mode] = await client.query<{ mode: unknown }>('SELECT @@SESSION.sql_mode AS mode');
   await client.execute(`USE ${q(db)}`);
+  // The statement comes back from the server in this connection's character set (utf8mb4) and goes
+  // back in it: a SET NAMES to the trigger's own would make the server read these bytes wrongly.
   for (const t of triggers) {
     await client.execute('SET SESSION sql_mode = ?', [t.sqlMode]);
-    await client.execute(`SET NAMES ${quoteString(t.charset)} COLLATE ${quoteString(t.collation)}`);
     await client.execute(t.statement);
   }
-  await client.execute("SET NAMES 'utf8mb4'");
   await client.execute('SET SESSION sql_mode = ?', [String(mode?.mode ?? '')]);
 }
 
@@ -282,4 +342,28 @@ async function dropStatistics(client: SqlClient, flavor: SchemaInfo['flavor'], t
   }
   const rows = await client.query<{ c: unknown }>('SELECT COLUMN_NAME AS c FROM information_schema.COLUMN_STATISTICS WHERE SCHEMA_NAME = ? AND TABLE_NAME = ?', [table.db, table.table]);
   if (rows.length > 0) await client.execute(`ANALYZE TABLE ${q(table.db)}.${q(table.table)} DROP HISTOGRAM ON ${rows.map((r) => q(String(r.c))).join(', ')}`);
+}
+
+/**
+ * A statement of the rebuild failed. The server's message can quote a value of the data (a
+ * duplicate key, a value a rule's expression could not convert), and this error reaches logs and
+ * callers who may not see the data: only the step and the server's error code are kept.
+ */
+function stepFailed(what: string, error: unknown): unknown {
+  const info = describeSqlError(error);
+  if (info === null) return error;
+  const category = error instanceof DollyError ? error.category : 'command_failed';
+  return new DollyError(category, `${what} failed: ${info.code}${info.errno !== null ? ` (${info.errno})` : ''}`, {
+    hint: 'the server\'s own message may quote data and is not shown; run the rule\'s expression on an admin clone (`dolly clone create --unmasked --admin`) to see it',
+  });
+}
+
+/** A value transform in dolly failed on a column's value (its message never holds the value). */
+class ColumnError extends DollyError {
+  constructor(
+    readonly column: string,
+    cause: DollyError,
+  ) {
+    super(cause.category, cause.message, { ...(cause.hint !== undefined ? { hint: cause.hint } : {}), cause });
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { FailedPreconditionError } from '../errors.js';
 import { ONE_TO_ONE, type MaskRules, type Rule } from './rule.js';
+import { rowKey } from './schema-info.js';
 import type { ColumnInfo, SchemaInfo, TableInfo } from './schema-types.js';
 import { compare, editDistance, stableJson } from './strings.js';
 
@@ -85,8 +86,7 @@ function checkTable(tableName: string, info: TableInfo, column: string): void {
   if (info.engine.toLowerCase() !== 'innodb') fail(tableName, column, `${tableName} uses the ${info.engine} engine: masking rebuilds InnoDB tables only`, 'convert it on the source (ALTER TABLE … ENGINE=InnoDB), or remove its rules');
   if (info.systemVersioned) fail(tableName, column, `${tableName} is system-versioned: it keeps every old row version`, 'remove system versioning on the source, or remove its rules');
   if (!info.ownTablespace) fail(tableName, column, `${tableName} is not in a tablespace of its own: its old pages would stay in a shared file`, 'rebuild it on the source with innodb_file_per_table=ON (ALTER TABLE … FORCE), or remove its rules');
-  const notNull = (c: string) => info.columns.find((x) => x.name === c)?.nullable === false;
-  if (!info.indexes.some((i) => i.primary || (i.unique && i.columns.every(notNull)))) fail(tableName, column, `${tableName} has no primary key and no unique key of NOT NULL columns`, 'add a primary key on the source: masking rewrites rows by key');
+  if (rowKey(info) === null) fail(tableName, column, `${tableName} has no primary key or unique key of NOT NULL integer, decimal, date/time or character columns`, 'add such a key on the source (masking rewrites rows by key), or remove its rules');
 }
 
 function checkForeignKeys(rules: MaskRules, schema: SchemaInfo): void {

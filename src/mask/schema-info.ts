@@ -124,10 +124,15 @@ export async function readSchemaInfo(client: SqlClient, flavor: Flavor, database
   return { flavor, tables, foreignKeys: [...fks.values()] };
 }
 
-/** The columns that identify a row: the primary key, else the first unique index of NOT NULL columns. */
+/** Key types masking can page through exactly: ordered as compared, equal only when equal (no FLOAT, ENUM, SET, TEXT, BLOB, JSON). */
+const KEY_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'date', 'datetime', 'timestamp', 'time', 'year', 'char', 'varchar', 'binary', 'varbinary']);
+
+/**
+ * The columns masking identifies a table's rows by: the primary key, else the first unique index
+ * of NOT NULL columns, whose columns are all of a type it can page through (KEY_TYPES); null if none.
+ */
 export function rowKey(table: TableInfo): readonly string[] | null {
-  const primary = table.indexes.find((i) => i.primary);
-  if (primary) return primary.columns;
-  const nullable = new Set(table.columns.filter((c) => c.nullable).map((c) => c.name));
-  return table.indexes.find((i) => i.unique && i.columns.every((c) => !nullable.has(c)))?.columns ?? null;
+  const usable = new Set(table.columns.filter((c) => !c.nullable && KEY_TYPES.has(c.dataType)).map((c) => c.name));
+  const fits = (index: { primary: boolean; unique: boolean; columns: readonly string[] }): boolean => (index.primary || index.unique) && index.columns.every((c) => usable.has(c));
+  return (table.indexes.find((i) => i.primary && fits(i)) ?? table.indexes.find(fits))?.columns ?? null;
 }

@@ -48,6 +48,11 @@ export const snapshotSchema = z.object({
    */
   masked: z.boolean().optional(),
   mask_version: z.number().int().optional(),
+  /**
+   * Taken while masking rules were set, and not masked (the base a masked snapshot is made from,
+   * or one whose masking failed): admins only, whatever the rules are later.
+   */
+  admin_only: z.boolean().optional(),
   /** The unmasked snapshot it was masked from (admins only: the base for re-masking). */
   masked_from: z.string().optional(),
   /** How long masking took, and the data and index bytes and rows of the tables it masked. */

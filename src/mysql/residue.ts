@@ -29,6 +29,8 @@ export interface ResidueStep {
   args: string[];
   /** The undo tablespaces the datadir had before (MariaDB): what the settle server goes back to. */
   undo: number;
+  /** The redo log's size before (MariaDB, bytes): what the settle server goes back to. */
+  logBytes: number;
   /**
    * False when the server kept its undo as it was: MariaDB renews it only after a slow shutdown,
    * and a snapshot taken before masking rules were set had a fast one. Start it once more then.
@@ -38,16 +40,17 @@ export interface ResidueStep {
 
 /** The mask server: a new undo and redo (MariaDB); nothing beyond the prepare server's (MySQL). */
 export async function maskServerResidue(flavor: Flavor, data: DataMount): Promise<ResidueStep> {
-  if (flavor === 'mysql') return { args: [], undo: 0, renewed: async () => true };
+  if (flavor === 'mysql') return { args: [], undo: 0, logBytes: 0, renewed: async () => true };
   const path = pathOf(data);
   const undo = (await readdir(path)).filter((f) => /^undo\d{3}$/.test(f)).length;
   // Another count than the datadir's (1 means none to InnoDB, so never 1).
   const count = undo === 0 ? 2 : undo + 1;
-  const logBytes = (await stat(join(path, 'ib_logfile0')).then((s) => s.size, () => 0)) + 16 * 1024 * 1024;
-  const logMiB = Math.ceil(logBytes / (1024 * 1024));
+  const logBytes = await stat(join(path, 'ib_logfile0')).then((s) => s.size, () => 96 * MiB);
+  const logMiB = Math.ceil(logBytes / MiB) + 16;
   return {
     args: [`--innodb-undo-tablespaces=${count}`, `--innodb-log-file-size=${logMiB}M`],
     undo,
+    logBytes,
     renewed: async (client) => {
       const [row] = await client.query<{ n: unknown }>('SELECT @@innodb_undo_tablespaces AS n');
       return Number(row?.n) === count;
@@ -59,11 +62,12 @@ export async function maskServerResidue(flavor: Flavor, data: DataMount): Promis
  * MariaDB's second start, with the datadir's own undo count and the usual redo size, so that
  * clones start as from any snapshot (no undo or redo to remake); null for MySQL.
  */
-export function settleServerResidue(flavor: Flavor, undo: number): ResidueStep | null {
+export function settleServerResidue(flavor: Flavor, undo: number, logBytes: number): ResidueStep | null {
   if (flavor === 'mysql') return null;
   return {
-    args: [`--innodb-undo-tablespaces=${undo}`],
+    args: [`--innodb-undo-tablespaces=${undo}`, `--innodb-log-file-size=${Math.ceil(logBytes / MiB)}M`],
     undo,
+    logBytes,
     renewed: async (client) => {
       const [row] = await client.query<{ n: unknown }>('SELECT @@innodb_undo_tablespaces AS n');
       return Number(row?.n) === undo;
@@ -85,6 +89,8 @@ export async function afterMaskFiles(flavor: Flavor, data: DataMount): Promise<v
   await zeroDoublewrite(join(path, 'ibdata1'));
   await zeroFreePages(join(path, 'ibdata1'));
 }
+
+const MiB = 1024 * 1024;
 
 /** TRX_SYS is page 5 of the system tablespace; its doublewrite header sits 200 bytes before the page's end. */
 const TRX_SYS_PAGE = 5;
@@ -151,7 +157,8 @@ export async function zeroFreePages(ibdata1: string): Promise<{ pages: number }>
     const header = Buffer.alloc(20);
     await file.read(header, 0, 20, FSP_HEADER);
     const freeLimit = header.readUInt32BE(12);
-    const zeros = Buffer.alloc(pageSize * EXTENT_PAGES);
+    const zeros = Buffer.alloc(pageSize);
+    const page = Buffer.alloc(pageSize);
     const descriptors = Buffer.alloc(pageSize);
     let zeroed = 0;
     // One descriptor page (page 0, then every page_size-th page) describes the page_size pages from it.
@@ -163,11 +170,14 @@ export async function zeroFreePages(ibdata1: string): Promise<{ pages: number }>
         const entry = XDES_ARRAY + extent * XDES_SIZE;
         const state = descriptors.readUInt32BE(entry + 20);
         for (let i = 0; i < EXTENT_PAGES && first + i < pages; i += 1) {
-          const page = first + i;
+          const number = first + i;
           // Two bits per page, the first one "free"; a descriptor never initialised (state 0) below the limit is left alone.
-          const free = page >= freeLimit || (state !== 0 && ((descriptors[entry + 24 + Math.floor((2 * i) / 8)] ?? 0) >> ((2 * i) % 8)) & 1) === 1;
-          if (!free || page === xdesPage) continue;
-          await file.write(zeros, 0, pageSize, page * pageSize);
+          const free = number >= freeLimit || (state !== 0 && ((descriptors[entry + 24 + Math.floor((2 * i) / 8)] ?? 0) >> ((2 * i) % 8)) & 1) === 1;
+          if (!free || number === xdesPage) continue;
+          // Only pages that hold something are written: on btrfs a write copies the block into this snapshot.
+          await file.read(page, 0, pageSize, number * pageSize);
+          if (page.equals(zeros)) continue;
+          await file.write(zeros, 0, pageSize, number * pageSize);
           zeroed += 1;
         }
       }

@@ -148,6 +148,11 @@ function maskSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
         gone.push(p);
         await source.execute('DELETE FROM shop.users WHERE id = ?', [p.id]);
       }
+      // The last transaction before the snapshot: one row's name replaced (its undo is the newest).
+      const last = people.at(-1) ?? assert.fail('nobody');
+      gone.push({ ...last });
+      last.name = person(last.id).name;
+      await source.execute('UPDATE shop.users SET full_name = ? WHERE id = ?', [last.name, last.id]);
       await caughtUp();
       await setMask(root.deps, RULES, 'local');
       masked = await createSnapshot(root.deps);
