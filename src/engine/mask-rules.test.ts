@@ -35,6 +35,9 @@ describe('masking rules in the store, and the masking key', async () => {
     assert.equal(key.length, 32);
     assert.equal((await stat(maskKeyPath(root))).mode & 0o777, 0o600);
     assert.deepEqual(await maskKey(root), key, 'the same key every time');
+    await rm(maskKeyPath(root));
+    await assert.rejects(maskKey(root, { create: false }), (e: unknown) => e instanceof FailedPreconditionError && /missing/.test(e.message), 'masking never makes a new key');
+    assert.equal((await maskKey(root)).length, 32, 'mask set does');
     await writeFile(maskKeyPath(root), 'short');
     await assert.rejects(maskKey(root), FailedPreconditionError);
   });
