@@ -52,6 +52,8 @@ export async function snapshotClone(name: string, deps: EngineDeps, options: { s
         ...(options.share ? { shared: true } : {}),
         // A clone of a masked snapshot never held an original value: its branch is masked too.
         ...(parent.masked === true ? { masked: true, ...(parent.mask_version !== undefined ? { mask_version: parent.mask_version } : {}) } : {}),
+        // A branch of an admins-only base holds its unmasked data: admins only too, shared or not.
+        ...(parent.admin_only === true ? { admin_only: true } : {}),
       });
       const id = snapshot.id;
       const before = { ...clone };
