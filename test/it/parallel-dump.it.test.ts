@@ -160,9 +160,11 @@ describe('replica init --method dump --parallel (MariaDB 10.11)', { skip: skipUn
   });
 
   it('sessions that do not start in time: the lock is let go at once, the sessions are stopped, one error', async () => {
-    // The real mariadb-dump against the real source; the loader only swallows its input, so that the
-    // lock's timeout, not a loader that cannot reach its target, is what ends the copy.
-    const { dir, binaries } = await standIns('exit 1', 'exit 1');
+    // The real mariadb-dump against the real source, each session held back 5 s before it starts
+    // (as a source at max_connections would); the loader only swallows its input. So the lock's
+    // timeout, and neither a loader that cannot reach its target nor a race, ends the copy.
+    const slow = 'sleep 5; exec mariadb-dump "$@"';
+    const { dir, binaries } = await standIns(slow, slow);
     const started = Date.now();
     try {
       await assert.rejects(
@@ -172,8 +174,8 @@ describe('replica init --method dump --parallel (MariaDB 10.11)', { skip: skipUn
           flavor: 'mariadb',
           target: { socketPath: '/nonexistent/never-used.sock', user: 'root', password: 'x' },
           sessions: 2,
-          lockTimeoutMs: 1,
-          binaries: { dump: 'mariadb-dump', client: binaries.client },
+          lockTimeoutMs: 500,
+          binaries,
         }),
         (e: Error) => e instanceof SourceError && /did not all start within/.test(e.message) && /max_connections/.test(String((e as SourceError).hint)),
       );
