@@ -29,6 +29,12 @@ export const FAILPOINTS = [
   'replica-init.replicating',
   'snapshot-mask.checked',
   'snapshot-mask.masked',
+  'clone-at.reserved',
+  'clone-at.relay-ready',
+  'clone-at.replaying',
+  'clone-at.replayed',
+  'clone-at.sealed',
+  'clone-at.started',
 ] as const;
 
 export type Failpoint = (typeof FAILPOINTS)[number];

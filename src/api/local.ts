@@ -53,6 +53,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
   const admit = (kind: 'clone' | 'branch' | 'snapshot'): (() => void) => options.limits?.admit(principal, kind, deps.store.require()) ?? (() => undefined);
   /** A clone as asked, once the limits let it be made (`--fresh` takes its snapshot first). */
   const createOne = async (request: CloneCreateRequest, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<CloneView> => {
+    if (request.at !== undefined || request.at_gtid !== undefined || request.wait !== undefined) return createAt(request, ttlMs, signal);
     let snapshot = request.snapshot;
     let fresh: CloneView['fresh'];
     if (request.fresh) {
@@ -78,6 +79,31 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     );
     changed();
     return fresh ? { ...clone, fresh } : clone;
+  };
+  /** A point-in-time clone (`at`, `at_gtid`): never of a named snapshot, never fresh. */
+  const createAt = async (request: CloneCreateRequest, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<CloneView> => {
+    if (request.snapshot !== undefined || request.fresh) throw new InvalidArgumentError(`--at${request.at_gtid !== undefined ? '-gtid' : ''} picks its own base: it cannot be combined with --snapshot or --fresh`, { hint: 'drop one of them' });
+    if (request.at === undefined && request.at_gtid === undefined) throw new InvalidArgumentError('--wait applies only to --at or --at-gtid', { hint: 'add --at TIME, or drop --wait' });
+    if (request.unmasked) adminOnly('an unmasked point-in-time clone');
+    if (request.user !== undefined && !principal.admin) adminOnly('a point-in-time clone as a production account');
+    const clone = await (await import('../engine/clone-at.js')).createCloneAt(
+      {
+        ...(request.at !== undefined ? { at: request.at } : {}),
+        ...(request.at_gtid !== undefined ? { atGtid: request.at_gtid } : {}),
+        ...(request.wait !== undefined ? { waitMs: durationArg(request.wait, '--wait') } : {}),
+        ...(request.name !== undefined ? { name: request.name } : {}),
+        ...(request.admin ? { admin: true } : {}),
+        ...(request.user !== undefined ? { user: request.user } : {}),
+        ...(request.unmasked ? { unmasked: true } : {}),
+        ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
+        owner: principal.name,
+        ...(signal ? { signal } : {}),
+        event: by,
+      },
+      deps,
+    );
+    changed();
+    return clone;
   };
   const engine = {
     create: () => import('../engine/clone-create.js'),

@@ -73,8 +73,10 @@ export function registerDataCommands(program: Root): void {
     .option('--source-ca <file>', "with --source-tls verify-ca|verify-identity: the CA (PEM) that signed the source's certificate")
     .option('--apply-threads <n>', "parallel applier workers, in the source's commit order (0-64; default: twice the host's cores, 4 to 16; 0: one applier thread)")
     .option('--durable-commits', "fsync the replica's redo log at each applied transaction (default: about once a second, safe: see README)")
+    .option('--pitr-window <duration>', "point-in-time clones: the replica keeps what it applied as its own binlog for this long (e.g. 24h; see `replica pitr`)")
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
+      const pitrWindow = opts.pitrWindow === undefined ? undefined : (await import('../engine/pitr-binlog.js')).parseWindow(opts.pitrWindow);
       const parallel = wholeNumber('--parallel', opts.parallel);
       const applyThreads = wholeNumber('--apply-threads', opts.applyThreads);
       const tls = await (await import('../engine/source-tls.js')).resolveSourceTls(opts.sourceTls, opts.sourceCa);
@@ -89,10 +91,24 @@ export function registerDataCommands(program: Root): void {
       try {
         const result = await (await import('../engine/replica-init.js')).initReplica({ source, method: opts.method, ...(backup ? { backup } : {}), ...(parallel !== undefined ? { parallel } : {}), ...(applyThreads !== undefined ? { applyThreads } : {}), ...(opts.durableCommits === true ? { durableCommits: true } : {}), ...(databases ? { databases } : {}), onProgress: (b, t) => progress.update(b, t), signal: ctx.signal }, deps);
         progress.stop();
+        if (pitrWindow !== undefined) await (await import('../engine/pitr-manage.js')).setPitr(deps, pitrWindow);
         ctx.out.result(result, () => `replica of ${source.host}:${source.port} running: ${result.databases.join(', ')} ${result.method === 'backup' ? 'restored from the backup' : 'copied'} (${formatBytes(result.copied_bytes)} in ${result.seconds.toFixed(1)} s${result.parallel ? `, ${result.parallel.sessions} streams (${result.parallel.ranges} ranges of ${result.parallel.split_column ?? '-'}), commits held ${result.parallel.lock_ms} ms` : ''}), replicating from GTID ${result.gtid} (image ${result.image})`);
       } finally {
         progress.stop();
       }
+    });
+  replica
+    .command('pitr')
+    .description("point-in-time clones (`clone create --at`): the replica keeps what it applied as its own binlog for a window")
+    .option('--window <duration>', 'keep this long (1m to 30d, e.g. 24h); turning it on restarts the replica once; points start from the next snapshot')
+    .option('--off', "stop keeping it (restarts the replica; the binlog is removed)")
+    .action(async (opts, cmd) => {
+      const ctx = cliContext(cmd.optsWithGlobals());
+      if ((opts.window === undefined) === (opts.off !== true)) throw new InvalidArgumentError('give --window DURATION or --off', { hint: 'e.g. `dolly replica pitr --window 24h`' });
+      const { parseWindow } = await import('../engine/pitr-binlog.js');
+      const windowS = opts.off === true ? 'off' : parseWindow(opts.window ?? '');
+      const change = await (await import('../engine/pitr-manage.js')).setPitr(await ctx.deps(), windowS);
+      ctx.out.result(change, () => (change.pitr ? `point-in-time clones on: window ${change.pitr.window_s} s${change.restarted ? ' (the replica was restarted with its binlog; points start from the next snapshot)' : ''}` : 'point-in-time clones off'));
     });
   replica
     .command('status')
@@ -177,13 +193,17 @@ export function registerDataCommands(program: Root): void {
     .option('--ttl <duration>', 'the engine destroys it after this long, e.g. 8h (default: the engine\'s --default-ttl)')
     .option('--fresh', 'take a snapshot now and clone it (data seconds old)')
     .option('--unmasked', 'with masking rules set: clone an unmasked snapshot (admins only)')
+    .option('--at <time>', "point-in-time: the source as it was at TIME (UTC ISO-8601 such as 2026-12-07T10:14:59Z, or before now: -90s, -2h); needs `replica pitr`")
+    .option('--at-gtid <gtid>', 'point-in-time: the source as it was right after this GTID')
+    .option('--wait <duration>', 'with --at/--at-gtid: wait this long for the replica to apply the point (default 30s, at most 10m)')
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const c = await (await ctx.api()).cloneCreate(
-        { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), ...(opts.user !== undefined ? { user: opts.user } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.fresh ? { fresh: true } : {}), ...(opts.unmasked ? { unmasked: true } : {}) },
+        { ...(opts.at !== undefined ? { at: opts.at } : {}), ...(opts.atGtid !== undefined ? { at_gtid: opts.atGtid } : {}), ...(opts.wait !== undefined ? { wait: opts.wait } : {}), ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), ...(opts.user !== undefined ? { user: opts.user } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.fresh ? { fresh: true } : {}), ...(opts.unmasked ? { unmasked: true } : {}) },
         ctx.signal,
       );
-      ctx.out.result(c, () => (c.fresh ? `${freshText(c.fresh)}\n${describeClone(c)}` : describeClone(c)));
+      const point = c.point ? `point ${c.point.at} (GTID ${c.point.gtid}): ${c.point.transactions} transactions replayed on snapshot ${c.point.base} in ${(c.point.replay_ms / 1000).toFixed(1)} s\n` : '';
+      ctx.out.result(c, () => `${point}${c.fresh ? `${freshText(c.fresh)}\n${describeClone(c)}` : describeClone(c)}`);
     });
   clone
     .command('list')

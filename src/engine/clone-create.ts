@@ -158,7 +158,7 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
 }
 
 /** The production account a clone logs in as (`--user`): it must be NAME@'%' in the snapshot. */
-function productionAccount(snapshot: Snapshot, user: string, admin: boolean): string {
+export function productionAccount(snapshot: Snapshot, user: string, admin: boolean): string {
   if (admin) throw new InvalidArgumentError('--user and --admin do not go together', { hint: '--user keeps the production account\'s own grants; --admin gives the dolly user every privilege' });
   if (user === '' || user.length > 80 || /[\u0000-\u001f]/.test(user)) throw new InvalidArgumentError(`invalid --user ${JSON.stringify(user)}`, { hint: "give the name of a production account, such as app" });
   if (snapshot.accounts === undefined) throw new FailedPreconditionError(`snapshot ${snapshot.id} does not list its accounts (taken by an older dolly)`, { hint: 'take a new snapshot: `dolly snapshot create`' });
@@ -172,12 +172,12 @@ function productionAccount(snapshot: Snapshot, user: string, admin: boolean): st
 }
 
 /** The lowest port of the range no clone of this root holds (nor one found busy on the host). */
-function freePort(state: State, busy: ReadonlySet<number>): number {
+export function freePort(state: State, busy: ReadonlySet<number>): number {
   return lowestFreePort(state.settings.port_min, state.settings.port_max, new Set([...state.clones.map((c) => c.port), ...busy]));
 }
 
 /** Checks the reserved port on the host (outside the lock); a busy one is swapped for the next. */
-async function settlePort(deps: EngineDeps, job: JobRun, reserved: Clone, busy: Set<number>): Promise<Clone> {
+export async function settlePort(deps: EngineDeps, job: JobRun, reserved: Clone, busy: Set<number>): Promise<Clone> {
   let clone = reserved;
   const isFree = deps.portFree ?? isPortFree;
   const bind = deps.store.require().settings.bind_address;
@@ -223,7 +223,7 @@ export function setCloneStatus(state: State, name: string, status: Clone['status
   if (clone) clone.status = status;
 }
 
-function uniqueName(state: State): string {
+export function uniqueName(state: State): string {
   for (;;) {
     const name = generateName();
     if (!state.clones.some((c) => c.name === name)) return name;

@@ -83,7 +83,12 @@ export async function destroyClone(name: string, deps: EngineDeps, options: { on
     const server = cloneServerName(name);
     // Told to its owner (a clone made without a token is the host's, `local`, as its creation was).
     const destroyed = { type: 'clone.destroyed', data: { name, ...options.event }, owner: clone.owner ?? 'local' } as const;
-    return { target: name, finish: [{ do: 'remove-server', name: server }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'forget-clone', name }], events: [destroyed] };
+    // A point snapshot (`clone create --at`) goes with its last clone.
+    const point = state.snapshots.find((s) => s.id === clone.snapshot && s.point !== undefined && s.status === 'ready');
+    const lastOfPoint = point !== undefined && !state.clones.some((c) => c.name !== name && c.snapshot === point.id);
+    if (point && lastOfPoint) point.status = 'deleting';
+    const pointSteps: JobStep[] = point && lastOfPoint ? [{ do: 'remove-volume', id: point.volume }, { do: 'forget-snapshot', id: point.id }] : [];
+    return { target: name, finish: [{ do: 'remove-server', name: server }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'forget-clone', name }, ...pointSteps], events: [destroyed] };
   });
   // What the clone held is free again: the clones' cap grows by it (not all of it before btrfs's cleaner ran).
   const state = deps.store.require();

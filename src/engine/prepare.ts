@@ -52,10 +52,12 @@ export function prepareServerName(volume: string): string {
  * dropped, each with a warning in the log. Every prepared snapshot's account tables are recorded
  * (accountTablesPath) for its own branches.
  */
-export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: BranchOf, options: { slowShutdown?: boolean } = {}): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[]; tls_accounts: string[] }> {
+export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: BranchOf, options: Pick<PrepareServerOptions, 'slowShutdown' | 'args' | 'extraMounts' | 'queryTimeoutMs'> & { before?: (client: SqlClient) => Promise<void> } = {}): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[]; tls_accounts: string[] }> {
   const started = Date.now();
   const flavor: Flavor = replica.source.flavor;
-  const accounts = await withPrepareServer(deps, { volume, data, replica, image, ...(signal ? { signal } : {}), ...options }, async (client) => {
+  const { before, ...serverOptions } = options;
+  const accounts = await withPrepareServer(deps, { volume, data, replica, image, ...(signal ? { signal } : {}), ...serverOptions }, async (client) => {
+    if (before) await before(client);
     const found = await cleanReplicaState(client, flavor, replica.admin_user, parent, deps.store.require().settings.clone_tls !== false);
     for (const warning of found.warnings) deps.logger.warn(`prepare: ${warning}`, { volume });
     const path = accountTablesPath(deps.root, volume);
@@ -79,6 +81,8 @@ export interface PrepareServerOptions {
   slowShutdown?: boolean;
   /** Each statement of `body` fails after this long (default 120 s; masking rewrites whole tables). */
   queryTimeoutMs?: number;
+  /** More pool directories the server sees (a replay's relay logs). */
+  extraMounts?: readonly { path: string; target: string }[];
 }
 
 /**
@@ -102,13 +106,19 @@ export async function withPrepareServer<T>(deps: EngineDeps, options: PrepareSer
       runDir: dir,
       server: { flavor, serverId: generateServerId(), role: 'prepare', ...(options.args ? { args: options.args } : {}), ...(options.afterShell !== undefined ? { afterShell: options.afterShell } : {}) },
       network: 'none',
+      ...(options.extraMounts ? { extraMounts: options.extraMounts } : {}),
     });
     const connect = { ...replicaConnectOptions(deps.root, replica), socketPath: join(dir, 'mysqld.sock') };
     await waitUntilAnswering(deps, server, connect, signal);
     const client = await connectSql({ ...connect, queryTimeoutMs: options.queryTimeoutMs ?? 120_000 });
     let result: T;
     try {
-      result = await body(client);
+      result = await body(client).catch(async (error: unknown) => {
+        // A server that died under the body says why in its error log (gone with its run dir after this).
+        const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
+        deps.logger.error('prepare server: its work failed', { server, error: messageOf(error), log: log.split('\n').filter((l) => /\[(ERROR|Warning)\]|signal|Assertion/i.test(l)).slice(-8) });
+        throw error;
+      });
       // Replaced rows live on in undo until it is truncated; then a clean shutdown by statement,
       // after which the container's shell runs the after-prepare step.
       if (flavorOps(flavor).rotatesUndo) await rotateUndoTablespaces(client, generateServerId().toString(36));

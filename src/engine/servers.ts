@@ -14,6 +14,7 @@ import { CLONE_TLS_FILES, caPath, issueServerCert } from './tls.js';
 import { cloneContainerLimits, cloneLimits, cloneServerArgs, replicaContainerLimits } from './clone-limits.js';
 import { CLONE_PRIVILEGES, accountInitSql, productionAccountInitSql } from './server-config.js';
 import { REPLICA_SERVER, localReplicaHost, type ReplicaHost } from './replica-host.js';
+import { replicaBinlogMount } from './pitr-binlog.js';
 
 export const REPLICA = REPLICA_SERVER;
 export const REPLICA_VOLUME = 'replica';
@@ -65,8 +66,11 @@ export function replicaApply(replica: Pick<Replica, 'apply'>): ApplySettings {
 }
 
 /** Writes the replica's run dir and returns its server spec. */
-export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'server_id' | 'replicate_only' | 'apply'>, data: DataMount, flavorName: 'mariadb' | 'mysql'): Promise<ServerSpec> {
-  const dir = await prepareRunDir(deps.root, REPLICA, accountInitSql(replica.admin_user, ['localhost', '127.0.0.1'], replica.admin_password));
+export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'server_id' | 'replicate_only' | 'apply' | 'pitr'>, data: DataMount, flavorName: 'mariadb' | 'mysql'): Promise<ServerSpec> {
+  // Not logged: the replica's own binlog (point-in-time clones) holds only what it applied.
+  const dir = await prepareRunDir(deps.root, REPLICA, `SET SESSION sql_log_bin = 0;\n${accountInitSql(replica.admin_user, ['localhost', '127.0.0.1'], replica.admin_password)}`);
+  const apply = replicaApply(replica);
+  const binlog = replica.pitr ? await replicaBinlogMount(deps.driver(state), replica.pitr, apply.durableCommits) : undefined;
   // The driver found the volume, so the pool is mounted: mark it (a replica of dolly 0.1 has no mark yet).
   if (data.kind === 'path') await writeFile(join(data.path, REPLICA_MARKER), 'dolly replica volume\n', { flag: 'a' });
   return {
@@ -77,7 +81,8 @@ export async function replicaSpec(deps: EngineDeps, state: State, replica: Pick<
     volume: REPLICA_VOLUME,
     data,
     runDir: dir,
-    server: { flavor: flavorName, serverId: replica.server_id, role: 'replica', bufferPool: '256M', args: replicationFilterArgs(replica.replicate_only), requireMarker: data.kind === 'path', apply: replicaApply(replica) },
+    server: { flavor: flavorName, serverId: replica.server_id, role: 'replica', bufferPool: '256M', args: replicationFilterArgs(replica.replicate_only), requireMarker: data.kind === 'path', apply, ...(binlog ? { binlog: binlog.binlog } : {}) },
+    ...(binlog ? { extraMounts: [binlog.mount] } : {}),
     network: 'host',
     limits: replicaContainerLimits(),
   };

@@ -59,7 +59,7 @@ export function maySeeSnapshot(viewer: SnapshotViewer, snapshot: Snapshot, maski
 export function newestReplicaSnapshot(state: Pick<State, 'snapshots' | 'settings'>, options: { unmasked?: boolean } = {}): Snapshot | undefined {
   const masking = maskingOn(state);
   const unmasked = options.unmasked === true;
-  const candidates = state.snapshots.filter((s) => s.status === 'ready' && !isBranch(s) && (masking ? (s.masked === true) !== unmasked : unmasked || s.admin_only !== true));
+  const candidates = state.snapshots.filter((s) => s.status === 'ready' && !isBranch(s) && s.point === undefined && (masking ? (s.masked === true) !== unmasked : unmasked || s.admin_only !== true));
   let newest: Snapshot | undefined;
   for (const s of candidates) if (newest === undefined || Date.parse(s.data_state_at) >= Date.parse(newest.data_state_at)) newest = s;
   return newest;

@@ -4,6 +4,7 @@ import { maskSnapshot } from './mask-snapshot.js';
 import { failpoint } from '../failpoint.js';
 import { connectSql } from '../mysql/sql-client.js';
 import { pauseReplica } from './quiesce.js';
+import { binlogPosition } from './pitr-binlog.js';
 import type { Snapshot, State } from '../state/state.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { reportStep, type EngineDeps } from './context.js';
@@ -75,7 +76,7 @@ async function takeSnapshot(deps: EngineDeps, options: { signal?: AbortSignal; s
       await driver.seal(snapshot.volume);
       await deps.runtime.remove(prepareServerName(snapshot.volume));
       // A token's snapshot records who took it (what --max-snapshots-per-user counts).
-      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), lag_seconds: taken.lagSeconds, pause_ms: taken.pauseMs, prepare_ms: prepareMs, ...found, ...(options.owner !== undefined ? { owner: options.owner } : {}) };
+      const done: Snapshot = { ...snapshot, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), lag_seconds: taken.lagSeconds, pause_ms: taken.pauseMs, prepare_ms: prepareMs, ...found, ...(taken.binlog ? { binlog: taken.binlog } : {}), ...(options.owner !== undefined ? { owner: options.owner } : {}) };
       const created = { type: 'snapshot.created', data: { id: done.id, gtid: done.gtid, data_state_at: done.data_state_at, ...options.event } } as const;
       await job.commit(
         (s) => {
@@ -103,6 +104,8 @@ interface Taken {
   /** How far behind the source the data was when the applier stopped. */
   lagSeconds: number;
   pauseMs: number;
+  /** Where the replica's own binlog stood (point-in-time clones on). */
+  binlog?: { file: string; pos: number };
 }
 
 /** Seconds from the data's source time to `at` (when the applier stopped), to one decimal, never negative. */
@@ -124,7 +127,9 @@ async function atomicSnapshot(deps: EngineDeps, job: JobRun, state: State, drive
     job.willUndo({ do: 'resume-applier' });
     const pause = await pauseReplica(client, replica.source.flavor, deps.now);
     const lagSeconds = lagAt(pause.dataStateAt, deps.now());
+    let binlog: Taken['binlog'];
     try {
+      if (replica.pitr) binlog = await binlogPosition(client, replica.source.flavor);
       await failpoint('snapshot.paused');
       await driver.snapshot(REPLICA_VOLUME, volume);
       await failpoint('snapshot.taken');
@@ -132,7 +137,7 @@ async function atomicSnapshot(deps: EngineDeps, job: JobRun, state: State, drive
       pause.pauseMs = await pause.resume();
     }
     job.dropUndo((step) => step.do === 'resume-applier');
-    return { gtid: pause.gtid, dataStateAt: pause.dataStateAt, lagSeconds, pauseMs: pause.pauseMs };
+    return { gtid: pause.gtid, dataStateAt: pause.dataStateAt, lagSeconds, pauseMs: pause.pauseMs, ...(binlog ? { binlog } : {}) };
   } finally {
     await client.close();
   }
@@ -147,7 +152,7 @@ async function stoppedSnapshot(deps: EngineDeps, job: JobRun, state: State, driv
   job.willUndo({ do: 'resume-applier' }, { do: 'start-replica' });
   try {
     const paused = await pauseReplica(client, replica.source.flavor, deps.now, { quiesce: false });
-    pause = { gtid: paused.gtid, dataStateAt: paused.dataStateAt, lagSeconds: lagAt(paused.dataStateAt, deps.now()), pauseMs: paused.pauseMs };
+    pause = { gtid: paused.gtid, dataStateAt: paused.dataStateAt, lagSeconds: lagAt(paused.dataStateAt, deps.now()), pauseMs: paused.pauseMs, ...(replica.pitr ? { binlog: await binlogPosition(client, replica.source.flavor) } : {}) };
   } finally {
     await client.close();
   }

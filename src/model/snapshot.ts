@@ -59,5 +59,16 @@ export const snapshotSchema = z.object({
   mask_ms: z.number().optional(),
   mask_bytes: z.number().optional(),
   mask_rows: z.number().optional(),
+  /**
+   * Where the replica's own binlog stood when it was taken (point-in-time clones are on): replaying
+   * from here gives any later point. Absent: it cannot be the base of a point.
+   */
+  binlog: z.object({ file: z.string(), pos: z.number().int() }).optional(),
+  /**
+   * A point snapshot (`clone create --at`): the base it was replayed from up to the source's time
+   * `at` and GTID `gtid` (its own `gtid`), how many transactions that was and how long it took.
+   * Never a default, never a base; it goes with its last clone.
+   */
+  point: z.object({ at: z.string(), base: z.string(), transactions: z.number().int(), replay_ms: z.number() }).optional(),
 });
 export type Snapshot = z.infer<typeof snapshotSchema>;

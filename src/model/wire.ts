@@ -38,6 +38,8 @@ export const cloneViewSchema = z.object({
   ready_ms: z.number().optional(),
   /** `clone create --fresh`: the snapshot it took first, how long that took, and how far behind the source its data was. */
   fresh: z.object({ snapshot: z.string(), waited_ms: z.number(), lag_seconds: z.number().nullable() }).optional(),
+  /** A point-in-time clone (`at`, `at_gtid`): the point it holds, the base it was replayed from, the transactions replayed. */
+  point: z.object({ at: z.string(), gtid: z.string(), base: z.string(), transactions: z.number(), replay_ms: z.number() }).optional(),
 });
 export type CloneView = z.infer<typeof cloneViewSchema>;
 
@@ -57,6 +59,9 @@ export const cloneCreateSchema = z.strictObject({
   ttl: duration.optional().describe('destroyed by the engine after this long (default: the engine\'s --default-ttl)'),
   fresh: z.boolean().optional().describe('take a snapshot now and clone it (data seconds old)'),
   unmasked: z.boolean().optional().describe('with masking rules set: clone an unmasked snapshot (admins only)'),
+  at: z.string().min(1).max(40).optional().describe('point-in-time: the source as it was at this time (ISO-8601 with Z or an offset, or -90s, -2h)'),
+  at_gtid: z.string().min(1).max(80).optional().describe('point-in-time: the source as it was right after this GTID'),
+  wait: duration.optional().describe('with at/at_gtid: how long to wait for the replica to apply the point (default 30s, at most 10m)'),
 });
 export type CloneCreateRequest = z.infer<typeof cloneCreateSchema>;
 

@@ -94,6 +94,8 @@ export interface FlavorOps {
    * so masked snapshots could hold them (src/mysql/residue.ts). MariaDB's is off (10.11) or gone (11.x).
    */
   readonly replicaResidueArgs: readonly string[];
+  /** A replica's own binlog (point-in-time clones) besides its files and sizes: what it applied, in rows, without the source's statement text. */
+  readonly replicaBinlogArgs: readonly string[];
   /**
    * Shell run in the datadir after the prepare server shut down cleanly: drops what holds the
    * rows prepare replaced (MariaDB's Aria log keeps every account row ever written). Empty when
@@ -194,6 +196,7 @@ const mariadb: FlavorOps = {
   sourceBinlogArgs: ['--binlog-format=ROW', '--gtid-strict-mode=ON'],
   accountPluginArgs: ['--plugin-load-add=auth_ed25519'],
   replicaResidueArgs: [],
+  replicaBinlogArgs: ['--log-slave-updates=ON', '--binlog-format=ROW', '--binlog-annotate-row-events=OFF'],
   // Optimistic: any two transactions may run at once; a conflict rolls the later one back and
   // retries it. Commits stay in the source's order (always, in MariaDB's parallel replication).
   parallelApplyArgs: (threads) => (threads > 0 ? [`--slave-parallel-threads=${threads}`, '--slave-parallel-mode=optimistic', '--slave-parallel-max-queued=1048576'] : ['--slave-parallel-threads=0']),
@@ -277,6 +280,7 @@ const mysql: FlavorOps = {
   sourceBinlogArgs: [],
   accountPluginArgs: [],
   replicaResidueArgs: ['--innodb-change-buffering=none'],
+  replicaBinlogArgs: ['--log-replica-updates=ON', '--binlog-rows-query-log-events=OFF'],
   // After a slow shutdown (prepareShutdownSql) redo and doublewrite hold nothing a restart needs;
   // MySQL makes new ones. ('#' inside a word is no comment.)
   afterPrepareShell: 'rm -f ./#innodb_redo/* ./#ib_*.dblwr',

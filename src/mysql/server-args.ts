@@ -92,6 +92,34 @@ export interface ReplicaRole {
    * datadir too (MySQL's `--initialize` refuses root without `--user=root`).
    */
   asRoot?: boolean;
+  /**
+   * The replica keeps what it applied as its own binlog (point-in-time clones, src/engine/pitr.ts):
+   * files `dir/base.NNNNNN` (dir outside the datadir, so no snapshot holds them), the source's
+   * GTIDs, commit times and server ids kept as they came, row format. `expireSeconds` is a
+   * backstop for when dolly is not running: dolly purges by its window itself. `durable`: synced
+   * per commit (with `--durable-commits`), else written to the OS at once.
+   */
+  binlog?: ReplicaBinlog;
+}
+
+/** A replica's own binlog: where, under which base name, kept how long at most. */
+export interface ReplicaBinlog {
+  dir: string;
+  base: string;
+  expireSeconds: number;
+  durable: boolean;
+}
+
+/** A replica binlog's files are `BASE.NNNNNN` in its directory (BASE: `r-` and a tag drawn at enabling). */
+export function replicaBinlogArgs(flavor: Flavor, binlog: ReplicaBinlog): string[] {
+  return [
+    `--log-bin=${binlog.dir}/${binlog.base}`,
+    `--log-bin-index=${binlog.dir}/${binlog.base}.index`,
+    ...flavorOps(flavor).replicaBinlogArgs,
+    `--sync-binlog=${binlog.durable ? 1 : 0}`,
+    '--max-binlog-size=128M',
+    `--binlog-expire-logs-seconds=${sqlInteger(binlog.expireSeconds, 'binlog expiry')}`,
+  ];
 }
 
 /**
@@ -181,7 +209,7 @@ export function serverArgv(server: ServerCommand, paths: ServerPaths, listen: Li
         ...base,
         '--read-only=ON',
         '--event-scheduler=OFF',
-        '--skip-log-bin',
+        ...(server.binlog ? replicaBinlogArgs(server.flavor, server.binlog) : ['--skip-log-bin']),
         '--relay-log=relay-bin',
         '--relay-log-recovery=ON',
         flavor.skipAccountErrors,

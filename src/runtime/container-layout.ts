@@ -10,6 +10,10 @@ export const CONTAINER_RUNDIR = '/run/dolly';
 export const CONTAINER_FILESDIR = '/var/lib/mysql-files';
 /** The server's tmpdir: a size-limited tmpfs (the root file system is read-only). */
 export const CONTAINER_TMPDIR = '/tmp';
+/** The replica's own binlog (point-in-time clones): a pool volume of its own, never in a snapshot of the datadir. */
+export const CONTAINER_BINLOGDIR = '/var/lib/mysql-binlog';
+/** A replay server's relay logs: a writable copy of the replica's binlog volume (src/engine/pitr-replay.ts). */
+export const CONTAINER_RELAYDIR = '/var/lib/mysql-relay';
 /** The port a server listens on inside its own network namespace (`isolated`). */
 export const CONTAINER_PORT = 3306;
 

@@ -106,6 +106,10 @@ export class DockerRuntime implements ServerRuntime {
     const [entrypoint, ...cmd] = containerCommand(spec);
     await ensureOwned(spec.runDir, SERVER_UID, SERVER_UID);
     if (spec.data.kind === 'path') await ensureOwned(spec.data.path, SERVER_UID, SERVER_UID);
+    for (const mount of spec.extraMounts ?? []) {
+      await ensureOwned(mount.path, SERVER_UID, SERVER_UID);
+      binds.push(`${mount.path}:${mount.target}`);
+    }
     if (spec.network === 'isolated') {
       await writeFile(join(spec.runDir, NSSWITCH), FILES_ONLY, { mode: 0o644 });
       binds.push(`${join(spec.runDir, NSSWITCH)}:/etc/nsswitch.conf:ro`);

@@ -41,6 +41,11 @@ export interface ServerSpec {
   bindAddress?: string;
   /** `on-failure`: the engine restarts the server when it exits with an error (a crash). Default: never. */
   restart?: 'on-failure';
+  /**
+   * More directories of the pool the server sees, writable, owned by its user like the datadir
+   * (the replica's binlog, a replay server's relay logs). Host paths only (a `path` DataMount).
+   */
+  extraMounts?: readonly { path: string; target: string }[];
   /** What the server's container may use (none: the runtime's defaults, no limit). */
   limits?: ServerLimits;
 }

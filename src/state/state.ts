@@ -68,6 +68,12 @@ export const replicaSchema = z.object({
    * so it is not taken for an operator's stop: dolly starts it again once space is back.
    */
   space_pause: z.object({ at: z.string(), free_bytes: z.number(), total_bytes: z.number() }).optional(),
+  /**
+   * Point-in-time clones are on (`replica init --pitr-window`, `replica pitr`): the replica keeps
+   * what it applied as its own binlog (files `base.NNNNNN` on the pool's `replica-binlog` volume)
+   * for `window_s` seconds. `since`: when it was turned on (no point before it exists).
+   */
+  pitr: z.object({ window_s: z.number().int().min(60), base: z.string().regex(/^r-[a-z0-9]{6}$/), since: z.string() }).optional(),
 });
 export type Replica = z.infer<typeof replicaSchema>;
 
@@ -103,7 +109,7 @@ export type Owner = z.infer<typeof ownerSchema>;
  */
 export const jobSchema = z.object({
   id: z.string(),
-  kind: z.enum(['replica-init', 'snapshot-create', 'snapshot-mask', 'snapshot-destroy', 'clone-create', 'clone-reset', 'clone-destroy', 'clone-snapshot']),
+  kind: z.enum(['replica-init', 'snapshot-create', 'snapshot-mask', 'snapshot-destroy', 'clone-create', 'clone-at', 'clone-reset', 'clone-destroy', 'clone-snapshot']),
   /** The entity it works on: a clone name, a snapshot id, `replica`. */
   target: z.string(),
   owner: ownerSchema,

@@ -1,0 +1,129 @@
+import { FailedPreconditionError, NotFoundError } from '../errors.js';
+import { scanBinlog, type BinlogTransaction } from '../mysql/binlog-reader.js';
+import type { Flavor } from '../mysql/flavor.js';
+import { formatGtidSet, parseDomainPosition, parseGtidSet, unionGtidSets } from '../mysql/gtid-count.js';
+import type { Snapshot } from '../state/state.js';
+import { binlogFiles } from './pitr-binlog.js';
+import { stampInPoint, type Point } from './pitr-point.js';
+
+/** Where a point's replay starts and ends in the replica's binlog, found by dolly itself. */
+export interface Cut {
+  base: Snapshot;
+  /** The base's position: the first transaction to replay starts here. */
+  start: { file: string; pos: number };
+  /** After the last transaction to replay (the base's position when there is none). */
+  end: { file: string; pos: number };
+  /** The last transaction the point holds (the base's last when none is replayed: its GTID state). */
+  gtid: string;
+  /** Its commit stamp, µs (0 when none is replayed). */
+  stampUs: number;
+  transactions: number;
+  /** The GTID state the point holds: MariaDB's position (one GTID per domain), MySQL's set. */
+  gtidState: string;
+  /** MySQL: the set the applier stops after. */
+  untilGtids?: string;
+  /** Whether a server's GTID state is exactly the point's. */
+  reached(state: string): boolean;
+}
+
+/**
+ * Finds the cut for `point` in the binlog files in `dir` (named `base.NNNNNN`): the newest base at
+ * or before the point, and the prefix of the commit order after it that the point holds. A
+ * time point holds every transaction before the first one stamped after it (see stampInPoint);
+ * a GTID point every one up to that GTID. A base whose own last transaction turns out to be after
+ * the point (its recorded data time is only as exact as the replica's clock) gives way to the one
+ * before. The reader checks each file's start state against the one before: a gap is refused.
+ */
+export async function findCut(dir: string, base: string, bases: readonly Snapshot[], point: Point, flavor: Flavor): Promise<Cut> {
+  const present = new Set((await binlogFiles(dir, base)).map((f) => f.name));
+  const oldest = bases.find((b) => b.binlog !== undefined && present.has(b.binlog.file));
+  if (!oldest) throw new FailedPreconditionError('the binlog of every base is purged', { hint: 'take a snapshot (`dolly snapshot create`): points start from it' });
+  const candidates = bases
+    .filter((b) => b.binlog !== undefined && present.has(b.binlog.file))
+    .filter((b) => (point.kind === 'time' ? Date.parse(b.data_state_at) * 1_000 <= point.us + 1_000_000 : !holds(b.gtid, point.gtid, flavor)))
+    .reverse();
+  if (candidates.length === 0) {
+    throw new FailedPreconditionError(`the point is before the window: the oldest point available is ${oldest.data_state_at} (GTID ${oldest.gtid})`, { hint: 'give a later --at or --at-gtid (see `dolly replica status`)' });
+  }
+  for (const candidate of candidates) {
+    const cut = await scanFrom(dir, base, candidate, point, flavor);
+    if (cut !== null) return cut;
+  }
+  throw new FailedPreconditionError(`the point is before the window: the oldest point available is ${oldest.data_state_at} (GTID ${oldest.gtid})`, { hint: 'give a later --at (see `dolly replica status`)' });
+}
+
+/** The cut from one base, or null when the base already holds a transaction after the point. */
+async function scanFrom(dir: string, base: string, from: Snapshot, point: Point, flavor: Flavor): Promise<Cut | null> {
+  const start = from.binlog!;
+  let before: BinlogTransaction | undefined;
+  const taken: BinlogTransaction[] = [];
+  let found = point.kind === 'time';
+  await scanBinlog({ dir, base, fromFile: start.file }, (tx) => {
+    if (tx.file === start.file && tx.startPos < start.pos) {
+      before = tx;
+      return true;
+    }
+    if (point.kind === 'time') {
+      if (!stampInPoint(tx.stampUs, point.us, flavor)) return false;
+      taken.push(tx);
+      return true;
+    }
+    taken.push(tx);
+    if (tx.gtid === point.gtid) {
+      found = true;
+      return false;
+    }
+    return true;
+  });
+  if (point.kind === 'time' && before !== undefined && !stampInPoint(before.stampUs, point.us, flavor)) return null;
+  if (!found) throw new NotFoundError(`GTID ${point.kind === 'gtid' ? point.gtid : ''} is not in the replica's binlog after its base ${from.id}`, { hint: 'give a GTID the replica has applied (see `dolly replica status`)' });
+  const last = taken[taken.length - 1];
+  const gtidState = stateAfter(from.gtid, taken, flavor);
+  return {
+    base: from,
+    start,
+    end: last ? { file: last.file, pos: last.endPos } : start,
+    gtid: last?.gtid ?? from.gtid,
+    stampUs: last?.stampUs ?? Date.parse(from.data_state_at) * 1_000,
+    transactions: taken.length,
+    gtidState,
+    ...(flavor === 'mysql' ? { untilGtids: gtidState } : {}),
+    reached: (state) => sameState(state, gtidState, flavor),
+  };
+}
+
+/** Whether a GTID position (MariaDB) or set (MySQL) holds one GTID. */
+function holds(position: string, gtid: string, flavor: Flavor): boolean {
+  if (flavor === 'mariadb') {
+    const [domain, , seq] = gtid.split('-').map(Number) as [number, number, number];
+    return (parseDomainPosition(position)?.get(domain) ?? -1) >= seq;
+  }
+  const at = gtid.lastIndexOf(':');
+  const n = Number(gtid.slice(at + 1));
+  return (parseGtidSet(position)?.get(gtid.slice(0, at)) ?? []).some(([a, b]) => a <= n && n <= b);
+}
+
+/** The base's GTID state advanced by the replayed transactions. */
+function stateAfter(baseState: string, taken: readonly BinlogTransaction[], flavor: Flavor): string {
+  if (flavor === 'mariadb') {
+    const byDomain = new Map<number, string>();
+    for (const part of baseState.split(',').map((p) => p.trim()).filter((p) => p !== '')) byDomain.set(Number(part.split('-')[0]), part);
+    for (const tx of taken) byDomain.set(Number(tx.gtid.split('-')[0]), tx.gtid);
+    return [...byDomain.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => g).join(',');
+  }
+  let set = parseGtidSet(baseState) ?? new Map();
+  for (const tx of taken) set = unionGtidSets(set, parseGtidSet(tx.gtid) ?? new Map());
+  return formatGtidSet(set);
+}
+
+function sameState(actual: string, expected: string, flavor: Flavor): boolean {
+  if (flavor === 'mariadb') {
+    const a = parseDomainPosition(actual);
+    const e = parseDomainPosition(expected);
+    if (!a || !e) return false;
+    return [...e].every(([d, seq]) => a.get(d) === seq);
+  }
+  const a = parseGtidSet(actual);
+  const e = parseGtidSet(expected);
+  return a !== null && e !== null && formatGtidSet(a) === formatGtidSet(e);
+}

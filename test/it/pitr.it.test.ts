@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { createDockerClient } from '../../src/docker/client.js';
+import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
+import { createCloneAt, type CloneAtView } from '../../src/engine/clone-at.js';
+import { destroyClone } from '../../src/engine/clone-manage.js';
+import { setPitr } from '../../src/engine/pitr-manage.js';
+import { initPool } from '../../src/engine/pool-init.js';
+import { initReplica } from '../../src/engine/replica-init.js';
+import { getReplicaStatus } from '../../src/engine/replica-status.js';
+import { createSnapshot } from '../../src/engine/snapshot-create.js';
+import { containerName } from '../../src/runtime/docker-runtime.js';
+import { connectSql, type SqlClient } from '../../src/mysql/sql-client.js';
+import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { MARIADB_IMAGE, skipUnless, type Capability } from '../support/capabilities.js';
+import { createTestRoot, dolly, type TestRoot } from '../support/engine-harness.js';
+
+const run = promisify(execFile);
+const PASSWORD = 'Pr0d-root-secret!';
+
+/** One transaction of the source's binlog, as its own tool prints it: GTID, commit stamp (µs), the ledger ids it inserted. */
+interface SourceTx {
+  gtid: string;
+  stampUs: number;
+  ids: number[];
+}
+
+/**
+ * The truth: the source's binlog read by the server's own tool (`mariadb-binlog`/`mysqlbinlog -v`)
+ * in its container, not by dolly's reader. MariaDB stamps a transaction with its GTID event's
+ * header second; MySQL with `original_committed_timestamp` (µs).
+ */
+async function sourceTransactions(container: string, flavor: 'mariadb' | 'mysql'): Promise<SourceTx[]> {
+  const tool = flavor === 'mysql' ? 'mysqlbinlog' : 'mariadb-binlog';
+  const { stdout } = await run('docker', ['exec', container, 'sh', '-c', `cd /var/lib/mysql && ${tool} --base64-output=decode-rows -v $(ls source-bin.[0-9]* | sort)`], { maxBuffer: 512 * 1024 * 1024 });
+  const out: SourceTx[] = [];
+  let current: SourceTx | undefined;
+  let inLedger = false;
+  for (const line of stdout.split('\n')) {
+    const header = /^#(\d{2})(\d{2})(\d{2}) +(\d+):(\d{2}):(\d{2}) server id \d+ .*\bGTID\b(.*)$/.exec(line);
+    if (header) {
+      const [, yy, mo, dd, hh, mi, ss, rest] = header;
+      const second = Date.UTC(2000 + Number(yy), Number(mo) - 1, Number(dd), Number(hh), Number(mi), Number(ss));
+      if (flavor === 'mariadb') {
+        const gtid = /^\s*(\d+-\d+-\d+)/.exec(rest ?? "")?.[1];
+        if (gtid) out.push((current = { gtid, stampUs: second * 1_000, ids: [] }));
+      } else {
+        const stamp = /original_committed_timestamp=(\d+)/.exec(rest ?? '')?.[1];
+        current = { gtid: '', stampUs: Number(stamp ?? second * 1_000), ids: [] };
+        out.push(current);
+      }
+      continue;
+    }
+    const next = /^SET @@SESSION.GTID_NEXT= '([^']+)'/.exec(line);
+    if (next && current && flavor === 'mysql' && next[1] !== 'AUTOMATIC') current.gtid = next[1]!;
+    if (/^### INSERT INTO `ledger`.`t`/.test(line)) inLedger = true;
+    else if (/^### (INSERT|UPDATE|DELETE)/.test(line)) inLedger = false;
+    const id = /^###\s+@1=(\d+)/.exec(line);
+    if (id && inLedger && current) current.ids.push(Number(id[1]));
+  }
+  const found = out.filter((t) => t.gtid !== '');
+  assert.ok(found.length > 0, `no transaction in the source's binlog (${stdout.length} bytes): ${stdout.slice(0, 400)}`);
+  return found;
+}
+
+/** What a point holds by the rule of README's "Point-in-time clones": the prefix before the first transaction stamped after it. */
+function expectedAt(txs: readonly SourceTx[], pointUs: number, flavor: 'mariadb' | 'mysql'): { ids: number[]; gtid: string } {
+  const ids: number[] = [];
+  let gtid = '';
+  for (const tx of txs) {
+    const inPoint = flavor === 'mariadb' ? Math.floor(tx.stampUs / 1e6) <= Math.floor(pointUs / 1e6) : tx.stampUs <= pointUs;
+    if (!inPoint) break;
+    ids.push(...tx.ids);
+    gtid = tx.gtid;
+  }
+  return { ids, gtid };
+}
+
+/**
+ * Point-in-time clones (issue 22) on one engine: a source writes a ledger (one row per
+ * transaction, some transactions of several rows) while snapshots are taken; clones at random
+ * points of the window hold exactly the ledger rows of the transactions the source's binlog puts
+ * at or before the point (count and sum of ids), and the point's GTID; bad input is refused with
+ * one line and nothing made; a clone-at killed at each failpoint leaves nothing behind.
+ */
+function pitrSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', ports: string, needs: Capability[], points: number): void {
+  describe(`point-in-time clones: ${label}`, { skip: skipUnless('root', 'docker', 'btrfs', ...needs) }, () => {
+    let root: TestRoot;
+    let production: ProductionServer;
+    let source: SqlClient;
+    let txs: SourceTx[] = [];
+    let windowStartUs = 0;
+    let windowEndUs = 0;
+
+    before(async () => {
+      root = await createTestRoot('dolly-it-pitr-');
+      const name = `it-pitr-${flavor}`;
+      production = await startProductionServer({ docker: createDockerClient(), root: root.root, image, rootPassword: PASSWORD, name, flavor });
+      source = await connectSql({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD });
+      await source.execute('CREATE DATABASE ledger');
+      await source.execute('CREATE TABLE ledger.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, conn INT NOT NULL, payload VARCHAR(40) NOT NULL)');
+      await source.execute("INSERT INTO ledger.t (conn, payload) VALUES (0, 'before the copy')");
+      await initPool({ driver: 'btrfs', size: '3G', ports, image }, root.deps);
+      await initReplica({ source: { host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD } }, root.deps);
+      await setPitr(root.deps, 3_600);
+      // The ledger: 3 writers, one row per transaction, and every 50th a transaction of 3 rows; snapshots at 3 s and 9 s.
+      let stop = false;
+      const writers = [1, 2, 3].map(async (conn) => {
+        const c = await connectSql({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD });
+        try {
+          for (let n = 0; !stop; n += 1) {
+            if (n % 50 === 49) {
+              await c.execute('BEGIN');
+              for (let k = 0; k < 3; k += 1) await c.execute('INSERT INTO ledger.t (conn, payload) VALUES (?, ?)', [conn, `multi ${n}.${k}`]);
+              await c.execute('COMMIT');
+            } else await c.execute('INSERT INTO ledger.t (conn, payload) VALUES (?, ?)', [conn, `row ${n}`]);
+            if (n % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+          }
+        } finally {
+          await c.close();
+        }
+      });
+      try {
+        await new Promise((r) => setTimeout(r, 3_000));
+        const first = await createSnapshot(root.deps);
+        windowStartUs = Date.parse(first.data_state_at) * 1_000;
+        await new Promise((r) => setTimeout(r, 6_000));
+        await createSnapshot(root.deps);
+        await new Promise((r) => setTimeout(r, 5_000));
+      } finally {
+        stop = true;
+        await Promise.all(writers);
+      }
+      await caughtUp();
+      txs = await sourceTransactions(containerName(root.root, name), flavor);
+      windowEndUs = txs.at(-1)!.stampUs;
+    });
+
+    after(async () => {
+      await source?.close();
+      await root?.dispose();
+      await production?.stop();
+    });
+
+    async function caughtUp(): Promise<void> {
+      const [row] = await source.query<{ g: unknown }>(flavor === 'mysql' ? 'SELECT @@GLOBAL.gtid_executed AS g' : 'SELECT @@gtid_binlog_pos AS g');
+      const gtid = String(row?.g).replace(/\s+/g, '');
+      for (let i = 0; i < 150 && (await getReplicaStatus(root.deps)).gtid !== gtid; i += 1) await new Promise((r) => setTimeout(r, 200));
+      assert.equal((await getReplicaStatus(root.deps)).gtid, gtid, 'the replica did not catch up');
+    }
+
+    async function contents(view: CloneAtView): Promise<{ count: number; sum: number; gtid: string }> {
+      const c = await connectSql({ host: view.host, port: view.port, user: view.user, password: view.password });
+      try {
+        const [row] = await c.query<{ n: unknown; s: unknown }>('SELECT COUNT(*) AS n, COALESCE(SUM(id), 0) AS s FROM ledger.t');
+        return { count: Number(row?.n), sum: Number(row?.s), gtid: view.point.gtid };
+      } finally {
+        await c.close();
+      }
+    }
+
+    it(`${points} random points of the window: each clone holds exactly the source's transactions at or before its point`, async () => {
+      const chosen: number[] = [];
+      // A transaction's own stamp (on MySQL that µs is in, one less is not), and random points.
+      const inside = txs.filter((t) => t.stampUs > windowStartUs + 1_000_000);
+      const exact = inside[Math.floor(inside.length / 2)]!.stampUs;
+      chosen.push(exact, exact - 1);
+      while (chosen.length < points) chosen.push(Math.floor(windowStartUs + 1_000_000 + Math.random() * (windowEndUs - windowStartUs - 1_000_000)));
+      for (const [i, us] of chosen.entries()) {
+        const at = `${new Date(Math.floor(us / 1_000)).toISOString().slice(0, 19)}.${String(us % 1_000_000).padStart(6, '0')}Z`;
+        const view = await createCloneAt({ at, name: `p${i}` }, root.deps);
+        const want = expectedAt(txs, us, flavor);
+        const got = await contents(view);
+        assert.deepEqual({ count: got.count, sum: got.sum }, { count: want.ids.length, sum: want.ids.reduce((a, b) => a + b, 0) }, `point ${at} (${view.point.transactions} replayed on ${view.point.base})`);
+        assert.equal(view.point.gtid, want.gtid, `the point's GTID at ${at}`);
+        await destroyClone(view.name, root.deps);
+      }
+    });
+
+    it('--at-gtid: the clone ends with that transaction', async () => {
+      const inside = txs.filter((t) => t.stampUs > windowStartUs + 1_000_000);
+      const target = inside[Math.floor(inside.length / 3)]!;
+      const view = await createCloneAt({ atGtid: target.gtid, name: 'g1' }, root.deps);
+      const upTo = txs.slice(0, txs.indexOf(target) + 1).flatMap((t) => t.ids);
+      const got = await contents(view);
+      assert.deepEqual({ count: got.count, sum: got.sum }, { count: upTo.length, sum: upTo.reduce((a, b) => a + b, 0) });
+      assert.equal(view.point.gtid, target.gtid);
+      await destroyClone(view.name, root.deps);
+    });
+
+    it('bad input: one line, an exit code, nothing made', async () => {
+      const cases: Array<[string[], keyof typeof EXIT_CODES, RegExp]> = [
+        [['--at', '2026-12-07T10:14:59'], 'invalid_argument', /invalid --at/],
+        [['--at', 'yesterday'], 'invalid_argument', /invalid --at/],
+        [['--at', new Date(Date.now() + 3_600_000).toISOString()], 'invalid_argument', /in the future/],
+        [['--at', new Date(windowStartUs / 1_000 - 3_600_000).toISOString()], 'failed_precondition', /before the window: the oldest point available is/],
+        [['--at', '-1s', '--snapshot', 'x'], 'invalid_argument', /cannot be combined with --snapshot/],
+        [['--at', '-1s', '--at-gtid', txs[0]!.gtid], 'invalid_argument', /do not go together/],
+        [['--at-gtid', 'nonsense'], 'invalid_argument', /invalid --at-gtid/],
+        [['--at-gtid', flavor === 'mariadb' ? '77-1-5' : '11111111-2222-3333-4444-555555555555:5'], 'not_found', /not in the replica's stream/],
+      ];
+      const before = root.deps.store.require();
+      for (const [args, category, message] of cases) {
+        const r = await dolly(['--root', root.root, 'clone', 'create', ...args]);
+        assert.equal(r.code, EXIT_CODES[category], `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, message, args.join(' '));
+        assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('dolly:')).length, 1, `one line: ${r.stderr}`);
+      }
+      const after = root.deps.store.require();
+      assert.equal(after.clones.length, before.clones.length);
+      assert.equal(after.snapshots.length, before.snapshots.length);
+    });
+  });
+}
+
+const only = process.env.DOLLY_TEST_FLAVOR;
+if (only !== 'mysql') pitrSuite('MariaDB 10.11', MARIADB_IMAGE, 'mariadb', '8200-8219', ['image'], 6);
+if (only !== 'mariadb') pitrSuite('MySQL 9.7', 'dolly/mysql:9.7', 'mysql', '8220-8239', ['image-mysql-9.7'], 6);
