@@ -17,6 +17,12 @@
  * - `replica-init.replicating`: replication running, the replica not yet recorded as ready.
  * - `snapshot-mask.checked`: the mask server runs and the rules were checked, nothing masked yet.
  * - `snapshot-mask.masked`: the copy is masked and its server gone, not yet sealed or recorded.
+ * - `clone-at.reserved`: `clone create --at`, the clone and its point snapshot recorded as creating, nothing made;
+ * - `clone-at.relay-ready`: the copy of the replica's binlog made, no replay server yet;
+ * - `clone-at.replaying`: the replay server runs on the base's copy, its relay index written, nothing applied;
+ * - `clone-at.replayed`: the point replayed and prepared, its server gone, not sealed;
+ * - `clone-at.sealed`: the point snapshot sealed (the relay copy gone), no clone volume yet;
+ * - `clone-at.started`: the clone's server answers, nothing recorded as ready.
  */
 export const FAILPOINTS = [
   'snapshot.paused',

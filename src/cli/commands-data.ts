@@ -101,13 +101,15 @@ export function registerDataCommands(program: Root): void {
     .command('pitr')
     .description("point-in-time clones (`clone create --at`): the replica keeps what it applied as its own binlog for a window")
     .option('--window <duration>', 'keep this long (1m to 30d, e.g. 24h); turning it on restarts the replica once; points start from the next snapshot')
+    .option('--base-interval <duration>', "with --window: the engine (`dolly serve`) takes a base point this often (10s to 24h; default 60s): a point replays at most this much of the source's writes")
     .option('--off', "stop keeping it (restarts the replica; the binlog is removed)")
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       if ((opts.window === undefined) === (opts.off !== true)) throw new InvalidArgumentError('give --window DURATION or --off', { hint: 'e.g. `dolly replica pitr --window 24h`' });
-      const { parseWindow } = await import('../engine/pitr-binlog.js');
+      const { parseWindow, parseBaseInterval } = await import('../engine/pitr-binlog.js');
       const windowS = opts.off === true ? 'off' : parseWindow(opts.window ?? '');
-      const change = await (await import('../engine/pitr-manage.js')).setPitr(await ctx.deps(), windowS);
+      const baseIntervalS = opts.baseInterval === undefined ? undefined : parseBaseInterval(opts.baseInterval);
+      const change = await (await import('../engine/pitr-manage.js')).setPitr(await ctx.deps(), windowS, baseIntervalS !== undefined ? { baseIntervalS } : {});
       ctx.out.result(change, () => (change.pitr ? `point-in-time clones on: window ${change.pitr.window_s} s${change.restarted ? ' (the replica was restarted with its binlog; points start from the next snapshot)' : ''}` : 'point-in-time clones off'));
     });
   replica

@@ -13,6 +13,7 @@ import { cloneView, freePort, productionAccount, setCloneStatus, settlePort, uni
 import { withJob, type Reservation } from './jobs.js';
 import { generatePassword, generateServerId, shortId, validateName } from './names.js';
 import { PITR_VOLUME, pitrBases } from './pitr-binlog.js';
+import { listBasePoints } from './base-point-store.js';
 import { findCut, type Cut } from './pitr-cut.js';
 import { parsePointGtid, parsePointTime, pointIso, type Point } from './pitr-point.js';
 import { waitUntilApplied } from './pitr-wait.js';
@@ -66,7 +67,7 @@ export async function createCloneAt(options: CloneAtOptions, deps: EngineDeps): 
     requirePitr(state);
     const name = options.name === undefined ? uniqueName(state) : validateName(options.name);
     if (state.clones.some((c) => c.name === name)) throw new AlreadyExistsError(`a clone named ${JSON.stringify(name)} exists`, { hint: 'choose another --name, or `dolly clone reset` it' });
-    const bases = pitrBases(state);
+    const bases = pitrBases(state, listBasePoints(deps.store));
     if (bases.length === 0) throw new FailedPreconditionError('there is no base for a point yet: no snapshot was taken since point-in-time clones were turned on', { hint: 'take one: `dolly snapshot create`' });
     const pointSnapshot = newSnapshot(state, deps.now(), { gtid: '', flavor, version: replica.source.version, ...(maskingOn(state) ? { admin_only: true } : {}), ...(options.owner !== undefined ? { owner: options.owner } : {}) });
     state.snapshots.push(pointSnapshot);
@@ -119,15 +120,19 @@ export async function createCloneAt(options: CloneAtOptions, deps: EngineDeps): 
     const relayData = await driver.snapshot(PITR_VOLUME, reserved.relay);
     if (relayData.kind !== 'path') throw new FailedPreconditionError('the relay copy is not a directory', { hint: 'point-in-time clones need btrfs or copy' });
     await failpoint('clone-at.relay-ready');
-    const cut = await findCut(relayData.path, state.replica?.pitr?.base ?? '', pitrBases(state), point, flavor);
+    const cut = await findCut(relayData.path, state.replica?.pitr?.base ?? '', pitrBases(state, listBasePoints(deps.store)), point, flavor);
     reportStep(deps, `clone ${clone.name}: ${cut.transactions} transactions to replay on snapshot ${cut.base.id} up to ${cut.gtid}`);
     const pointData = await driver.snapshot(cut.base.volume, reserved.pointSnapshot.volume);
     const replayStarted = Date.now();
     const startFile = await relayFiles(relayData.path, state.replica?.pitr?.base ?? '', cut);
+    // The applier skips events of its own server id: the replay server's is none of the stream's.
+    let serverId = generateServerId();
+    while (cut.serverIds.includes(serverId) || serverId === replica.server_id) serverId = generateServerId();
     const prepared = await prepareSnapshot(deps, reserved.pointSnapshot.volume, pointData, replica, state.settings.image, options.signal, undefined, {
       args: [`--relay-log=${CONTAINER_RELAYDIR}/${RELAY_BASE}`, `--relay-log-index=${CONTAINER_RELAYDIR}/${RELAY_BASE}.index`, '--relay-log-recovery=OFF', '--relay-log-purge=OFF', `--innodb-buffer-pool-size=${REPLAY_BUFFER_POOL}`, '--innodb-flush-log-at-trx-commit=2', ...flavorOps(flavor).parallelApplyArgs(flavor === 'mysql' ? 4 : 0)],
       extraMounts: [{ path: relayData.path, target: CONTAINER_RELAYDIR }],
       queryTimeoutMs: 3_700_000,
+      serverId,
       before: async (client) => {
         for (const sql of replayResetSql(flavor)) await client.execute(sql);
         await writeRelayIndex(relayData.path, startFile.files);
@@ -185,10 +190,12 @@ function relayName(file: string): string {
  * drops the binlog's own index; returns the first relay file and the list for the relay index.
  */
 async function relayFiles(dir: string, base: string, cut: Cut): Promise<{ first: string; files: string[] }> {
-  const names = (await readdir(dir)).filter((n) => n.startsWith(`${base}.`) && /^\d+$/.test(n.slice(base.length + 1))).sort();
+  const number = (file: string): number => Number(file.slice(file.lastIndexOf('.') + 1));
+  const names = (await readdir(dir)).filter((n) => n.startsWith(`${base}.`) && /^\d+$/.test(n.slice(base.length + 1))).sort((a, b) => number(a) - number(b));
   const files: string[] = [];
+  // Only the files up to the cut's: a server that finds the last listed file empty may make its own relay log under that name.
   for (const name of names) {
-    if (name < cut.start.file) continue;
+    if (number(name) < number(cut.start.file) || number(name) > number(cut.end.file)) continue;
     await rename(join(dir, name), join(dir, relayName(name)));
     files.push(relayName(name));
   }

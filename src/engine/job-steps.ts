@@ -5,6 +5,7 @@ import { connectSql } from '../mysql/sql-client.js';
 import type { Clone, JobStep } from '../state/state.js';
 import { removeRunDir, type EngineDeps } from './context.js';
 import { accountTablesPath } from './prepare.js';
+import { forgetBasePoint } from './base-point-store.js';
 import { cloneConnectOptions, cloneFlavor, cloneServerName, cloneSpec, replicaConnectOptions, replicaHostOf, restartReplicaServer, serverControl, startAndWait } from './servers.js';
 
 /** How long a step that talks to the replica may take to connect and answer. */
@@ -29,6 +30,8 @@ export function describeStep(step: JobStep): string {
       return `forget snapshot ${step.id}`;
     case 'forget-replica':
       return 'forget the replica';
+    case 'forget-base-point':
+      return `forget base point ${step.id}`;
     case 'restore-clone':
       return `restore clone ${step.clone.name} on ${step.clone.volume}`;
   }
@@ -59,6 +62,8 @@ export async function runStep(deps: EngineDeps, step: JobStep): Promise<void> {
       return deps.store.update((state) => {
         delete state.replica;
       });
+    case 'forget-base-point':
+      return forgetBasePoint(deps.store, step.id);
     case 'restore-clone':
       return restoreClone(deps, step.clone);
   }

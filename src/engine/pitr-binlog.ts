@@ -34,7 +34,7 @@ export async function replicaBinlogMount(driver: StorageDriver, pitr: Pitr, dura
 }
 
 /**
- * `--pitr-window 24h`: a duration of whole minutes to 30 days (`90m`, `24h`, `7d`, `3600s`).
+ * `--pitr-window 24h`: a duration from a minute to 30 days (`90m`, `24h`, `7d`, `3600s`).
  * Shorter than a minute is refused: the window is what clones may go back in time.
  */
 export function parseWindow(text: string): number {
@@ -43,6 +43,14 @@ export function parseWindow(text: string): number {
   if (!Number.isSafeInteger(seconds) || seconds < 60 || seconds > 30 * 86_400) {
     throw new InvalidArgumentError(`invalid window ${JSON.stringify(text)}`, { hint: 'give a duration from 1m to 30d, such as 90m, 24h or 7d' });
   }
+  return seconds;
+}
+
+/** `--base-interval 60s`: seconds between base points, 10 s to a day. */
+export function parseBaseInterval(text: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(text.trim());
+  const seconds = m ? Number(m[1]) * { s: 1, m: 60, h: 3_600 }[m[2] as 's' | 'm' | 'h'] : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < 10 || seconds > 86_400) throw new InvalidArgumentError(`invalid base interval ${JSON.stringify(text)}`, { hint: 'give a duration from 10s to 24h, such as 60s or 5m' });
   return seconds;
 }
 
@@ -55,16 +63,18 @@ export async function binlogPosition(client: SqlClient, flavor: Flavor): Promise
 
 /** The binlog's files (`BASE.NNNNNN`) in order, with their sizes, as the volume holds them. */
 export async function binlogFiles(dir: string, base: string): Promise<{ name: string; bytes: number }[]> {
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(`${base}.`) && /^\d{6,}$/.test(n.slice(base.length + 1))).sort();
+  const number = (n: string): number => Number(n.slice(base.length + 1));
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(`${base}.`) && /^\d{6,}$/.test(n.slice(base.length + 1))).sort((a, b) => number(a) - number(b));
   return Promise.all(names.map(async (name) => ({ name, bytes: (await stat(join(dir, name))).size })));
 }
 
 /**
  * The bases a point can be replayed from: ready snapshots of the replica (never a branch, a masked
- * snapshot or a point) that recorded where the binlog stood, oldest first by their data's time.
+ * snapshot or a point) and base points (src/engine/base-point.ts) that recorded where the current
+ * binlog stood, oldest first by their data's time.
  */
-export function pitrBases(state: State): Snapshot[] {
-  return state.snapshots
+export function pitrBases(state: State, basePoints: readonly Snapshot[] = []): Snapshot[] {
+  return [...state.snapshots, ...basePoints]
     .filter((s) => s.status === 'ready' && s.binlog !== undefined && s.binlog.file.startsWith(`${state.replica?.pitr?.base ?? '-'}.`) && s.branch_of === undefined && s.masked !== true && s.point === undefined)
     .sort((a, b) => Date.parse(a.data_state_at) - Date.parse(b.data_state_at));
 }
@@ -85,10 +95,10 @@ export function keepFrom(bases: readonly Snapshot[], windowS: number, now: Date)
  * file, so a base's own file is never cut into); with no base at all, keeps every file. Returns
  * the file kept first, or null.
  */
-export async function purgeReplicaBinlog(client: SqlClient, state: State, now: Date): Promise<string | null> {
+export async function purgeReplicaBinlog(client: SqlClient, state: State, basePoints: readonly Snapshot[], now: Date): Promise<string | null> {
   const pitr = state.replica?.pitr;
   if (!pitr) return null;
-  const first = keepFrom(pitrBases(state), pitr.window_s, now);
+  const first = keepFrom(pitrBases(state, basePoints), pitr.window_s, now);
   if (first === null) return null;
   await client.execute(`PURGE BINARY LOGS TO '${first.replace(/[^A-Za-z0-9._-]/g, '')}'`);
   return first;

@@ -1,5 +1,6 @@
 import { FailedPreconditionError, NotFoundError } from '../errors.js';
-import { scanBinlog, type BinlogTransaction } from '../mysql/binlog-reader.js';
+import { join } from 'node:path';
+import { readBinlogFile, scanBinlog, type BinlogTransaction } from '../mysql/binlog-reader.js';
 import type { Flavor } from '../mysql/flavor.js';
 import { formatGtidSet, parseDomainPosition, parseGtidSet, unionGtidSets } from '../mysql/gtid-count.js';
 import type { Snapshot } from '../state/state.js';
@@ -18,6 +19,8 @@ export interface Cut {
   /** Its commit stamp, µs (0 when none is replayed). */
   stampUs: number;
   transactions: number;
+  /** The server ids of the replayed transactions (a replay server must have another: its applier skips its own). */
+  serverIds: number[];
   /** The GTID state the point holds: MariaDB's position (one GTID per domain), MySQL's set. */
   gtidState: string;
   /** MySQL: the set the applier stops after. */
@@ -40,7 +43,7 @@ export async function findCut(dir: string, base: string, bases: readonly Snapsho
   if (!oldest) throw new FailedPreconditionError('the binlog of every base is purged', { hint: 'take a snapshot (`dolly snapshot create`): points start from it' });
   const candidates = bases
     .filter((b) => b.binlog !== undefined && present.has(b.binlog.file))
-    .filter((b) => (point.kind === 'time' ? Date.parse(b.data_state_at) * 1_000 <= point.us + 1_000_000 : !holds(b.gtid, point.gtid, flavor)))
+    .filter((b) => (point.kind === 'time' ? Date.parse(b.data_state_at) * 1_000 <= point.us + 1_000_000 : !holds(b.gtid, point.gtid, flavor) || endsAt(b.gtid, point.gtid, flavor)))
     .reverse();
   if (candidates.length === 0) {
     throw new FailedPreconditionError(`the point is before the window: the oldest point available is ${oldest.data_state_at} (GTID ${oldest.gtid})`, { hint: 'give a later --at or --at-gtid (see `dolly replica status`)' });
@@ -57,7 +60,9 @@ async function scanFrom(dir: string, base: string, from: Snapshot, point: Point,
   const start = from.binlog!;
   let before: BinlogTransaction | undefined;
   const taken: BinlogTransaction[] = [];
-  let found = point.kind === 'time';
+  // A base that ends with the GTID asked for is the point itself: nothing to replay.
+  let found = point.kind === 'time' || endsAt(from.gtid, point.gtid, flavor);
+  if (point.kind === 'gtid' && found) return cutOf(from, start, [], flavor);
   await scanBinlog({ dir, base, fromFile: start.file }, (tx) => {
     if (tx.file === start.file && tx.startPos < start.pos) {
       before = tx;
@@ -75,8 +80,15 @@ async function scanFrom(dir: string, base: string, from: Snapshot, point: Point,
     }
     return true;
   });
+  // A base at the head of its file: its last transaction is the previous file's last.
+  if (point.kind === 'time' && before === undefined) before = await lastOfPrevious(dir, base, start.file);
   if (point.kind === 'time' && before !== undefined && !stampInPoint(before.stampUs, point.us, flavor)) return null;
   if (!found) throw new NotFoundError(`GTID ${point.kind === 'gtid' ? point.gtid : ''} is not in the replica's binlog after its base ${from.id}`, { hint: 'give a GTID the replica has applied (see `dolly replica status`)' });
+  return cutOf(from, start, taken, flavor);
+}
+
+/** The cut after `taken`, replayed on `from`. */
+function cutOf(from: Snapshot, start: { file: string; pos: number }, taken: readonly BinlogTransaction[], flavor: Flavor): Cut {
   const last = taken[taken.length - 1];
   const gtidState = stateAfter(from.gtid, taken, flavor);
   return {
@@ -86,10 +98,34 @@ async function scanFrom(dir: string, base: string, from: Snapshot, point: Point,
     gtid: last?.gtid ?? from.gtid,
     stampUs: last?.stampUs ?? Date.parse(from.data_state_at) * 1_000,
     transactions: taken.length,
+    serverIds: [...new Set(taken.map((t) => t.serverId))],
     gtidState,
     ...(flavor === 'mysql' ? { untilGtids: gtidState } : {}),
     reached: (state) => sameState(state, gtidState, flavor),
   };
+}
+
+/** The last transaction of the file before `file` (none: it is the first one kept). */
+async function lastOfPrevious(dir: string, base: string, file: string): Promise<BinlogTransaction | undefined> {
+  const names = (await binlogFiles(dir, base)).map((f) => f.name);
+  const previous = names[names.indexOf(file) - 1];
+  if (previous === undefined) return undefined;
+  return (await readBinlogFile(join(dir, previous), { name: previous })).transactions.at(-1);
+}
+
+/**
+ * Whether a position or set ends exactly at one GTID: one domain (MariaDB) or one server (MySQL)
+ * only, whose last transaction it is. With more, the order between them is not in the state.
+ */
+function endsAt(position: string, gtid: string, flavor: Flavor): boolean {
+  if (flavor === 'mariadb') {
+    const [domain, , seq] = gtid.split('-').map(Number) as [number, number, number];
+    const pos = parseDomainPosition(position);
+    return pos?.size === 1 && pos.get(domain) === seq;
+  }
+  const at = gtid.lastIndexOf(':');
+  const set = parseGtidSet(position);
+  return set?.size === 1 && (set.get(gtid.slice(0, at)) ?? []).at(-1)?.[1] === Number(gtid.slice(at + 1));
 }
 
 /** Whether a GTID position (MariaDB) or set (MySQL) holds one GTID. */
@@ -120,7 +156,7 @@ function sameState(actual: string, expected: string, flavor: Flavor): boolean {
   if (flavor === 'mariadb') {
     const a = parseDomainPosition(actual);
     const e = parseDomainPosition(expected);
-    if (!a || !e) return false;
+    if (!a || !e || a.size !== e.size) return false;
     return [...e].every(([d, seq]) => a.get(d) === seq);
   }
   const a = parseGtidSet(actual);

@@ -21,7 +21,7 @@ export interface PitrChange {
  * restart). Turning it off starts the server without a binlog and removes the volume; snapshots
  * stay, but can no longer be replayed from (a later `--window` draws a new base name).
  */
-export async function setPitr(deps: EngineDeps, windowS: number | 'off'): Promise<PitrChange> {
+export async function setPitr(deps: EngineDeps, windowS: number | 'off', options: { baseIntervalS?: number } = {}): Promise<PitrChange> {
   const state = deps.store.require();
   const replica = state.replica;
   if (!replica || replica.status !== 'ready') throw new FailedPreconditionError('there is no replica', { hint: 'run `dolly replica init --source mysql://... --pitr-window 24h`' });
@@ -40,7 +40,7 @@ export async function setPitr(deps: EngineDeps, windowS: number | 'off'): Promis
     return { pitr: null, restarted: true };
   }
   if (replica.pitr) {
-    const pitr = { ...replica.pitr, window_s: windowS };
+    const pitr = { ...replica.pitr, window_s: windowS, ...(options.baseIntervalS !== undefined ? { base_interval_s: options.baseIntervalS } : {}) };
     deps.store.update((s) => {
       if (s.replica) s.replica.pitr = pitr;
     });
@@ -52,7 +52,7 @@ export async function setPitr(deps: EngineDeps, windowS: number | 'off'): Promis
     }
     return { pitr, restarted: false };
   }
-  const pitr: Pitr = { window_s: windowS, base: `r-${randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6)}`, since: deps.now().toISOString() };
+  const pitr: Pitr = { window_s: windowS, base: `r-${randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6)}`, since: deps.now().toISOString(), ...(options.baseIntervalS !== undefined ? { base_interval_s: options.baseIntervalS } : {}) };
   const next = deps.store.update((s) => {
     if (s.replica) s.replica.pitr = pitr;
     return s.replica!;

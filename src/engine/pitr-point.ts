@@ -17,17 +17,27 @@ export function parsePointTime(text: string, nowMs: number): number {
   const rel = /^-(\d+)(s|m|h|d)$/.exec(t);
   if (rel) return (nowMs - Number(rel[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd']) * 1_000;
   const m = ISO.exec(t);
-  const ms = m ? Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[8]!.toUpperCase()}`) : NaN;
+  const ms = m && realTime(m) ? Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[8]!.toUpperCase()}`) : NaN;
   if (!m || Number.isNaN(ms)) {
     throw new InvalidArgumentError(`invalid --at ${JSON.stringify(text)}`, { hint: 'give a UTC time such as 2026-12-07T10:14:59Z (an offset such as +01:00 works too), or a time before now such as -90s, -15m, -2h' });
   }
   return ms * 1_000 + Number((m[7] ?? '').padEnd(6, '0'));
 }
 
+/** A calendar time that exists (Date.parse moves 2026-02-30 to March, and takes 24:00). */
+function realTime(m: RegExpExecArray): boolean {
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= days && hour <= 23 && minute <= 59 && second <= 59;
+}
+
 /** Parses `--at-gtid` for the flavor: one MariaDB `domain-server-seq`, or one MySQL `uuid:N`. */
 export function parsePointGtid(text: string, flavor: Flavor): string {
   const t = text.trim().toLowerCase();
-  const ok = flavor === 'mariadb' ? /^\d{1,10}-\d{1,10}-\d{1,20}$/.test(t) : /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d{1,19}$/.test(t);
+  const numbers = flavor === 'mariadb' ? t.split('-').map(Number) : [Number(t.slice(t.lastIndexOf(':') + 1))];
+  const shaped = flavor === 'mariadb' ? /^\d{1,10}-\d{1,10}-\d{1,16}$/.test(t) : /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d{1,16}$/.test(t);
+  // Domain and server ids are 32 bits; a sequence number must be exact in a JavaScript number; MySQL's start at 1.
+  const ok = shaped && (flavor === 'mariadb' ? numbers[0]! <= 0xffffffff && numbers[1]! <= 0xffffffff && Number.isSafeInteger(numbers[2]) : numbers[0]! >= 1 && Number.isSafeInteger(numbers[0]));
   if (!ok) throw new InvalidArgumentError(`invalid --at-gtid ${JSON.stringify(text)} for a ${flavor} replica`, { hint: flavor === 'mariadb' ? 'give one GTID such as 0-1-4711 (domain-server-seq)' : 'give one GTID such as 3e11fa47-71ca-11e1-9e33-c80aa9429562:23' });
   return t;
 }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { readAccountTables, restoreAccountTables, type AccountTables } from '../mysql/account-tables.js';
@@ -52,7 +52,7 @@ export function prepareServerName(volume: string): string {
  * dropped, each with a warning in the log. Every prepared snapshot's account tables are recorded
  * (accountTablesPath) for its own branches.
  */
-export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: BranchOf, options: Pick<PrepareServerOptions, 'slowShutdown' | 'args' | 'extraMounts' | 'queryTimeoutMs'> & { before?: (client: SqlClient) => Promise<void> } = {}): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[]; tls_accounts: string[] }> {
+export async function prepareSnapshot(deps: EngineDeps, volume: string, data: DataMount, replica: Pick<Replica, 'admin_user' | 'admin_password' | 'source'>, image: string, signal?: AbortSignal, parent?: BranchOf, options: Pick<PrepareServerOptions, 'slowShutdown' | 'args' | 'extraMounts' | 'queryTimeoutMs' | 'serverId'> & { before?: (client: SqlClient) => Promise<void> } = {}): Promise<{ ms: number; accounts: string[]; privileged_accounts: string[]; tls_accounts: string[] }> {
   const started = Date.now();
   const flavor: Flavor = replica.source.flavor;
   const { before, ...serverOptions } = options;
@@ -83,6 +83,8 @@ export interface PrepareServerOptions {
   queryTimeoutMs?: number;
   /** More pool directories the server sees (a replay's relay logs). */
   extraMounts?: readonly { path: string; target: string }[];
+  /** The server's id (default: a random one). */
+  serverId?: number;
 }
 
 /**
@@ -104,7 +106,7 @@ export async function withPrepareServer<T>(deps: EngineDeps, options: PrepareSer
       volume,
       data,
       runDir: dir,
-      server: { flavor, serverId: generateServerId(), role: 'prepare', ...(options.args ? { args: options.args } : {}), ...(options.afterShell !== undefined ? { afterShell: options.afterShell } : {}) },
+      server: { flavor, serverId: options.serverId ?? generateServerId(), role: 'prepare', ...(options.args ? { args: options.args } : {}), ...(options.afterShell !== undefined ? { afterShell: options.afterShell } : {}) },
       network: 'none',
       ...(options.extraMounts ? { extraMounts: options.extraMounts } : {}),
     });
@@ -138,6 +140,8 @@ export async function withPrepareServer<T>(deps: EngineDeps, options: PrepareSer
     }
     // Files a clone must not inherit (MySQL's auto.cnf holds the server_uuid: each clone makes its own).
     if (data.kind === 'path') for (const file of flavorOps(flavor).cloneRemoveFiles) await rm(join(data.path, file), { force: true });
+    // The replica's relay logs (received, maybe not applied: a base point's run past its point): no clone needs them.
+    if (data.kind === 'path') for (const file of await readdir(data.path)) if (/(^|-)relay-bin\.(\d+|index)$/.test(file)) await rm(join(data.path, file), { force: true });
     return result;
   } finally {
     await removeRunDir(deps.root, server).catch(() => undefined);

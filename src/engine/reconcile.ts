@@ -9,6 +9,7 @@ import { endJob, runSteps } from './jobs.js';
 import { prepareServerName } from './prepare.js';
 import { REPLICA, REPLICA_VOLUME, cloneServerName } from './servers.js';
 import { PITR_VOLUME } from './pitr-binlog.js';
+import { listBasePoints } from './base-point-store.js';
 
 /** What the reconciler did. */
 export interface ReconcileReport {
@@ -93,7 +94,7 @@ async function sweep(deps: EngineDeps): Promise<string[]> {
     await deps.runtime.remove(server.name);
     removed.push(`server ${server.name}`);
   }
-  const wantedVolumes = new Set([...(now.replica || now.swarm ? [REPLICA_VOLUME] : []), ...(now.replica?.pitr ? [PITR_VOLUME] : []), ...now.snapshots.map((s) => s.volume), ...now.clones.map((c) => c.volume)]);
+  const wantedVolumes = new Set([...(now.replica || now.swarm ? [REPLICA_VOLUME] : []), ...(now.replica?.pitr ? [PITR_VOLUME] : []), ...listBasePoints(deps.store).map((p) => p.volume), ...now.snapshots.map((s) => s.volume), ...now.clones.map((c) => c.volume)]);
   const liveVolumes = new Set(live.flatMap((s) => (s.do === 'remove-volume' ? [s.id] : [])));
   const used = new Set((await deps.runtime.list()).map((s) => s.volume));
   const driver = deps.driver(now);

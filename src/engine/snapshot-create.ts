@@ -98,7 +98,7 @@ const SQL_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /** What a snapshot records about the moment it was taken. */
-interface Taken {
+export interface Taken {
   gtid: string;
   dataStateAt: Date;
   /** How far behind the source the data was when the applier stopped. */
@@ -114,7 +114,7 @@ export function lagAt(dataStateAt: Date, at: Date): number {
 }
 
 /** Snapshot of the running replica with its applier paused and commits blocked. */
-async function atomicSnapshot(deps: EngineDeps, job: JobRun, state: State, driver: StorageDriver, volume: string): Promise<Taken> {
+export async function atomicSnapshot(deps: EngineDeps, job: JobRun, state: State, driver: StorageDriver, volume: string): Promise<Taken> {
   const replica = state.replica!;
   // Write dirty pages out before the pause: a btrfs snapshot flushes them itself, and with
   // gigabytes just applied that flush would hold the applier for seconds instead of milliseconds.
@@ -144,7 +144,7 @@ async function atomicSnapshot(deps: EngineDeps, job: JobRun, state: State, drive
 }
 
 /** Non-atomic drivers copy files: the replica is shut down cleanly for the copy, then restarted. */
-async function stoppedSnapshot(deps: EngineDeps, job: JobRun, state: State, driver: StorageDriver, volume: string): Promise<Taken> {
+export async function stoppedSnapshot(deps: EngineDeps, job: JobRun, state: State, driver: StorageDriver, volume: string): Promise<Taken> {
   const replica = state.replica!;
   const connect = replicaConnectOptions(deps.root, replica);
   const client = await connectSql({ ...connect, connectTimeoutMs: CONNECT_TIMEOUT_MS, queryTimeoutMs: SQL_TIMEOUT_MS });

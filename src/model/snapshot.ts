@@ -64,6 +64,8 @@ export const snapshotSchema = z.object({
    * from here gives any later point. Absent: it cannot be the base of a point.
    */
   binlog: z.object({ file: z.string(), pos: z.number().int() }).optional(),
+  /** A base point (src/engine/base-point.ts): the replica's volume as it was in the pause, never prepared, never cloned. */
+  raw: z.boolean().optional(),
   /**
    * A point snapshot (`clone create --at`): the base it was replayed from up to the source's time
    * `at` and GTID `gtid` (its own `gtid`), how many transactions that was and how long it took.

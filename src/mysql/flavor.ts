@@ -196,7 +196,8 @@ const mariadb: FlavorOps = {
   sourceBinlogArgs: ['--binlog-format=ROW', '--gtid-strict-mode=ON'],
   accountPluginArgs: ['--plugin-load-add=auth_ed25519'],
   replicaResidueArgs: [],
-  replicaBinlogArgs: ['--log-slave-updates=ON', '--binlog-format=ROW', '--binlog-annotate-row-events=OFF'],
+  // The source's statement text (annotations) is neither logged nor re-logged: only rows.
+  replicaBinlogArgs: ['--log-slave-updates=ON', '--binlog-format=ROW', '--binlog-annotate-row-events=OFF', '--replicate-annotate-row-events=OFF'],
   // Optimistic: any two transactions may run at once; a conflict rolls the later one back and
   // retries it. Commits stay in the source's order (always, in MariaDB's parallel replication).
   parallelApplyArgs: (threads) => (threads > 0 ? [`--slave-parallel-threads=${threads}`, '--slave-parallel-mode=optimistic', '--slave-parallel-max-queued=1048576'] : ['--slave-parallel-threads=0']),

@@ -37,6 +37,9 @@ export interface PoolSample {
   free_bytes: number;
 }
 
+/** How often the engine looks whether a base point is due (point-in-time clones). */
+const PITR_CHECK_MS = 2_000;
+
 /** Readings kept: a day at the default 30 s interval. */
 const HISTORY = 2880;
 
@@ -69,6 +72,10 @@ export class Sweeper {
   private cron: { expression: string; job: Cron } | undefined;
   private snapshotting = false;
   private space: { stop(): void } | undefined;
+  /** Point-in-time clones: base points every base interval, and the window kept (purges, old base points). */
+  private pitrTimer: NodeJS.Timeout | undefined;
+  private pitrBusy = false;
+  private pitrPrunedAt = 0;
 
   constructor(
     private readonly deps: EngineDeps,
@@ -85,6 +92,7 @@ export class Sweeper {
       }
     };
     this.space ??= watchPoolSpace(this.deps, { before: () => this.watchPool() }); // from the first tick on
+    this.pitrTimer ??= setInterval(() => void this.pitr(), PITR_CHECK_MS);
     await step('expiry', () => this.expire());
     if (this.options.idleMs !== undefined) await step('idle clones', () => this.idle(this.options.idleMs ?? 0));
     await step('schedule', async () => this.schedule());
@@ -109,6 +117,8 @@ export class Sweeper {
   }
 
   stop(): void {
+    clearInterval(this.pitrTimer);
+    this.pitrTimer = undefined;
     this.space?.stop();
     this.space = undefined;
     this.cron?.job.stop();
@@ -178,6 +188,27 @@ export class Sweeper {
       this.deps.logger.warn('scheduled snapshot failed', { error: messageOf(error) });
     } finally {
       this.snapshotting = false;
+    }
+  }
+
+  /** A base point when one is due (not while a snapshot is taken), then the window kept once a minute. */
+  private async pitr(): Promise<void> {
+    if (this.pitrBusy) return;
+    this.pitrBusy = true;
+    try {
+      const state = this.deps.store.read();
+      if (!state?.replica?.pitr || this.snapshotting) return;
+      const { basePointDue, takeBasePoint, prunePitr } = await import('../engine/base-point.js');
+      const { listBasePoints } = await import('../engine/base-point-store.js');
+      if (basePointDue(state, listBasePoints(this.deps.store), this.deps.now())) await takeBasePoint(this.deps);
+      if (Date.now() - this.pitrPrunedAt >= 60_000) {
+        this.pitrPrunedAt = Date.now();
+        await prunePitr(this.deps);
+      }
+    } catch (error) {
+      this.deps.logger.warn('sweep: point-in-time base point failed', { error: messageOf(error) });
+    } finally {
+      this.pitrBusy = false;
     }
   }
 

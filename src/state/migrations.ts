@@ -27,6 +27,9 @@ const MIGRATIONS: readonly string[] = [
   // Masking rules (`dolly mask set`), one row per version: the current rules are the newest row;
   // an empty body is `dolly mask clear` (masking off from the next snapshot).
   `CREATE TABLE mask_rules (version INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, source TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL);`,
+  // Base points of point-in-time clones (src/engine/base-point.ts): raw snapshots of the replica
+  // taken every base interval, many more than snapshots, so kept out of the state document.
+  `CREATE TABLE base_points (id TEXT PRIMARY KEY, data_state_at TEXT NOT NULL, body TEXT NOT NULL);`,
 ];
 
 /** The schema version this dolly writes. */

@@ -73,7 +73,7 @@ export const replicaSchema = z.object({
    * what it applied as its own binlog (files `base.NNNNNN` on the pool's `replica-binlog` volume)
    * for `window_s` seconds. `since`: when it was turned on (no point before it exists).
    */
-  pitr: z.object({ window_s: z.number().int().min(60), base: z.string().regex(/^r-[a-z0-9]{6}$/), since: z.string() }).optional(),
+  pitr: z.object({ window_s: z.number().int().min(60), base: z.string().regex(/^r-[a-z0-9]{6}$/), since: z.string(), base_interval_s: z.number().int().min(10).optional() }).optional(),
 });
 export type Replica = z.infer<typeof replicaSchema>;
 
@@ -92,6 +92,7 @@ export const jobStepSchema = z.discriminatedUnion('do', [
   z.object({ do: z.literal('forget-clone'), name: z.string() }),
   z.object({ do: z.literal('forget-snapshot'), id: z.string() }),
   z.object({ do: z.literal('forget-replica') }),
+  z.object({ do: z.literal('forget-base-point'), id: z.string() }),
   /** A reset's way back: the clone as it was (its old volume), started again and marked ready. */
   z.object({ do: z.literal('restore-clone'), clone: cloneSchema }),
 ]);
@@ -109,7 +110,7 @@ export type Owner = z.infer<typeof ownerSchema>;
  */
 export const jobSchema = z.object({
   id: z.string(),
-  kind: z.enum(['replica-init', 'snapshot-create', 'snapshot-mask', 'snapshot-destroy', 'clone-create', 'clone-at', 'clone-reset', 'clone-destroy', 'clone-snapshot']),
+  kind: z.enum(['replica-init', 'snapshot-create', 'snapshot-mask', 'snapshot-destroy', 'clone-create', 'clone-at', 'base-point', 'clone-reset', 'clone-destroy', 'clone-snapshot']),
   /** The entity it works on: a clone name, a snapshot id, `replica`. */
   target: z.string(),
   owner: ownerSchema,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createDockerClient } from '../../src/docker/client.js';
@@ -11,6 +13,8 @@ import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
 import { getReplicaStatus } from '../../src/engine/replica-status.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
+import { takeBasePoint } from '../../src/engine/base-point.js';
+import { listBasePoints } from '../../src/engine/base-point-store.js';
 import { containerName } from '../../src/runtime/docker-runtime.js';
 import { connectSql, type SqlClient } from '../../src/mysql/sql-client.js';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
@@ -18,6 +22,20 @@ import { MARIADB_IMAGE, skipUnless, type Capability } from '../support/capabilit
 import { createTestRoot, dolly, type TestRoot } from '../support/engine-harness.js';
 
 const run = promisify(execFile);
+
+/** Runs the CLI and SIGKILLs it after `killAfterMs` if it still runs; 'killed' or 'finished'. */
+async function dollyKilled(args: string[], killAfterMs: number, env: Record<string, string> = {}): Promise<'killed' | 'finished'> {
+  const child = spawn(join(process.cwd(), 'bin/dolly'), args, { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, ...env } });
+  let finished = false;
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  child.on('exit', () => (finished = true));
+  const timer = setTimeout(() => {
+    if (!finished && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  }, killAfterMs);
+  await closed;
+  clearTimeout(timer);
+  return child.signalCode === 'SIGKILL' ? 'killed' : 'finished';
+}
 const PASSWORD = 'Pr0d-root-secret!';
 
 /** One transaction of the source's binlog, as its own tool prints it: GTID, commit stamp (µs), the ledger ids it inserted. */
@@ -29,8 +47,9 @@ interface SourceTx {
 
 /**
  * The truth: the source's binlog read by the server's own tool (`mariadb-binlog`/`mysqlbinlog -v`)
- * in its container, not by dolly's reader. MariaDB stamps a transaction with its GTID event's
- * header second; MySQL with `original_committed_timestamp` (µs).
+ * in its container, not by dolly's reader. A transaction's time: MySQL's
+ * `original_committed_timestamp` (its commit, µs); MariaDB's second of its last change (the
+ * header of its last row or query event: for a one-statement transaction its commit second).
  */
 async function sourceTransactions(container: string, flavor: 'mariadb' | 'mysql'): Promise<SourceTx[]> {
   const tool = flavor === 'mysql' ? 'mysqlbinlog' : 'mariadb-binlog';
@@ -39,6 +58,9 @@ async function sourceTransactions(container: string, flavor: 'mariadb' | 'mysql'
   let current: SourceTx | undefined;
   let inLedger = false;
   for (const line of stdout.split('\n')) {
+    const event = /^#(\d{2})(\d{2})(\d{2}) +(\d+):(\d{2}):(\d{2}) server id \d+ .*\t(Write_rows|Update_rows|Delete_rows|Query)/.exec(line);
+    // MariaDB: a transaction's second is its last change's (what the replica re-logs; README).
+    if (event && current && flavor === 'mariadb') current.stampUs = Date.UTC(2000 + Number(event[1]), Number(event[2]) - 1, Number(event[3]), Number(event[4]), Number(event[5]), Number(event[6])) * 1_000;
     const header = /^#(\d{2})(\d{2})(\d{2}) +(\d+):(\d{2}):(\d{2}) server id \d+ .*\bGTID\b(.*)$/.exec(line);
     if (header) {
       const [, yy, mo, dd, hh, mi, ss, rest] = header;
@@ -85,7 +107,7 @@ function expectedAt(txs: readonly SourceTx[], pointUs: number, flavor: 'mariadb'
  * at or before the point (count and sum of ids), and the point's GTID; bad input is refused with
  * one line and nothing made; a clone-at killed at each failpoint leaves nothing behind.
  */
-function pitrSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', ports: string, needs: Capability[], points: number): void {
+function pitrSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', ports: string, needs: Capability[], points: number, randomKills: number): void {
   describe(`point-in-time clones: ${label}`, { skip: skipUnless('root', 'docker', 'btrfs', ...needs) }, () => {
     let root: TestRoot;
     let production: ProductionServer;
@@ -122,16 +144,36 @@ function pitrSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
           await c.close();
         }
       });
+      // Bases: a snapshot at 3 s, base points at 6 s and 12 s, a snapshot at 9 s.
+      // One transaction whose COMMIT comes seconds after its first change, and a second after its last.
+      const straddler = (async () => {
+        const c = await connectSql({ host: '127.0.0.1', port: production.port, user: 'root', password: PASSWORD });
+        try {
+          await new Promise((r) => setTimeout(r, 4_000));
+          await c.execute('BEGIN');
+          await c.execute("INSERT INTO ledger.t (conn, payload) VALUES (9, 'straddler 1')");
+          await c.query('SELECT SLEEP(1.2)');
+          await c.execute("INSERT INTO ledger.t (conn, payload) VALUES (9, 'straddler 2')");
+          await c.query('SELECT SLEEP(1.2)');
+          await c.execute('COMMIT');
+        } finally {
+          await c.close();
+        }
+      })();
       try {
         await new Promise((r) => setTimeout(r, 3_000));
         const first = await createSnapshot(root.deps);
         windowStartUs = Date.parse(first.data_state_at) * 1_000;
-        await new Promise((r) => setTimeout(r, 6_000));
+        await new Promise((r) => setTimeout(r, 3_000));
+        await takeBasePoint(root.deps);
+        await new Promise((r) => setTimeout(r, 3_000));
         await createSnapshot(root.deps);
-        await new Promise((r) => setTimeout(r, 5_000));
+        await new Promise((r) => setTimeout(r, 3_000));
+        await takeBasePoint(root.deps);
+        await new Promise((r) => setTimeout(r, 2_000));
       } finally {
         stop = true;
-        await Promise.all(writers);
+        await Promise.all([...writers, straddler]);
       }
       await caughtUp();
       txs = await sourceTransactions(containerName(root.root, name), flavor);
@@ -166,17 +208,76 @@ function pitrSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
       // A transaction's own stamp (on MySQL that µs is in, one less is not), and random points.
       const inside = txs.filter((t) => t.stampUs > windowStartUs + 1_000_000);
       const exact = inside[Math.floor(inside.length / 2)]!.stampUs;
-      chosen.push(exact, exact - 1);
+      const straddler = txs.find((t) => t.ids.length === 2) ?? assert.fail('the straddling transaction is not in the binlog');
+      chosen.push(exact, exact - 1, straddler.stampUs, straddler.stampUs - 1, straddler.stampUs - 1_000_000);
       while (chosen.length < points) chosen.push(Math.floor(windowStartUs + 1_000_000 + Math.random() * (windowEndUs - windowStartUs - 1_000_000)));
+      const bases = new Set<string>();
       for (const [i, us] of chosen.entries()) {
         const at = `${new Date(Math.floor(us / 1_000)).toISOString().slice(0, 19)}.${String(us % 1_000_000).padStart(6, '0')}Z`;
         const view = await createCloneAt({ at, name: `p${i}` }, root.deps);
         const want = expectedAt(txs, us, flavor);
         const got = await contents(view);
+        if (got.count !== want.ids.length) {
+          const c = await connectSql({ host: view.host, port: view.port, user: view.user, password: view.password });
+          const rows = await c.query<{ id: unknown }>('SELECT id FROM ledger.t ORDER BY id');
+          await c.close();
+          const have = new Set(rows.map((r) => Number(r.id)));
+          const wantSet = new Set(want.ids);
+          const extra = [...have].filter((x) => !wantSet.has(x));
+          const missing = want.ids.filter((x) => !have.has(x));
+          const around = txs.filter((t) => t.ids.some((x) => extra.includes(x) || missing.includes(x))).map((t) => `${t.gtid}@${t.stampUs}:${t.ids.join('+')}`);
+          assert.fail(`point ${at} us=${us}: extra ${extra.join(',')} missing ${missing.join(',')}; their transactions ${around.join(' ')}; want last ${want.gtid}, dolly cut ${view.point.gtid}`);
+        }
         assert.deepEqual({ count: got.count, sum: got.sum }, { count: want.ids.length, sum: want.ids.reduce((a, b) => a + b, 0) }, `point ${at} (${view.point.transactions} replayed on ${view.point.base})`);
         assert.equal(view.point.gtid, want.gtid, `the point's GTID at ${at}`);
+        bases.add(view.point.base.startsWith('bp-') ? 'base point' : 'snapshot');
         await destroyClone(view.name, root.deps);
       }
+      assert.deepEqual([...bases].sort(), ['base point', 'snapshot'], 'points were replayed from both kinds of base');
+      const state = root.deps.store.require();
+      assert.equal(state.snapshots.filter((s) => s.point !== undefined).length, 0, 'a point snapshot goes with its last clone');
+      assert.equal(listBasePoints(root.deps.store).length, 2);
+    });
+
+    it(`killed at each failpoint and at ${randomKills} random instants, a clone-at leaves nothing behind; the next one works`, async () => {
+      const cli = (...args: string[]): string[] => ['--root', root.root, ...args];
+      const at = new Date(Math.floor((windowStartUs + windowEndUs) / 2 / 1_000)).toISOString();
+      const look = async (): Promise<{ clones: string[]; snapshots: string[]; volumes: string[]; servers: string[]; dirs: string[] }> => {
+        const state = root.deps.store.require();
+        return {
+          clones: state.clones.map((c) => c.name),
+          snapshots: state.snapshots.map((x) => x.id),
+          volumes: (await root.deps.driver(state).list()).sort(),
+          servers: (await root.deps.runtime.list()).map((x) => x.name).sort(),
+          dirs: (await readdir(join(root.root, 'run'))).sort(),
+        };
+      };
+      const clean = await look();
+      const started = Date.now();
+      assert.equal(await dollyKilled(cli('clone', 'create', '--at', at, '--name', 'timing'), 600_000), 'finished');
+      const spanMs = Date.now() - started;
+      assert.equal((await dolly(cli('clone', 'destroy', 'timing'))).code, 0);
+      const kills: Array<{ env: Record<string, string>; afterMs: number; what: string }> = [
+        ...['clone-at.reserved', 'clone-at.relay-ready', 'clone-at.replaying', 'clone-at.replayed', 'clone-at.sealed', 'clone-at.started'].map((p) => ({ env: { DOLLY_FAILPOINT: p }, afterMs: 600_000, what: p })),
+        ...Array.from({ length: randomKills }, () => Math.round(Math.random() * spanMs)).map((ms) => ({ env: {}, afterMs: ms, what: `SIGKILL after ${ms} ms of ${spanMs}` })),
+      ];
+      let killed = 0;
+      for (const kill of kills) {
+        if ((await dollyKilled(cli('clone', 'create', '--at', at, '--name', 'killed'), kill.afterMs, kill.env)) === 'killed') killed += 1;
+        const up = await dolly(cli('up'));
+        assert.equal(up.code, 0, `${kill.what}: up: ${up.stderr}`);
+        const now = await look();
+        if (now.clones.includes('killed')) {
+          // Finished before the kill: a whole clone, which goes as any.
+          assert.equal((await dolly(cli('clone', 'destroy', 'killed'))).code, 0);
+          assert.deepEqual(await look(), clean, `${kill.what}: after destroying the finished clone`);
+        } else assert.deepEqual(now, clean, `${kill.what}: something is left`);
+        assert.deepEqual(root.deps.store.require().jobs, [], `${kill.what}: a job is left`);
+      }
+      assert.ok(killed >= 6 + randomKills / 2, `only ${killed} of ${kills.length} runs were killed`);
+      const after = await createCloneAt({ at, name: 'after-kills' }, root.deps);
+      assert.ok(after.point.transactions >= 0);
+      await destroyClone(after.name, root.deps);
     });
 
     it('--at-gtid: the clone ends with that transaction', async () => {
@@ -216,5 +317,5 @@ function pitrSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
 }
 
 const only = process.env.DOLLY_TEST_FLAVOR;
-if (only !== 'mysql') pitrSuite('MariaDB 10.11', MARIADB_IMAGE, 'mariadb', '8200-8219', ['image'], 6);
-if (only !== 'mariadb') pitrSuite('MySQL 9.7', 'dolly/mysql:9.7', 'mysql', '8220-8239', ['image-mysql-9.7'], 6);
+if (only !== 'mysql') pitrSuite('MariaDB 10.11', MARIADB_IMAGE, 'mariadb', '8200-8219', ['image'], 20, 14);
+if (only !== 'mariadb') pitrSuite('MySQL 9.7', 'dolly/mysql:9.7', 'mysql', '8220-8239', ['image-mysql-9.7'], 6, 4);

@@ -1,0 +1,103 @@
+import { FailedPreconditionError } from '../errors.js';
+import { connectSql } from '../mysql/sql-client.js';
+import { ownerAlive } from '../state/owner.js';
+import type { JobStep, Snapshot, State } from '../state/state.js';
+import type { EngineDeps } from './context.js';
+import { listBasePoints, putBasePoint } from './base-point-store.js';
+import { withJob, runSteps } from './jobs.js';
+import { snapshotId } from './names.js';
+import { keepFrom, pitrBases, purgeReplicaBinlog } from './pitr-binlog.js';
+import { replicaConnectOptions } from './servers.js';
+import { atomicSnapshot, stoppedSnapshot } from './snapshot-create.js';
+
+/** The base interval when none is set: measured to keep a point's replay within a few seconds at a few hundred transactions a second. */
+export const DEFAULT_BASE_INTERVAL_S = 60;
+
+/** Seconds between base points of this replica. */
+export function baseIntervalSeconds(state: Pick<State, 'replica'>): number {
+  return state.replica?.pitr?.base_interval_s ?? DEFAULT_BASE_INTERVAL_S;
+}
+
+/**
+ * A base point: the replica's volume snapshotted in the usual pause (applier stopped, commits
+ * blocked), with its binlog position, GTID and data time, and nothing else: no prepare (a point
+ * replayed from it is prepared after the replay, as any snapshot). O(1) on btrfs, so the engine
+ * takes one every base interval while point-in-time clones are on; a point then replays at most
+ * an interval of the source's writes. It holds what the replica's volume holds (the replication
+ * settings among them): nothing but a point's job ever mounts it, and that job drops them.
+ * Journaled: killed at any point, the next command removes its volume and entry.
+ */
+export async function takeBasePoint(deps: EngineDeps): Promise<Snapshot> {
+  const now = deps.now();
+  return withJob(
+    deps,
+    'base-point',
+    (state) => {
+      const replica = state.replica;
+      if (!replica || replica.status !== 'ready' || !replica.pitr) throw new FailedPreconditionError('point-in-time clones are off', { hint: 'turn them on: `dolly replica pitr --window 24h`' });
+      const running = state.jobs.find((j) => (j.kind === 'snapshot-create' || j.kind === 'base-point') && ownerAlive(j.owner));
+      if (running) throw new FailedPreconditionError(`a snapshot (${running.target}) is being taken`, { hint: 'the base point waits for the next interval' });
+      const id = `bp-${snapshotId(now)}`;
+      const point: Snapshot = { id, status: 'creating', volume: id, gtid: '', data_state_at: now.toISOString(), created_at: now.toISOString(), pause_ms: 0, prepare_ms: 0, flavor: replica.source.flavor, version: replica.source.version, raw: true };
+      const undo: JobStep[] = [{ do: 'forget-base-point', id }, { do: 'remove-volume', id }];
+      return { target: id, undo, reserved: point };
+    },
+    async (job, point) => {
+      const state = deps.store.require();
+      const driver = deps.driver(state);
+      await driver.open();
+      const taken = driver.atomic ? await atomicSnapshot(deps, job, state, driver, point.volume) : await stoppedSnapshot(deps, job, state, driver, point.volume);
+      await driver.seal(point.volume);
+      const done: Snapshot = { ...point, status: 'ready', gtid: taken.gtid, data_state_at: taken.dataStateAt.toISOString(), lag_seconds: taken.lagSeconds, pause_ms: taken.pauseMs, ...(taken.binlog ? { binlog: taken.binlog } : {}) };
+      putBasePoint(deps.store, done);
+      await job.commit(() => undefined);
+      return done;
+    },
+  );
+}
+
+/** What a window costs and holds: its bases, its oldest point, its binlog files. */
+export interface PitrPrune {
+  removed: string[];
+  keptFrom: string | null;
+}
+
+/**
+ * Keeps the window: purges the replica's binlog before the window's first base and removes the
+ * base points older than that base (a snapshot stays: retention decides for those).
+ */
+export async function prunePitr(deps: EngineDeps): Promise<PitrPrune> {
+  const state = deps.store.require();
+  const replica = state.replica;
+  if (!replica?.pitr) return { removed: [], keptFrom: null };
+  const points = listBasePoints(deps.store);
+  const bases = pitrBases(state, points);
+  const first = keepFrom(bases, replica.pitr.window_s, deps.now());
+  const client = await connectSql(replicaConnectOptions(deps.root, replica));
+  try {
+    await purgeReplicaBinlog(client, state, points, deps.now());
+  } finally {
+    await client.close();
+  }
+  const firstBase = bases.find((b) => b.binlog?.file === first);
+  const edge = firstBase === undefined ? -Infinity : Date.parse(firstBase.data_state_at);
+  const removed: string[] = [];
+  for (const point of points) {
+    if (point.id === firstBase?.id || Date.parse(point.data_state_at) >= edge) continue;
+    await runSteps(deps, [{ do: 'remove-volume', id: point.volume }, { do: 'forget-base-point', id: point.id }], 'finish');
+    removed.push(point.id);
+  }
+  // Base points of a binlog that is gone (turned off and on again: another base name) are no base any more.
+  for (const point of points.filter((p) => !p.binlog?.file.startsWith(`${replica.pitr?.base ?? '-'}.`))) {
+    await runSteps(deps, [{ do: 'remove-volume', id: point.volume }, { do: 'forget-base-point', id: point.id }], 'finish');
+    removed.push(point.id);
+  }
+  return { removed, keptFrom: first };
+}
+
+/** Whether the next base point is due: none yet since the newest base, for an interval. */
+export function basePointDue(state: State, points: readonly Snapshot[], now: Date): boolean {
+  if (!state.replica?.pitr || state.replica.status !== 'ready') return false;
+  const newest = pitrBases(state, points).at(-1);
+  return newest === undefined || now.getTime() - Date.parse(newest.created_at) >= baseIntervalSeconds(state) * 1_000;
+}
