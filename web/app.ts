@@ -92,6 +92,10 @@ function renderReplica(replica: ReplicaStatusView, history: ReplicaHistory): voi
   const rate = replica.apply_rate ?? history.at(-1)?.apply_rate ?? null;
   $('r-rate').textContent = rate === null ? 'unknown' : rateText(rate, ' transactions/s');
   $('r-error').textContent = replica.last_error ?? 'none';
+  const pitr = replica.pitr;
+  $('r-pitr').textContent = pitr
+    ? `window ${Math.round(pitr.window_s / 3600)} h; oldest point ${pitr.oldest_point?.at ?? 'none yet'}; ${pitr.bases} bases; binlog ${formatBytes(pitr.binlog_bytes)}`
+    : 'off';
   const svg = $('lag-chart');
   const points = history.filter((h) => h.lag_seconds !== null);
   const max = Math.max(1, ...points.map((p) => p.lag_seconds ?? 0));
@@ -232,7 +236,8 @@ $('clone-form').addEventListener('submit', (event) => {
   const name = ($('clone-name') as HTMLInputElement).value.trim();
   const ttl = ($('clone-ttl') as HTMLInputElement).value.trim();
   const fresh = ($('clone-fresh') as HTMLInputElement).checked;
-  void run(() => api(routes.cloneCreate, {}, { ...(name ? { name } : {}), ...(ttl ? { ttl } : {}), ...(fresh ? { fresh } : {}) }));
+  const at = ($('clone-at') as HTMLInputElement).value.trim();
+  void run(() => api(routes.cloneCreate, {}, { ...(name ? { name } : {}), ...(ttl ? { ttl } : {}), ...(fresh ? { fresh } : {}), ...(at ? { at } : {}) }));
 });
 $('snapshot-create').addEventListener('click', () => void run(() => api(routes.snapshotCreate, {}, {})));
 $('schedule-form').addEventListener('submit', (event) => {

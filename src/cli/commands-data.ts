@@ -4,7 +4,7 @@ import type { BackupInput } from '../engine/restore-backup.js';
 import { InvalidArgumentError } from '../errors.js';
 import { cliContext, type GlobalOptions } from './context.js';
 import { secretPrompt } from './prompt.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, formatDuration } from '../format.js';
 import { freshText, lagText, snapshotLagText } from '../lag-text.js';
 import { table } from './output.js';
 import { byteProgress } from './progress.js';
@@ -129,6 +129,7 @@ export function registerDataCommands(program: Root): void {
           `gtid     ${s.gtid}`,
           ...(s.received_gtid ? [`received ${s.received_gtid}`] : []),
           `error    ${s.last_error ?? 'none'}`,
+          ...(s.pitr ? [`pitr     window ${formatDuration(s.pitr.window_s * 1000)}, oldest point ${s.pitr.oldest_point ? `${s.pitr.oldest_point.at} (GTID ${s.pitr.oldest_point.gtid})` : 'none yet (take a snapshot)'}; ${s.pitr.bases} bases (${s.pitr.base_points} base points, one per ${s.pitr.base_interval_s} s by the engine); binlog ${formatBytes(s.pitr.binlog_bytes)} in ${s.pitr.binlog_files} files`] : []),
         ].join('\n'),
       );
     });

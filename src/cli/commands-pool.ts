@@ -137,6 +137,7 @@ export function registerPoolCommands(program: Root): void {
           `clones    ${result.clones}`,
           `jobs      ${result.jobs.map((j) => `${j.kind} ${j.target} (pid ${j.pid})`).join(', ') || 'none'}`,
           `engine    ${result.engine ? `${result.engine.url} (pid ${result.engine.pid})` : 'not running'}`,
+          ...(result.pitr ? [`pitr      window ${result.pitr.window_s} s, oldest point ${result.pitr.oldest_point?.at ?? 'none yet'}, ${result.pitr.bases} bases (${result.pitr.base_points} base points), binlog ${formatBytes(result.pitr.binlog_bytes)}`] : []),
         ].join('\n'),
       );
     });

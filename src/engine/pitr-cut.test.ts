@@ -296,9 +296,10 @@ for (const set of SETS) {
     it('refuses to replay across a missing file (a gap), and not silently', async () => {
       const dir = await copySet(set.dir, [FILES[0]!, FILES[2]!]);
       const only = [bases[0]!];
-      await assert.rejects(findCut(dir, 'bin', only, time(tx(all.length - 1).stampUs + 60_000_000), flavor), BinlogGapError);
-      await assert.rejects(findCut(dir, 'bin', only, gtid(tx(all.length - 1).gtid), flavor), BinlogGapError);
-      await assert.rejects(findCut(dir, 'bin', only, gtid(tx(inFile1).gtid), flavor), BinlogGapError, "a GTID of the missing file: the gap, not 'not found'");
+      const gap = (e: unknown): boolean => e instanceof FailedPreconditionError && /the kept binlog has a gap: binlog bin\.000003 does not continue bin\.000001/.test(e.message) && (e as { cause?: unknown }).cause instanceof BinlogGapError;
+      await assert.rejects(findCut(dir, 'bin', only, time(tx(all.length - 1).stampUs + 60_000_000), flavor), gap);
+      await assert.rejects(findCut(dir, 'bin', only, gtid(tx(all.length - 1).gtid), flavor), gap);
+      await assert.rejects(findCut(dir, 'bin', only, gtid(tx(inFile1).gtid), flavor), gap, "a GTID of the missing file: the gap, not 'not found'");
       // A point within the first file needs nothing past it.
       const cut = await findCut(dir, 'bin', only, gtid(tx(2).gtid), flavor);
       assert.equal(cut.transactions, 3);

@@ -1,6 +1,6 @@
 import { FailedPreconditionError, NotFoundError } from '../errors.js';
 import { join } from 'node:path';
-import { readBinlogFile, scanBinlog, type BinlogTransaction } from '../mysql/binlog-reader.js';
+import { BinlogFormatError, BinlogGapError, readBinlogFile, scanBinlog, type BinlogTransaction } from '../mysql/binlog-reader.js';
 import type { Flavor } from '../mysql/flavor.js';
 import { formatGtidSet, parseDomainPosition, parseGtidSet, unionGtidSets } from '../mysql/gtid-count.js';
 import type { Snapshot } from '../state/state.js';
@@ -49,7 +49,11 @@ export async function findCut(dir: string, base: string, bases: readonly Snapsho
     throw new FailedPreconditionError(`the point is before the window: the oldest point available is ${oldest.data_state_at} (GTID ${oldest.gtid})`, { hint: 'give a later --at or --at-gtid (see `dolly replica status`)' });
   }
   for (const candidate of candidates) {
-    const cut = await scanFrom(dir, base, candidate, point, flavor);
+    const cut = await scanFrom(dir, base, candidate, point, flavor).catch((error: unknown) => {
+      if (error instanceof BinlogGapError) throw new FailedPreconditionError(`the kept binlog has a gap: ${error.message}`, { hint: 'points across it cannot be made; take a snapshot (`dolly snapshot create`): points after it can', cause: error });
+      if (error instanceof BinlogFormatError) throw new FailedPreconditionError(`the kept binlog cannot be read: ${error.message}`, { hint: 'see the replica\'s binlog files; take a snapshot for points after it', cause: error });
+      throw error;
+    });
     if (cut !== null) return cut;
   }
   throw new FailedPreconditionError(`the point is before the window: the oldest point available is ${oldest.data_state_at} (GTID ${oldest.gtid})`, { hint: 'give a later --at (see `dolly replica status`)' });

@@ -6,6 +6,7 @@ import { connectSql, type SqlClient } from '../mysql/sql-client.js';
 import type { EngineDeps } from './context.js';
 import { replicaConnectOptions, replicaHostOf } from './servers.js';
 import { poolFullView } from './pool-space.js';
+import { pitrView } from './pitr-status.js';
 
 export interface ReplicaStatusView extends ReplicaStatus {
   server: 'running' | 'stopped' | 'missing';
@@ -46,7 +47,8 @@ export async function getReplicaStatus(deps: EngineDeps, options: ReplicaStatusO
   const replica = state.replica;
   if (!replica) throw new FailedPreconditionError('there is no replica', { hint: 'run `dolly replica init --source mysql://...`' });
   const server = (await replicaHostOf(deps).inspect().catch(() => null))?.state ?? 'missing';
-  const base = { server, source: `${replica.source.host}:${replica.source.port}`, databases: replica.databases, source_tls: replica.source.tls_mode ?? 'preferred' };
+  const pitr = await pitrView(deps, state);
+  const base = { server, source: `${replica.source.host}:${replica.source.port}`, databases: replica.databases, source_tls: replica.source.tls_mode ?? 'preferred', ...(pitr ? { pitr } : {}) };
   if (server !== 'running') {
     return { ...base, ...UNREAD, last_error: `the replica's server is ${server}` };
   }

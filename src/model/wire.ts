@@ -90,6 +90,21 @@ export const snapshotListSchema = z.object({ snapshots: z.array(snapshotListItem
 export type SnapshotList = z.infer<typeof snapshotListSchema>;
 export const snapshotViewSchema = snapshotSchema;
 
+/** Point-in-time clones (`replica pitr`): the window, the oldest point available, the bases, the binlog's space. */
+export const pitrViewSchema = z.object({
+  window_s: z.number(),
+  base_interval_s: z.number(),
+  since: z.string(),
+  /** The oldest point a clone can be made at (the oldest base whose binlog is kept); null: none yet (take a snapshot). */
+  oldest_point: z.object({ at: z.string(), gtid: z.string() }).nullable(),
+  /** Bases a point can be replayed from (snapshots and base points with their binlog kept). */
+  bases: z.number(),
+  base_points: z.number(),
+  binlog_files: z.number(),
+  binlog_bytes: z.number(),
+});
+export type PitrView = z.infer<typeof pitrViewSchema>;
+
 export const replicaStatusViewSchema = z.object({
   server: z.enum(['running', 'stopped', 'missing']),
   source: z.string(),
@@ -110,6 +125,8 @@ export const replicaStatusViewSchema = z.object({
   behind_transactions: z.number().nullable().optional(),
   /** Transactions applied per second, over about half a second. */
   apply_rate: z.number().nullable().optional(),
+  /** Point-in-time clones, when on. */
+  pitr: pitrViewSchema.optional(),
 });
 export type ReplicaStatusView = z.infer<typeof replicaStatusViewSchema>;
 
@@ -137,6 +154,8 @@ export const statusViewSchema = z.object({
   clones: z.number(),
   jobs: z.array(z.object({ kind: z.string(), target: z.string(), pid: z.number(), started_at: z.string() })),
   engine: z.object({ url: z.string(), pid: z.number(), started_at: z.string() }).nullable(),
+  /** Point-in-time clones, when on. */
+  pitr: pitrViewSchema.optional(),
 });
 export type StatusView = z.infer<typeof statusViewSchema>;
 

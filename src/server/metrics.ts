@@ -2,9 +2,10 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineDeps } from '../engine/context.js';
 import { newestReplicaSnapshot } from '../engine/snapshot-access.js';
 import type { PoolSample, ReplicaSample } from './sweeper.js';
+import type { PitrView } from '../model/wire.js';
 
 /** The newest readings the engine's sweeper took (a scrape reads these, never the replica or the pool). */
-export type Readings = () => { replica: ReplicaSample | undefined; pool: PoolSample | undefined };
+export type Readings = () => { replica: ReplicaSample | undefined; pool: PoolSample | undefined; pitr?: PitrView | undefined };
 
 /**
  * The engine's Prometheus metrics (`/metrics`). `refresh` sets the gauges from the root's state
@@ -38,6 +39,9 @@ export function createMetrics(deps: Pick<EngineDeps, 'store' | 'now'>, readings:
   const snapshots = gauge('dolly_snapshots', 'snapshots');
   const clones = gauge('dolly_clones', 'clones by status', ['status']);
   const pool = gauge('dolly_pool_bytes', 'pool space', ['kind']);
+  const pitrBinlog = gauge('dolly_pitr_binlog_bytes', "point-in-time clones: bytes of the replica's own binlog kept for the window (absent when off)");
+  const pitrBasePoints = gauge('dolly_pitr_base_points', 'point-in-time clones: base points kept (absent when off)');
+  const pitrOldest = gauge('dolly_pitr_oldest_seconds', 'point-in-time clones: age of the oldest point a clone can be made at (absent when off or none yet)');
   const jobSeconds = new Histogram({ name: 'dolly_job_duration_seconds', help: 'how long operations took', labelNames: ['kind', 'outcome'], buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: [registry] });
   const failures = new Counter({ name: 'dolly_failures_total', help: 'failed requests by error category', labelNames: ['category'], registers: [registry] });
   return {
@@ -61,6 +65,13 @@ export function createMetrics(deps: Pick<EngineDeps, 'store' | 'now'>, readings:
         pool.set({ kind: 'used' }, space.total_bytes - space.free_bytes);
       }
       pool.set({ kind: 'reserve' }, state.settings.reserve_bytes ?? 0);
+      for (const g of [pitrBinlog, pitrBasePoints, pitrOldest]) clear(g);
+      const pitr = readings().pitr;
+      if (pitr) {
+        pitrBinlog.set(pitr.binlog_bytes);
+        pitrBasePoints.set(pitr.base_points);
+        if (pitr.oldest_point) pitrOldest.set((deps.now().getTime() - Date.parse(pitr.oldest_point.at)) / 1000);
+      }
       for (const g of [lag, applyRate, behind, readingAge]) clear(g);
       if (!state.replica || !replica) {
         io.set(0);

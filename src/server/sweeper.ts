@@ -7,6 +7,7 @@ import type { Clone } from '../state/state.js';
 import { judgeActivity, readServer, storeActivity, type ServerReading } from './clone-activity.js';
 import type { EventBus } from './events.js';
 import { watchPoolSpace } from '../engine/pool-space.js';
+import type { PitrView } from '../model/wire.js';
 
 /** One reading of the replica, kept for the web page's lag chart. */
 export interface ReplicaSample {
@@ -76,6 +77,7 @@ export class Sweeper {
   private pitrTimer: NodeJS.Timeout | undefined;
   private pitrBusy = false;
   private pitrPrunedAt = 0;
+  private pitrLatest: PitrView | undefined;
 
   constructor(
     private readonly deps: EngineDeps,
@@ -112,8 +114,8 @@ export class Sweeper {
   }
 
   /** The newest readings of the replica and the pool (what /metrics shows: a scrape connects to nothing). */
-  latest(): { replica: ReplicaSample | undefined; pool: PoolSample | undefined } {
-    return { replica: this.samples.at(-1), pool: this.pool };
+  latest(): { replica: ReplicaSample | undefined; pool: PoolSample | undefined; pitr: PitrView | undefined } {
+    return { replica: this.samples.at(-1), pool: this.pool, pitr: this.pitrLatest };
   }
 
   stop(): void {
@@ -197,7 +199,10 @@ export class Sweeper {
     this.pitrBusy = true;
     try {
       const state = this.deps.store.read();
-      if (!state?.replica?.pitr || this.snapshotting) return;
+      if (!state?.replica?.pitr || this.snapshotting) {
+        this.pitrLatest = undefined;
+        return;
+      }
       const { basePointDue, takeBasePoint, prunePitr } = await import('../engine/base-point.js');
       const { listBasePoints } = await import('../engine/base-point-store.js');
       if (basePointDue(state, listBasePoints(this.deps.store), this.deps.now())) await takeBasePoint(this.deps);
@@ -205,6 +210,7 @@ export class Sweeper {
         this.pitrPrunedAt = Date.now();
         await prunePitr(this.deps);
       }
+      this.pitrLatest = (await (await import('../engine/pitr-status.js')).pitrView(this.deps, this.deps.store.require())) ?? undefined;
     } catch (error) {
       this.deps.logger.warn('sweep: point-in-time base point failed', { error: messageOf(error) });
     } finally {
