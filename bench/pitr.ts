@@ -225,7 +225,9 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
     const warmupEnds = loadStarted + warmupS * 1_000;
     while (performance.now() < warmupEnds) {
       if (abort.signal.aborted) throw new Error('interrupted');
-      await sleep(Math.min(10_000, warmupEnds - performance.now()));
+      const left = warmupEnds - performance.now();
+      if (left < 100) break;
+      await sleep(Math.min(10_000, left));
       const committed = load.committed();
       log(`  load: ${committed} transactions, ${round(committed / ((performance.now() - loadStarted) / 1000))} tx/s`);
     }

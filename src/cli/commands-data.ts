@@ -24,15 +24,16 @@ export function describeClone(clone: CloneView): string {
 }
 
 /** What a snapshot is: of the replica, or a branch of a clone (whose, and whether shared). */
-export function snapshotKind(s: Pick<SnapshotListItem, 'branch_of' | 'owner' | 'shared' | 'masked'>): string {
+export function snapshotKind(s: Pick<SnapshotListItem, 'branch_of' | 'owner' | 'shared' | 'masked' | 'point'>): string {
   const masked = s.masked === true ? 'masked ' : '';
+  if (s.point !== undefined) return `${masked}point at ${s.point.at}`;
   if (s.branch_of === undefined) return `${masked}replica`;
   return `${masked}branch of ${s.branch_of} by ${s.owner ?? 'local'}, ${s.shared ? 'shared' : 'private'}`;
 }
 
 /** Where a branch comes from, and whether a snapshot stays only for its clones. */
 function snapshotNote(s: SnapshotListItem): string {
-  const notes = [s.branch_of ? `from ${s.parent ?? '?'}` : '', s.masked_from ? `masked from ${s.masked_from} (rules v${s.mask_version ?? '?'})` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'past retention: kept for its clones' : '', s.status === 'ready' ? '' : s.status];
+  const notes = [s.branch_of ? `from ${s.parent ?? '?'}` : '', s.point ? `replayed ${s.point.transactions} transactions on ${s.point.base}` : '', s.masked_from ? `masked from ${s.masked_from} (rules v${s.mask_version ?? '?'})` : '', s.scheduled ? 'scheduled' : '', s.past_retention ? 'past retention: kept for its clones' : '', s.status === 'ready' ? '' : s.status];
   return notes.filter((n) => n !== '').join('; ') || '-';
 }
 

@@ -58,11 +58,16 @@ export async function resetClone(name: string, options: { snapshot?: string; unm
       reportStep(deps, `clone ${name}: fresh copy of ${snapshot.id} made; restarting its server on it`);
       await deps.runtime.remove(cloneServerName(name));
       await startAndWait(deps, await cloneSpec(deps, state, next, data, snapshot.flavor), cloneConnectOptions(state, next), options.signal);
+      // A point snapshot (`clone create --at`) left by its last clone goes with the old volume.
+      const now = deps.store.require();
+      const point = now.snapshots.find((x) => x.id === before.snapshot && x.point !== undefined && x.status === 'ready' && before.snapshot !== next.snapshot);
+      const orphan = point !== undefined && !now.clones.some((c) => c.name !== name && c.snapshot === point.id);
       await job.commit(
         (s) => {
           s.clones = s.clones.map((c) => (c.name === name ? { ...next, status: 'ready' } : c));
+          if (orphan) s.snapshots = s.snapshots.map((x) => (x.id === point.id ? { ...x, status: 'deleting' } : x));
         },
-        [{ do: 'remove-volume', id: before.volume }],
+        [{ do: 'remove-volume', id: before.volume }, ...(orphan ? ([{ do: 'remove-volume', id: point.volume }, { do: 'forget-snapshot', id: point.id }] as const) : [])],
         [{ type: 'clone.reset', data: { name, snapshot: next.snapshot, ...options.event }, owner: before.owner ?? 'local' }],
       );
       reportStep(deps, `clone ${name}: ready (${Date.now() - started} ms)`);

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { createDockerClient } from '../../src/docker/client.js';
 import { startProductionServer, type ProductionServer } from '../../src/demo/production-server.js';
 import { createCloneAt, type CloneAtView } from '../../src/engine/clone-at.js';
-import { destroyClone } from '../../src/engine/clone-manage.js';
+import { destroyClone, resetClone } from '../../src/engine/clone-manage.js';
 import { setPitr } from '../../src/engine/pitr-manage.js';
 import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
@@ -288,6 +288,10 @@ function pitrSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
       const got = await contents(view);
       assert.deepEqual({ count: got.count, sum: got.sum }, { count: upTo.length, sum: upTo.reduce((a, b) => a + b, 0) });
       assert.equal(view.point.gtid, target.gtid);
+      // Reset onto a snapshot of the replica: the point snapshot, used by no clone now, goes.
+      const replicaSnapshot = root.deps.store.require().snapshots.find((x) => x.point === undefined) ?? assert.fail('no snapshot');
+      await resetClone(view.name, { snapshot: replicaSnapshot.id }, root.deps);
+      assert.deepEqual(root.deps.store.require().snapshots.filter((x) => x.point !== undefined), [], 'the point snapshot went with the reset');
       await destroyClone(view.name, root.deps);
     });
 
