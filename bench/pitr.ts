@@ -26,7 +26,8 @@
  * Its roots are /var/tmp/dolly-bench-pitr-*; everything is removed at the end, also on failure.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { statfs, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { createDockerClient } from '../src/docker/client.js';
 import { DEFAULT_IMAGE } from '../src/docker/image-build.js';
 import { startProductionServer } from '../src/demo/production-server.js';
@@ -37,7 +38,8 @@ import { createClone } from '../src/engine/clone-create.js';
 import { destroyClone } from '../src/engine/clone-manage.js';
 import { createEngineDeps, type EngineDeps } from '../src/engine/context.js';
 import { teardown } from '../src/engine/lifecycle.js';
-import { parseBaseInterval, parseWindow, pitrBases } from '../src/engine/pitr-binlog.js';
+import { PITR_VOLUME, parseBaseInterval, parseWindow, pitrBases } from '../src/engine/pitr-binlog.js';
+import { runSteps } from '../src/engine/jobs.js';
 import { setPitr } from '../src/engine/pitr-manage.js';
 import { pitrView } from '../src/engine/pitr-status.js';
 import { initPool } from '../src/engine/pool-init.js';
@@ -90,7 +92,7 @@ function percentile(values: readonly number[], p: number): number {
 const p = (values: readonly number[], digits = 0): { p50: number; p95: number; max: number } => ({ p50: round(percentile(values, 50), digits), p95: round(percentile(values, 95), digits), max: round(Math.max(...values), digits) });
 
 /** Least squares y = a + b·x. */
-function fit(xs: readonly number[], ys: readonly number[]): { intercept: number; slope: number } | null {
+function fit(xs: readonly number[], ys: readonly number[]): { intercept: number; slope: number; r2: number } | null {
   const n = xs.length;
   if (n < 3) return null;
   const mx = xs.reduce((a, b) => a + b, 0) / n;
@@ -103,7 +105,14 @@ function fit(xs: readonly number[], ys: readonly number[]): { intercept: number;
   }
   if (sxx === 0) return null;
   const slope = sxy / sxx;
-  return { intercept: my - slope * mx, slope };
+  const intercept = my - slope * mx;
+  let ssRes = 0;
+  let ssTot = 0;
+  for (let i = 0; i < n; i += 1) {
+    ssRes += ((ys[i] ?? 0) - intercept - slope * (xs[i] ?? 0)) ** 2;
+    ssTot += ((ys[i] ?? 0) - my) ** 2;
+  }
+  return { intercept, slope, r2: ssTot === 0 ? 1 : 1 - ssRes / ssTot };
 }
 
 /** The source's GTID position as a transaction count. */
@@ -301,6 +310,8 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
     const basePoints = listBasePoints(deps.store);
     let basePointBytes = 0;
     for (const bp of basePoints) basePointBytes += await driver.exclusiveBytes(bp.volume);
+    const together = await basePointsTogether(deps, basePoints.map((bp) => bp.id));
+    log(`  base points: ${basePoints.length}, exclusive ${basePointBytes} B each summed; removing them all frees ${together === null ? 'n/a' : `${round(together / MiB, 1)} MiB`}`);
     const snapshots = state.snapshots.filter((s) => s.point === undefined && s.status === 'ready');
     let snapshotBytes = 0;
     for (const s of snapshots) snapshotBytes += await driver.exclusiveBytes(s.volume).catch(() => 0);
@@ -323,12 +334,20 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
       fixed_ms: p(fixed),
       transactions_replayed: p(txs),
       replay_tx_per_s_median: round(percentile(rates, 50)),
-      replay_fit: line ? { fixed_ms: round(line.intercept), marginal_tx_per_s: line.slope > 0 ? round(1000 / line.slope) : null } : null,
+      replay_fit: line ? { fixed_ms: round(line.intercept), marginal_tx_per_s: line.slope > 0 ? round(1000 / line.slope) : null, r2: round(line.r2, 2) } : null,
       bases_used: { base_point: points.filter((x) => x.base_kind === 'base point').length, snapshot: points.filter((x) => x.base_kind === 'snapshot').length },
       base_age_s: p(points.map((x) => x.base_age_s), 1),
       plain_clone_ready_ms: { median: round(percentile(plain, 50)), runs: plain },
       binlog: { bytes: view?.binlog_bytes ?? null, files: view?.binlog_files ?? null, bytes_per_hour: view ? round(view.binlog_bytes / hours) : null, bytes_per_transaction: view ? round(view.binlog_bytes / Math.max(1, gtidEnd - gtidStart)) : null },
-      base_points: { count: basePoints.length, per_hour: round(basePoints.length / hours, 1), exclusive_bytes: basePointBytes, exclusive_bytes_per_hour: round(basePointBytes / hours), exclusive_bytes_each: round(basePointBytes / Math.max(1, basePoints.length)) },
+      base_points: {
+        count: basePoints.length,
+        per_hour: round(basePoints.length / hours, 1),
+        exclusive_bytes: basePointBytes,
+        exclusive_bytes_per_hour: round(basePointBytes / hours),
+        exclusive_bytes_each: round(basePointBytes / Math.max(1, basePoints.length)),
+        freed_when_all_removed_bytes: together,
+        freed_per_hour: together === null ? null : round(together / hours),
+      },
       snapshots: { count: snapshots.length, exclusive_bytes: snapshotBytes },
       timers: timerFigures,
       samples: points,
@@ -343,6 +362,35 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
     await load?.stop().catch(() => undefined);
     await removeRoot(root);
     await resources.stopServer(server).catch((error: unknown) => log(`cleanup: source: ${messageOf(error)}`));
+  }
+}
+
+/**
+ * What the base points hold together (extents no other volume references: btrfs's per-volume
+ * "exclusive" misses what two base points share, and extents the replica still partly uses):
+ * the pool's used bytes before and after removing them all, at the end of the run. Null if it
+ * cannot be read.
+ */
+async function basePointsTogether(deps: EngineDeps, ids: readonly string[]): Promise<number | null> {
+  try {
+    const state = deps.store.require();
+    const driver = deps.driver(state);
+    const data = await driver.mount(PITR_VOLUME);
+    if (data.kind !== 'path') return null;
+    const mountpoint = dirname(dirname(data.path));
+    const used = async (): Promise<number> => {
+      await deps.shell.run('btrfs', ['subvolume', 'sync', mountpoint]);
+      await deps.shell.run('btrfs', ['filesystem', 'sync', mountpoint]);
+      const fs = await statfs(mountpoint);
+      return (fs.blocks - fs.bfree) * fs.bsize;
+    };
+    const before = await used();
+    for (const id of ids) await runSteps(deps, [{ do: 'remove-volume', id }, { do: 'forget-base-point', id }], 'finish');
+    await sleep(1_000);
+    return Math.max(0, before - (await used()));
+  } catch (error) {
+    log(`  base points together: ${messageOf(error)}`);
+    return null;
   }
 }
 
@@ -372,11 +420,11 @@ interface FlavorResult {
   fixed_ms: { p50: number };
   transactions_replayed: { p50: number; p95: number };
   replay_tx_per_s_median: number;
-  replay_fit: { fixed_ms: number; marginal_tx_per_s: number | null } | null;
+  replay_fit: { fixed_ms: number; marginal_tx_per_s: number | null; r2: number } | null;
   load: { achieved_tx_per_s: number };
   source_tx_per_s_gtid: number;
   binlog: { bytes_per_hour: number | null; bytes_per_transaction: number | null };
-  base_points: { count: number; per_hour: number; exclusive_bytes_per_hour: number; exclusive_bytes_each: number };
+  base_points: { count: number; per_hour: number; exclusive_bytes_per_hour: number; exclusive_bytes_each: number; freed_per_hour: number | null };
   plain_clone_ready_ms: { median: number };
   bases_used: { base_point: number; snapshot: number };
   points: number;
@@ -396,9 +444,10 @@ function render(results: readonly FlavorResult[]): string {
     `| rest of ready (wait for the replica, relay copy, cut search, clone start) p50 | ${col((r) => `${r.fixed_ms.p50} ms`)} |`,
     `| transactions replayed p50 / p95 | ${col((r) => `${r.transactions_replayed.p50} / ${r.transactions_replayed.p95}`)} |`,
     `| replay rate (transactions / replay s, median) | ${col((r) => `${r.replay_tx_per_s_median} tx/s`)} |`,
-    `| fit replay_ms = fixed + tx / rate | ${col((r) => (r.replay_fit ? `${r.replay_fit.fixed_ms} ms + tx / ${r.replay_fit.marginal_tx_per_s ?? '∞'} tx/s` : 'n/a'))} |`,
+    `| fit replay_ms = fixed + tx / rate | ${col((r) => (r.replay_fit ? `${r.replay_fit.fixed_ms} ms + tx / ${r.replay_fit.marginal_tx_per_s ?? '∞'} tx/s (R² ${r.replay_fit.r2})` : 'n/a'))} |`,
     `| replica binlog per hour of writes | ${col((r) => `${mib(r.binlog.bytes_per_hour)} (${r.binlog.bytes_per_transaction ?? 'n/a'} B/tx)`)} |`,
-    `| base points per hour, exclusive bytes per hour (each) | ${col((r) => `${r.base_points.per_hour}, ${mib(r.base_points.exclusive_bytes_per_hour)} (${mib(r.base_points.exclusive_bytes_each)})`)} |`,
+    `| base points per hour; their exclusive bytes (driver.exclusiveBytes) per hour | ${col((r) => `${r.base_points.per_hour}; ${mib(r.base_points.exclusive_bytes_per_hour)}`)} |`,
+    `| pool space freed by removing all base points at the end, per hour | ${col((r) => `${mib(r.base_points.freed_per_hour)} (${r.base_points.count} base points)`)} |`,
     `| plain clone of the newest snapshot, ready (median of ${PLAIN_CLONES}) | ${col((r) => `${r.plain_clone_ready_ms.median} ms`)} |`,
     `| clone --at p50 ÷ plain clone | ${col((r) => `${round(r.clone_at_ready_ms.p50 / r.plain_clone_ready_ms.median, 1)}×`)} |`,
   ].join('\n');

@@ -9,9 +9,9 @@ import { connectSql } from '../mysql/sql-client.js';
 import { CONTAINER_RELAYDIR } from '../runtime/container-layout.js';
 import type { Clone, JobStep, Replica, Snapshot, State } from '../state/state.js';
 import { reportStep, type EngineDeps } from './context.js';
-import { cloneView, freePort, productionAccount, setCloneStatus, settlePort, uniqueName, assertAboveReserve, keepReserve, limitClone, type CloneCreateOptions, type CloneView } from './clone-create.js';
+import { cloneView, newClone, productionAccount, setCloneStatus, settlePort, uniqueName, assertAboveReserve, keepReserve, limitClone, type CloneCreateOptions, type CloneView } from './clone-create.js';
 import { withJob, type Reservation } from './jobs.js';
-import { generatePassword, generateServerId, shortId, validateName } from './names.js';
+import { generateServerId, validateName } from './names.js';
 import { PITR_VOLUME, pitrBases } from './pitr-binlog.js';
 import { listBasePoints } from './base-point-store.js';
 import { findCut, type Cut } from './pitr-cut.js';
@@ -21,7 +21,7 @@ import { prepareServerName, prepareSnapshot } from './prepare.js';
 import { reconcile } from './reconcile.js';
 import { maskingOn } from './snapshot-access.js';
 import { newSnapshot } from './snapshot-entry.js';
-import { CLONE_USER, cloneConnectOptions, cloneServerName, cloneSpec, replicaConnectOptions, startAndWait } from './servers.js';
+import { cloneConnectOptions, cloneServerName, cloneSpec, replicaConnectOptions, startAndWait } from './servers.js';
 
 export interface CloneAtOptions extends Omit<CloneCreateOptions, 'snapshot'> {
   /** `--at`: an ISO-8601 time with a zone, or `-90s`-style before now. */
@@ -71,21 +71,7 @@ export async function createCloneAt(options: CloneAtOptions, deps: EngineDeps): 
     if (bases.length === 0) throw new FailedPreconditionError('there is no base for a point yet: no snapshot was taken since point-in-time clones were turned on', { hint: 'take one: `dolly snapshot create`' });
     const pointSnapshot = newSnapshot(state, deps.now(), { gtid: '', flavor, version: replica.source.version, ...(maskingOn(state) ? { admin_only: true } : {}), ...(options.owner !== undefined ? { owner: options.owner } : {}) });
     state.snapshots.push(pointSnapshot);
-    const clone: Clone = {
-      name,
-      status: 'creating',
-      snapshot: pointSnapshot.id,
-      volume: `clone-${name}-${shortId()}`,
-      port: freePort(state, busy),
-      user: options.user ?? CLONE_USER,
-      ...(options.user !== undefined ? { production_account: true } : {}),
-      password: generatePassword(),
-      server_id: generateServerId(),
-      ...(options.admin ? { admin: true } : {}),
-      created_at: deps.now().toISOString(),
-      owner: options.owner ?? 'local',
-      ...(options.expiresAt !== undefined ? { expires_at: options.expiresAt } : {}),
-    };
+    const clone = newClone(state, name, pointSnapshot.id, busy, deps.now(), options);
     state.clones.push(clone);
     const relay = `relay-${pointSnapshot.volume}`;
     const server = cloneServerName(name);

@@ -115,21 +115,7 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
       throw new AlreadyExistsError(`a clone named ${JSON.stringify(name)} exists`, { hint: 'choose another --name, or `dolly clone reset` it' });
     }
     const production = options.user === undefined ? undefined : productionAccount(snapshot, options.user, options.admin === true);
-    const clone: Clone = {
-      name,
-      status: 'creating',
-      snapshot: snapshot.id,
-      volume: `clone-${name}-${shortId()}`,
-      port: freePort(state, busy),
-      user: production ?? CLONE_USER,
-      ...(production !== undefined ? { production_account: true } : {}),
-      password: generatePassword(),
-      server_id: generateServerId(),
-      ...(options.admin ? { admin: true } : {}),
-      created_at: deps.now().toISOString(),
-      owner: options.owner ?? 'local',
-      ...(options.expiresAt !== undefined ? { expires_at: options.expiresAt } : {}),
-    };
+    const clone = newClone(state, name, snapshot.id, busy, deps.now(), { ...options, ...(production !== undefined ? { user: production } : {}) });
     state.clones.push(clone);
     // Every undo step is journaled now (each is a no-op for what is not made yet): the job then
     // needs no other transaction until it commits, so many creates at once barely wait on the store.
@@ -155,6 +141,25 @@ export async function createClone(options: CloneCreateOptions, deps: EngineDeps)
     reportStep(deps, `clone ${clone.name}: ready (${Date.now() - started} ms)`);
     return { ...cloneView(state, clone), ready_ms: Date.now() - started };
   });
+}
+
+/** A new clone's entry (status `creating`) on the lowest free port: its own volume name, password and server id. */
+export function newClone(state: State, name: string, snapshot: string, busy: ReadonlySet<number>, now: Date, options: Pick<CloneCreateOptions, 'user' | 'admin' | 'owner' | 'expiresAt'>): Clone {
+  return {
+    name,
+    status: 'creating',
+    snapshot,
+    volume: `clone-${name}-${shortId()}`,
+    port: freePort(state, busy),
+    user: options.user ?? CLONE_USER,
+    ...(options.user !== undefined ? { production_account: true } : {}),
+    password: generatePassword(),
+    server_id: generateServerId(),
+    ...(options.admin ? { admin: true } : {}),
+    created_at: now.toISOString(),
+    owner: options.owner ?? 'local',
+    ...(options.expiresAt !== undefined ? { expires_at: options.expiresAt } : {}),
+  };
 }
 
 /** The production account a clone logs in as (`--user`): it must be NAME@'%' in the snapshot. */

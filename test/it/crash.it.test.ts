@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +17,7 @@ import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { connectSql } from '../../src/mysql/sql-client.js';
 import type { Snapshot } from '../../src/state/state.js';
 import { MARIADB_IMAGE, skipUnless } from '../support/capabilities.js';
-import { assertNoReplicaLeft, createTestRoot, dolly, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
+import { assertNoReplicaLeft, createTestRoot, dolly, dollyKilled, mariadbQuery, type TestRoot } from '../support/engine-harness.js';
 
 const PASSWORD = 'Pr0d-secret!';
 /** Kill points per operation (issue 7: 20). */
@@ -35,21 +34,6 @@ function random(seed: number): () => number {
   };
 }
 
-/** Runs the CLI and SIGKILLs it after `killAfterMs` (if it is still running); resolves when it is gone. */
-async function dollyKilled(args: string[], killAfterMs: number, env: Record<string, string> = {}, stdinFile?: string): Promise<'killed' | 'finished'> {
-  const stdin = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
-  const child = spawn(join(process.cwd(), 'bin/dolly'), args, { stdio: [stdin, 'ignore', 'ignore'], env: { ...process.env, ...env } });
-  if (typeof stdin === 'number') closeSync(stdin);
-  let finished = false;
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  child.on('exit', () => (finished = true));
-  const timer = setTimeout(() => {
-    if (!finished && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-  }, killAfterMs);
-  await closed;
-  clearTimeout(timer);
-  return child.signalCode === 'SIGKILL' ? 'killed' : 'finished';
-}
 
 /**
  * Any command may be killed at any instant (issue 7, story 3): each operation is started and

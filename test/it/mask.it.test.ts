@@ -13,12 +13,11 @@ import { createClone, type CloneView } from '../../src/engine/clone-create.js';
 import { setMask } from '../../src/engine/mask-manage.js';
 import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
-import { getReplicaStatus } from '../../src/engine/replica-status.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { connectSql, type SqlClient } from '../../src/mysql/sql-client.js';
 import type { Snapshot } from '../../src/state/state.js';
 import { MARIADB_IMAGE, skipUnless, type Capability } from '../support/capabilities.js';
-import { createTestRoot, dolly, type TestRoot } from '../support/engine-harness.js';
+import { createTestRoot, dolly, waitCaughtUp, type TestRoot } from '../support/engine-harness.js';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 
 const run = promisify(execFile);
@@ -164,12 +163,7 @@ function maskSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
       await production?.stop();
     });
 
-    async function caughtUp(): Promise<void> {
-      const [row] = await source.query<{ g: unknown }>(flavor === 'mysql' ? 'SELECT @@GLOBAL.gtid_executed AS g' : 'SELECT @@gtid_binlog_pos AS g');
-      const gtid = String(row?.g).replace(/\s+/g, '');
-      for (let i = 0; i < 150 && (await getReplicaStatus(root.deps)).gtid !== gtid; i += 1) await new Promise((r) => setTimeout(r, 200));
-      assert.equal((await getReplicaStatus(root.deps)).gtid, gtid, 'the replica did not catch up');
-    }
+    const caughtUp = (): Promise<void> => waitCaughtUp(root, source, flavor);
 
     async function one(conn: SqlClient, sql: string): Promise<string> {
       const [row] = await conn.query<Record<string, unknown>>(sql);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,7 +11,6 @@ import { destroyClone, resetClone } from '../../src/engine/clone-manage.js';
 import { setPitr } from '../../src/engine/pitr-manage.js';
 import { initPool } from '../../src/engine/pool-init.js';
 import { initReplica } from '../../src/engine/replica-init.js';
-import { getReplicaStatus } from '../../src/engine/replica-status.js';
 import { createSnapshot } from '../../src/engine/snapshot-create.js';
 import { takeBasePoint } from '../../src/engine/base-point.js';
 import { listBasePoints } from '../../src/engine/base-point-store.js';
@@ -19,23 +18,10 @@ import { containerName } from '../../src/runtime/docker-runtime.js';
 import { connectSql, type SqlClient } from '../../src/mysql/sql-client.js';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { MARIADB_IMAGE, skipUnless, type Capability } from '../support/capabilities.js';
-import { createTestRoot, dolly, type TestRoot } from '../support/engine-harness.js';
+import { createTestRoot, dolly, dollyKilled, waitCaughtUp, type TestRoot } from '../support/engine-harness.js';
 
 const run = promisify(execFile);
 
-/** Runs the CLI and SIGKILLs it after `killAfterMs` if it still runs; 'killed' or 'finished'. */
-async function dollyKilled(args: string[], killAfterMs: number, env: Record<string, string> = {}): Promise<'killed' | 'finished'> {
-  const child = spawn(join(process.cwd(), 'bin/dolly'), args, { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, ...env } });
-  let finished = false;
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  child.on('exit', () => (finished = true));
-  const timer = setTimeout(() => {
-    if (!finished && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-  }, killAfterMs);
-  await closed;
-  clearTimeout(timer);
-  return child.signalCode === 'SIGKILL' ? 'killed' : 'finished';
-}
 const PASSWORD = 'Pr0d-root-secret!';
 
 /** One transaction of the source's binlog, as its own tool prints it: GTID, commit stamp (µs), the ledger ids it inserted. */
@@ -186,12 +172,7 @@ function pitrSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
       await production?.stop();
     });
 
-    async function caughtUp(): Promise<void> {
-      const [row] = await source.query<{ g: unknown }>(flavor === 'mysql' ? 'SELECT @@GLOBAL.gtid_executed AS g' : 'SELECT @@gtid_binlog_pos AS g');
-      const gtid = String(row?.g).replace(/\s+/g, '');
-      for (let i = 0; i < 150 && (await getReplicaStatus(root.deps)).gtid !== gtid; i += 1) await new Promise((r) => setTimeout(r, 200));
-      assert.equal((await getReplicaStatus(root.deps)).gtid, gtid, 'the replica did not catch up');
-    }
+    const caughtUp = (): Promise<void> => waitCaughtUp(root, source, flavor);
 
     async function contents(view: CloneAtView): Promise<{ count: number; sum: number; gtid: string }> {
       const c = await connectSql({ host: view.host, port: view.port, user: view.user, password: view.password });

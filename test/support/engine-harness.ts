@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { createConnection } from 'mysql2/promise';
 import { promisify } from 'node:util';
 import { createEngineDeps, type EngineDeps } from '../../src/engine/context.js';
 import { teardown } from '../../src/engine/lifecycle.js';
 import { silentLogger } from '../../src/log.js';
+import { getReplicaStatus } from '../../src/engine/replica-status.js';
+import type { SqlClient } from '../../src/mysql/sql-client.js';
 
 const run = promisify(execFile);
 
@@ -99,4 +102,28 @@ export async function leftovers(root: string): Promise<string[]> {
   const { stdout: loops } = await run('losetup', ['-a']);
   const { stdout: mounts } = await run('cat', ['/proc/mounts']);
   return [...loops.split('\n'), ...mounts.split('\n')].filter((line) => line.includes(root));
+}
+
+/** Runs the CLI and SIGKILLs it after `killAfterMs` (if it is still running); resolves when it is gone. */
+export async function dollyKilled(args: string[], killAfterMs: number, env: Record<string, string> = {}, stdinFile?: string): Promise<'killed' | 'finished'> {
+  const stdin = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
+  const child = spawn(join(process.cwd(), 'bin/dolly'), args, { stdio: [stdin, 'ignore', 'ignore'], env: { ...process.env, ...env } });
+  if (typeof stdin === 'number') closeSync(stdin);
+  let finished = false;
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  child.on('exit', () => (finished = true));
+  const timer = setTimeout(() => {
+    if (!finished && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  }, killAfterMs);
+  await closed;
+  clearTimeout(timer);
+  return child.signalCode === 'SIGKILL' ? 'killed' : 'finished';
+}
+
+/** Waits (up to 30 s) until the root's replica has applied everything the source has, and asserts it did. */
+export async function waitCaughtUp(root: TestRoot, source: SqlClient, flavor: 'mariadb' | 'mysql'): Promise<void> {
+  const [row] = await source.query<{ g: unknown }>(flavor === 'mysql' ? 'SELECT @@GLOBAL.gtid_executed AS g' : 'SELECT @@gtid_binlog_pos AS g');
+  const gtid = String(row?.g).replace(/\s+/g, '');
+  for (let i = 0; i < 150 && (await getReplicaStatus(root.deps)).gtid !== gtid; i += 1) await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await getReplicaStatus(root.deps)).gtid, gtid, 'the replica did not catch up');
 }
