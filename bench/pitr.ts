@@ -142,6 +142,8 @@ interface PointFigure {
   replay_ms: number;
   ready_ms: number;
   ledger_rows: number;
+  /** From the call to the cut found (wait for the replica, binlog flush and copy, cut search); then to the clone's server starting (base copy, replay server, replay, prepare, seal, clone volume); then to ready. */
+  phases_ms: { to_cut: number; cut_to_server_start: number; server_start_to_ready: number } | null;
 }
 
 /**
@@ -252,9 +254,20 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
       const toUs = (Date.now() - 2_000) * 1_000;
       const us = Math.floor(fromUs + Math.random() * (toUs - fromUs));
       const at = isoUs(us);
+      // The job's own steps, stamped: up to the cut found, then to the clone's server starting, then ready.
+      const stamps: Array<{ ms: number; step: string }> = [];
       const t0 = performance.now();
-      const view: CloneAtView = await createCloneAt({ at, name: `pitr-${i}` }, deps);
+      deps.progress = (step) => stamps.push({ ms: performance.now() - t0, step });
+      let view: CloneAtView;
+      try {
+        view = await createCloneAt({ at, name: `pitr-${i}` }, deps);
+      } finally {
+        delete deps.progress;
+      }
       const wallMs = Math.round(performance.now() - t0);
+      const stampOf = (re: RegExp): number | null => stamps.find((x) => re.test(x.step))?.ms ?? null;
+      const cutMs = stampOf(/transactions to replay/);
+      const madeMs = stampOf(/starting its server/);
       const c = await connectSql({ host: view.host, port: view.port, user: view.user, password: view.password });
       let rows: number;
       try {
@@ -273,6 +286,7 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
         replay_ms: view.point.replay_ms,
         ready_ms: view.ready_ms ?? wallMs,
         ledger_rows: rows,
+        phases_ms: cutMs === null || madeMs === null ? null : { to_cut: Math.round(cutMs), cut_to_server_start: Math.round(madeMs - cutMs), server_start_to_ready: Math.round(wallMs - madeMs) },
       };
       points.push(figure);
       log(`  point ${i + 1}/${pointCount} ${at}: ${figure.transactions} tx on ${figure.base_kind} ${view.point.base} (+${figure.base_age_s} s), replay ${figure.replay_ms} ms, ready ${figure.ready_ms} ms, ${rows} ledger rows`);
@@ -322,6 +336,8 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
     const rates = points.filter((x) => x.transactions > 0).map((x) => x.transactions / (x.replay_ms / 1000));
     const line = fit(txs, replay);
     const fixed = points.map((x) => x.ready_ms - x.replay_ms);
+    const phased = points.flatMap((x) => (x.phases_ms ? [x.phases_ms] : []));
+    const phases = phased.length === 0 ? null : { to_cut: p(phased.map((x) => x.to_cut)), cut_to_server_start: p(phased.map((x) => x.cut_to_server_start)), server_start_to_ready: p(phased.map((x) => x.server_start_to_ready)) };
     const sourceRate = round((gtidEnd - gtidStart) / loadS, 1);
     const result = {
       flavor,
@@ -332,6 +348,7 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
       clone_at_ready_ms: p(ready),
       replay_ms: p(replay),
       fixed_ms: p(fixed),
+      phases_ms: phases,
       transactions_replayed: p(txs),
       replay_tx_per_s_median: round(percentile(rates, 50)),
       replay_fit: line ? { fixed_ms: round(line.intercept), marginal_tx_per_s: line.slope > 0 ? round(1000 / line.slope) : null, r2: round(line.r2, 2) } : null,

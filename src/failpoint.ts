@@ -22,6 +22,7 @@
  * - `clone-at.replaying`: the replay server runs on the base's copy, its relay index written, nothing applied;
  * - `clone-at.replayed`: the point replayed and prepared, its server gone, not sealed;
  * - `clone-at.sealed`: the point snapshot sealed (the relay copy gone), no clone volume yet;
+ * - `clone-at.masked`: with masking rules set, the point masked into its own sealed snapshot, no clone yet;
  * - `clone-at.started`: the clone's server answers, nothing recorded as ready.
  */
 export const FAILPOINTS = [
@@ -40,6 +41,7 @@ export const FAILPOINTS = [
   'clone-at.replaying',
   'clone-at.replayed',
   'clone-at.sealed',
+  'clone-at.masked',
   'clone-at.started',
 ] as const;
 

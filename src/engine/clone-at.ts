@@ -1,6 +1,6 @@
 import { chown, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, PermissionDeniedError } from '../errors.js';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { SERVER_UID } from '../docker/server-user.js';
 import { flavorOps } from '../mysql/flavor.js';
@@ -21,6 +21,8 @@ import { prepareServerName, prepareSnapshot } from './prepare.js';
 import { reconcile } from './reconcile.js';
 import { maskingOn } from './snapshot-access.js';
 import { newSnapshot } from './snapshot-entry.js';
+import { currentMaskRules, maskKey } from './mask-rules.js';
+import { maskVolume } from './mask-snapshot.js';
 import { cloneConnectOptions, cloneServerName, cloneSpec, replicaConnectOptions, startAndWait } from './servers.js';
 
 export interface CloneAtOptions extends Omit<CloneCreateOptions, 'snapshot'> {
@@ -57,13 +59,14 @@ export async function createCloneAt(options: CloneAtOptions, deps: EngineDeps): 
   const replica = requirePitr(state0);
   const flavor = replica.source.flavor;
   const point: Point = options.atGtid !== undefined ? { kind: 'gtid', gtid: parsePointGtid(options.atGtid, flavor) } : { kind: 'time', us: parsePointTime(options.at ?? '', deps.now().getTime()) };
-  if (maskingOn(state0) && options.unmasked !== true) {
-    throw new PermissionDeniedError('point-in-time clones are not masked yet, and masking rules are set', { hint: 'admins may make one with --unmasked; others clone a masked snapshot' });
-  }
+  // With masking rules set, the point is masked after its replay (unless an admin asks --unmasked).
+  const rules = maskingOn(state0) && options.unmasked !== true ? currentMaskRules(deps.store) : null;
+  if (maskingOn(state0) && options.unmasked !== true && rules === null) throw new FailedPreconditionError('masking is on but no rules are stored', { hint: 'set them again: `dolly mask set FILE`' });
+  const key = rules === null ? null : await maskKey(deps.root, { create: false });
   if (options.user !== undefined && options.admin === true) throw new InvalidArgumentError('--user and --admin do not go together', { hint: "--user keeps the production account's own grants; --admin gives the dolly user every privilege" });
   await waitUntilApplied(deps, replica, point, waitMs, options.signal);
   const busy = new Set<number>();
-  const reserve = (state: State): Reservation<{ clone: Clone; pointSnapshot: Snapshot; relay: string }> => {
+  const reserve = (state: State): Reservation<{ clone: Clone; pointSnapshot: Snapshot; masked: Snapshot | null; relay: string }> => {
     requirePitr(state);
     const name = options.name === undefined ? uniqueName(state) : validateName(options.name);
     if (state.clones.some((c) => c.name === name)) throw new AlreadyExistsError(`a clone named ${JSON.stringify(name)} exists`, { hint: 'choose another --name, or `dolly clone reset` it' });
@@ -71,7 +74,9 @@ export async function createCloneAt(options: CloneAtOptions, deps: EngineDeps): 
     if (bases.length === 0) throw new FailedPreconditionError('there is no base for a point yet: no snapshot was taken since point-in-time clones were turned on', { hint: 'take one: `dolly snapshot create`' });
     const pointSnapshot = newSnapshot(state, deps.now(), { gtid: '', flavor, version: replica.source.version, ...(maskingOn(state) ? { admin_only: true } : {}), ...(options.owner !== undefined ? { owner: options.owner } : {}) });
     state.snapshots.push(pointSnapshot);
-    const clone = newClone(state, name, pointSnapshot.id, busy, deps.now(), options);
+    const masked = rules === null ? null : newSnapshot(state, deps.now(), { gtid: '', flavor, version: replica.source.version, masked: true, mask_version: rules.version, masked_from: pointSnapshot.id, ...(options.owner !== undefined ? { owner: options.owner } : {}) });
+    if (masked) state.snapshots.push(masked);
+    const clone = newClone(state, name, (masked ?? pointSnapshot).id, busy, deps.now(), options);
     state.clones.push(clone);
     const relay = `relay-${pointSnapshot.volume}`;
     const server = cloneServerName(name);
@@ -87,7 +92,8 @@ export async function createCloneAt(options: CloneAtOptions, deps: EngineDeps): 
       { do: 'remove-run-dir', server },
       { do: 'remove-server', name: server },
     ];
-    return { target: name, undo, reserved: { clone, pointSnapshot, relay } };
+    if (masked) undo.push({ do: 'forget-snapshot', id: masked.id }, { do: 'remove-volume', id: masked.volume }, { do: 'remove-run-dir', server: prepareServerName(masked.volume) }, { do: 'remove-server', name: prepareServerName(masked.volume) });
+    return { target: name, undo, reserved: { clone, pointSnapshot, masked, relay } };
   };
   return withJob(deps, 'clone-at', reserve, async (job, reserved) => {
     await failpoint('clone-at.reserved');
@@ -118,6 +124,8 @@ export async function createCloneAt(options: CloneAtOptions, deps: EngineDeps): 
       args: [`--relay-log=${CONTAINER_RELAYDIR}/${RELAY_BASE}`, `--relay-log-index=${CONTAINER_RELAYDIR}/${RELAY_BASE}.index`, '--relay-log-recovery=OFF', '--relay-log-purge=OFF', `--innodb-buffer-pool-size=${REPLAY_BUFFER_POOL}`, '--innodb-flush-log-at-trx-commit=2', ...flavorOps(flavor).parallelApplyArgs(flavor === 'mysql' ? 4 : 0)],
       extraMounts: [{ path: relayData.path, target: CONTAINER_RELAYDIR }],
       queryTimeoutMs: 3_700_000,
+      // Masked next: its prepare ends with a slow shutdown, as a snapshot's (the mask server renews the undo).
+      slowShutdown: reserved.masked !== null,
       serverId,
       before: async (client) => {
         for (const sql of replayResetSql(flavor)) await client.execute(sql);
@@ -138,16 +146,23 @@ export async function createCloneAt(options: CloneAtOptions, deps: EngineDeps): 
     await failpoint('clone-at.sealed');
     if (options.user !== undefined) productionAccount(done, options.user, options.admin === true);
     await keepReserve(driver, state);
-    const data = await driver.clone(done.volume, clone.volume);
+    let cloned = done;
+    if (reserved.masked && rules && key) {
+      const started = Date.now();
+      const result = await maskVolume(deps, { masked: reserved.masked, base: done, replica, stored: rules, key, ...(options.signal ? { signal: options.signal } : {}) });
+      cloned = { ...reserved.masked, status: 'ready', gtid: done.gtid, data_state_at: done.data_state_at, pause_ms: 0, prepare_ms: Date.now() - started, mask_ms: Date.now() - started, mask_bytes: result.bytes, mask_rows: result.rows, point: done.point!, accounts: done.accounts ?? [], privileged_accounts: done.privileged_accounts ?? [], tls_accounts: done.tls_accounts ?? [] };
+      await failpoint('clone-at.masked');
+    }
+    const data = await driver.clone(cloned.volume, clone.volume);
     await limitClone(driver, state, clone.volume);
     reportStep(deps, `clone ${clone.name}: point ${pointAt} (${cut.gtid}) made in ${replayMs} ms; starting its server`);
     const spec = await cloneSpec(deps, state, clone, data, flavor);
     await startAndWait(deps, spec, cloneConnectOptions(state, clone), options.signal);
     await failpoint('clone-at.started');
-    const created = { type: 'clone.created', data: { name: clone.name, snapshot: done.id, at: pointAt, gtid: cut.gtid, base: cut.base.id, expires_at: clone.expires_at ?? null, ...options.event }, owner: clone.owner ?? 'local' } as const;
+    const created = { type: 'clone.created', data: { name: clone.name, snapshot: cloned.id, at: pointAt, gtid: cut.gtid, base: cut.base.id, expires_at: clone.expires_at ?? null, ...options.event }, owner: clone.owner ?? 'local' } as const;
     await job.commit(
       (s) => {
-        s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x));
+        s.snapshots = s.snapshots.map((x) => (x.id === done.id ? done : x.id === cloned.id ? cloned : x));
         setCloneStatus(s, clone.name, 'ready');
       },
       undefined,

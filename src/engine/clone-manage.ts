@@ -1,6 +1,6 @@
 import type { CloneListItem } from '../model/wire.js';
 import { FailedPreconditionError } from '../errors.js';
-import type { Clone, JobStep } from '../state/state.js';
+import type { Clone, JobStep, State } from '../state/state.js';
 import { reportStep, type EngineDeps } from './context.js';
 import { cloneView, findClone, findSnapshot, keepReserve, limitClone, setCloneStatus, type CloneView } from './clone-create.js';
 import { withJob, withRemoval } from './jobs.js';
@@ -59,15 +59,14 @@ export async function resetClone(name: string, options: { snapshot?: string; unm
       await deps.runtime.remove(cloneServerName(name));
       await startAndWait(deps, await cloneSpec(deps, state, next, data, snapshot.flavor), cloneConnectOptions(state, next), options.signal);
       // A point snapshot (`clone create --at`) left by its last clone goes with the old volume.
-      const now = deps.store.require();
-      const point = now.snapshots.find((x) => x.id === before.snapshot && x.point !== undefined && x.status === 'ready' && before.snapshot !== next.snapshot);
-      const orphan = point !== undefined && !now.clones.some((c) => c.name !== name && c.snapshot === point.id);
+      // (Decided in the commit's transaction: `finish` is read after `fn` ran.)
+      const finish: JobStep[] = [{ do: 'remove-volume', id: before.volume }];
       await job.commit(
         (s) => {
           s.clones = s.clones.map((c) => (c.name === name ? { ...next, status: 'ready' } : c));
-          if (orphan) s.snapshots = s.snapshots.map((x) => (x.id === point.id ? { ...x, status: 'deleting' } : x));
+          if (before.snapshot !== next.snapshot) finish.push(...orphanPointSteps(s, before.snapshot, name));
         },
-        [{ do: 'remove-volume', id: before.volume }, ...(orphan ? ([{ do: 'remove-volume', id: point.volume }, { do: 'forget-snapshot', id: point.id }] as const) : [])],
+        finish,
         [{ type: 'clone.reset', data: { name, snapshot: next.snapshot, ...options.event }, owner: before.owner ?? 'local' }],
       );
       reportStep(deps, `clone ${name}: ready (${Date.now() - started} ms)`);
@@ -89,10 +88,7 @@ export async function destroyClone(name: string, deps: EngineDeps, options: { on
     // Told to its owner (a clone made without a token is the host's, `local`, as its creation was).
     const destroyed = { type: 'clone.destroyed', data: { name, ...options.event }, owner: clone.owner ?? 'local' } as const;
     // A point snapshot (`clone create --at`) goes with its last clone.
-    const point = state.snapshots.find((s) => s.id === clone.snapshot && s.point !== undefined && s.status === 'ready');
-    const lastOfPoint = point !== undefined && !state.clones.some((c) => c.name !== name && c.snapshot === point.id);
-    if (point && lastOfPoint) point.status = 'deleting';
-    const pointSteps: JobStep[] = point && lastOfPoint ? [{ do: 'remove-volume', id: point.volume }, { do: 'forget-snapshot', id: point.id }] : [];
+    const pointSteps = orphanPointSteps(state, clone.snapshot, name);
     return { target: name, finish: [{ do: 'remove-server', name: server }, { do: 'remove-volume', id: clone.volume }, { do: 'remove-run-dir', server }, { do: 'forget-clone', name }, ...pointSteps], events: [destroyed] };
   });
   // What the clone held is free again: the clones' cap grows by it (not all of it before btrfs's cleaner ran).
@@ -109,4 +105,19 @@ export function protectClone(name: string, until: string | undefined, deps: Engi
     else clone.protected_until = until;
     return cloneView(state, clone);
   });
+}
+
+/**
+ * A point snapshot (`clone create --at`) goes with its last clone: when clone `leaving` was the
+ * last of `snapshotId`'s, it (and the unmasked point it was masked from, when that is a point no
+ * other snapshot or clone uses) is marked deleting, and the steps that remove them are returned.
+ */
+function orphanPointSteps(state: State, snapshotId: string, leaving: string): JobStep[] {
+  const unused = (id: string): boolean => !state.clones.some((c) => c.name !== leaving && c.snapshot === id);
+  const point = state.snapshots.find((s) => s.id === snapshotId && s.point !== undefined && s.status === 'ready');
+  if (!point || !unused(point.id)) return [];
+  const from = state.snapshots.find((s) => s.id === point.masked_from && s.point !== undefined && s.status === 'ready');
+  const gone = [point, ...(from && unused(from.id) && !state.snapshots.some((s) => s.id !== point.id && s.masked_from === from.id) ? [from] : [])];
+  for (const s of gone) s.status = 'deleting';
+  return gone.flatMap((s): JobStep[] => [{ do: 'remove-volume', id: s.volume }, { do: 'forget-snapshot', id: s.id }]);
 }

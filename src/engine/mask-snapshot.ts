@@ -6,7 +6,7 @@ import { checkRules } from '../mask/check-rules.js';
 import { readSchemaInfo } from '../mask/schema-info.js';
 import { lockAdmin } from '../mysql/account-scrub.js';
 import { maskServerResidue, settleServerResidue, afterMaskFiles } from '../mysql/residue.js';
-import type { Snapshot } from '../state/state.js';
+import type { Replica, Snapshot } from '../state/state.js';
 import { reportStep, type EngineDeps } from './context.js';
 import { withJob } from './jobs.js';
 import { currentMaskRules, maskKey, type StoredMaskRules } from './mask-rules.js';
@@ -59,57 +59,8 @@ export async function maskSnapshot(deps: EngineDeps, baseId: string, options: { 
       };
     },
     async (job, { masked, base, replica }) => {
-      const state = deps.store.require();
-      const driver = deps.driver(state);
-      await driver.open();
       const started = Date.now();
-      const data = await driver.snapshot(base.volume, masked.volume);
-      reportStep(deps, `snapshot ${masked.id}: masking snapshot ${base.id} (rules version ${stored.version})`);
-      const flavor = replica.source.flavor;
-      const server = prepareServerName(masked.volume);
-      const image = state.settings.image;
-      const signal = options.signal ? { signal: options.signal } : {};
-      let result: MaskResult | null = null;
-      let undo = 0;
-      let logBytes = 0;
-      // A base whose last shutdown was fast keeps its undo at the first start: that start only ends slowly, the second masks.
-      for (let start = 0; start < 2 && result === null; start += 1) {
-        const residue = await maskServerResidue(flavor, data);
-        if (start === 0) ({ undo, logBytes } = residue);
-        result = await withPrepareServer(deps, { volume: masked.volume, data, replica, image, args: [...residue.args, `--innodb-buffer-pool-size=${MASK_BUFFER_POOL}`], slowShutdown: true, queryTimeoutMs: MASK_STATEMENT_TIMEOUT_MS, ...signal }, async (client) => {
-          if (!(await residue.renewed(client))) {
-            await lockAdmin(client, flavor, replica.admin_user, () => generatePassword(24));
-            return null;
-          }
-          const schema = await readSchemaInfo(client, flavor);
-          checkRules(stored.rules, schema);
-          await checkSqlRules(client, stored.rules);
-          await failpoint('snapshot-mask.checked');
-          const done = await applyMask(client, schema, stored.rules, key, (line) => reportStep(deps, `snapshot ${masked.id}: ${line}`));
-          await lockAdmin(client, flavor, replica.admin_user, () => generatePassword(24));
-          return done;
-        });
-        await deps.runtime.remove(server);
-      }
-      if (result === null) throw new InternalError(`the mask server of ${masked.id} did not renew its undo tablespaces`, { hint: `see the server's log in the job's output; take a new snapshot, or run \`dolly snapshot mask ${base.id}\` again` });
-      await afterMaskFiles(flavor, data);
-      // MariaDB: one more clean start and slow shutdown with the server's usual undo and redo, so
-      // what masking wrote there goes and clones start exactly as clones of an unmasked snapshot.
-      const settle = settleServerResidue(flavor, undo, logBytes);
-      if (settle !== null) {
-        const renewed = await withPrepareServer(deps, { volume: masked.volume, data, replica, image, args: settle.args, slowShutdown: true, ...signal }, async (client) => {
-          const renewed = await settle.renewed(client);
-          await lockAdmin(client, flavor, replica.admin_user, () => generatePassword(24));
-          return renewed;
-        });
-        await deps.runtime.remove(server);
-        if (!renewed) throw new InternalError(`the settle server of ${masked.id} did not renew its undo tablespaces`, { hint: `run \`dolly snapshot mask ${base.id}\` again` });
-        await afterMaskFiles(flavor, data);
-      }
-      // The base's account tables (what a branch of a clone of it is given back) are the masked snapshot's too.
-      await copyFile(accountTablesPath(deps.root, base.volume), accountTablesPath(deps.root, masked.volume)).catch(() => undefined);
-      await failpoint('snapshot-mask.masked');
-      await driver.seal(masked.volume);
+      const result = await maskVolume(deps, { masked, base, replica, stored, key, ...(options.signal ? { signal: options.signal } : {}) });
       const done: Snapshot = { ...masked, status: 'ready', mask_ms: Date.now() - started, mask_bytes: result.bytes, mask_rows: result.rows, prepare_ms: Date.now() - started };
       await job.commit(
         (s) => {
@@ -130,4 +81,74 @@ function pick<K extends keyof Snapshot>(from: Snapshot, keys: readonly K[]): Par
   const out: Partial<Pick<Snapshot, K>> = {};
   for (const k of keys) if (from[k] !== undefined) out[k] = from[k];
   return out;
+}
+
+/** What maskVolume needs: the masked snapshot's entry (its volume not made yet), its unmasked base, the replica, the rules and key. */
+export interface MaskVolumeInput {
+  masked: Snapshot;
+  base: Snapshot;
+  replica: Replica;
+  stored: StoredMaskRules;
+  key: Buffer;
+  signal?: AbortSignal;
+}
+
+/**
+ * The masking itself, inside a caller's job (whose undo removes the masked volume and its
+ * servers): a writable copy of the base's volume masked in a server of its own with no network,
+ * its residue renewed, the base's account tables recorded for it, sealed. Returns what it masked.
+ */
+export async function maskVolume(deps: EngineDeps, input: MaskVolumeInput): Promise<MaskResult> {
+  const { masked, base, replica, stored, key } = input;
+  const state = deps.store.require();
+  const driver = deps.driver(state);
+  await driver.open();
+  const data = await driver.snapshot(base.volume, masked.volume);
+  reportStep(deps, `snapshot ${masked.id}: masking snapshot ${base.id} (rules version ${stored.version})`);
+  const flavor = replica.source.flavor;
+  const server = prepareServerName(masked.volume);
+  const image = state.settings.image;
+  const signal = input.signal ? { signal: input.signal } : {};
+  let result: MaskResult | null = null;
+  let undo = 0;
+  let logBytes = 0;
+  // A base whose last shutdown was fast keeps its undo at the first start: that start only ends slowly, the second masks.
+  for (let start = 0; start < 2 && result === null; start += 1) {
+    const residue = await maskServerResidue(flavor, data);
+    if (start === 0) ({ undo, logBytes } = residue);
+    result = await withPrepareServer(deps, { volume: masked.volume, data, replica, image, args: [...residue.args, `--innodb-buffer-pool-size=${MASK_BUFFER_POOL}`], slowShutdown: true, queryTimeoutMs: MASK_STATEMENT_TIMEOUT_MS, ...signal }, async (client) => {
+      if (!(await residue.renewed(client))) {
+        await lockAdmin(client, flavor, replica.admin_user, () => generatePassword(24));
+        return null;
+      }
+      const schema = await readSchemaInfo(client, flavor);
+      checkRules(stored.rules, schema);
+      await checkSqlRules(client, stored.rules);
+      await failpoint('snapshot-mask.checked');
+      const done = await applyMask(client, schema, stored.rules, key, (line) => reportStep(deps, `snapshot ${masked.id}: ${line}`));
+      await lockAdmin(client, flavor, replica.admin_user, () => generatePassword(24));
+      return done;
+    });
+    await deps.runtime.remove(server);
+  }
+  if (result === null) throw new InternalError(`the mask server of ${masked.id} did not renew its undo tablespaces`, { hint: `see the server's log in the job's output; take a new snapshot, or run \`dolly snapshot mask ${base.id}\` again` });
+  await afterMaskFiles(flavor, data);
+  // MariaDB: one more clean start and slow shutdown with the server's usual undo and redo, so
+  // what masking wrote there goes and clones start exactly as clones of an unmasked snapshot.
+  const settle = settleServerResidue(flavor, undo, logBytes);
+  if (settle !== null) {
+    const renewed = await withPrepareServer(deps, { volume: masked.volume, data, replica, image, args: settle.args, slowShutdown: true, ...signal }, async (client) => {
+      const renewed = await settle.renewed(client);
+      await lockAdmin(client, flavor, replica.admin_user, () => generatePassword(24));
+      return renewed;
+    });
+    await deps.runtime.remove(server);
+    if (!renewed) throw new InternalError(`the settle server of ${masked.id} did not renew its undo tablespaces`, { hint: `run \`dolly snapshot mask ${base.id}\` again` });
+    await afterMaskFiles(flavor, data);
+  }
+  // The base's account tables (what a branch of a clone of it is given back) are the masked snapshot's too.
+  await copyFile(accountTablesPath(deps.root, base.volume), accountTablesPath(deps.root, masked.volume)).catch(() => undefined);
+  await failpoint('snapshot-mask.masked');
+  await driver.seal(masked.volume);
+  return result;
 }
