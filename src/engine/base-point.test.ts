@@ -32,12 +32,12 @@ describe('base points: when the next one is due', () => {
   it('at once without a base; then once the newest base is an interval old', () => {
     const state = stateFixture([], { replica: replica(PITR) });
     assert.equal(basePointDue(state, [], now), true);
-    assert.equal(basePointDue(state, [base('bp-1', '2026-12-07T09:59:30Z')], now), false, '30 s old');
-    assert.equal(basePointDue(state, [base('bp-1', '2026-12-07T09:59:00Z')], now), true, '60 s old');
+    assert.equal(basePointDue(state, [base('bp-1', '2026-12-07T09:59:45Z')], now), false, '15 s old');
+    assert.equal(basePointDue(state, [base('bp-1', '2026-12-07T09:59:30Z')], now), true, '30 s old');
   });
   it('a snapshot taken meanwhile counts as a base; one of another binlog (turned off and on) does not', () => {
     const state = stateFixture([base('s1', '2026-12-07T09:59:50Z')], { replica: replica(PITR) });
-    assert.equal(basePointDue(state, [base('bp-1', '2026-12-07T09:58:00Z')], now), false);
+    assert.equal(basePointDue(state, [base('bp-1', '2026-12-07T09:58:00Z')], now), false, 'the snapshot is 10 s old');
     const old = stateFixture([base('s1', '2026-12-07T09:59:50Z', { binlog: { file: 'r-zzzzzz.000001', pos: 4 } })], { replica: replica(PITR) });
     assert.equal(basePointDue(old, [], now), true);
   });
