@@ -65,6 +65,7 @@ bench: image
 	node --import tsx bench/cpu-floor.ts
 	node --import tsx bench/lag.ts --json
 	node --import tsx bench/mask.ts --json
+	node --import tsx bench/pitr.ts --json
 	node --import tsx bench/lag.ts --flavor mysql --loads single@1000,single@3000,single@max,multi@max,mixed@max --json
 
 clean:

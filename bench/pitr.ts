@@ -20,7 +20,7 @@
  * a point replays.
  *
  *   node --import tsx bench/pitr.ts [--quick] [--flavor mariadb|mysql|both] [--warmup 10m]
- *     [--points 100] [--base-interval 60s] [--snapshot-every 5m] [--pitr-window 1h] [--rate 300]
+ *     [--points 100] [--base-interval 30s (default: the engine's for the flavor)] [--snapshot-every 5m] [--pitr-window 1h] [--rate 300]
  *     [--json [FILE]]
  *
  * Its roots are /var/tmp/dolly-bench-pitr-*; everything is removed at the end, also on failure.
@@ -32,7 +32,7 @@ import { createDockerClient } from '../src/docker/client.js';
 import { DEFAULT_IMAGE } from '../src/docker/image-build.js';
 import { startProductionServer } from '../src/demo/production-server.js';
 import { listBasePoints } from '../src/engine/base-point-store.js';
-import { prunePitr, takeBasePoint } from '../src/engine/base-point.js';
+import { DEFAULT_BASE_INTERVAL_S, prunePitr, takeBasePoint } from '../src/engine/base-point.js';
 import { createCloneAt, type CloneAtView } from '../src/engine/clone-at.js';
 import { createClone } from '../src/engine/clone-create.js';
 import { destroyClone } from '../src/engine/clone-manage.js';
@@ -68,7 +68,8 @@ function duration(text: string): number {
 }
 const warmupS = duration(argValue('--warmup', quick ? '3m' : '10m'));
 const pointCount = Number(argValue('--points', quick ? '20' : '100'));
-const baseIntervalS = parseBaseInterval(argValue('--base-interval', '60s'));
+/** `--base-interval`, else the engine's default for the flavor (src/engine/base-point.ts). */
+const baseIntervalArg = process.argv.includes('--base-interval') ? parseBaseInterval(argValue('--base-interval', '30s')) : null;
 const snapshotEveryS = duration(argValue('--snapshot-every', '5m'));
 const windowS = parseWindow(argValue('--pitr-window', '1h'));
 const rate = Number(argValue('--rate', '300'));
@@ -151,7 +152,7 @@ interface PointFigure {
  * snapshot is taken), a snapshot every `snapshotEveryS`, the window kept once a minute. One loop:
  * they never overlap (the sweeper skips a base point during a snapshot the same way).
  */
-function startTimers(deps: EngineDeps, firstSnapshotAt: number): { stop: () => Promise<void>; figures: () => Record<string, unknown> } {
+function startTimers(deps: EngineDeps, firstSnapshotAt: number, baseIntervalS: number): { stop: () => Promise<void>; figures: () => Record<string, unknown> } {
   let stopped = false;
   let lastBase = firstSnapshotAt;
   let lastSnapshot = firstSnapshotAt;
@@ -206,6 +207,7 @@ function startTimers(deps: EngineDeps, firstSnapshotAt: number): { stop: () => P
 }
 
 async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
+  const baseIntervalS = baseIntervalArg ?? DEFAULT_BASE_INTERVAL_S[flavor];
   const image = flavor === 'mysql' ? 'dolly/mysql:9.7' : DEFAULT_IMAGE;
   const label = flavor === 'mysql' ? 'MySQL 9.7' : 'MariaDB 10.11';
   const sourceRoot = `${prefix}-${flavor}-source`;
@@ -232,7 +234,7 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
     await sleep(2_000);
     const first = await createSnapshot(deps);
     log(`  first snapshot ${first.id}; warming up for ${warmupS} s`);
-    timers = startTimers(deps, Date.now());
+    timers = startTimers(deps, Date.now(), baseIntervalS);
     const warmupEnds = loadStarted + warmupS * 1_000;
     while (performance.now() < warmupEnds) {
       if (abort.signal.aborted) throw new Error('interrupted');
@@ -489,7 +491,7 @@ const results: Record<string, unknown> = {
   command: `node --import tsx bench/pitr.ts ${process.argv.slice(2).join(' ')}`.trim(),
   at: new Date().toISOString(),
   machine: await machineInfo('/var/tmp'),
-  settings: { rate, connections: CONNECTIONS, warmup_s: warmupS, points: pointCount, base_interval_s: baseIntervalS, snapshot_every_s: snapshotEveryS, window_s: windowS, plain_clones: PLAIN_CLONES },
+  settings: { rate, connections: CONNECTIONS, warmup_s: warmupS, points: pointCount, base_interval_s: baseIntervalArg ?? DEFAULT_BASE_INTERVAL_S, snapshot_every_s: snapshotEveryS, window_s: windowS, plain_clones: PLAIN_CLONES },
   note: "snapshots every 5 min instead of the issue's 15: they only add bases; the base interval bounds what a point replays",
   flavors: {} as Record<string, unknown>,
 };

@@ -11,15 +11,17 @@ import { replicaConnectOptions } from './servers.js';
 import { atomicSnapshot, stoppedSnapshot } from './snapshot-create.js';
 
 /**
- * The base interval when none is set. Measured (bench/pitr.ts, MariaDB at 300 transactions a
- * second): at 60 s a point's p95 was 14 s; a point replays up to an interval of writes, so 30 s
- * halves that part. A base point pauses the applier for about 80 ms.
+ * The base interval when none is set, by flavor. Measured (bench/pitr.ts, 300 transactions a
+ * second): MariaDB's base points cost next to nothing (its redo is rewritten in place) and a
+ * point's p95 was 14 s at 60 s, so 30 s (a point replays at most an interval of writes); MySQL's
+ * each hold about 36 MiB (its redo files are recycled) and its fixed costs outweigh the replay,
+ * so 60 s. A base point pauses the applier for about 80-110 ms.
  */
-export const DEFAULT_BASE_INTERVAL_S = 30;
+export const DEFAULT_BASE_INTERVAL_S = { mariadb: 30, mysql: 60 } as const;
 
 /** Seconds between base points of this replica. */
 export function baseIntervalSeconds(state: Pick<State, 'replica'>): number {
-  return state.replica?.pitr?.base_interval_s ?? DEFAULT_BASE_INTERVAL_S;
+  return state.replica?.pitr?.base_interval_s ?? DEFAULT_BASE_INTERVAL_S[state.replica?.source.flavor ?? 'mariadb'];
 }
 
 /**
