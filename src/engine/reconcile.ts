@@ -73,7 +73,8 @@ async function sweep(deps: EngineDeps): Promise<string[]> {
   const removed: string[] = [];
   const state = deps.store.require();
   const live = liveSteps(state);
-  const busy = state.jobs.filter((job) => ownerAlive(job.owner)).map((job) => job.target);
+  // A live job's entities: its target, and what its steps would forget (a point-in-time clone's snapshots).
+  const busy = [...state.jobs.filter((job) => ownerAlive(job.owner)).map((job) => job.target), ...live.flatMap((s) => (s.do === 'forget-snapshot' ? [s.id] : s.do === 'forget-clone' ? [s.name] : []))];
   // Entities that are not ready and have no live job: their job is gone (e.g. an older dolly).
   for (const clone of state.clones.filter((c) => c.status !== 'ready' && !busy.includes(c.name))) {
     await runSteps(deps, [{ do: 'remove-server', name: cloneServerName(clone.name) }, { do: 'remove-run-dir', server: cloneServerName(clone.name) }, { do: 'remove-volume', id: clone.volume }, { do: 'forget-clone', name: clone.name }], 'undo');
