@@ -36,7 +36,7 @@ IT_TESTS = $(shell find test -name '*.it.test.ts' | sort)
 IT_ALONE = $(filter $(addprefix test/it/,swarm-% demo% clone-limits.% hung-replica.% pool-grow.%),$(IT_TESTS))
 # Of those, the Swarm sandbox suites with their own roots and clone ports run two at a time
 # (each sandbox is its own Swarm of Docker-in-Docker nodes named by its root).
-IT_SWARM_PAIRED = $(filter $(addprefix test/it/,swarm-backup.% swarm-deploy.% swarm-mysql.% swarm-sandbox.%),$(IT_TESTS))
+IT_SWARM_PAIRED = $(filter $(addprefix test/it/,swarm-backup.% swarm-deploy.% swarm-mysql.%),$(IT_TESTS))
 IT_SOLO = $(filter-out $(IT_SWARM_PAIRED),$(IT_ALONE))
 # The others two at a time: each has its own root, ports, servers and names.
 IT_PAIRED = $(filter-out $(IT_ALONE),$(IT_TESTS))
