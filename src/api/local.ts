@@ -51,6 +51,15 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
   };
   /** Reserves what the engine's per-token limits count (nothing for the host's CLI). */
   const admit = (kind: 'clone' | 'branch' | 'snapshot'): (() => void) => options.limits?.admit(principal, kind, deps.store.require()) ?? (() => undefined);
+  /** What a clone request gives the engine whichever way the clone is made: its name, privileges, masking, expiry and owner. */
+  const cloneFields = (request: CloneCreateRequest, ttlMs: number | undefined): { name?: string; admin?: boolean; user?: string; unmasked?: boolean; expiresAt?: string; owner: string } => ({
+    ...(request.name !== undefined ? { name: request.name } : {}),
+    ...(request.admin ? { admin: true } : {}),
+    ...(request.user !== undefined ? { user: request.user } : {}),
+    ...(request.unmasked ? { unmasked: true } : {}),
+    ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
+    owner: principal.name,
+  });
   /** A clone as asked, once the limits let it be made (`--fresh` takes its snapshot first). */
   const createOne = async (request: CloneCreateRequest, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<CloneView> => {
     if (request.at !== undefined || request.at_gtid !== undefined || request.wait !== undefined) return createAt(request, ttlMs, signal);
@@ -66,12 +75,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     const clone = await (await engine.create()).createClone(
       {
         ...(snapshot !== undefined ? { snapshot } : {}),
-        ...(request.name !== undefined ? { name: request.name } : {}),
-        ...(request.admin ? { admin: true } : {}),
-        ...(request.user !== undefined ? { user: request.user } : {}),
-        ...(request.unmasked ? { unmasked: true } : {}),
-        ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
-        owner: principal.name,
+        ...cloneFields(request, ttlMs),
         gate,
         ...(signal ? { signal } : {}),
       },
@@ -91,12 +95,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
         ...(request.at !== undefined ? { at: request.at } : {}),
         ...(request.at_gtid !== undefined ? { atGtid: request.at_gtid } : {}),
         ...(request.wait !== undefined ? { waitMs: durationArg(request.wait, '--wait') } : {}),
-        ...(request.name !== undefined ? { name: request.name } : {}),
-        ...(request.admin ? { admin: true } : {}),
-        ...(request.user !== undefined ? { user: request.user } : {}),
-        ...(request.unmasked ? { unmasked: true } : {}),
-        ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
-        owner: principal.name,
+        ...cloneFields(request, ttlMs),
         ...(signal ? { signal } : {}),
         event: by,
       },

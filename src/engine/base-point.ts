@@ -78,27 +78,23 @@ export async function prunePitr(deps: EngineDeps): Promise<PitrPrune> {
   if (!replica?.pitr) return { removed: [], keptFrom: null };
   const points = listBasePoints(deps.store);
   const bases = pitrBases(state, points);
+  // With no base at all, every file is kept.
   const first = keepFrom(bases, replica.pitr.window_s, deps.now());
-  const client = await connectSql(replicaConnectOptions(deps.root, replica));
-  try {
-    await purgeReplicaBinlog(client, state, points, deps.now());
-  } finally {
-    await client.close();
+  if (first !== null) {
+    const client = await connectSql(replicaConnectOptions(deps.root, replica));
+    try {
+      await purgeReplicaBinlog(client, first);
+    } finally {
+      await client.close();
+    }
   }
   const firstBase = bases.find((b) => b.binlog?.file === first);
   const edge = firstBase === undefined ? -Infinity : Date.parse(firstBase.data_state_at);
-  const removed: string[] = [];
-  for (const point of points) {
-    if (point.id === firstBase?.id || Date.parse(point.data_state_at) >= edge) continue;
-    await runSteps(deps, [{ do: 'remove-volume', id: point.volume }, { do: 'forget-base-point', id: point.id }], 'finish');
-    removed.push(point.id);
-  }
-  // Base points of a binlog that is gone (turned off and on again: another base name) are no base any more.
-  for (const point of points.filter((p) => !p.binlog?.file.startsWith(`${replica.pitr?.base ?? '-'}.`))) {
-    await runSteps(deps, [{ do: 'remove-volume', id: point.volume }, { do: 'forget-base-point', id: point.id }], 'finish');
-    removed.push(point.id);
-  }
-  return { removed, keptFrom: first };
+  // Older than the window's first base, or of a binlog that is gone (turned off and on again: another base name).
+  const otherBinlog = (p: Snapshot): boolean => !p.binlog?.file.startsWith(`${replica.pitr?.base ?? '-'}.`);
+  const gone = points.filter((p) => otherBinlog(p) || (p.id !== firstBase?.id && Date.parse(p.data_state_at) < edge));
+  for (const point of gone) await runSteps(deps, [{ do: 'remove-volume', id: point.volume }, { do: 'forget-base-point', id: point.id }], 'finish');
+  return { removed: gone.map((p) => p.id), keptFrom: first };
 }
 
 /** Whether the next base point is due: none yet since the newest base, for an interval. */

@@ -1,4 +1,4 @@
-import { chown, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
@@ -12,7 +12,7 @@ import { reportStep, type EngineDeps } from './context.js';
 import { cloneView, newClone, productionAccount, setCloneStatus, settlePort, uniqueName, assertAboveReserve, keepReserve, limitClone, type CloneCreateOptions, type CloneView } from './clone-create.js';
 import { withJob, type Reservation } from './jobs.js';
 import { generateServerId, validateName } from './names.js';
-import { PITR_VOLUME, pitrBases } from './pitr-binlog.js';
+import { PITR_VOLUME, binlogFiles, pitrBases } from './pitr-binlog.js';
 import { listBasePoints } from './base-point-store.js';
 import { findCut, type Cut } from './pitr-cut.js';
 import { parsePointGtid, parsePointTime, pointIso, type Point } from './pitr-point.js';
@@ -192,10 +192,9 @@ function relayName(file: string): string {
  */
 async function relayFiles(dir: string, base: string, cut: Cut): Promise<{ first: string; files: string[] }> {
   const number = (file: string): number => Number(file.slice(file.lastIndexOf('.') + 1));
-  const names = (await readdir(dir)).filter((n) => n.startsWith(`${base}.`) && /^\d+$/.test(n.slice(base.length + 1))).sort((a, b) => number(a) - number(b));
   const files: string[] = [];
   // Only the files up to the cut's: a server that finds the last listed file empty may make its own relay log under that name.
-  for (const name of names) {
+  for (const { name } of await binlogFiles(dir, base)) {
     if (number(name) < number(cut.start.file) || number(name) > number(cut.end.file)) continue;
     await rename(join(dir, name), join(dir, relayName(name)));
     files.push(relayName(name));

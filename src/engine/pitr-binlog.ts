@@ -90,16 +90,7 @@ export function keepFrom(bases: readonly Snapshot[], windowS: number, now: Date)
   return keep?.binlog?.file ?? null;
 }
 
-/**
- * Purges the replica's binlog files before the window's first base (`PURGE BINARY LOGS TO`, by
- * file, so a base's own file is never cut into); with no base at all, keeps every file. Returns
- * the file kept first, or null.
- */
-export async function purgeReplicaBinlog(client: SqlClient, state: State, basePoints: readonly Snapshot[], now: Date): Promise<string | null> {
-  const pitr = state.replica?.pitr;
-  if (!pitr) return null;
-  const first = keepFrom(pitrBases(state, basePoints), pitr.window_s, now);
-  if (first === null) return null;
+/** Purges the replica's binlog files before `first` (`PURGE BINARY LOGS TO`, by file, so a base's own file is never cut into). */
+export async function purgeReplicaBinlog(client: SqlClient, first: string): Promise<void> {
   await client.execute(`PURGE BINARY LOGS TO '${first.replace(/[^A-Za-z0-9._-]/g, '')}'`);
-  return first;
 }

@@ -5,7 +5,7 @@ import type { Flavor } from '../mysql/flavor.js';
 import { formatGtidSet, parseDomainPosition, parseGtidSet, unionGtidSets } from '../mysql/gtid-count.js';
 import type { Snapshot } from '../state/state.js';
 import { binlogFiles } from './pitr-binlog.js';
-import { stampInPoint, type Point } from './pitr-point.js';
+import { positionHolds, stampInPoint, type Point } from './pitr-point.js';
 
 /** Where a point's replay starts and ends in the replica's binlog, found by dolly itself. */
 export interface Cut {
@@ -134,13 +134,7 @@ function endsAt(position: string, gtid: string, flavor: Flavor): boolean {
 
 /** Whether a GTID position (MariaDB) or set (MySQL) holds one GTID. */
 function holds(position: string, gtid: string, flavor: Flavor): boolean {
-  if (flavor === 'mariadb') {
-    const [domain, , seq] = gtid.split('-').map(Number) as [number, number, number];
-    return (parseDomainPosition(position)?.get(domain) ?? -1) >= seq;
-  }
-  const at = gtid.lastIndexOf(':');
-  const n = Number(gtid.slice(at + 1));
-  return (parseGtidSet(position)?.get(gtid.slice(0, at)) ?? []).some(([a, b]) => a <= n && n <= b);
+  return positionHolds(position, gtid, flavor) === true;
 }
 
 /** The base's GTID state advanced by the replayed transactions. */

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Flavor } from '../mysql/flavor.js';
+import { parseDomainPosition, parseGtidSet } from '../mysql/gtid-count.js';
 
 /**
  * What a point-in-time clone asks for: a time (µs since the epoch, the source's clock) or a GTID.
@@ -55,4 +56,21 @@ export function stampInPoint(stampUs: number, pointUs: number, flavor: Flavor): 
 export function pointIso(pointUs: number, flavor: Flavor): string {
   const ms = flavor === 'mariadb' ? Math.floor(pointUs / 1e6) * 1_000 : Math.floor(pointUs / 1_000);
   return new Date(ms).toISOString();
+}
+
+/**
+ * Whether a GTID position (MariaDB: one GTID per domain) or set (MySQL) holds one GTID: MariaDB's
+ * domain reached its seq_no, MySQL's server has it in an interval. Null when the position has
+ * nothing of that domain or server at all.
+ */
+export function positionHolds(position: string, gtid: string, flavor: Flavor): boolean | null {
+  if (flavor === 'mariadb') {
+    const [domain, , seq] = gtid.split('-').map(Number) as [number, number, number];
+    const reached = parseDomainPosition(position)?.get(domain);
+    return reached === undefined ? null : reached >= seq;
+  }
+  const at = gtid.lastIndexOf(':');
+  const n = Number(gtid.slice(at + 1));
+  const intervals = parseGtidSet(position)?.get(gtid.slice(0, at));
+  return intervals === undefined ? null : intervals.some(([a, b]) => a <= n && n <= b);
 }

@@ -1,11 +1,10 @@
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors.js';
-import { parseDomainPosition, parseGtidSet } from '../mysql/gtid-count.js';
 import { flavorOps } from '../mysql/flavor.js';
 import { sourceTimeOfLastEvent } from '../mysql/replication.js';
 import { connectSql } from '../mysql/sql-client.js';
 import type { Replica } from '../state/state.js';
 import type { EngineDeps } from './context.js';
-import type { Point } from './pitr-point.js';
+import { positionHolds, type Point } from './pitr-point.js';
 import { replicaConnectOptions } from './servers.js';
 
 /** How often the replica is asked again while a point waits for it. */
@@ -54,16 +53,8 @@ export async function waitUntilApplied(deps: EngineDeps, replica: Replica, point
 
 /** Whether one GTID is in a position (MariaDB: its domain's seq reached; MySQL: in the set); a domain or server uuid the position never had is not found. */
 export function gtidIn(gtid: string, position: string, flavor: 'mariadb' | 'mysql'): boolean {
-  if (flavor === 'mariadb') {
-    const [domain, , seq] = gtid.split('-').map(Number) as [number, number, number];
-    const pos = parseDomainPosition(position) ?? new Map<number, number>();
-    const reached = pos.get(domain);
-    if (reached === undefined) throw new NotFoundError(`GTID ${gtid}: domain ${domain} is not in the replica's stream (${position || 'empty'})`, { hint: "give a GTID of the source's own domain (see `dolly replica status`)" });
-    return reached >= seq;
-  }
-  const [uuid, n] = [gtid.slice(0, gtid.lastIndexOf(':')), Number(gtid.slice(gtid.lastIndexOf(':') + 1))];
-  const set = parseGtidSet(position) ?? new Map<string, Array<[number, number]>>();
-  const intervals = set.get(uuid);
-  if (intervals === undefined) throw new NotFoundError(`GTID ${gtid}: server ${uuid} is not in the replica's stream`, { hint: "give a GTID of the source's own (see `dolly replica status`)" });
-  return intervals.some(([a, b]) => a <= n && n <= b);
+  const held = positionHolds(position, gtid, flavor);
+  if (held !== null) return held;
+  if (flavor === 'mariadb') throw new NotFoundError(`GTID ${gtid}: domain ${gtid.split('-')[0]} is not in the replica's stream (${position || 'empty'})`, { hint: "give a GTID of the source's own domain (see `dolly replica status`)" });
+  throw new NotFoundError(`GTID ${gtid}: server ${gtid.slice(0, gtid.lastIndexOf(':'))} is not in the replica's stream`, { hint: "give a GTID of the source's own (see `dolly replica status`)" });
 }
