@@ -2,7 +2,7 @@
  * dolly's web page: the engine's HTTP API for people. Signs in with a token (kept in this tab's
  * sessionStorage), shows the replica's health, lag (over time) and apply rate, the pool, the
  * user's clones and the snapshots, and does what the CLI does: create (with TTL), copy the connection string,
- * reset, protect, destroy, save as a (private) branch, share a branch, snapshot now, set the
+ * reset (to its snapshot, or to a past time), protect, destroy, save as a (private) branch, share a branch, snapshot now, set the
  * schedule; the snapshot table says which snapshots are branches, of which clone, whose, and
  * whether shared. Refreshes on the engine's events.
  */
@@ -128,6 +128,10 @@ function renderClones(clones: CloneListItem[]): void {
     const actions = row.insertCell();
     button(actions, 'Copy connection string', async () => navigator.clipboard.writeText(clone.dsn));
     button(actions, 'Reset', () => api(routes.cloneReset, { name: clone.name }, {}));
+    button(actions, 'Reset to a time', async () => {
+      const at = prompt(`Reset clone ${clone.name} to the source as it was at (UTC ISO-8601, or -15m):`)?.trim();
+      if (at) await api(routes.cloneReset, { name: clone.name }, { at });
+    });
     button(actions, 'Protect 1d', () => api(routes.cloneProtect, { name: clone.name }, { for: '1d' }));
     button(actions, 'Save as snapshot', () => api(routes.cloneSnapshot, { name: clone.name }, {}));
     button(actions, 'Destroy', async () => {

@@ -7,7 +7,7 @@ import { maskingOn, maySeeSnapshot, type SnapshotGate } from '../engine/snapshot
 import type { Clone } from '../state/state.js';
 import type { UserLimiter } from '../engine/user-limits.js';
 import type { DollyApi, LifecyclePolicy } from './api.js';
-import type { CloneCreateRequest, CloneView } from '../model/wire.js';
+import type { CloneCreateRequest, CloneResetRequest, CloneView } from '../model/wire.js';
 import { checkAdminClone, checkClonePolicy } from './clone-policy.js';
 import { checkedBody } from './route-schemas.js';
 import { routes } from './routes.js';
@@ -60,6 +60,12 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     ...(ttlMs !== undefined && ttlMs > 0 ? { expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() } : {}),
     owner: principal.name,
   });
+  /** The point a request names (`at` or `at_gtid`) and how long to wait for the replica to apply it. */
+  const pointFields = (request: CloneCreateRequest | CloneResetRequest): { at?: string; atGtid?: string; waitMs?: number } => ({
+    ...(request.at !== undefined ? { at: request.at } : {}),
+    ...(request.at_gtid !== undefined ? { atGtid: request.at_gtid } : {}),
+    ...(request.wait !== undefined ? { waitMs: durationArg(request.wait, '--wait') } : {}),
+  });
   /** A clone as asked, once the limits let it be made (`--fresh` takes its snapshot first). */
   const createOne = async (request: CloneCreateRequest, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<CloneView> => {
     if (request.at !== undefined || request.at_gtid !== undefined || request.wait !== undefined) return createAt(request, ttlMs, signal);
@@ -92,15 +98,22 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     if (request.user !== undefined && !principal.admin) adminOnly('a point-in-time clone as a production account');
     const clone = await (await import('../engine/clone-at.js')).createCloneAt(
       {
-        ...(request.at !== undefined ? { at: request.at } : {}),
-        ...(request.at_gtid !== undefined ? { atGtid: request.at_gtid } : {}),
-        ...(request.wait !== undefined ? { waitMs: durationArg(request.wait, '--wait') } : {}),
+        ...pointFields(request),
         ...cloneFields(request, ttlMs),
         ...(signal ? { signal } : {}),
         event: by,
       },
       deps,
     );
+    changed();
+    return clone;
+  };
+  /** A clone reset onto a point in time (`at`, `at_gtid`): never onto a named snapshot. */
+  const resetAt = async (name: string, request: CloneResetRequest, signal: AbortSignal | undefined): Promise<CloneView> => {
+    if (request.snapshot !== undefined) throw new InvalidArgumentError(`--at${request.at_gtid !== undefined ? '-gtid' : ''} picks its own base: it cannot be combined with --snapshot`, { hint: 'drop one of them' });
+    if (request.at === undefined && request.at_gtid === undefined) throw new InvalidArgumentError('--wait applies only to --at or --at-gtid', { hint: 'add --at TIME, or drop --wait' });
+    if (deps.store.require().clones.find((c) => c.name === name)?.production_account && !principal.admin) adminOnly('a point-in-time reset of a clone that logs in as a production account');
+    const clone = await (await import('../engine/clone-at.js')).resetCloneAt(name, { ...pointFields(request), ...(request.unmasked ? { unmasked: true } : {}), ...(signal ? { signal } : {}), event: by }, deps);
     changed();
     return clone;
   };
@@ -165,6 +178,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
       request = checkedBody(routes.cloneReset, request, cliField);
       own(name);
       if (request.unmasked) adminOnly('resetting onto an unmasked snapshot');
+      if (request.at !== undefined || request.at_gtid !== undefined || request.wait !== undefined) return resetAt(name, request, signal);
       const clone = await (await engine.manage()).resetClone(name, { ...(request.snapshot !== undefined ? { snapshot: request.snapshot } : {}), ...(request.unmasked ? { unmasked: true } : {}), gate, ...(signal ? { signal } : {}) }, deps);
       changed();
       return clone;

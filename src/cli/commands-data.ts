@@ -203,11 +203,10 @@ export function registerDataCommands(program: Root): void {
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
       const c = await (await ctx.api()).cloneCreate(
-        { ...(opts.at !== undefined ? { at: opts.at } : {}), ...(opts.atGtid !== undefined ? { at_gtid: opts.atGtid } : {}), ...(opts.wait !== undefined ? { wait: opts.wait } : {}), ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), ...(opts.user !== undefined ? { user: opts.user } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.fresh ? { fresh: true } : {}), ...(opts.unmasked ? { unmasked: true } : {}) },
+        { ...pointOptions(opts), ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.admin ? { admin: true } : {}), ...(opts.user !== undefined ? { user: opts.user } : {}), ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}), ...(opts.fresh ? { fresh: true } : {}), ...(opts.unmasked ? { unmasked: true } : {}) },
         ctx.signal,
       );
-      const point = c.point ? `point ${c.point.at} (GTID ${c.point.gtid}): ${c.point.transactions} transactions replayed on snapshot ${c.point.base} in ${(c.point.replay_ms / 1000).toFixed(1)} s\n` : '';
-      ctx.out.result(c, () => `${point}${c.fresh ? `${freshText(c.fresh)}\n${describeClone(c)}` : describeClone(c)}`);
+      ctx.out.result(c, () => `${pointText(c)}${c.fresh ? `${freshText(c.fresh)}\n${describeClone(c)}` : describeClone(c)}`);
     });
   clone
     .command('list')
@@ -228,10 +227,13 @@ export function registerDataCommands(program: Root): void {
     .argument('<name>')
     .option('--snapshot <id>', 'reset onto this snapshot instead')
     .option('--unmasked', 'with masking rules set: onto an unmasked snapshot (admins only)')
+    .option('--at <time>', 'point-in-time: onto the source as it was at TIME (UTC ISO-8601, or before now: -90s, -2h); needs `replica pitr`')
+    .option('--at-gtid <gtid>', 'point-in-time: onto the source as it was right after this GTID')
+    .option('--wait <duration>', 'with --at/--at-gtid: wait this long for the replica to apply the point (default 30s, at most 10m)')
     .action(async (name, opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());
-      const c = await (await ctx.api()).cloneReset(name, { ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.unmasked ? { unmasked: true } : {}) }, ctx.signal);
-      ctx.out.result(c, () => describeClone(c));
+      const c = await (await ctx.api()).cloneReset(name, { ...pointOptions(opts), ...(opts.snapshot ? { snapshot: opts.snapshot } : {}), ...(opts.unmasked ? { unmasked: true } : {}) }, ctx.signal);
+      ctx.out.result(c, () => `${pointText(c)}${describeClone(c)}`);
     });
   clone
     .command('destroy')
@@ -263,4 +265,14 @@ export function registerDataCommands(program: Root): void {
       const c = await (await ctx.api()).cloneProtect(name, { for: opts.for });
       ctx.out.result(c, () => (c.protected_until ? `clone ${name} protected until ${c.protected_until}` : `clone ${name} is no longer protected`));
     });
+}
+
+/** `--at`, `--at-gtid` and `--wait` as the API's `at`, `at_gtid` and `wait`. */
+function pointOptions(opts: { at?: string; atGtid?: string; wait?: string }): { at?: string; at_gtid?: string; wait?: string } {
+  return { ...(opts.at !== undefined ? { at: opts.at } : {}), ...(opts.atGtid !== undefined ? { at_gtid: opts.atGtid } : {}), ...(opts.wait !== undefined ? { wait: opts.wait } : {}) };
+}
+
+/** A point-in-time clone's first line: the point, its GTID, and the replay that made it. */
+function pointText(c: CloneView): string {
+  return c.point ? `point ${c.point.at} (GTID ${c.point.gtid}): ${c.point.transactions} transactions replayed on snapshot ${c.point.base} in ${(c.point.replay_ms / 1000).toFixed(1)} s\n` : '';
 }

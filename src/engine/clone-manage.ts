@@ -112,7 +112,7 @@ export function protectClone(name: string, until: string | undefined, deps: Engi
  * last of `snapshotId`'s, it (and the unmasked point it was masked from, when that is a point no
  * other snapshot or clone uses) is marked deleting, and the steps that remove them are returned.
  */
-function orphanPointSteps(state: State, snapshotId: string, leaving: string): JobStep[] {
+export function orphanPointSteps(state: State, snapshotId: string, leaving: string): JobStep[] {
   const unused = (id: string): boolean => !state.clones.some((c) => c.name !== leaving && c.snapshot === id);
   const point = state.snapshots.find((s) => s.id === snapshotId && s.point !== undefined && s.status === 'ready');
   if (!point || !unused(point.id)) return [];

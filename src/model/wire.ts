@@ -68,6 +68,9 @@ export type CloneCreateRequest = z.infer<typeof cloneCreateSchema>;
 export const cloneResetSchema = z.strictObject({
   snapshot: z.string().min(1).optional().describe('reset onto this snapshot instead of its own'),
   unmasked: z.boolean().optional().describe('with masking rules set: onto an unmasked snapshot (admins only)'),
+  at: z.string().min(1).max(40).optional().describe('point-in-time: onto the source as it was at this time (ISO-8601 with Z or an offset, or -90s, -2h)'),
+  at_gtid: z.string().min(1).max(80).optional().describe('point-in-time: onto the source as it was right after this GTID'),
+  wait: duration.optional().describe('with at/at_gtid: how long to wait for the replica to apply the point (default 30s, at most 10m)'),
 });
 export type CloneResetRequest = z.infer<typeof cloneResetSchema>;
 

@@ -100,7 +100,7 @@ describe('web page in headless Chromium', { skip: skipUnless('root', 'docker', '
     await until(async () => (await row.locator('td').nth(6).textContent()) !== '-');
     assert.ok((await alice.cloneGet('web-1')).protected_until);
     await page.screenshot({ path: join(SHOTS, 'web.png'), fullPage: true });
-    await row.locator('button', { hasText: 'Reset' }).click();
+    await row.locator('button', { hasText: /^Reset$/ }).click();
         for (let i = 0; i < 50 && (await mariadbQuery(conn, 'SELECT COUNT(*) FROM shop.items').catch(() => '')) !== '3'; i += 1) await page.waitForTimeout(200);
     assert.equal(await mariadbQuery(conn, 'SELECT COUNT(*) FROM shop.items'), '3', 'the reset did not bring the data back');
     await row.locator('button', { hasText: 'Destroy' }).click();
