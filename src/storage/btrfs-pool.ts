@@ -118,11 +118,19 @@ export async function mountBtrfsPool(config: BtrfsPoolConfig, deps: BtrfsPoolDep
   await mkdir(join(config.mountpoint, 'volumes'), { recursive: true, mode: 0o700 });
 }
 
+/** How long an unmount that finds the pool busy is tried again. */
+const UNMOUNT_BUSY_MS = 30_000;
+
 /** Unmounts a pool dolly mounted and detaches its loop device. No-op for `directory` pools. */
 export async function unmountBtrfsPool(config: BtrfsPoolConfig, deps: BtrfsPoolDeps): Promise<void> {
   if (config.directory !== undefined) return;
   if (await isMountPoint(config.mountpoint)) {
-    const result = await deps.shell.run('umount', [config.mountpoint], { nothrow: true });
+    // A server's container just removed can hold the mount for a moment (seen under load): "target is busy" is asked again for a while.
+    let result = await deps.shell.run('umount', [config.mountpoint], { nothrow: true });
+    for (let waited = 0; result.exitCode !== 0 && /busy/i.test(result.stderr) && waited < UNMOUNT_BUSY_MS; waited += 500) {
+      await new Promise((r) => setTimeout(r, 500));
+      result = await deps.shell.run('umount', [config.mountpoint], { nothrow: true });
+    }
     if (result.exitCode !== 0) {
       throw new FailedPreconditionError(`cannot unmount the pool at ${config.mountpoint}: ${result.stderr.trim()}`, {
         hint: 'stop the servers that use it first (`dolly down`)',

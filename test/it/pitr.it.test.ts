@@ -338,6 +338,27 @@ function pitrSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
       }
     });
 
+    it('a point ahead of the replica: waited for within --wait and then made; else refused with where the replica is, nothing made', async () => {
+      const [row] = await source.query<{ n: unknown; s: unknown }>('SELECT COUNT(*) AS n, SUM(id) AS s FROM ledger.t');
+      const ahead = new Date(Date.now() + 3_000).toISOString();
+      const started = Date.now();
+      const made = await dolly(['--root', root.root, '--json', 'clone', 'create', '--at', ahead, '--wait', '30s', '--name', 'ahead']);
+      assert.equal(made.code, 0, made.stderr);
+      assert.ok(Date.now() - started >= 3_000, 'it waited for the point to pass');
+      const view = JSON.parse(made.stdout) as CloneAtView;
+      const got = await contents(view);
+      assert.deepEqual({ count: got.count, sum: got.sum }, { count: Number(row?.n), sum: Number(row?.s) }, 'every row the source has');
+      await destroyClone(view.name, root.deps);
+      // A GTID the source has not written yet: refused once --wait is over, naming the replica's position.
+      const last = txs.at(-1)!.gtid;
+      const beyond = flavor === 'mariadb' ? last.replace(/-(\d+)$/, (_, n: string) => `-${Number(n) + 1_000}`) : last.replace(/:(\d+)$/, (_, n: string) => `:${Number(n) + 1_000}`);
+      const before = root.deps.store.require();
+      const refused = await dolly(['--root', root.root, 'clone', 'create', '--at-gtid', beyond, '--wait', '2s']);
+      assert.equal(refused.code, EXIT_CODES.failed_precondition, refused.stderr);
+      assert.match(refused.stderr, /the point is not applied yet: the replica's position is/);
+      assert.deepEqual({ clones: root.deps.store.require().clones.length, snapshots: root.deps.store.require().snapshots.length }, { clones: before.clones.length, snapshots: before.snapshots.length });
+    });
+
     it('bad input: one line, an exit code, nothing made', async () => {
       const cases: Array<[string[], keyof typeof EXIT_CODES, RegExp]> = [
         [['--at', '2026-12-07T10:14:59'], 'invalid_argument', /invalid --at/],
