@@ -12,7 +12,9 @@
  * rate (transactions / replay seconds, median) and a least-squares fit of replay_ms against
  * transactions (its slope: the marginal apply rate; its intercept: the fixed cost of a point's
  * server); the source's rate (GTID count difference over the run); binlog bytes and base points
- * (count, exclusive bytes) per hour of writes; a plain clone of the newest snapshot (median of 5).
+ * (count, exclusive bytes) per hour of writes; then `--masked-points` more with masking rules set
+ * (masked after their replay: ready time and the masking's share); a plain clone of the newest
+ * snapshot (median of 5).
  *
  * The issue takes snapshots every 15 min; the bench every 5 min by default, so that a short run
  * has several: snapshots only add bases (and a snapshot is never older than the base point before
@@ -20,7 +22,7 @@
  * a point replays.
  *
  *   node --import tsx bench/pitr.ts [--quick] [--flavor mariadb|mysql|both] [--warmup 10m]
- *     [--points 100] [--base-interval 30s (default: the engine's for the flavor)] [--snapshot-every 5m] [--pitr-window 1h] [--rate 300]
+ *     [--points 100] [--masked-points 5] [--base-interval 30s (default: the engine's for the flavor)] [--snapshot-every 5m] [--pitr-window 1h] [--rate 300]
  *     [--json [FILE]]
  *
  * Its roots are /var/tmp/dolly-bench-pitr-*; everything is removed at the end, also on failure.
@@ -40,6 +42,7 @@ import { createEngineDeps, type EngineDeps } from '../src/engine/context.js';
 import { teardown } from '../src/engine/lifecycle.js';
 import { PITR_VOLUME, parseBaseInterval, parseWindow, pitrBases } from '../src/engine/pitr-binlog.js';
 import { runSteps } from '../src/engine/jobs.js';
+import { clearMask, setMask } from '../src/engine/mask-manage.js';
 import { setPitr } from '../src/engine/pitr-manage.js';
 import { pitrView } from '../src/engine/pitr-status.js';
 import { initPool } from '../src/engine/pool-init.js';
@@ -68,6 +71,10 @@ function duration(text: string): number {
 }
 const warmupS = duration(argValue('--warmup', quick ? '3m' : '10m'));
 const pointCount = Number(argValue('--points', quick ? '20' : '100'));
+/** Points made with masking rules set after the others (masked after their replay): their own figure. */
+const maskedCount = Number(argValue('--masked-points', quick ? '3' : '5'));
+/** The rules those points are masked with: every free-text column of the load's schema. */
+const MASK_RULES = 'tables:\n  load.ledger:\n    note: { constant: masked }\n  load.events:\n    payload: { constant: masked }\n';
 /** `--base-interval`, else the engine's default for the flavor (src/engine/base-point.ts). */
 const baseIntervalArg = process.argv.includes('--base-interval') ? parseBaseInterval(argValue('--base-interval', '30s')) : null;
 const snapshotEveryS = duration(argValue('--snapshot-every', '5m'));
@@ -245,16 +252,18 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
       log(`  load: ${committed} transactions, ${round(committed / ((performance.now() - loadStarted) / 1000))} tx/s`);
     }
 
-    const points: PointFigure[] = [];
-    for (let i = 0; i < pointCount; i += 1) {
-      if (abort.signal.aborted) throw new Error('interrupted');
-      const state = deps.store.require();
-      const view0 = await pitrView(deps, state);
-      const oldest = view0?.oldest_point?.at;
+    /** A uniformly random microsecond in [the oldest base + 1 s, now − 2 s]. */
+    const randomPoint = async (): Promise<number> => {
+      const oldest = (await pitrView(deps, deps.store.require()))?.oldest_point?.at;
       if (oldest === undefined) throw new Error('no base yet');
       const fromUs = Date.parse(oldest) * 1_000 + 1_000_000;
       const toUs = (Date.now() - 2_000) * 1_000;
-      const us = Math.floor(fromUs + Math.random() * (toUs - fromUs));
+      return Math.floor(fromUs + Math.random() * (toUs - fromUs));
+    };
+    const points: PointFigure[] = [];
+    for (let i = 0; i < pointCount; i += 1) {
+      if (abort.signal.aborted) throw new Error('interrupted');
+      const us = await randomPoint();
       const at = isoUs(us);
       // The job's own steps, stamped: up to the cut found, then to the clone's server starting, then ready.
       const stamps: Array<{ ms: number; step: string }> = [];
@@ -294,6 +303,27 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
       log(`  point ${i + 1}/${pointCount} ${at}: ${figure.transactions} tx on ${figure.base_kind} ${view.point.base} (+${figure.base_age_s} s), replay ${figure.replay_ms} ms, ready ${figure.ready_ms} ms, ${rows} ledger rows`);
       if (!(rows > 0)) throw new Error(`clone ${view.name} answered ${rows} ledger rows`);
       await destroyClone(view.name, deps);
+    }
+
+    // Masked points: the same, with masking rules set (masked after the replay, in the same job).
+    const masked: Array<{ ready_ms: number; mask_ms: number; replay_ms: number; transactions: number }> = [];
+    if (maskedCount > 0) {
+      await setMask(deps, MASK_RULES, 'bench');
+      try {
+        for (let i = 0; i < maskedCount; i += 1) {
+          if (abort.signal.aborted) throw new Error('interrupted');
+          const at = isoUs(await randomPoint());
+          const t0 = performance.now();
+          const view = await createCloneAt({ at, name: `masked-${i}` }, deps);
+          const snapshot = deps.store.require().snapshots.find((x) => x.id === view.snapshot);
+          const figure = { ready_ms: view.ready_ms ?? Math.round(performance.now() - t0), mask_ms: snapshot?.mask_ms ?? Number.NaN, replay_ms: view.point.replay_ms, transactions: view.point.transactions };
+          masked.push(figure);
+          log(`  masked point ${i + 1}/${maskedCount} ${at}: ${figure.transactions} tx, replay ${figure.replay_ms} ms, masking ${figure.mask_ms} ms (${snapshot?.mask_rows ?? '?'} rows), ready ${figure.ready_ms} ms`);
+          await destroyClone(view.name, deps);
+        }
+      } finally {
+        clearMask(deps, 'bench');
+      }
     }
 
     // A plain clone of the newest snapshot, for comparison (load still on).
@@ -357,6 +387,7 @@ async function runFlavor(flavor: Flavor): Promise<Record<string, unknown>> {
       bases_used: { base_point: points.filter((x) => x.base_kind === 'base point').length, snapshot: points.filter((x) => x.base_kind === 'snapshot').length },
       base_age_s: p(points.map((x) => x.base_age_s), 1),
       plain_clone_ready_ms: { median: round(percentile(plain, 50)), runs: plain },
+      masked_points: masked.length === 0 ? null : { count: masked.length, ready_ms: p(masked.map((x) => x.ready_ms)), mask_ms: p(masked.map((x) => x.mask_ms)), samples: masked },
       binlog: { bytes: view?.binlog_bytes ?? null, files: view?.binlog_files ?? null, bytes_per_hour: view ? round(view.binlog_bytes / hours) : null, bytes_per_transaction: view ? round(view.binlog_bytes / Math.max(1, gtidEnd - gtidStart)) : null },
       base_points: {
         count: basePoints.length,
@@ -445,6 +476,7 @@ interface FlavorResult {
   binlog: { bytes_per_hour: number | null; bytes_per_transaction: number | null };
   base_points: { count: number; per_hour: number; exclusive_bytes_per_hour: number; exclusive_bytes_each: number; freed_per_hour: number | null };
   plain_clone_ready_ms: { median: number };
+  masked_points: { count: number; ready_ms: { p50: number; p95: number; max: number }; mask_ms: { p50: number; max: number } } | null;
   bases_used: { base_point: number; snapshot: number };
   points: number;
 }
@@ -467,6 +499,7 @@ function render(results: readonly FlavorResult[]): string {
     `| replica binlog per hour of writes | ${col((r) => `${mib(r.binlog.bytes_per_hour)} (${r.binlog.bytes_per_transaction ?? 'n/a'} B/tx)`)} |`,
     `| base points per hour; their exclusive bytes (driver.exclusiveBytes) per hour | ${col((r) => `${r.base_points.per_hour}; ${mib(r.base_points.exclusive_bytes_per_hour)}`)} |`,
     `| pool space freed by removing all base points at the end, per hour | ${col((r) => `${mib(r.base_points.freed_per_hour)} (${r.base_points.count} base points)`)} |`,
+    `| with masking rules set: masked point ready p50 / max; the masking in it p50 | ${col((r) => (r.masked_points ? `${r.masked_points.ready_ms.p50} / ${r.masked_points.ready_ms.max} ms; ${r.masked_points.mask_ms.p50} ms (${r.masked_points.count} points)` : 'n/a'))} |`,
     `| plain clone of the newest snapshot, ready (median of ${PLAIN_CLONES}) | ${col((r) => `${r.plain_clone_ready_ms.median} ms`)} |`,
     `| clone --at p50 ÷ plain clone | ${col((r) => `${round(r.clone_at_ready_ms.p50 / r.plain_clone_ready_ms.median, 1)}×`)} |`,
   ].join('\n');

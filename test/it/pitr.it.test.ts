@@ -387,5 +387,5 @@ function pitrSuite(label: string, image: string, flavor: 'mariadb' | 'mysql', po
 const only = process.env.DOLLY_TEST_FLAVOR;
 const EVERY_FAILPOINT = ['clone-at.reserved', 'clone-at.relay-ready', 'clone-at.replaying', 'clone-at.replayed', 'clone-at.sealed', 'clone-at.started'];
 // MySQL: the job's steps are the MariaDB suite's; its own are the replay server's (killed in the replay and after it).
-if (only !== 'mysql') pitrSuite('MariaDB 10.11', MARIADB_IMAGE, 'mariadb', '8200-8219', ['image'], 26, 14, EVERY_FAILPOINT);
+if (only !== 'mysql') pitrSuite('MariaDB 10.11', MARIADB_IMAGE, 'mariadb', '8200-8219', ['image'], 26, 20, EVERY_FAILPOINT);
 if (only !== 'mariadb') pitrSuite('MySQL 9.7', 'dolly/mysql:9.7', 'mysql', '8220-8239', ['image-mysql-9.7'], 26, 2, ['clone-at.replaying', 'clone-at.replayed']);
