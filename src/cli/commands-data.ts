@@ -102,7 +102,7 @@ export function registerDataCommands(program: Root): void {
     .command('pitr')
     .description("point-in-time clones (`clone create --at`): the replica keeps what it applied as its own binlog for a window")
     .option('--window <duration>', 'keep this long (1m to 30d, e.g. 24h); turning it on restarts the replica once; points start from the next snapshot')
-    .option('--base-interval <duration>', "with --window: the engine (`dolly serve`) takes a base point this often (10s to 24h; default 30s on MariaDB, 60s on MySQL): a point replays at most this much of the source's writes")
+    .option('--base-interval <duration>', "with --window: the engine (`dolly serve`) takes a base point this often (10s to 24h; default 30s): a point replays at most this much of the source's writes")
     .option('--off', "stop keeping it (restarts the replica; the binlog is removed)")
     .action(async (opts, cmd) => {
       const ctx = cliContext(cmd.optsWithGlobals());

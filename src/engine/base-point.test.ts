@@ -23,7 +23,7 @@ describe('base points: when the next one is due', () => {
   const now = new Date('2026-12-07T10:00:00Z');
   it('the interval is the replica\'s, else the default', () => {
     assert.equal(baseIntervalSeconds(stateFixture([], { replica: replica(PITR) })), DEFAULT_BASE_INTERVAL_S.mariadb);
-    assert.equal(baseIntervalSeconds(stateFixture([], { replica: { ...replica(PITR), source: { ...replica(PITR).source, flavor: 'mysql' } } })), 60);
+    assert.equal(baseIntervalSeconds(stateFixture([], { replica: { ...replica(PITR), source: { ...replica(PITR).source, flavor: 'mysql' } } })), 30);
     assert.equal(baseIntervalSeconds(stateFixture([], { replica: replica({ ...PITR, base_interval_s: 15 }) })), 15);
   });
   it('never when point-in-time clones are off, or the replica is not ready', () => {

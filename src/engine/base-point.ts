@@ -11,13 +11,14 @@ import { replicaConnectOptions } from './servers.js';
 import { atomicSnapshot, stoppedSnapshot } from './snapshot-create.js';
 
 /**
- * The base interval when none is set, by flavor. Measured (bench/pitr.ts, 300 transactions a
- * second): MariaDB's base points cost next to nothing (its redo is rewritten in place) and a
- * point's p95 was 14 s at 60 s, so 30 s (a point replays at most an interval of writes); MySQL's
- * each hold about 36 MiB (its redo files are recycled) and its fixed costs outweigh the replay,
- * so 60 s. A base point pauses the applier for about 80-110 ms.
+ * The base interval when none is set, by flavor: the longest that keeps a point's p95 ready time
+ * within 10 s at 300 transactions a second (bench/pitr.ts, BENCHMARKS.md): MariaDB p95 5.9 s at
+ * 30 s; MySQL p95 13.9 s at 60 s and 9.9 s at 30 s, so 30 s on both. MySQL's base points are
+ * dear (its redo files are recycled into new blocks: about 5 GiB of pool per hour at that rate);
+ * `replica pitr --base-interval 60s` trades a slower point for a third less space. A base point
+ * pauses the applier for about 25-100 ms.
  */
-export const DEFAULT_BASE_INTERVAL_S = { mariadb: 30, mysql: 60 } as const;
+export const DEFAULT_BASE_INTERVAL_S = { mariadb: 30, mysql: 30 } as const;
 
 /** Seconds between base points of this replica. */
 export function baseIntervalSeconds(state: Pick<State, 'replica'>): number {
