@@ -39,7 +39,7 @@ IT_ALONE = $(filter $(addprefix test/it/,swarm-% demo% clone-limits.% hung-repli
 IT_SWARM_PAIRED = $(filter $(addprefix test/it/,swarm-backup.% swarm-deploy.% swarm-mysql.%),$(IT_TESTS))
 IT_SOLO = $(filter-out $(IT_SWARM_PAIRED),$(IT_ALONE))
 # The others three at a time: each has its own root, ports, servers and names (mostly waiting on
-# servers and Docker: three at a time took 17 min on 2 cores where two took 24).
+# servers and Docker: three at a time took 18.3 min on 2 cores where two took 23.9).
 IT_PAIRED = $(filter-out $(IT_ALONE),$(IT_TESTS))
 NODE_TEST = node --import tsx --test --test-concurrency=1 --test-timeout=1200000
 NODE_TEST_PAIRED = node --import tsx --test --test-concurrency=2 --test-timeout=1200000

@@ -66,6 +66,11 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
     ...(request.at_gtid !== undefined ? { atGtid: request.at_gtid } : {}),
     ...(request.wait !== undefined ? { waitMs: durationArg(request.wait, '--wait') } : {}),
   });
+  /** A point picks its own base (never a named snapshot, nor a fresh one: `other` names that), and `wait` needs a point. */
+  const checkPoint = (request: CloneCreateRequest | CloneResetRequest, other: boolean, otherText: string): void => {
+    if (request.snapshot !== undefined || other) throw new InvalidArgumentError(`--at${request.at_gtid !== undefined ? '-gtid' : ''} picks its own base: it cannot be combined with --snapshot${otherText}`, { hint: 'drop one of them' });
+    if (request.at === undefined && request.at_gtid === undefined) throw new InvalidArgumentError('--wait applies only to --at or --at-gtid', { hint: 'add --at TIME, or drop --wait' });
+  };
   /** A clone as asked, once the limits let it be made (`--fresh` takes its snapshot first). */
   const createOne = async (request: CloneCreateRequest, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<CloneView> => {
     if (request.at !== undefined || request.at_gtid !== undefined || request.wait !== undefined) return createAt(request, ttlMs, signal);
@@ -92,8 +97,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
   };
   /** A point-in-time clone (`at`, `at_gtid`): never of a named snapshot, never fresh. */
   const createAt = async (request: CloneCreateRequest, ttlMs: number | undefined, signal: AbortSignal | undefined): Promise<CloneView> => {
-    if (request.snapshot !== undefined || request.fresh) throw new InvalidArgumentError(`--at${request.at_gtid !== undefined ? '-gtid' : ''} picks its own base: it cannot be combined with --snapshot or --fresh`, { hint: 'drop one of them' });
-    if (request.at === undefined && request.at_gtid === undefined) throw new InvalidArgumentError('--wait applies only to --at or --at-gtid', { hint: 'add --at TIME, or drop --wait' });
+    checkPoint(request, request.fresh === true, ' or --fresh');
     if (request.unmasked) adminOnly('an unmasked point-in-time clone');
     if (request.user !== undefined && !principal.admin) adminOnly('a point-in-time clone as a production account');
     const clone = await (await import('../engine/clone-at.js')).createCloneAt(
@@ -110,8 +114,7 @@ export function localApi(deps: EngineDeps, options: LocalApiOptions = {}): Dolly
   };
   /** A clone reset onto a point in time (`at`, `at_gtid`): never onto a named snapshot. */
   const resetAt = async (name: string, request: CloneResetRequest, signal: AbortSignal | undefined): Promise<CloneView> => {
-    if (request.snapshot !== undefined) throw new InvalidArgumentError(`--at${request.at_gtid !== undefined ? '-gtid' : ''} picks its own base: it cannot be combined with --snapshot`, { hint: 'drop one of them' });
-    if (request.at === undefined && request.at_gtid === undefined) throw new InvalidArgumentError('--wait applies only to --at or --at-gtid', { hint: 'add --at TIME, or drop --wait' });
+    checkPoint(request, false, '');
     if (deps.store.require().clones.find((c) => c.name === name)?.production_account && !principal.admin) adminOnly('a point-in-time reset of a clone that logs in as a production account');
     const clone = await (await import('../engine/clone-at.js')).resetCloneAt(name, { ...pointFields(request), ...(request.unmasked ? { unmasked: true } : {}), ...(signal ? { signal } : {}), event: by }, deps);
     changed();
